@@ -1,0 +1,132 @@
+"""Payloads exchanged between services, validated at the edge."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from f1common.sessions import SessionId, SessionType
+
+
+class BadRequest(ValueError):
+    """A payload failed validation; the message names each offending field."""
+
+
+def _describe(exc: ValidationError, what: str) -> str:
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(payload)"
+        problems.append(f"{loc}: {err['msg']}")
+    return f"invalid {what}: " + "; ".join(problems)
+
+
+class IngestionRequest(BaseModel):
+    """Ask the ingestion service to land one session. This is the Scheduler target's `Input`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    season: int
+    round: int
+    session: SessionType
+    attempt: int = Field(default=1, ge=1, le=100, description="1 for the first try; retries count up")
+    reason: Literal["scheduled", "retry", "backfill", "manual"] = "scheduled"
+    requested_at: dt.datetime | None = None
+
+    @property
+    def session_id(self) -> SessionId:
+        return SessionId(season=self.season, round=self.round, session=self.session)
+
+    @classmethod
+    def for_session(cls, session: SessionId, **kwargs: Any) -> IngestionRequest:
+        return cls(season=session.season, round=session.round, session=session.session, **kwargs)
+
+    @classmethod
+    def parse(cls, payload: Any) -> IngestionRequest:
+        """Validates a raw event; raises :class:`BadRequest` naming the bad field(s)."""
+        if isinstance(payload, (str, bytes)):
+            try:
+                return cls.model_validate_json(payload)
+            except ValidationError as exc:
+                raise BadRequest(_describe(exc, "ingestion request")) from None
+        if not isinstance(payload, dict):
+            raise BadRequest(f"invalid ingestion request: expected an object, got {type(payload).__name__}")
+        data = dict(payload)
+        if isinstance(data.get("session"), str):
+            try:
+                data["session"] = SessionType.parse(data["session"])
+            except ValueError as exc:
+                raise BadRequest(f"invalid ingestion request: session: {exc}") from None
+        try:
+            request = cls.model_validate(data)
+            request.session_id  # noqa: B018  (validates season and round ranges)
+        except ValidationError as exc:
+            raise BadRequest(_describe(exc, "ingestion request")) from None
+        return request
+
+    def to_payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class OutcomeStatus(str, Enum):
+    INGESTED = "ingested"  # a new complete run landed
+    DUPLICATE = "duplicate"  # already ingested (or being ingested) by another delivery
+    NOT_AVAILABLE = "not_available"  # the source has not published the session yet: reschedule
+
+
+class IngestionOutcome(BaseModel):
+    """What the ingestion service returns (and records in the race calendar)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: OutcomeStatus
+    session: SessionId
+    attempt: int = 1
+    run_id: str | None = None
+    rows: dict[str, int] = Field(default_factory=dict)
+    missing: list[str] = Field(default_factory=list, description="Datasets the source did not provide")
+    message: str = ""
+
+
+class CalendarStatus(str, Enum):
+    """Lifecycle of a session in the race calendar."""
+
+    PENDING = "PENDING"  # known, not yet due
+    SCHEDULED = "SCHEDULED"  # a one-time ingestion schedule exists
+    NOT_AVAILABLE = "NOT_AVAILABLE"  # the last attempt found no data yet; a retry is due
+    INGESTED = "INGESTED"
+    FAILED = "FAILED"  # retries exhausted; left for the alarm
+    CANCELLED = "CANCELLED"  # the session vanished from the official schedule
+
+
+class CalendarItem(BaseModel):
+    """One session in the DynamoDB race calendar (key: `pk` = session key)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    pk: str
+    season: int
+    round: int
+    session: SessionType
+    event_name: str
+    country: str | None = None
+    location: str | None = None
+    session_name: str
+    start_utc: dt.datetime
+    end_utc: dt.datetime
+    status: CalendarStatus = CalendarStatus.PENDING
+    attempt: int = 0
+    next_attempt_utc: dt.datetime | None = None
+    schedule_name: str | None = None
+    run_id: str | None = None
+    rows: dict[str, int] = Field(default_factory=dict)
+    missing: list[str] = Field(default_factory=list)
+    ingested_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    message: str | None = None
+
+    @property
+    def session_id(self) -> SessionId:
+        return SessionId(season=self.season, round=self.round, session=self.session)
