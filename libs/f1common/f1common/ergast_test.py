@@ -5,15 +5,12 @@ import pytest
 
 from f1common.datasets import ERGAST_DATASETS, dataset_spec
 from f1common.ergast import ergast_files, read_ergast_csv, snake_case
-from f1common.settings import Settings
+from f1common.settings import f1data_dir_or_skip
 from f1common.tables import SchemaError, read_parquet_bytes, schema_diff, to_parquet_bytes
 
 
 def dump_dir() -> Path:
-    ergast = Settings().ergast_dir
-    if ergast is None:
-        pytest.skip("the shared Ergast dump is not available (set GPI_F1DATA_DIR)")
-    return ergast
+    return f1data_dir_or_skip() / "ergast"
 
 
 def test_snake_case() -> None:

@@ -1,0 +1,26 @@
+# The two commands of the README, and a few more for developers.
+.PHONY: demo test lint check fmt package system-deps
+
+# Run the whole pipeline on the embedded local stack (moto, DuckDB, dbt, dashboards preview).
+demo: system-deps
+	./pants run local:grandprix -- local run $(ARGS)
+
+# Run every test of every part.
+test: system-deps
+	./pants test ::
+
+lint:
+	./pants lint ::
+
+check:
+	./pants check ::
+
+fmt:
+	./pants fmt ::
+
+# Build the three Lambda zips into dist/.
+package:
+	./pants package services/scheduler:lambda services/ingestion:lambda services/loader:lambda
+
+system-deps:
+	@tools/install-system-deps

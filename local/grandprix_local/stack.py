@@ -1,0 +1,141 @@
+"""The embedded AWS of the local stack: a moto server on 127.0.0.1 with the platform's resources.
+
+The resources are created from the same names and settings the Pulumi stack uses
+(`f1common.names.ResourceNames`, `f1common.settings.Settings`): the landing bucket with S3 event
+notifications to the loader queue, the DynamoDB race calendar, the ingestion DLQ and the schedule group.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from f1common.clients import aws_client, clear_client_cache
+from f1common.layout import DATA_PREFIX, MANIFEST_PREFIX
+from f1common.names import CALENDAR_KEY, CALENDAR_TTL_ATTRIBUTE
+from f1common.settings import Settings
+
+ACCOUNT = "123456789012"
+_FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+}
+
+
+@dataclass(frozen=True)
+class StackResources:
+    endpoint: str
+    bucket: str
+    table: str
+    loader_queue_url: str
+    dlq_url: str
+    dlq_arn: str
+    schedule_group: str
+    ingestion_function_arn: str
+    scheduler_role_arn: str
+
+
+def provision(settings: Settings, *, notifications: bool = True) -> StackResources:
+    """Creates (or finds) every resource; idempotent. Notifications can be enabled later."""
+    s3, sqs = aws_client("s3", settings), aws_client("sqs", settings)
+    ddb, scheduler = aws_client("dynamodb", settings), aws_client("scheduler", settings)
+    region = settings.aws_region
+
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if settings.bucket not in existing:
+        kwargs: dict[str, Any] = {"Bucket": settings.bucket}
+        if region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        s3.create_bucket(**kwargs)
+
+    loader_queue_url = sqs.create_queue(QueueName=settings.queue, Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+    dlq_url = sqs.create_queue(QueueName=settings.dlq)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    if settings.table not in ddb.list_tables().get("TableNames", []):
+        ddb.create_table(
+            TableName=settings.table,
+            KeySchema=[{"AttributeName": CALENDAR_KEY, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": CALENDAR_KEY, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.update_time_to_live(
+            TableName=settings.table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": CALENDAR_TTL_ATTRIBUTE},
+        )
+
+    groups = {g["Name"] for g in scheduler.list_schedule_groups().get("ScheduleGroups", [])}
+    if settings.group not in groups:
+        scheduler.create_schedule_group(Name=settings.group)
+
+    if notifications:
+        enable_notifications(settings)
+
+    return StackResources(
+        endpoint=settings.aws_endpoint_url or "",
+        bucket=settings.bucket,
+        table=settings.table,
+        loader_queue_url=loader_queue_url,
+        dlq_url=dlq_url,
+        dlq_arn=dlq_arn,
+        schedule_group=settings.group,
+        ingestion_function_arn=settings.ingestion_function_arn
+        or f"arn:aws:lambda:{region}:{ACCOUNT}:function:{settings.names.ingestion_function}",
+        scheduler_role_arn=settings.scheduler_role_arn
+        or f"arn:aws:iam::{ACCOUNT}:role/{settings.names.scheduler_function}-invoke",
+    )
+
+
+def enable_notifications(settings: Settings) -> None:
+    """S3 event notifications for new data files and manifests -> the loader queue."""
+    s3, sqs = aws_client("s3", settings), aws_client("sqs", settings)
+    queue_url = sqs.get_queue_url(QueueName=settings.queue)["QueueUrl"]
+    loader_queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    notification = {
+        "QueueConfigurations": [
+            {
+                "Id": f"loader-{prefix.rstrip('=/')}",
+                "QueueArn": loader_queue_arn,
+                "Events": ["s3:ObjectCreated:*"],
+                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+            }
+            for prefix in (DATA_PREFIX, MANIFEST_PREFIX)
+        ]
+    }
+    s3.put_bucket_notification_configuration(Bucket=settings.bucket, NotificationConfiguration=notification)
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """Runs a moto server on 127.0.0.1 (a free port) and points boto3 at it for the duration."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    saved = {k: os.environ.get(k) for k in [*_FAKE_CREDENTIALS, "AWS_ENDPOINT_URL"]}
+    os.environ.update(_FAKE_CREDENTIALS)
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    clear_client_cache()
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        clear_client_cache()
+
+

@@ -1,0 +1,82 @@
+"""Keeps the embedded stack's AWS state between runs (moto keeps it in memory only).
+
+At the end of a run the calendar table and the landing bucket are saved under the state directory;
+the next run restores them before S3 notifications are enabled, so nothing already landed is
+announced again and a run with nothing new has nothing to do.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from f1common.clients import aws_client
+from f1common.settings import Settings
+
+_SER, _DESER = TypeSerializer(), TypeDeserializer()
+
+
+def save_state(settings: Settings, state_dir: Path) -> dict[str, int]:
+    """Writes the calendar items and landed objects to `state_dir`; returns counts."""
+    s3, ddb = aws_client("s3", settings), aws_client("dynamodb", settings)
+    items: list[dict[str, Any]] = []
+    for page in ddb.get_paginator("scan").paginate(TableName=settings.table):
+        items.extend({k: _DESER.deserialize(v) for k, v in item.items()} for item in page["Items"])
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / "calendar.json").write_text(json.dumps(items, default=_json_default, indent=1, sort_keys=True))
+
+    objects_dir = state_dir / "s3"
+    saved = {p.relative_to(objects_dir).as_posix() for p in objects_dir.rglob("*") if p.is_file()}
+    count = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket):
+        for obj in page.get("Contents", []):
+            count += 1
+            if obj["Key"] in saved:  # keys are written once (unique run ids): never changed
+                continue
+            target = objects_dir / obj["Key"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(s3.get_object(Bucket=settings.bucket, Key=obj["Key"])["Body"].read())
+    return {"calendar_items": len(items), "objects": count}
+
+
+def restore_state(settings: Settings, state_dir: Path) -> dict[str, int]:
+    """Puts saved items and objects back into the (fresh) emulated AWS; returns counts."""
+    s3, ddb = aws_client("s3", settings), aws_client("dynamodb", settings)
+    calendar = state_dir / "calendar.json"
+    items = json.loads(calendar.read_text()) if calendar.exists() else []
+    for item in items:
+        ddb.put_item(TableName=settings.table, Item={k: _SER.serialize(_from_json(v)) for k, v in item.items()})
+    objects_dir = state_dir / "s3"
+    count = 0
+    for path in sorted(objects_dir.rglob("*")) if objects_dir.exists() else []:
+        if path.is_file():
+            s3.put_object(Bucket=settings.bucket, Key=path.relative_to(objects_dir).as_posix(), Body=path.read_bytes())
+            count += 1
+    return {"calendar_items": len(items), "objects": count}
+
+
+def _json_default(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return {"__decimal__": str(value)}
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"cannot save {type(value).__name__}")
+
+
+def _from_json(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, dict):
+        if set(value) == {"__decimal__"}:
+            return Decimal(value["__decimal__"])
+        return {k: _from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    if isinstance(value, float):
+        return Decimal(str(value))
+    return value
