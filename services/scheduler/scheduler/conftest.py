@@ -1,0 +1,110 @@
+"""Fixtures: moto in-process AWS with the calendar table, schedule group and DLQ; the real FastF1 schedules."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from f1common.clients import clear_client_cache
+from f1common.datasets import ScheduleRow
+from f1common.names import CALENDAR_KEY
+from f1common.schedule import load_schedule
+from f1common.settings import Settings
+from scheduler.calendar import CalendarTable
+from scheduler.handler import Clients
+from scheduler.planning import SchedulingPolicy
+from scheduler.schedules import ScheduleTarget
+
+REGION = "eu-west-1"
+
+
+@pytest.fixture(scope="session")
+def fastf1_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A writable FastF1 cache for this test session (a copy of the shared one, made on first use)."""
+    return tmp_path_factory.mktemp("fastf1") / "cache"
+
+
+def require_f1data() -> None:
+    base = Settings()
+    if base.f1data_dir is None or not (base.f1data_dir / "fastf1-cache").is_dir():
+        pytest.skip("the shared FastF1 cache is not available (set GPI_F1DATA_DIR)")
+
+
+@pytest.fixture
+def settings(fastf1_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    for name in ("AWS_ENDPOINT_URL", "GPI_AWS_ENDPOINT_URL", "GPI_INGESTION_FUNCTION_ARN", "GPI_INGESTION_DLQ_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("GPI_STAGE", "test")
+    monkeypatch.setenv("GPI_FASTF1_CACHE_DIR", str(fastf1_cache))
+    monkeypatch.setenv("GPI_FASTF1_OFFLINE", "1")
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def season_rows(fastf1_cache: Path) -> dict[int, list[ScheduleRow]]:
+    """The real 2025 and 2026 schedules from the shared FastF1 cache."""
+    require_f1data()
+    settings = Settings(fastf1_cache_dir=fastf1_cache, fastf1_offline=True)
+    return {season: load_schedule(season, settings) for season in (2025, 2026)}
+
+
+@pytest.fixture
+def clients(settings: Settings) -> Iterator[Clients]:
+    """Fresh moto backend with the calendar table, the schedule group and the dead-letter queue."""
+    clear_client_cache()
+    with mock_aws():
+        made = make_clients()
+        made.dynamodb.create_table(
+            TableName=settings.table,
+            KeySchema=[{"AttributeName": CALENDAR_KEY, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": CALENDAR_KEY, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        made.scheduler.create_schedule_group(Name=settings.group)
+        made.sqs.create_queue(QueueName=settings.dlq)
+        yield made
+    clear_client_cache()
+
+
+def make_clients() -> Clients:
+    return Clients(
+        dynamodb=boto3.client("dynamodb", region_name=REGION),
+        scheduler=boto3.client("scheduler", region_name=REGION),
+        sqs=boto3.client("sqs", region_name=REGION),
+    )
+
+
+@pytest.fixture
+def table(settings: Settings, clients: Clients) -> CalendarTable:
+    return CalendarTable(clients.dynamodb, settings.table)
+
+
+@pytest.fixture
+def target(settings: Settings, clients: Clients) -> ScheduleTarget:
+    return ScheduleTarget.from_settings(settings, clients.sqs)
+
+
+@pytest.fixture
+def policy(settings: Settings) -> SchedulingPolicy:
+    return SchedulingPolicy.from_settings(settings)
+
+
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=dt.UTC)
+
+
+def max_in_window(times: list[dt.datetime], costs: list[float], window: dt.timedelta) -> float:
+    """Largest total cost of calls inside any sliding window [t, t + window)."""
+    best = 0.0
+    for i, start in enumerate(times):
+        best = max(best, sum(c for t, c in zip(times[i:], costs[i:], strict=True) if t < start + window))
+    return best

@@ -1,0 +1,297 @@
+"""Local dispatcher: fires the EventBridge Scheduler schedules that moto stores but never runs.
+
+Lists the schedules of a group, reads each target (`get_schedule`), and when an `at(...)` time has
+come on an injectable clock, calls the handler mapped to the target ARN in-process with the payload
+EventBridge Scheduler delivers (the target's `Input`, parsed). Failures are retried per the target's
+RetryPolicy, exhausted events go to its dead-letter queue, then the schedule is deleted
+(ActionAfterCompletion=DELETE) or disabled. With a :class:`SimulatedClock`, :meth:`Dispatcher.replay`
+runs weeks of race weekends in seconds: the scheduler's recurring action every `step`, and every
+schedule at its own instant, in time order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from f1common.settings import Settings
+from scheduler.ratelimit import Clock, system_clock
+from scheduler.schedules import list_schedule_names, parse_at_expression
+
+log = logging.getLogger(__name__)
+
+LambdaHandler = Callable[[dict[str, Any], Any], object]
+Tick = Callable[[dt.datetime], "dt.datetime | None"]
+IDLE = dt.datetime.max.replace(tzinfo=dt.UTC)  # a tick's answer when it has no work until something fires
+
+
+class SimulatedClock:
+    """A clock that only moves when told to (forwards only)."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("the simulated clock needs an aware (UTC) start time")
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def set(self, when: dt.datetime) -> None:
+        if when < self.now:
+            raise ValueError(f"the simulated clock cannot go back from {self.now.isoformat()} to {when.isoformat()}")
+        self.now = when
+
+    def advance(self, delta: dt.timedelta) -> None:
+        self.set(self.now + delta)
+
+
+@dataclass(frozen=True)
+class LocalContext:
+    """The Lambda context attributes handlers (and powertools' Logger) read."""
+
+    function_name: str
+    invoked_function_arn: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    memory_limit_in_mb: int = 1024
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/local"
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+@dataclass(frozen=True)
+class StoredSchedule:
+    name: str
+    group: str
+    at: dt.datetime
+    state: str
+    target_arn: str
+    input: str
+    max_retries: int
+    dlq_arn: str | None
+    action_after_completion: str
+    raw: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One schedule delivered to its handler."""
+
+    schedule: str
+    at: dt.datetime
+    fired_at: dt.datetime
+    target_arn: str
+    payload: Any
+    attempts: int
+    ok: bool
+    result: Any = None
+    error: str | None = None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        scheduler: Any,
+        sqs: Any,
+        group: str,
+        handlers: Mapping[str, LambdaHandler],
+        clock: Clock = system_clock,
+        on_fire: Callable[[Firing], None] | None = None,
+    ) -> None:
+        self.scheduler = scheduler
+        self.sqs = sqs
+        self.group = group
+        self.handlers = dict(handlers)
+        self.clock = clock
+        self.on_fire = on_fire
+
+    def schedules(self) -> list[StoredSchedule]:
+        """The group's enabled one-time schedules, earliest first."""
+        found: list[StoredSchedule] = []
+        for name in list_schedule_names(self.scheduler, self.group):
+            raw = self.scheduler.get_schedule(Name=name, GroupName=self.group)
+            if raw.get("State", "ENABLED") != "ENABLED":
+                continue
+            expression = raw["ScheduleExpression"]
+            if not expression.startswith("at("):
+                log.warning("recurring schedule ignored by the local dispatcher", extra={"schedule": name})
+                continue
+            target = raw["Target"]
+            found.append(
+                StoredSchedule(
+                    name=name,
+                    group=self.group,
+                    at=parse_at_expression(expression, raw.get("ScheduleExpressionTimezone")),
+                    state=raw.get("State", "ENABLED"),
+                    target_arn=target["Arn"],
+                    input=target.get("Input", "{}"),
+                    max_retries=int(target.get("RetryPolicy", {}).get("MaximumRetryAttempts", 185)),
+                    dlq_arn=target.get("DeadLetterConfig", {}).get("Arn"),
+                    action_after_completion=raw.get("ActionAfterCompletion", "NONE"),
+                    raw=raw,
+                )
+            )
+        found.sort(key=lambda s: (s.at, s.name))
+        return found
+
+    def run_due(self) -> list[Firing]:
+        """Fires every schedule whose time has come on the clock, in time order."""
+        now = self.clock()
+        return [self.fire(s) for s in self.schedules() if s.at <= now]
+
+    def fire(self, schedule: StoredSchedule) -> Firing:
+        handler = self.handlers.get(schedule.target_arn)
+        if handler is None:
+            raise LookupError(
+                f"schedule {schedule.name} targets {schedule.target_arn}, which has no local handler; "
+                f"mapped: {sorted(self.handlers)}"
+            )
+        payload = json.loads(schedule.input)
+        context = LocalContext(
+            function_name=schedule.target_arn.rsplit(":", 1)[-1], invoked_function_arn=schedule.target_arn
+        )
+        attempts, error, result = 0, None, None
+        for attempts in range(1, schedule.max_retries + 2):
+            try:
+                result = handler(payload, context)
+                error = None
+                break
+            except Exception as exc:  # the handler failed: EventBridge Scheduler retries, then dead-letters
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "target invocation failed", extra={"schedule": schedule.name, "attempt": attempts, "error": error}
+                )
+        if error is not None:
+            self._dead_letter(schedule, error, attempts)
+        self._complete(schedule)
+        firing = Firing(
+            schedule=schedule.name,
+            at=schedule.at,
+            fired_at=self.clock(),
+            target_arn=schedule.target_arn,
+            payload=payload,
+            attempts=attempts,
+            ok=error is None,
+            result=result,
+            error=error,
+        )
+        log.info(
+            "schedule fired",
+            extra={"schedule": schedule.name, "at": schedule.at.isoformat(), "ok": firing.ok, "attempts": attempts},
+        )
+        if self.on_fire is not None:
+            self.on_fire(firing)
+        return firing
+
+    def _dead_letter(self, schedule: StoredSchedule, error: str, attempts: int) -> None:
+        if schedule.dlq_arn is None:
+            log.error("event dropped: no dead-letter queue", extra={"schedule": schedule.name, "error": error})
+            return
+        queue_url = self.sqs.get_queue_url(QueueName=schedule.dlq_arn.rsplit(":", 1)[-1])["QueueUrl"]
+        schedule_arn = schedule.raw.get("Arn", schedule.name)
+
+        def attribute(value: str) -> dict[str, str]:
+            return {"DataType": "String", "StringValue": value}
+
+        self.sqs.send_message(
+            QueueUrl=queue_url,
+            MessageBody=schedule.input,
+            MessageAttributes={
+                "ERROR_CODE": attribute("TargetInvocationFailed"),
+                "ERROR_MESSAGE": attribute(error[:1000]),
+                "EXHAUSTED_RETRY_CONDITION": attribute("MaximumRetryAttempts"),
+                "RETRY_ATTEMPTS": attribute(str(attempts - 1)),
+                "SCHEDULE_ARN": attribute(schedule_arn),
+                "TARGET_ARN": attribute(schedule.target_arn),
+            },
+        )
+        log.error("event sent to the dead-letter queue", extra={"schedule": schedule.name, "error": error})
+
+    def _complete(self, schedule: StoredSchedule) -> None:
+        if schedule.action_after_completion == "DELETE":
+            self.scheduler.delete_schedule(Name=schedule.name, GroupName=schedule.group)
+            return
+        raw = schedule.raw
+        kwargs: dict[str, Any] = {
+            "Name": schedule.name,
+            "GroupName": schedule.group,
+            "ScheduleExpression": raw["ScheduleExpression"],
+            "FlexibleTimeWindow": raw.get("FlexibleTimeWindow", {"Mode": "OFF"}),
+            "Target": raw["Target"],
+            "State": "DISABLED",
+        }
+        if raw.get("ScheduleExpressionTimezone"):
+            kwargs["ScheduleExpressionTimezone"] = raw["ScheduleExpressionTimezone"]
+        self.scheduler.update_schedule(**kwargs)
+
+    def replay(
+        self,
+        until: dt.datetime,
+        step: dt.timedelta = dt.timedelta(hours=1),
+        tick: Tick | None = None,
+    ) -> list[Firing]:
+        """Time machine: moves the simulated clock to `until`, firing schedules at their own instants.
+
+        `tick(now)` (the scheduler's recurring action) runs every `step` on a grid from the start. It may
+        return the next instant it has work (None: no idea, tick again next step), letting the replay
+        skip idle ticks. That is safe because any firing (which may change the calendar) brings the next
+        tick back to the grid point after it.
+        """
+        clock = self.clock
+        if not isinstance(clock, SimulatedClock):
+            raise TypeError("replay needs a SimulatedClock")
+        origin = clock.now
+        firings: list[Firing] = []
+
+        def grid_after(instant: dt.datetime) -> dt.datetime:  # first tick strictly after `instant`
+            return origin + ((instant - origin) // step + 1) * step
+
+        def grid_from(instant: dt.datetime) -> dt.datetime:  # first tick at or after `instant`
+            return origin + -((origin - instant) // step) * step
+
+        next_tick = origin if tick is not None else None
+        while True:
+            pending = self.schedules()
+            candidates = [t for t in (next_tick, pending[0].at if pending else None) if t is not None]
+            if not candidates:
+                break
+            when = max(min(candidates), clock.now)
+            if when > until:
+                break
+            clock.set(when)
+            if tick is not None and next_tick is not None and when >= next_tick:
+                hint = tick(when)
+                if hint is None:
+                    next_tick = grid_after(when)
+                elif hint > until:
+                    next_tick = None  # idle until a firing changes something
+                else:
+                    next_tick = max(grid_after(when), grid_from(hint))
+                continue  # the tick may have created schedules: list again
+            for schedule in (s for s in pending if s.at <= when):
+                firings.append(self.fire(schedule))
+            if tick is not None:
+                following = grid_after(when)
+                next_tick = following if next_tick is None else min(next_tick, following)
+        clock.set(max(clock.now, until))
+        return firings
+
+
+def scheduler_tick(settings: Settings, clients: Any, load: Callable[[int], Any] | None = None) -> Tick:
+    """The scheduler's recurring action as a replay tick; returns when it next has work."""
+    from scheduler.handler import run_event
+
+    def tick(now: dt.datetime) -> dt.datetime | None:
+        result = run_event({"action": "schedule"}, settings, clients, now=now, load=load)
+        next_due = result.get("next_due")
+        # no PENDING session left: nothing to do until a firing (retries follow ingestion outcomes)
+        return dt.datetime.fromisoformat(next_due) if next_due else IDLE
+
+    return tick

@@ -1,0 +1,224 @@
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+
+from f1common.datasets import ScheduleRow
+from f1common.events import CalendarStatus, IngestionRequest
+from f1common.schedule import expected_end
+from f1common.settings import Settings
+from scheduler.calendar import CalendarTable
+from scheduler.conftest import utc
+from scheduler.dispatcher import Dispatcher, Firing, SimulatedClock, scheduler_tick
+from scheduler.handler import Clients, run_event
+from scheduler.schedules import (
+    ScheduleTarget,
+    create_ingestion_schedule,
+    ingestion_target_arn,
+    list_schedule_names,
+)
+
+DELAY = dt.timedelta(minutes=60)
+
+
+class RecordingHandler:
+    """Stands in for the ingestion Lambda: records each delivery and the simulated time it ran at."""
+
+    def __init__(self, clock: SimulatedClock) -> None:
+        self.clock = clock
+        self.calls: list[tuple[dt.datetime, dict[str, Any], Any]] = []
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self.calls.append((self.clock(), event, context))
+        return {"status": "ingested", "session": IngestionRequest.parse(event).session_id.key}
+
+
+def test_replay_2025_rounds_1_to_6_fires_each_session_once_in_order(
+    settings: Settings, clients: Clients, season_rows: dict[int, list[ScheduleRow]]
+) -> None:
+    clock = SimulatedClock(utc(2025, 3, 10))
+    load = season_rows.__getitem__
+    run_event({"action": "sync", "season": 2025}, settings, clients, now=clock(), load=load)
+    recorder = RecordingHandler(clock)
+    progress: list[Firing] = []
+    dispatcher = Dispatcher(
+        clients.scheduler,
+        clients.sqs,
+        settings.group,
+        {ingestion_target_arn(settings): recorder},
+        clock=clock,
+        on_fire=progress.append,
+    )
+    until = utc(2025, 5, 5)  # the Monday after round 6 (Miami)
+    tick = scheduler_tick(settings, clients, load=load)
+    ticks: list[dt.datetime] = []
+
+    def counting_tick(now: dt.datetime) -> dt.datetime | None:
+        ticks.append(now)
+        return tick(now)
+
+    firings = dispatcher.replay(until=until, tick=counting_tick)
+
+    expected = sorted((r for r in season_rows[2025] if r.round <= 6), key=lambda r: r.session_start_utc)  # type: ignore[arg-type,return-value]
+    assert len(expected) == 30
+    delivered = [IngestionRequest.parse(event) for _, event, _ in recorder.calls]
+    assert [r.session_id.key for r in delivered] == [f"2025-{r.round:02d}-{r.session}" for r in expected]
+    assert all((r.attempt, r.reason) == (1, "scheduled") for r in delivered)
+    # each ran at its session's expected end + the delay, on the simulated clock
+    assert [when for when, _, _ in recorder.calls] == [expected_end(r) + DELAY for r in expected]  # type: ignore[operator]
+    assert progress == firings and all(f.ok and f.attempts == 1 for f in firings)
+    assert recorder.calls[0][2].function_name == settings.names.ingestion_function
+    assert list_schedule_names(clients.scheduler, settings.group) == []  # ActionAfterCompletion=DELETE
+    assert clock() == until
+    # ticks stay on the hourly grid but idle hours are skipped (the replay spans 1,320 hours)
+    assert all((t - utc(2025, 3, 10)) % dt.timedelta(hours=1) == dt.timedelta(0) for t in ticks)
+    assert ticks == sorted(ticks) and len(ticks) < 150
+    table = CalendarTable(clients.dynamodb, settings.table)
+    round_7 = [i for i in table.scan(season=2025).items if i.round == 7]
+    assert {i.status for i in round_7} == {CalendarStatus.PENDING}  # not due yet
+
+
+def test_replay_runs_the_retry_loop_when_ingestion_reports_not_available(
+    settings: Settings, clients: Clients, season_rows: dict[int, list[ScheduleRow]]
+) -> None:
+    """An ingestion stand-in that finds no data twice, then lands it, recording outcomes like the real one."""
+    table = CalendarTable(clients.dynamodb, settings.table)
+    clock = SimulatedClock(utc(2025, 3, 14))
+    rows = [r for r in season_rows[2025] if r.round == 1 and r.session in ("Q", "R")]
+    run_event({"action": "sync", "season": 2025}, settings, clients, now=clock(), load=lambda _: rows)
+    calls: list[tuple[dt.datetime, str, int]] = []
+
+    def ingestion(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        request = IngestionRequest.parse(event)
+        calls.append((clock(), request.session_id.key, request.attempt))
+        status = CalendarStatus.NOT_AVAILABLE if request.attempt <= 2 else CalendarStatus.INGESTED
+        table.update(
+            request.session_id.key, {"status": status, "attempt": request.attempt, "updated_at": clock()}, expect={}
+        )
+        return {"status": status.value}
+
+    dispatcher = Dispatcher(
+        clients.scheduler, clients.sqs, settings.group, {ingestion_target_arn(settings): ingestion}, clock=clock
+    )
+    dispatcher.replay(until=utc(2025, 3, 17), tick=scheduler_tick(settings, clients, load=lambda _: rows))
+    race = [(when, attempt) for when, key, attempt in calls if key == "2025-01-R"]
+    # 07:00 first try; the 08:00 tick retries at +15 min; the 09:00 tick at +30 min; then ingested
+    assert race == [(utc(2025, 3, 16, 7, 0), 1), (utc(2025, 3, 16, 8, 15), 2), (utc(2025, 3, 16, 9, 30), 3)]
+    assert table.get("2025-01-R").status is CalendarStatus.INGESTED  # type: ignore[union-attr]
+    assert table.get("2025-01-Q").status is CalendarStatus.INGESTED  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def one_schedule(settings: Settings, clients: Clients, target: ScheduleTarget) -> IngestionRequest:
+    request = IngestionRequest(season=2025, round=1, session="R")  # type: ignore[arg-type]
+    create_ingestion_schedule(clients.scheduler, target, request, utc(2025, 3, 16, 7, 0))
+    return request
+
+
+def test_failing_target_is_retried_then_dead_lettered(
+    settings: Settings, clients: Clients, one_schedule: IngestionRequest
+) -> None:
+    clock = SimulatedClock(utc(2025, 3, 16, 6, 59))
+    attempts: list[dt.datetime] = []
+
+    def broken(event: dict[str, Any], context: Any) -> None:
+        attempts.append(clock())
+        raise RuntimeError("live timing API returned 503")
+
+    dispatcher = Dispatcher(
+        clients.scheduler, clients.sqs, settings.group, {ingestion_target_arn(settings): broken}, clock=clock
+    )
+    assert dispatcher.run_due() == []  # not yet
+    clock.advance(dt.timedelta(minutes=1))
+    [firing] = dispatcher.run_due()
+    assert (firing.ok, firing.attempts, firing.error) == (False, 3, "RuntimeError: live timing API returned 503")
+    assert len(attempts) == 3  # 1 + MaximumRetryAttempts
+    queue_url = clients.sqs.get_queue_url(QueueName=settings.dlq)["QueueUrl"]
+    messages = clients.sqs.receive_message(QueueUrl=queue_url, MessageAttributeNames=["All"])["Messages"]
+    assert len(messages) == 1
+    assert json.loads(messages[0]["Body"]) == one_schedule.to_payload()
+    attributes = {k: v["StringValue"] for k, v in messages[0]["MessageAttributes"].items()}
+    assert attributes["ERROR_MESSAGE"] == "RuntimeError: live timing API returned 503"
+    assert attributes["RETRY_ATTEMPTS"] == "2"
+    assert attributes["TARGET_ARN"] == ingestion_target_arn(settings)
+    assert list_schedule_names(clients.scheduler, settings.group) == []
+
+
+def test_a_flaky_target_succeeds_on_retry_without_dead_letter(
+    settings: Settings, clients: Clients, one_schedule: IngestionRequest
+) -> None:
+    clock = SimulatedClock(utc(2025, 3, 16, 8, 0))
+    failures = iter([True])
+
+    def flaky(event: dict[str, Any], context: Any) -> str:
+        if next(failures, False):
+            raise TimeoutError("throttled")
+        return "done"
+
+    [firing] = Dispatcher(
+        clients.scheduler, clients.sqs, settings.group, {ingestion_target_arn(settings): flaky}, clock=clock
+    ).run_due()
+    assert (firing.ok, firing.attempts, firing.result) == (True, 2, "done")
+    queue_url = clients.sqs.get_queue_url(QueueName=settings.dlq)["QueueUrl"]
+    assert "Messages" not in clients.sqs.receive_message(QueueUrl=queue_url)
+
+
+def test_schedule_kept_after_completion_is_disabled_not_fired_again(
+    settings: Settings, clients: Clients, target: ScheduleTarget
+) -> None:
+    clients.scheduler.create_schedule(
+        Name="manual-2025-01-Q",
+        GroupName=settings.group,
+        ScheduleExpression="at(2025-03-15T07:00:00)",
+        ScheduleExpressionTimezone="UTC",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        ActionAfterCompletion="NONE",
+        Target={"Arn": target.function_arn, "RoleArn": target.role_arn, "Input": '{"season": 2025}'},
+    )
+    calls: list[dict[str, Any]] = []
+    dispatcher = Dispatcher(
+        clients.scheduler,
+        clients.sqs,
+        settings.group,
+        {target.function_arn: lambda e, c: calls.append(e)},
+        clock=SimulatedClock(utc(2025, 3, 16)),
+    )
+    assert len(dispatcher.run_due()) == 1 and dispatcher.run_due() == []
+    assert calls == [{"season": 2025}]
+    raw = clients.scheduler.get_schedule(Name="manual-2025-01-Q", GroupName=settings.group)
+    assert raw["State"] == "DISABLED"
+
+
+def test_unmapped_target_is_a_clear_error(settings: Settings, clients: Clients, one_schedule: IngestionRequest) -> None:
+    dispatcher = Dispatcher(clients.scheduler, clients.sqs, settings.group, {}, clock=SimulatedClock(utc(2025, 4, 1)))
+    with pytest.raises(LookupError, match="ingest-2025-01-R-a1 targets arn:aws:lambda:.*which has no local handler"):
+        dispatcher.run_due()
+
+
+def test_simulated_clock_only_moves_forward() -> None:
+    clock = SimulatedClock(utc(2025, 1, 1))
+    with pytest.raises(ValueError, match="cannot go back"):
+        clock.set(utc(2024, 12, 31))
+    with pytest.raises(ValueError, match="aware"):
+        SimulatedClock(dt.datetime(2025, 1, 1))
+
+
+def test_replay_without_a_tick_fires_stored_schedules_at_their_instants(
+    settings: Settings, clients: Clients, target: ScheduleTarget
+) -> None:
+    for session, when in (("R", utc(2025, 3, 16, 7)), ("Q", utc(2025, 3, 15, 7)), ("S", utc(2025, 3, 22, 5))):
+        request = IngestionRequest(season=2025, round=1, session=session)  # type: ignore[arg-type]
+        create_ingestion_schedule(clients.scheduler, target, request, when)
+    clock = SimulatedClock(utc(2025, 3, 1))
+    recorder = RecordingHandler(clock)
+    dispatcher = Dispatcher(
+        clients.scheduler, clients.sqs, settings.group, {target.function_arn: recorder}, clock=clock
+    )
+    firings = dispatcher.replay(until=utc(2025, 3, 20))
+    assert [(f.schedule, f.fired_at) for f in firings] == [
+        ("ingest-2025-01-Q-a1", utc(2025, 3, 15, 7)),
+        ("ingest-2025-01-R-a1", utc(2025, 3, 16, 7)),
+    ]
+    assert list_schedule_names(clients.scheduler, settings.group) == ["ingest-2025-01-S-a1"]  # after `until`
+    assert clock() == utc(2025, 3, 20)

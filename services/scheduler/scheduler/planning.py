@@ -1,0 +1,254 @@
+"""Scheduling: one ingestion schedule per session when its data should be available, with retries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from f1common.events import CalendarItem, CalendarStatus, IngestionRequest
+from f1common.settings import Settings
+from scheduler.calendar import CalendarTable, ConditionFailed
+from scheduler.schedules import ScheduleTarget, create_ingestion_schedule, schedule_name
+
+log = logging.getLogger(__name__)
+
+MIN_LEAD = dt.timedelta(minutes=1)  # a schedule is never created in the past
+DEFAULT_LOOKAHEAD = dt.timedelta(hours=2)  # > the hourly invocation period, so no session is late
+DEFAULT_CATCH_UP = dt.timedelta(days=3)  # older unscheduled sessions are left to backfill
+OVERDUE_GRACE = dt.timedelta(hours=2)  # a SCHEDULED session with no outcome this long after its time
+ACTIONABLE = (CalendarStatus.PENDING, CalendarStatus.NOT_AVAILABLE, CalendarStatus.SCHEDULED)
+
+
+@dataclass(frozen=True)
+class SchedulingPolicy:
+    delay: dt.timedelta
+    retry_base: dt.timedelta
+    retry_limit: dt.timedelta
+    lookahead: dt.timedelta = DEFAULT_LOOKAHEAD
+    catch_up: dt.timedelta = DEFAULT_CATCH_UP
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> SchedulingPolicy:
+        values: dict[str, Any] = {
+            "delay": dt.timedelta(minutes=settings.ingestion_delay_minutes),
+            "retry_base": dt.timedelta(minutes=settings.retry_base_minutes),
+            "retry_limit": dt.timedelta(hours=settings.retry_limit_hours),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def available_at(self, item: CalendarItem) -> dt.datetime:
+        """When the session's data should be published: its expected end plus the delay."""
+        return item.end_utc + self.delay
+
+
+def backoff(attempt: int, base: dt.timedelta) -> dt.timedelta:
+    """Wait before the attempt after `attempt` (1-based): base, 2*base, 4*base, ..."""
+    if attempt < 1:
+        raise ValueError(f"attempt must be >= 1, got {attempt}")
+    return base * (2 ** (attempt - 1))
+
+
+@dataclass(frozen=True)
+class RetryDecision:
+    action: Literal["retry", "fail"]
+    attempt: int  # the next attempt's number (retry) or the last attempt's (fail)
+    when: dt.datetime
+    waited: dt.timedelta  # from the expected end to `when`
+
+
+def plan_retry(item: CalendarItem, now: dt.datetime, policy: SchedulingPolicy) -> RetryDecision:
+    """After a NOT_AVAILABLE outcome: retry at now + backoff(attempt) while the total wait since the
+    expected end stays within the limit, else fail."""
+    last = max(item.attempt, 1)
+    when = now + backoff(last, policy.retry_base)
+    waited = when - item.end_utc
+    if waited > policy.retry_limit:
+        return RetryDecision(action="fail", attempt=last, when=now, waited=now - item.end_utc)
+    return RetryDecision(action="retry", attempt=last + 1, when=when, waited=waited)
+
+
+@dataclass
+class SchedulingReport:
+    now: dt.datetime
+    scheduled: list[str] = field(default_factory=list)  # schedule names created (first attempts)
+    retries: list[str] = field(default_factory=list)  # schedule names created for retries
+    already: list[str] = field(default_factory=list)  # claimed by a concurrent invocation
+    failed: list[str] = field(default_factory=list)  # marked FAILED after the retry limit
+    overdue: list[str] = field(default_factory=list)  # should have an outcome by now
+    stale: list[str] = field(default_factory=list)  # too old for the recurring run: backfill them
+    invalid: list[str] = field(default_factory=list)  # unreadable calendar items, skipped
+    next_due: dt.datetime | None = None  # earliest time a further invocation has work (None: unknown)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "now": self.now.isoformat(),
+            "scheduled": self.scheduled,
+            "retries": self.retries,
+            "already": len(self.already),
+            "failed": self.failed,
+            "overdue": self.overdue,
+            "stale": len(self.stale),
+            "invalid": self.invalid,
+            "next_due": self.next_due.isoformat() if self.next_due else None,
+        }
+
+
+def run_scheduling(
+    now: dt.datetime,
+    table: CalendarTable,
+    scheduler: Any,
+    target: ScheduleTarget,
+    policy: SchedulingPolicy,
+) -> SchedulingReport:
+    """One recurring invocation: schedules due sessions and retries, fails exhausted ones."""
+    report = SchedulingReport(now=now)
+    # PENDING sessions not due within the lookahead are not read, only the earliest one's end (the hint)
+    horizon = now + policy.lookahead - policy.delay
+    scan = table.scan(statuses=ACTIONABLE, pending_ended_by=horizon)
+    for bad in scan.invalid:
+        report.invalid.append(f"{bad.pk}: {bad.error}")
+        log.warning("invalid calendar item skipped", extra={"session": bad.pk, "error": bad.error})
+    next_due: dt.datetime | None = None
+    for item in scan.items:
+        due: dt.datetime | None = None
+        if item.status is CalendarStatus.PENDING:
+            due = _schedule_first(item, now, table, scheduler, target, policy, report)
+        elif item.status is CalendarStatus.NOT_AVAILABLE:
+            _schedule_retry(item, now, table, scheduler, target, policy, report)
+        elif item.status is CalendarStatus.SCHEDULED and _overdue(item, now):
+            report.overdue.append(item.pk)
+        if due is not None and (next_due is None or due < next_due):
+            next_due = due
+    later = table.earliest_pending_end(after=horizon)
+    if later is not None:
+        due_later = later + policy.delay - policy.lookahead
+        next_due = due_later if next_due is None else min(next_due, due_later)
+    report.next_due = next_due
+    log.info("scheduling run", extra={"report": report.summary()})
+    return report
+
+
+def _overdue(item: CalendarItem, now: dt.datetime) -> bool:
+    return item.next_attempt_utc is not None and item.next_attempt_utc + OVERDUE_GRACE < now
+
+
+def _schedule_first(
+    item: CalendarItem,
+    now: dt.datetime,
+    table: CalendarTable,
+    scheduler: Any,
+    target: ScheduleTarget,
+    policy: SchedulingPolicy,
+    report: SchedulingReport,
+) -> dt.datetime | None:
+    """Schedules a PENDING session whose data is due within the lookahead; returns when it becomes
+    schedulable if it is not yet."""
+    available = policy.available_at(item)
+    if available > now + policy.lookahead:
+        return available - policy.lookahead
+    if available + policy.catch_up < now:
+        report.stale.append(item.pk)
+        return None
+    request = IngestionRequest.for_session(
+        item.session_id, attempt=item.attempt + 1, reason="scheduled", requested_at=now
+    )
+    claim(item, request, max(available, now + MIN_LEAD), now, table, scheduler, target, report.scheduled, report)
+    return None
+
+
+def _schedule_retry(
+    item: CalendarItem,
+    now: dt.datetime,
+    table: CalendarTable,
+    scheduler: Any,
+    target: ScheduleTarget,
+    policy: SchedulingPolicy,
+    report: SchedulingReport,
+) -> None:
+    decision = plan_retry(item, now, policy)
+    if decision.action == "fail":
+        message = f"data not available {decision.waited} after the expected end (limit {policy.retry_limit})"
+        try:
+            table.update(
+                item.pk,
+                {"status": CalendarStatus.FAILED, "next_attempt_utc": None, "updated_at": now, "message": message},
+                expect={"status": CalendarStatus.NOT_AVAILABLE, "attempt": item.attempt},
+            )
+        except ConditionFailed:
+            report.already.append(item.pk)
+            return
+        report.failed.append(item.pk)
+        log.error("session failed", extra={"session": item.pk, "attempt": item.attempt, "reason": message})
+        return
+    request = IngestionRequest.for_session(item.session_id, attempt=decision.attempt, reason="retry", requested_at=now)
+    claim(item, request, decision.when, now, table, scheduler, target, report.retries, report)
+
+
+def claim(
+    item: CalendarItem,
+    request: IngestionRequest,
+    when: dt.datetime,
+    now: dt.datetime,
+    table: CalendarTable,
+    scheduler: Any,
+    target: ScheduleTarget,
+    created: list[str],
+    report: SchedulingReport | None = None,
+) -> bool:
+    """Marks the item SCHEDULED if nobody else did (conditional write), then creates the schedule.
+
+    The conditional write decides which of two concurrent invocations schedules the session; the
+    deterministic name makes the create itself idempotent (ConflictException = already there). If
+    the create fails, the claim is undone so the next invocation tries again.
+    """
+    name = schedule_name(request.session_id, request.attempt)
+    try:
+        table.update(
+            item.pk,
+            {
+                "status": CalendarStatus.SCHEDULED,
+                "attempt": request.attempt,
+                "schedule_name": name,
+                "next_attempt_utc": when,
+                "updated_at": now,
+            },
+            expect={"status": item.status, "attempt": item.attempt},
+        )
+    except ConditionFailed:
+        if report is not None:
+            report.already.append(item.pk)
+        return False
+    try:
+        fresh = create_ingestion_schedule(scheduler, target, request, when)
+    except Exception:
+        table.update(
+            item.pk,
+            {
+                "status": item.status,
+                "attempt": item.attempt,
+                "schedule_name": item.schedule_name,
+                "next_attempt_utc": item.next_attempt_utc,
+                "updated_at": now,
+            },
+            expect={"status": CalendarStatus.SCHEDULED, "attempt": request.attempt},
+        )
+        raise
+    if not fresh:  # the name exists: a concurrent invocation created it between our read and write
+        if report is not None:
+            report.already.append(item.pk)
+        return False
+    created.append(name)
+    log.info(
+        "ingestion scheduled",
+        extra={
+            "session": item.pk,
+            "schedule": name,
+            "at": when.isoformat(),
+            "attempt": request.attempt,
+            "reason": request.reason,
+        },
+    )
+    return True

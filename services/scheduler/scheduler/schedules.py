@@ -1,0 +1,141 @@
+"""EventBridge Scheduler one-time schedules that invoke the ingestion Lambda for one session."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from f1common.events import IngestionRequest
+from f1common.sessions import SessionId
+from f1common.settings import Settings
+
+LOCAL_ACCOUNT = "000000000000"
+SCHEDULE_PREFIX = "ingest"
+MAX_RETRY_ATTEMPTS = 2  # EventBridge Scheduler's own retries when the invocation fails
+MAX_EVENT_AGE_SECONDS = 3600
+_AT_RE = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+
+
+def schedule_name(session: SessionId, attempt: int) -> str:
+    """Deterministic name, so a second invocation cannot create a duplicate: `ingest-2025-01-R-a1`."""
+    return f"{SCHEDULE_PREFIX}-{session.key}-a{attempt}"
+
+
+def ingestion_target_arn(settings: Settings) -> str:
+    """The ingestion Lambda's ARN; locally a fixed fake ARN that the dispatcher maps to the handler."""
+    if settings.ingestion_function_arn:
+        return settings.ingestion_function_arn
+    return f"arn:aws:lambda:{settings.aws_region}:{LOCAL_ACCOUNT}:function:{settings.names.ingestion_function}"
+
+
+def scheduler_role_arn(settings: Settings) -> str:
+    if settings.scheduler_role_arn:
+        return settings.scheduler_role_arn
+    return f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{settings.names.scheduler_function}-invoke-ingestion"
+
+
+def dlq_arn(settings: Settings, sqs: Any) -> str:
+    """The dead-letter queue's ARN: from settings, else looked up by the queue name."""
+    if settings.ingestion_dlq_arn:
+        return settings.ingestion_dlq_arn
+    url = sqs.get_queue_url(QueueName=settings.dlq)["QueueUrl"]
+    return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+
+
+def at_expression(when: dt.datetime) -> str:
+    """`at(yyyy-mm-ddThh:mm:ss)` in UTC (used with ScheduleExpressionTimezone=UTC)."""
+    if when.tzinfo is None:
+        raise ValueError(f"schedule time {when!r} has no time zone")
+    return f"at({when.astimezone(dt.UTC).strftime('%Y-%m-%dT%H:%M:%S')})"
+
+
+def parse_at_expression(expression: str, timezone: str | None = "UTC") -> dt.datetime:
+    """The instant of an `at(...)` expression; only UTC schedules are created by this service."""
+    match = _AT_RE.match(expression.strip())
+    if match is None:
+        raise ValueError(f"not a one-time schedule expression: {expression!r}; expected at(yyyy-mm-ddThh:mm:ss)")
+    if timezone is not None and timezone not in ("UTC", "Etc/UTC"):
+        from zoneinfo import ZoneInfo
+
+        return dt.datetime.fromisoformat(match[1]).replace(tzinfo=ZoneInfo(timezone)).astimezone(dt.UTC)
+    return dt.datetime.fromisoformat(match[1]).replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class ScheduleTarget:
+    """Where the one-time schedules go; built once per invocation."""
+
+    group: str
+    function_arn: str
+    role_arn: str
+    dlq_arn: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings, sqs: Any) -> ScheduleTarget:
+        return cls(
+            group=settings.group,
+            function_arn=ingestion_target_arn(settings),
+            role_arn=scheduler_role_arn(settings),
+            dlq_arn=dlq_arn(settings, sqs),
+        )
+
+
+def create_ingestion_schedule(
+    scheduler: Any, target: ScheduleTarget, request: IngestionRequest, when: dt.datetime
+) -> bool:
+    """Creates the one-time schedule of `request`; False when it already exists (ConflictException)."""
+    name = schedule_name(request.session_id, request.attempt)
+    try:
+        scheduler.create_schedule(
+            Name=name,
+            GroupName=target.group,
+            ScheduleExpression=at_expression(when),
+            ScheduleExpressionTimezone="UTC",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            ActionAfterCompletion="DELETE",
+            State="ENABLED",
+            Description=f"Ingest {request.session_id.key} (attempt {request.attempt}, {request.reason})",
+            Target={
+                "Arn": target.function_arn,
+                "RoleArn": target.role_arn,
+                "Input": json.dumps(request.to_payload(), sort_keys=True),
+                "RetryPolicy": {
+                    "MaximumEventAgeInSeconds": MAX_EVENT_AGE_SECONDS,
+                    "MaximumRetryAttempts": MAX_RETRY_ATTEMPTS,
+                },
+                "DeadLetterConfig": {"Arn": target.dlq_arn},
+            },
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConflictException":
+            return False
+        raise
+    return True
+
+
+def delete_schedule(scheduler: Any, group: str, name: str) -> bool:
+    """Deletes a schedule; False when it no longer exists (it fired, or was deleted before)."""
+    try:
+        scheduler.delete_schedule(Name=name, GroupName=group)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return False
+        raise
+    return True
+
+
+def list_schedule_names(scheduler: Any, group: str) -> list[str]:
+    names: list[str] = []
+    kwargs: dict[str, Any] = {"GroupName": group}
+    while True:
+        page = scheduler.list_schedules(**kwargs)
+        names.extend(s["Name"] for s in page.get("Schedules", []))
+        token = page.get("NextToken")
+        if not token:
+            return names
+        kwargs["NextToken"] = token

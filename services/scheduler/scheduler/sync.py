@@ -1,0 +1,151 @@
+"""Calendar sync: the official schedule of a season into the race calendar, idempotently."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from f1common.datasets import ScheduleRow
+from f1common.events import CalendarItem, CalendarStatus
+from scheduler.calendar import SCHEDULE_FIELDS, CalendarTable, ConditionFailed, item_from_row
+from scheduler.schedules import delete_schedule
+
+log = logging.getLogger(__name__)
+MAX_CONFLICTS = 3
+
+# Statuses whose pending work is reset when the session moves: it is scheduled again at the new time.
+_RESET_ON_MOVE = (CalendarStatus.SCHEDULED, CalendarStatus.NOT_AVAILABLE, CalendarStatus.FAILED)
+
+
+@dataclass
+class SyncReport:
+    season: int
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "<key>: <reason>" for rows that cannot be calendar items
+    invalid: list[str] = field(default_factory=list)  # existing items that cannot be read
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "season": self.season,
+            "created": len(self.created),
+            "updated": len(self.updated),
+            "unchanged": len(self.unchanged),
+            "cancelled": len(self.cancelled),
+            "restored": len(self.restored),
+            "skipped": self.skipped,
+            "invalid": self.invalid,
+        }
+
+
+def sync_season(
+    season: int,
+    rows: Sequence[ScheduleRow],
+    table: CalendarTable,
+    scheduler: Any,
+    group: str,
+    now: dt.datetime,
+) -> SyncReport:
+    """Creates, updates or cancels the season's calendar items so they match `rows`.
+
+    Re-running with the same rows changes nothing. A session whose start moved gets its new times,
+    and unless already ingested its pending schedule is deleted so it is scheduled again. A session
+    missing from `rows` is marked CANCELLED (never deleted); ingested sessions are left alone.
+    """
+    report = SyncReport(season=season)
+    wrong_season = sorted({r.season for r in rows} - {season})
+    if wrong_season:
+        raise ValueError(f"schedule rows for season {season} include other seasons: {wrong_season}")
+    scan = table.scan(season=season)
+    existing = scan.by_key()
+    report.invalid.extend(f"{bad.pk}: {bad.error}" for bad in scan.invalid)
+    seen: set[str] = set()
+    for row in rows:
+        key = f"{row.season:04d}-{row.round:02d}-{row.session}"
+        seen.add(key)  # listed, even if unusable: a session missing its start is not cancelled
+        try:
+            wanted = item_from_row(row, now)
+        except ValueError as exc:
+            report.skipped.append(str(exc))
+            log.warning("schedule row skipped", extra={"session": key, "reason": str(exc)})
+            continue
+        _sync_one(wanted, existing.get(wanted.pk), table, scheduler, group, now, report)
+    for pk, item in existing.items():
+        if pk in seen or item.status in (CalendarStatus.CANCELLED, CalendarStatus.INGESTED):
+            continue
+        _cancel(item, table, scheduler, group, now, report)
+    return report
+
+
+def _sync_one(
+    wanted: CalendarItem,
+    current: CalendarItem | None,
+    table: CalendarTable,
+    scheduler: Any,
+    group: str,
+    now: dt.datetime,
+    report: SyncReport,
+) -> None:
+    for _ in range(MAX_CONFLICTS):
+        if current is None:
+            try:
+                table.put_new(wanted)
+                report.created.append(wanted.pk)
+                return
+            except ConditionFailed:
+                current = table.get(wanted.pk)
+                continue
+        changes = {f: getattr(wanted, f) for f in SCHEDULE_FIELDS if getattr(wanted, f) != getattr(current, f)}
+        moved = "start_utc" in changes or "end_utc" in changes
+        values: dict[str, Any] = dict(changes)
+        if current.status is CalendarStatus.CANCELLED:
+            values["status"] = CalendarStatus.PENDING
+        elif moved and current.status in _RESET_ON_MOVE:
+            values.update(status=CalendarStatus.PENDING, next_attempt_utc=None, schedule_name=None)
+        if not values:
+            report.unchanged.append(wanted.pk)
+            return
+        values["updated_at"] = now
+        try:
+            table.update(wanted.pk, values, expect={"status": current.status, "attempt": current.attempt})
+        except ConditionFailed:
+            current = table.get(wanted.pk)
+            continue
+        if values.get("status") is CalendarStatus.PENDING and current.schedule_name:
+            delete_schedule(scheduler, group, current.schedule_name)
+        if current.status is CalendarStatus.CANCELLED:
+            report.restored.append(wanted.pk)
+        else:
+            report.updated.append(wanted.pk)
+        log.info("calendar item updated", extra={"session": wanted.pk, "changes": sorted(changes)})
+        return
+    raise RuntimeError(f"calendar item {wanted.pk} kept changing under concurrent writers; retry the sync")
+
+
+def _cancel(
+    item: CalendarItem, table: CalendarTable, scheduler: Any, group: str, now: dt.datetime, report: SyncReport
+) -> None:
+    try:
+        table.update(
+            item.pk,
+            {
+                "status": CalendarStatus.CANCELLED,
+                "next_attempt_utc": None,
+                "updated_at": now,
+                "message": "not in the official schedule any more",
+            },
+            expect={"status": item.status, "attempt": item.attempt},
+        )
+    except ConditionFailed:
+        log.warning("calendar item changed while cancelling; left for the next sync", extra={"session": item.pk})
+        return
+    if item.status is CalendarStatus.SCHEDULED and item.schedule_name:
+        delete_schedule(scheduler, group, item.schedule_name)
+    report.cancelled.append(item.pk)
+    log.info("session cancelled", extra={"session": item.pk})
