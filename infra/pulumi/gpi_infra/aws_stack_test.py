@@ -1,0 +1,352 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pulumi.runtime import rpc
+
+from f1common.layout import DATA_PREFIX, MANIFEST_PREFIX
+from f1common.names import CALENDAR_KEY, CALENDAR_TTL_ATTRIBUTE, METRICS_NAMESPACE, ResourceNames
+from f1common.settings import Settings
+from gpi_infra.aws_stack import aws_program
+from gpi_infra.config import AWS_PROJECT, AwsStackConfig, snowflake_access_role_name
+from gpi_infra.iam import UNSCOPED_ACTIONS
+from gpi_infra.testing import (
+    ACCOUNT,
+    SNOWFLAKE_EXTERNAL_ID,
+    SNOWFLAKE_IAM_USER_ARN,
+    SNOWPIPE_QUEUE_ARN,
+    Recorded,
+    Stack,
+    run_program,
+    snowflake_outputs,
+)
+
+NAMES = ResourceNames.for_stage("dev")
+BUCKET_ARN = f"arn:aws:s3:::{NAMES.landing_bucket}"
+TABLE_ARN = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/{NAMES.calendar_table}"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Stack:
+    cfg = AwsStackConfig(stage="dev", snowflake_stack="acme/gpi-snowflake/dev", alarm_email="ops@example.com")
+    return run_program(lambda: aws_program(cfg, snowflake_outputs()), project=AWS_PROJECT)
+
+
+def statements(resource: Recorded, key: str = "policy") -> list[dict[str, Any]]:
+    return list(resource.policy(key)["Statement"])
+
+
+def allowed(resource: Recorded) -> dict[str, set[str]]:
+    """Action -> resources granted by an inline role policy."""
+    grants: dict[str, set[str]] = {}
+    for stmt in statements(resource):
+        for action in stmt["Action"]:
+            grants.setdefault(action, set()).update(stmt["Resource"])
+    return grants
+
+
+def test_names_come_from_f1common(stack: Stack) -> None:
+    assert stack.one("aws:s3/bucket:Bucket").inputs["bucket"] == NAMES.landing_bucket
+    assert stack.one("aws:dynamodb/table:Table").inputs["name"] == NAMES.calendar_table
+    queues = {q.inputs["name"] for q in stack.of_type("aws:sqs/queue:Queue")}
+    assert queues == {NAMES.loader_queue, f"{NAMES.loader_queue}-dlq", NAMES.ingestion_dlq}
+    functions = {f.inputs["name"] for f in stack.of_type("aws:lambda/function:Function")}
+    assert functions == {
+        NAMES.scheduler_function,
+        NAMES.ingestion_function,
+        NAMES.loader_function,
+        f"{NAMES.loader_function}-health",
+    }
+    assert stack.one("aws:scheduler/scheduleGroup:ScheduleGroup").inputs["name"] == NAMES.schedule_group
+    assert stack.outputs["landing_bucket"] == NAMES.landing_bucket
+    assert stack.outputs["calendar_table"] == NAMES.calendar_table
+    assert stack.outputs["ingestion_function"] == NAMES.ingestion_function
+    assert stack.outputs["loader_queue_arn"] == f"arn:aws:sqs:eu-west-1:{ACCOUNT}:{NAMES.loader_queue}"
+
+
+def test_bucket_is_private_encrypted_versioned_with_lifecycle(stack: Stack) -> None:
+    pab = stack.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    assert pab["bucket"] == NAMES.landing_bucket
+    for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"):
+        assert pab[flag] is True, flag
+    sse = stack.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs
+    assert sse["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    versioning = stack.one("aws:s3/bucketVersioning:BucketVersioning").inputs
+    assert versioning["versioningConfiguration"]["status"] == "Enabled"
+    rules = stack.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
+    assert {r["filter"]["prefix"] for r in rules} == {DATA_PREFIX, MANIFEST_PREFIX}
+    for rule in rules:
+        assert rule["status"] == "Enabled"
+        assert rule["expiration"]["days"] == 365
+        assert rule["transitions"] == [{"days": 30, "storageClass": "STANDARD_IA"}]
+        assert rule["noncurrentVersionExpiration"]["noncurrentDays"] == 30
+
+
+def test_data_files_go_to_snowpipe_by_default(stack: Stack) -> None:
+    queues = stack.one("aws:s3/bucketNotification:BucketNotification").inputs["queues"]
+    # Cross-stack wiring: data files go to the queue the Snowflake pipes listen on, and nowhere else, so the
+    # loader never loads what Snowpipe loads.
+    assert [(q["filterPrefix"], q["queueArn"], q["events"]) for q in queues] == [
+        (DATA_PREFIX, SNOWPIPE_QUEUE_ARN, ["s3:ObjectCreated:*"])
+    ]
+    assert stack.of_type("aws:sqs/queuePolicy:QueuePolicy") == []  # Snowflake owns its queue's policy
+
+
+def test_without_snowpipe_the_loader_gets_every_event() -> None:
+    cfg = AwsStackConfig(stage="dev", snowflake_stack="acme/gpi-snowflake/dev", load_with="loader")
+    stack = run_program(lambda: aws_program(cfg, snowflake_outputs()), project=AWS_PROJECT)
+    queues = stack.one("aws:s3/bucketNotification:BucketNotification").inputs["queues"]
+    loader_queue = stack.outputs["loader_queue_arn"]
+    assert {(q["filterPrefix"], q["queueArn"]) for q in queues} == {
+        (DATA_PREFIX, loader_queue),
+        (MANIFEST_PREFIX, loader_queue),
+    }
+    assert SNOWPIPE_QUEUE_ARN not in str(queues)
+    # The queue's policy lets exactly this bucket send.
+    policy = stack.one("aws:sqs/queuePolicy:QueuePolicy")
+    [stmt] = statements(policy)
+    assert stmt["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert stmt["Resource"] == loader_queue
+    assert stmt["Condition"] == {"ArnEquals": {"aws:SourceArn": BUCKET_ARN}}
+
+
+def test_calendar_table(stack: Stack) -> None:
+    table = stack.one("aws:dynamodb/table:Table").inputs
+    assert table["billingMode"] == "PAY_PER_REQUEST"
+    assert table["hashKey"] == CALENDAR_KEY
+    assert table["pointInTimeRecovery"] == {"enabled": True}
+    assert table["ttl"] == {"attributeName": CALENDAR_TTL_ATTRIBUTE, "enabled": True}
+
+
+def test_lambdas_packages_runtime_and_sizing(stack: Stack) -> None:
+    for fn in stack.of_type("aws:lambda/function:Function"):
+        service = fn.inputs["environment"]["variables"]["POWERTOOLS_SERVICE_NAME"]
+        assert fn.inputs["runtime"] == "python3.11"
+        health = fn.name == "loader-health"
+        assert fn.inputs["handler"] == ("loader.handler.health_handler" if health else "lambda_function.handler")
+        assert fn.inputs["code"].path == f"../../../dist/services.{service}/lambda.zip"
+        assert fn.inputs["loggingConfig"]["logGroup"] == f"/aws/lambda/{fn.inputs['name']}"
+    ingestion = stack.one("aws:lambda/function:Function", "ingestion").inputs
+    assert ingestion["memorySize"] >= 1024 and 300 <= ingestion["timeout"] <= 900
+    loader_queue = stack.one("aws:sqs/queue:Queue", "loader-queue")
+    loader = stack.one("aws:lambda/function:Function", "loader").inputs
+    assert loader_queue.inputs["visibilityTimeoutSeconds"] >= loader["timeout"]
+
+
+def test_lambdas_can_run_from_container_images() -> None:
+    image = f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/gpi-ingestion:2025-11-26"
+    cfg = AwsStackConfig.model_validate(
+        {
+            "stage": "dev",
+            "snowflakeStack": "acme/gpi-snowflake/dev",
+            "functions": {"ingestion": {"imageUri": image, "memoryMb": 2048, "timeoutSeconds": 900}},
+        }
+    )
+    stack = run_program(lambda: aws_program(cfg, snowflake_outputs()), project=AWS_PROJECT)
+    ingestion = stack.one("aws:lambda/function:Function", "ingestion").inputs
+    assert (ingestion["packageType"], ingestion["imageUri"]) == ("Image", image)
+    assert ingestion["imageConfig"] == {"commands": ["lambda_function.handler"]}
+    assert "code" not in ingestion and "runtime" not in ingestion
+    assert stack.one("aws:lambda/function:Function", "loader").inputs["packageType"] == "Zip"
+    with pytest.raises(ValueError, match="exactly one of package"):
+        AwsStackConfig.model_validate(
+            {
+                "stage": "dev",
+                "snowflakeStack": "o/p/s",
+                "functions": {"loader": {"memoryMb": 512, "timeoutSeconds": 60}},
+            }
+        )
+
+
+def test_lambda_env_is_f1common_settings(stack: Stack) -> None:
+    fields = {f"GPI_{name.upper()}" for name in Settings.model_fields}
+    for fn in stack.of_type("aws:lambda/function:Function"):
+        env = fn.inputs["environment"]["variables"]
+        gpi = {k: v for k, v in env.items() if k.startswith("GPI_")}
+        assert set(gpi) <= fields, set(gpi) - fields
+        settings = Settings(**{k.removeprefix("GPI_").lower(): v for k, v in gpi.items()})
+        assert settings.stage == "dev"
+        assert settings.bucket == NAMES.landing_bucket
+        assert settings.table == NAMES.calendar_table
+        assert settings.queue == NAMES.loader_queue
+        assert settings.dlq == NAMES.ingestion_dlq
+        assert settings.group == NAMES.schedule_group
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == METRICS_NAMESPACE
+    scheduler = Settings(
+        **{
+            k.removeprefix("GPI_").lower(): v
+            for k, v in stack.one("aws:lambda/function:Function", "scheduler")
+            .inputs["environment"]["variables"]
+            .items()
+            if k.startswith("GPI_")
+        }
+    )
+    assert scheduler.ingestion_function_arn == stack.outputs["ingestion_function_arn"]
+    assert scheduler.scheduler_role_arn == stack.outputs["scheduler_role_arn"]
+    assert scheduler.ingestion_dlq_arn == stack.outputs["ingestion_dlq_arn"]
+    loader_env = stack.one("aws:lambda/function:Function", "loader").inputs["environment"]["variables"]
+    assert loader_env["GPI_WAREHOUSE"] == "snowflake"
+    assert loader_env["GPI_SNOWFLAKE_USER"] == "GPI_DEV_LOADER_SVC"
+    assert loader_env["GPI_SNOWFLAKE_PRIVATE_KEY_SECRET_ID"] == stack.outputs["snowflake_key_secret_arn"]
+
+
+def role_policy(stack: Stack, function: str) -> Recorded:
+    return stack.one("aws:iam/rolePolicy:RolePolicy", f"{function}-policy")
+
+
+def test_ingestion_role_is_least_privilege(stack: Stack) -> None:
+    grants = allowed(role_policy(stack, "ingestion"))
+    assert grants == {
+        "logs:CreateLogStream": {
+            f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/lambda/{NAMES.ingestion_function}:*"
+        },
+        "logs:PutLogEvents": {f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/lambda/{NAMES.ingestion_function}:*"},
+        "s3:GetObject": {f"{BUCKET_ARN}/*"},
+        "s3:PutObject": {f"{BUCKET_ARN}/*"},
+        "s3:ListBucket": {BUCKET_ARN},
+        "dynamodb:GetItem": {TABLE_ARN},
+        "dynamodb:PutItem": {TABLE_ARN},
+        "dynamodb:UpdateItem": {TABLE_ARN},
+        "dynamodb:DeleteItem": {TABLE_ARN},
+        "cloudwatch:PutMetricData": {"*"},
+        "sqs:SendMessage": {stack.outputs["ingestion_dlq_arn"]},
+    }
+    [metrics] = [s for s in statements(role_policy(stack, "ingestion")) if s["Action"] == ["cloudwatch:PutMetricData"]]
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}}
+
+
+def test_scheduler_role_is_least_privilege(stack: Stack) -> None:
+    grants = allowed(role_policy(stack, "scheduler"))
+    schedules = f"arn:aws:scheduler:eu-west-1:{ACCOUNT}:schedule/{NAMES.schedule_group}/*"
+    for action in ("scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule"):
+        assert grants[action] == {schedules}
+    assert grants["iam:PassRole"] == {stack.outputs["scheduler_role_arn"]}
+    assert {a for a in grants if a.startswith("dynamodb:")} >= {"dynamodb:Scan", "dynamodb:UpdateItem"}
+    assert all(grants[a] == {TABLE_ARN} for a in grants if a.startswith("dynamodb:"))
+    assert not any(a.startswith(("s3:", "sqs:", "secretsmanager:")) for a in grants)
+
+
+def test_loader_role_is_least_privilege(stack: Stack) -> None:
+    grants = allowed(role_policy(stack, "loader"))
+    assert grants["sqs:ReceiveMessage"] == grants["sqs:DeleteMessage"] == {stack.outputs["loader_queue_arn"]}
+    assert grants["s3:GetObject"] == {f"{BUCKET_ARN}/*"}
+    assert grants["s3:ListBucket"] == {BUCKET_ARN}
+    assert grants["secretsmanager:GetSecretValue"] == {stack.outputs["snowflake_key_secret_arn"]}
+    assert not any(a.startswith(("dynamodb:", "scheduler:")) or a == "s3:PutObject" for a in grants)
+
+
+def test_wildcard_resources_only_for_unscoped_actions(stack: Stack) -> None:
+    for policy in stack.of_type("aws:iam/rolePolicy:RolePolicy"):
+        for stmt in statements(policy):
+            if "*" in stmt["Resource"]:
+                assert set(stmt["Action"]) <= UNSCOPED_ACTIONS, (policy.name, stmt)
+
+
+def test_log_groups_have_retention(stack: Stack) -> None:
+    groups = {g.inputs["name"]: g.inputs["retentionInDays"] for g in stack.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    functions = [NAMES.function_name(s) for s in ("scheduler", "ingestion", "loader")] + [
+        f"{NAMES.loader_function}-health"
+    ]
+    assert groups == {f"/aws/lambda/{name}": 30 for name in functions}
+
+
+def test_schedules_invoke_only_the_ingestion_and_dead_letter(stack: Stack) -> None:
+    role = stack.one("aws:iam/role:Role", "ingestion-schedules-role")
+    assert role.inputs["name"] == f"{NAMES.scheduler_function}-invoke-ingestion"
+    [trust] = statements(role, "assumeRolePolicy")
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"]["ArnLike"]["aws:SourceArn"].endswith(f":schedule/{NAMES.schedule_group}/*")
+    grants = allowed(stack.one("aws:iam/rolePolicy:RolePolicy", "ingestion-schedules-policy"))
+    assert grants == {
+        "lambda:InvokeFunction": {stack.outputs["ingestion_function_arn"]},
+        "sqs:SendMessage": {stack.outputs["ingestion_dlq_arn"]},
+    }
+
+
+def test_recurring_triggers(stack: Stack) -> None:
+    schedules = {s.inputs["name"]: s.inputs for s in stack.of_type("aws:scheduler/schedule:Schedule")}
+    scheduler_arn = f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{NAMES.scheduler_function}"
+    health_arn = f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{NAMES.loader_function}-health"
+    expected = {
+        f"{NAMES.scheduler_function}-hourly": ("rate(1 hour)", scheduler_arn, {"action": "schedule"}),
+        f"{NAMES.scheduler_function}-daily-sync": ("cron(0 6 * * ? *)", scheduler_arn, {"action": "sync"}),
+        f"{NAMES.loader_function}-health-hourly": (
+            "rate(1 hour)",
+            health_arn,
+            {"lookback_hours": 24, "grace_minutes": 30},
+        ),
+    }
+    assert set(schedules) == set(expected)
+    for name, (expression, function_arn, event) in expected.items():
+        schedule = schedules[name]
+        assert schedule["scheduleExpression"] == expression
+        assert schedule["groupName"] == "default"  # not the ingestion group the scheduler service manages
+        target = schedule["target"]
+        assert (target["arn"], json.loads(target["input"])) == (function_arn, event)
+        assert target["deadLetterConfig"]["arn"] == stack.outputs["ingestion_dlq_arn"]
+        assert target["retryPolicy"] == {"maximumRetryAttempts": 3, "maximumEventAgeInSeconds": 3600}
+    grants = allowed(stack.one("aws:iam/rolePolicy:RolePolicy", "scheduler-trigger-policy"))
+    assert grants == {"lambda:InvokeFunction": {scheduler_arn}, "sqs:SendMessage": {stack.outputs["ingestion_dlq_arn"]}}
+
+
+def test_loader_health_reads_only_manifests(stack: Stack) -> None:
+    grants = allowed(role_policy(stack, "loader-health"))
+    assert grants["s3:GetObject"] == {f"{BUCKET_ARN}/{MANIFEST_PREFIX}*"}
+    assert grants["s3:ListBucket"] == {BUCKET_ARN}
+    assert grants["secretsmanager:GetSecretValue"] == {stack.outputs["snowflake_key_secret_arn"]}
+    assert not any(a.startswith(("sqs:", "dynamodb:")) or a == "s3:PutObject" for a in grants)
+
+
+def test_alarms(stack: Stack) -> None:
+    alarms = {a.inputs["name"]: a.inputs for a in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    for svc in ("scheduler", "ingestion", "loader"):
+        errors = alarms[f"gpi-dev-{svc}-errors"]
+        assert (errors["namespace"], errors["metricName"]) == ("AWS/Lambda", "Errors")
+        assert errors["dimensions"] == {"FunctionName": NAMES.function_name(svc)}
+    assert alarms["gpi-dev-loader-health-errors"]["dimensions"] == {"FunctionName": f"{NAMES.loader_function}-health"}
+    dlq = alarms["gpi-dev-ingestion-dlq-depth"]
+    assert dlq["dimensions"] == {"QueueName": NAMES.ingestion_dlq}
+    assert (dlq["comparisonOperator"], dlq["threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarms["gpi-dev-loader-dlq-depth"]["dimensions"] == {"QueueName": f"{NAMES.loader_queue}-dlq"}
+    failed = alarms["gpi-dev-sessions-failed"]
+    assert (failed["namespace"], failed["metricName"]) == (METRICS_NAMESPACE, "SessionsFailed")
+    assert failed["dimensions"] == {"service": "scheduler"}
+    overdue = alarms["gpi-dev-ingestion-overdue"]
+    assert overdue["evaluationPeriods"] == overdue["datapointsToAlarm"] == 6
+    assert overdue["period"] == 3600 and overdue["treatMissingData"] == "breaching"
+    topic = stack.outputs["alarm_topic_arn"]
+    assert all(a["alarmActions"] == [topic] for a in alarms.values())
+    assert stack.one("aws:sns/topicSubscription:TopicSubscription").inputs["endpoint"] == "ops@example.com"
+
+
+def test_snowflake_access_role_trusts_the_integration(stack: Stack) -> None:
+    role = stack.one("aws:iam/role:Role", "snowflake-access-role")
+    assert role.inputs["name"] == snowflake_access_role_name("dev")
+    [trust] = statements(role, "assumeRolePolicy")
+    assert trust["Principal"] == {"AWS": SNOWFLAKE_IAM_USER_ARN}
+    assert trust["Condition"] == {"StringEquals": {"sts:ExternalId": SNOWFLAKE_EXTERNAL_ID}}
+    grants = allowed(stack.one("aws:iam/rolePolicy:RolePolicy", "snowflake-access-policy"))
+    assert grants["s3:GetObject"] == {f"{BUCKET_ARN}/{DATA_PREFIX}*"}
+    assert "s3:PutObject" not in grants
+
+
+def test_loader_consumes_its_queue(stack: Stack) -> None:
+    mapping = stack.one("aws:lambda/eventSourceMapping:EventSourceMapping").inputs
+    assert mapping["eventSourceArn"] == stack.outputs["loader_queue_arn"]
+    assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_private_key_only_from_secret_config() -> None:
+    cfg = AwsStackConfig(stage="dev", snowflake_stack="acme/gpi-snowflake/dev")
+    without = run_program(lambda: aws_program(cfg, snowflake_outputs()), project=AWS_PROJECT)
+    assert without.of_type("aws:secretsmanager/secretVersion:SecretVersion") == []
+    assert without.of_type("aws:sns/topicSubscription:TopicSubscription") == []
+    pem = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+    with_key = run_program(
+        lambda: aws_program(cfg, snowflake_outputs(), snowflake_private_key=pem), project=AWS_PROJECT
+    )
+    secret = with_key.one("aws:secretsmanager/secretVersion:SecretVersion").inputs["secretString"]
+    # The provider marks the value secret: it reaches the engine encrypted, never as plain state.
+    assert secret == {rpc._special_sig_key: rpc._special_secret_sig, "value": pem}

@@ -1,0 +1,120 @@
+"""CloudWatch alarms of the pipeline, all notifying one SNS topic.
+
+Metric names are the ones the services emit with AWS Lambda Powertools (EMF, namespace
+`f1common.names.METRICS_NAMESPACE`, dimension `service`): the scheduler reports `SessionsFailed` and
+`SessionsOverdue` on every (hourly) run, the ingestion reports `SessionsIngested` / `RowsLanded`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from f1common.names import METRICS_NAMESPACE, SERVICE_SCHEDULER
+
+SESSIONS_FAILED_METRIC = "SessionsFailed"
+SESSIONS_OVERDUE_METRIC = "SessionsOverdue"
+
+
+@dataclass(frozen=True)
+class AlarmsArgs:
+    prefix: str
+    function_names: Mapping[str, pulumi.Input[str]]
+    dead_letter_queue_names: Mapping[str, pulumi.Input[str]]
+    overdue_hours: int = 6
+    alarm_email: str | None = None
+    extra_topics: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
+
+
+class Alarms(pulumi.ComponentResource):
+    topic: aws.sns.Topic
+    alarms: dict[str, aws.cloudwatch.MetricAlarm]
+
+    def __init__(self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gpi:aws:Alarms", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.topic = aws.sns.Topic(
+            f"{name}-topic", name=f"{args.prefix}-alarms", kms_master_key_id="alias/aws/sns", opts=child
+        )
+        if args.alarm_email:
+            aws.sns.TopicSubscription(
+                f"{name}-email", topic=self.topic.arn, protocol="email", endpoint=args.alarm_email, opts=child
+            )
+        actions = [self.topic.arn, *args.extra_topics]
+        self.alarms = {}
+
+        def alarm(key: str, **kwargs: object) -> None:
+            self.alarms[key] = aws.cloudwatch.MetricAlarm(
+                f"{name}-{key}",
+                name=f"{args.prefix}-{key}",
+                alarm_actions=actions,
+                ok_actions=actions,
+                opts=child,
+                **kwargs,  # type: ignore[arg-type]
+            )
+
+        for service, function_name in args.function_names.items():
+            alarm(
+                f"{service}-errors",
+                alarm_description=f"The {service} Lambda raised errors",
+                namespace="AWS/Lambda",
+                metric_name="Errors",
+                dimensions={"FunctionName": function_name},
+                statistic="Sum",
+                period=300,
+                evaluation_periods=1,
+                threshold=0,
+                comparison_operator="GreaterThanThreshold",
+                treat_missing_data="notBreaching",
+            )
+        for key, queue_name in args.dead_letter_queue_names.items():
+            alarm(
+                f"{key}-depth",
+                alarm_description=f"Messages are waiting in the dead-letter queue {key}",
+                namespace="AWS/SQS",
+                metric_name="ApproximateNumberOfMessagesVisible",
+                dimensions={"QueueName": queue_name},
+                statistic="Maximum",
+                period=300,
+                evaluation_periods=1,
+                threshold=0,
+                comparison_operator="GreaterThanThreshold",
+                treat_missing_data="notBreaching",
+            )
+        alarm(
+            "sessions-failed",
+            alarm_description="The scheduler gave up on a session (retries exhausted): it is FAILED in the calendar",
+            namespace=METRICS_NAMESPACE,
+            metric_name=SESSIONS_FAILED_METRIC,
+            dimensions={"service": SERVICE_SCHEDULER},
+            statistic="Sum",
+            period=3600,
+            evaluation_periods=1,
+            threshold=0,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+        )
+        # The scheduler runs hourly and reports how many sessions are past their ingestion time without an
+        # outcome. Overdue sessions for `overdue_hours` consecutive runs means no ingestion within that many
+        # hours of the session's end; missing data means the scheduler itself stopped running, so it breaches.
+        alarm(
+            "ingestion-overdue",
+            alarm_description=(
+                f"No ingestion outcome within {args.overdue_hours} h of a session end"
+                " (or the hourly scheduler stopped)"
+            ),
+            namespace=METRICS_NAMESPACE,
+            metric_name=SESSIONS_OVERDUE_METRIC,
+            dimensions={"service": SERVICE_SCHEDULER},
+            statistic="Maximum",
+            period=3600,
+            evaluation_periods=args.overdue_hours,
+            datapoints_to_alarm=args.overdue_hours,
+            threshold=0,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="breaching",
+        )
+        self.register_outputs({"topic": self.topic.arn})

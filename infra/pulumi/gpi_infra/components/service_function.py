@@ -1,0 +1,95 @@
+"""One service Lambda: its own least-privilege role, a log group with retention, and the Pants-built package."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from f1common.names import METRICS_NAMESPACE
+from gpi_infra import iam
+from gpi_infra.config import FunctionSettings
+
+RUNTIME = "python3.11"
+
+
+@dataclass(frozen=True)
+class ServiceFunctionArgs:
+    service: str
+    function_name: str
+    settings: FunctionSettings
+    environment: Mapping[str, pulumi.Input[str]]
+    statements: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+    log_retention_days: int = 30
+
+
+class ServiceFunction(pulumi.ComponentResource):
+    function: aws.lambda_.Function
+    role: aws.iam.Role
+    log_group: aws.cloudwatch.LogGroup
+
+    def __init__(self, name: str, args: ServiceFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gpi:aws:ServiceFunction", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{args.function_name}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            name=f"{args.function_name}-lambda",
+            assume_role_policy=iam.assume_role_policy("lambda.amazonaws.com"),
+            opts=child,
+        )
+        logs = iam.statement(
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [self.log_group.arn.apply(lambda arn: f"{arn}:*")],
+            sid="OwnLogGroup",
+        )
+        self.policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            name=f"{args.function_name}-access",
+            role=self.role.id,
+            policy=iam.policy_document([logs, *args.statements]),
+            opts=child,
+        )
+        environment = {
+            "POWERTOOLS_SERVICE_NAME": args.service,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            **args.environment,
+        }
+        if args.settings.image_uri is not None:
+            # A container image built FROM the AWS Python 3.11 base image; the handler is its command.
+            source: dict[str, Any] = {
+                "package_type": "Image",
+                "image_uri": args.settings.image_uri,
+                "image_config": aws.lambda_.FunctionImageConfigArgs(commands=[args.settings.handler]),
+            }
+        else:
+            assert args.settings.package is not None  # FunctionSettings requires one of the two
+            source = {
+                "package_type": "Zip",
+                "runtime": RUNTIME,
+                "handler": args.settings.handler,
+                "code": pulumi.FileArchive(args.settings.package),
+            }
+        self.function = aws.lambda_.Function(
+            name,
+            name=args.function_name,
+            role=self.role.arn,
+            architectures=["x86_64"],
+            **source,
+            memory_size=args.settings.memory_mb,
+            timeout=args.settings.timeout_seconds,
+            ephemeral_storage=aws.lambda_.FunctionEphemeralStorageArgs(size=args.settings.ephemeral_storage_mb),
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
+            # The log group and the permissions must exist before the first invocation.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, self.policy]),
+        )
+        self.register_outputs({"name": self.function.name, "arn": self.function.arn, "role": self.role.arn})

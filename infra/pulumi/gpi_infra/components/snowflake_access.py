@@ -1,0 +1,64 @@
+"""The IAM role the Snowflake storage integration assumes to read the landing bucket."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from f1common.layout import DATA_PREFIX
+from gpi_infra import iam
+
+
+@dataclass(frozen=True)
+class SnowflakeAccessArgs:
+    role_name: str
+    bucket_arn: pulumi.Input[str]
+    snowflake_iam_user_arn: pulumi.Input[str]
+    external_id: pulumi.Input[str]
+
+
+class SnowflakeAccess(pulumi.ComponentResource):
+    """Trusts only Snowflake's IAM user with the integration's external id; reads only `dataset=` files."""
+
+    role: aws.iam.Role
+
+    def __init__(self, name: str, args: SnowflakeAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gpi:aws:SnowflakeAccess", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        trust = iam.policy_document(
+            [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": args.snowflake_iam_user_arn},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"sts:ExternalId": args.external_id}},
+                }
+            ]
+        )
+        self.role = aws.iam.Role(f"{name}-role", name=args.role_name, assume_role_policy=trust, opts=child)
+        bucket_arn = pulumi.Output.from_input(args.bucket_arn)
+        self.policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            name=f"{args.role_name}-read",
+            role=self.role.id,
+            policy=iam.policy_document(
+                [
+                    iam.statement(
+                        ["s3:GetObject", "s3:GetObjectVersion"],
+                        [bucket_arn.apply(lambda arn: f"{arn}/{DATA_PREFIX}*")],
+                        sid="ReadLandedFiles",
+                    ),
+                    iam.statement(
+                        ["s3:ListBucket"],
+                        [bucket_arn],
+                        sid="ListLandedFiles",
+                        condition={"StringLike": {"s3:prefix": [f"{DATA_PREFIX}*"]}},
+                    ),
+                    iam.statement(["s3:GetBucketLocation"], [bucket_arn], sid="BucketLocation"),
+                ]
+            ),
+            opts=child,
+        )
+        self.register_outputs({"role": self.role.arn})

@@ -1,0 +1,163 @@
+"""Snowpipe auto-ingest of the landing bucket: storage integration, Parquet file format, external stage,
+staging and bookkeeping tables, one pipe per dataset.
+
+Everything is generated from the loader's definitions (`loader.snowpipe`, `loader.ddl`), so the tables
+and COPY statements Pulumi creates are the ones the loader's SQL script and tests use.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_snowflake as snowflake
+
+from loader import ddl
+from loader import snowpipe as defs
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _columns(columns: list[ddl.StagingColumn] | tuple[ddl.StagingColumn, ...]) -> list[snowflake.TableColumnArgs]:
+    # Upper case: the provider quotes identifiers, and the pipes' COPY and dbt use them unquoted.
+    return [snowflake.TableColumnArgs(name=c.name.upper(), type=c.type, nullable=c.nullable) for c in columns]
+
+
+@dataclass(frozen=True)
+class SnowpipeIngestArgs:
+    database: pulumi.Input[str]
+    database_name: str
+    schema: pulumi.Input[str]
+    schema_name: str
+    bucket: str
+    storage_integration_name: str
+    storage_aws_role_arn: str
+
+
+class SnowpipeIngest(pulumi.ComponentResource):
+    integration: snowflake.StorageIntegrationAws
+    stage: snowflake.StageExternalS3
+    file_format: snowflake.FileFormatParquet
+    tables: dict[str, snowflake.Table]
+    pipes: dict[str, snowflake.Pipe]
+
+    def __init__(self, name: str, args: SnowpipeIngestArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gpi:snowflake:SnowpipeIngest", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        if args.schema_name != ddl.schema_name("snowflake"):
+            raise ValueError(
+                f"staging schema {args.schema_name!r} differs from the loader's {ddl.schema_name('snowflake')!r}"
+            )
+        fmt = defs.file_format()
+        stage = defs.external_stage(args.bucket, args.storage_integration_name)
+
+        self.integration = snowflake.StorageIntegrationAws(
+            f"{name}-integration",
+            name=args.storage_integration_name,
+            enabled=True,
+            storage_provider="S3",
+            storage_allowed_locations=[stage.url],
+            storage_aws_role_arn=args.storage_aws_role_arn,
+            comment=f"Landing bucket {args.bucket} (role {args.storage_aws_role_arn})",
+            opts=child,
+        )
+        self.file_format = snowflake.FileFormatParquet(
+            f"{name}-parquet",
+            name=fmt.name,
+            database=args.database,
+            schema=args.schema,
+            use_logical_type=_bool(fmt.use_logical_type),
+            binary_as_text=_bool(fmt.binary_as_text),
+            compression=fmt.compression,
+            opts=child,
+        )
+        self.stage = snowflake.StageExternalS3(
+            f"{name}-stage",
+            name=stage.name,
+            database=args.database,
+            schema=args.schema,
+            url=stage.url,
+            storage_integration=self.integration.name,
+            file_format=snowflake.StageExternalS3FileFormatArgs(format_name=self.file_format.fully_qualified_name),
+            opts=child,
+        )
+
+        self.tables = {}
+        for table in defs.staging_tables("snowflake"):
+            self.tables[table.dataset] = snowflake.Table(
+                f"{name}-{table.dataset}",
+                name=table.name,
+                database=args.database,
+                schema=args.schema,
+                columns=_columns(table.columns),
+                comment=table.comment,
+                opts=child,
+            )
+        keys = _bookkeeping_primary_keys()
+        self.bookkeeping = {
+            table: snowflake.Table(
+                f"{name}-{table}",
+                name=table.upper(),
+                database=args.database,
+                schema=args.schema,
+                columns=_columns(columns),
+                primary_key=snowflake.TablePrimaryKeyArgs(keys=keys[table]) if keys.get(table) else None,
+                opts=child,
+            )
+            for table, columns in ddl.bookkeeping_columns("snowflake").items()
+        }
+
+        self.pipes = {}
+        for pipe in defs.pipe_definitions(args.database_name, args.schema_name, stage.name, fmt.name):
+            self.pipes[pipe.dataset] = snowflake.Pipe(
+                f"{name}-{pipe.dataset}-pipe",
+                name=pipe.name,
+                database=args.database,
+                schema=args.schema,
+                auto_ingest=pipe.auto_ingest,
+                copy_statement=pipe.copy_statement,
+                comment=f"Auto-ingests s3://{args.bucket}/{pipe.prefix} into {pipe.table}",
+                # The COPY names these objects in SQL text, so the dependency is declared.
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[self.tables[pipe.dataset], self.stage, self.file_format]
+                ),
+            )
+        self.notification_channel = pulumi.Output.all(*(p.notification_channel for p in self.pipes.values())).apply(
+            _one_channel
+        )
+        described = self.integration.describe_outputs
+        self.iam_user_arn = described.apply(lambda d: _described(d, "iam_user_arn"))
+        self.external_id = described.apply(lambda d: _described(d, "external_id"))
+        self.register_outputs(
+            {
+                "notification_channel": self.notification_channel,
+                "iam_user_arn": self.iam_user_arn,
+                "external_id": self.external_id,
+            }
+        )
+
+
+def _bookkeeping_primary_keys() -> dict[str, list[str]]:
+    """Primary-key columns of the bookkeeping tables, as the loader's DDL declares them."""
+    keys: dict[str, list[str]] = {}
+    for table, sql in zip(ddl.bookkeeping_columns("snowflake"), ddl.bookkeeping_sql("snowflake"), strict=True):
+        match = re.search(r"PRIMARY KEY \(([^)]*)\)", sql)
+        keys[table] = [k.strip().upper() for k in match[1].split(",")] if match else []
+    return keys
+
+
+def _one_channel(channels: list[str]) -> str:
+    """All auto-ingest pipes of an account and region share one SQS queue; the bucket notifies it once."""
+    distinct = sorted(set(channels))
+    if len(distinct) != 1:
+        raise ValueError(f"expected the pipes to share one notification channel, got {distinct}")
+    return distinct[0]
+
+
+def _described(outputs: list[snowflake.outputs.StorageIntegrationAwsDescribeOutput], attr: str) -> str:
+    if not outputs or not getattr(outputs[0], attr, None):
+        raise ValueError(f"the storage integration did not describe its {attr}")
+    return str(getattr(outputs[0], attr))

@@ -1,0 +1,301 @@
+"""CrossGuard policies of the Grand Prix Insights stacks (pulumi-policy).
+
+Kept in a module so tests can call each policy's `validate` on mocked resources; `policy_pack/__main__.py`
+builds the PolicyPack from `POLICIES`. Properties are the engine's camelCase names, as Pulumi passes them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from gpi_infra.iam import UNSCOPED_ACTIONS
+
+BUCKET = "aws:s3/bucket:Bucket"
+PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+BUCKET_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+QUEUE = "aws:sqs/queue:Queue"
+TABLE = "aws:dynamodb/table:Table"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+FUNCTION = "aws:lambda/function:Function"
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+
+PUBLIC_ACL = {"public-read", "public-read-write", "authenticated-read"}
+PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+SSE_ALGORITHMS = {"AES256", "aws:kms", "aws:kms:dsse"}
+ADMIN_MANAGED_POLICIES = {"arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/PowerUserAccess"}
+# Resource type -> properties holding IAM policy documents (JSON text or objects).
+POLICY_DOCUMENTS: Mapping[str, tuple[str, ...]] = {
+    "aws:iam/rolePolicy:RolePolicy": ("policy",),
+    "aws:iam/policy:Policy": ("policy",),
+    "aws:iam/userPolicy:UserPolicy": ("policy",),
+    "aws:iam/groupPolicy:GroupPolicy": ("policy",),
+    "aws:sqs/queuePolicy:QueuePolicy": ("policy",),
+    "aws:sns/topicPolicy:TopicPolicy": ("policy",),
+    BUCKET_POLICY: ("policy",),
+}
+MANDATORY = EnforcementLevel.MANDATORY
+
+
+def _by_bucket(resources: Iterable[PolicyResource], resource_type: str) -> dict[str, list[PolicyResource]]:
+    found: dict[str, list[PolicyResource]] = {}
+    for r in resources:
+        if r.resource_type == resource_type and r.props.get("bucket"):
+            found.setdefault(str(r.props["bucket"]), []).append(r)
+    return found
+
+
+def _buckets(resources: Iterable[PolicyResource]) -> Iterator[tuple[str, PolicyResource]]:
+    for r in resources:
+        if r.resource_type == BUCKET:
+            yield str(r.props.get("bucket") or r.props.get("id") or r.name), r
+
+
+def _document(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        return dict(json.loads(value))
+    return dict(value or {})
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [dict(s) for s in _as_list(document.get("Statement"))]
+
+
+# --- no public buckets -------------------------------------------------------------------------------
+
+
+def _no_public_buckets(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    blocks = _by_bucket(args.resources, PUBLIC_ACCESS_BLOCK)
+    policies = _by_bucket(args.resources, BUCKET_POLICY)
+    for bucket, resource in _buckets(args.resources):
+        if str(resource.props.get("acl") or "") in PUBLIC_ACL:
+            report_violation(f"bucket {bucket} has the public ACL {resource.props['acl']!r}", resource.urn)
+        pabs = blocks.get(bucket, [])
+        if not any(all(p.props.get(flag) is True for flag in PUBLIC_ACCESS_FLAGS) for p in pabs):
+            report_violation(
+                f"bucket {bucket} needs a BucketPublicAccessBlock with {', '.join(PUBLIC_ACCESS_FLAGS)} all true",
+                resource.urn,
+            )
+        for policy in policies.get(bucket, []):
+            for stmt in _statements(_document(policy.props.get("policy"))):
+                principal = stmt.get("Principal")
+                public = principal == "*" or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS")))
+                if stmt.get("Effect") == "Allow" and public and not stmt.get("Condition"):
+                    report_violation(f"bucket policy of {bucket} allows anyone: {stmt}", policy.urn)
+
+
+no_public_buckets = StackValidationPolicy(
+    name="s3-no-public-buckets",
+    description="Every S3 bucket blocks public access (all four flags), has no public ACL and no public policy.",
+    validate=_no_public_buckets,
+    enforcement_level=MANDATORY,
+)
+
+
+# --- encryption ----------------------------------------------------------------------------------------
+
+
+def _encryption_at_rest(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    configs = _by_bucket(args.resources, BUCKET_ENCRYPTION)
+    for bucket, resource in _buckets(args.resources):
+        algorithms = {
+            str((rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm"))
+            for config in configs.get(bucket, [])
+            for rule in _as_list(config.props.get("rules"))
+        }
+        if not algorithms & SSE_ALGORITHMS:
+            report_violation(
+                f"bucket {bucket} has no default server-side encryption ({sorted(SSE_ALGORITHMS)})", resource.urn
+            )
+    for r in args.resources:
+        if r.resource_type == QUEUE and not (r.props.get("sqsManagedSseEnabled") or r.props.get("kmsMasterKeyId")):
+            report_violation(f"SQS queue {r.props.get('name') or r.name} is not encrypted", r.urn)
+
+
+encryption_at_rest = StackValidationPolicy(
+    name="encryption-at-rest",
+    description="Every S3 bucket has default SSE (AES256 or KMS); every SQS queue is encrypted (SQS-managed or KMS).",
+    validate=_encryption_at_rest,
+    enforcement_level=MANDATORY,
+)
+
+
+# --- versioning ----------------------------------------------------------------------------------------
+
+
+def _bucket_versioning(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    versioning = _by_bucket(args.resources, BUCKET_VERSIONING)
+    for bucket, resource in _buckets(args.resources):
+        statuses = {
+            str((v.props.get("versioningConfiguration") or {}).get("status")) for v in versioning.get(bucket, [])
+        }
+        if "Enabled" not in statuses:
+            report_violation(f"bucket {bucket} needs a BucketVersioning with status Enabled", resource.urn)
+
+
+bucket_versioning = StackValidationPolicy(
+    name="s3-versioning",
+    description="Every S3 bucket has versioning enabled.",
+    validate=_bucket_versioning,
+    enforcement_level=MANDATORY,
+)
+
+
+# --- IAM: no wildcards ---------------------------------------------------------------------------------
+
+
+def wildcard_problems(document: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a policy document: `*` actions, `*` resources (except for actions AWS cannot
+    scope), `NotAction` / `NotResource`."""
+    problems = []
+    for i, stmt in enumerate(_statements(document)):
+        sid = stmt.get("Sid") or f"#{i}"
+        if stmt.get("Effect", "Allow") != "Allow":
+            continue
+        for key in ("NotAction", "NotResource"):
+            if key in stmt:
+                problems.append(f"statement {sid} uses {key}")
+        actions = [str(a) for a in _as_list(stmt.get("Action"))]
+        for action in actions:
+            if action == "*" or action.endswith(":*"):
+                problems.append(f"statement {sid} allows the wildcard action {action!r}")
+        resources = [str(r) for r in _as_list(stmt.get("Resource"))]
+        if "*" in resources and not set(actions) <= UNSCOPED_ACTIONS:
+            scoped = sorted(set(actions) - UNSCOPED_ACTIONS)
+            problems.append(f"statement {sid} grants {scoped} on every resource ('*')")
+    return problems
+
+
+def _no_iam_wildcards(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type == "aws:iam/rolePolicyAttachment:RolePolicyAttachment":
+        if args.props.get("policyArn") in ADMIN_MANAGED_POLICIES:
+            report_violation(f"{args.name} attaches the admin policy {args.props['policyArn']}", None)
+        return
+    documents: list[tuple[str, Any]] = [
+        (key, args.props.get(key)) for key in POLICY_DOCUMENTS.get(args.resource_type, ())
+    ]
+    if args.resource_type == "aws:iam/role:Role":
+        documents += [
+            (f"inlinePolicies[{p.get('name')}]", p.get("policy")) for p in _as_list(args.props.get("inlinePolicies"))
+        ]
+    for key, value in documents:
+        if not value:
+            continue
+        for problem in wildcard_problems(_document(value)):
+            report_violation(f"{args.name}.{key}: {problem}", None)
+
+
+no_iam_wildcards = ResourceValidationPolicy(
+    name="iam-no-wildcards",
+    description=(
+        "IAM and resource policies grant no '*' or 'service:*' actions and no '*' resources (except for actions "
+        f"without resource-level permissions: {sorted(UNSCOPED_ACTIONS)}), and no admin managed policies."
+    ),
+    validate=_no_iam_wildcards,
+    enforcement_level=MANDATORY,
+)
+
+
+# --- DynamoDB PITR -------------------------------------------------------------------------------------
+
+
+def _dynamodb_pitr(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != TABLE:
+        return
+    if (args.props.get("pointInTimeRecovery") or {}).get("enabled") is not True:
+        report_violation(f"DynamoDB table {args.props.get('name') or args.name} needs point-in-time recovery", None)
+
+
+dynamodb_pitr = ResourceValidationPolicy(
+    name="dynamodb-pitr",
+    description="Every DynamoDB table has point-in-time recovery enabled.",
+    validate=_dynamodb_pitr,
+    enforcement_level=MANDATORY,
+)
+
+
+# --- log retention -------------------------------------------------------------------------------------
+
+
+def _log_retention(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    retained: set[str] = set()
+    for r in args.resources:
+        if r.resource_type != LOG_GROUP:
+            continue
+        days = r.props.get("retentionInDays")
+        if not days or int(days) <= 0:
+            report_violation(
+                f"log group {r.props.get('name') or r.name} keeps logs forever: set retentionInDays", r.urn
+            )
+        else:
+            retained.add(str(r.props.get("name")))
+    for r in args.resources:
+        if r.resource_type != FUNCTION:
+            continue
+        group = (r.props.get("loggingConfig") or {}).get("logGroup") or f"/aws/lambda/{r.props.get('name') or r.name}"
+        if group not in retained:
+            report_violation(
+                f"Lambda {r.props.get('name') or r.name} logs to {group}, which has no managed retention", r.urn
+            )
+
+
+log_retention = StackValidationPolicy(
+    name="log-retention",
+    description="Every log group has a retention period, and every Lambda logs to such a log group of this stack.",
+    validate=_log_retention,
+    enforcement_level=MANDATORY,
+)
+
+
+# --- schedules have a DLQ ------------------------------------------------------------------------------
+
+
+def _schedule_dlq(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type == SCHEDULE:
+        target = args.props.get("target") or {}
+        if not (target.get("deadLetterConfig") or {}).get("arn"):
+            report_violation(f"schedule {args.props.get('name') or args.name} has no dead-letter queue", None)
+        if not target.get("retryPolicy"):
+            report_violation(f"schedule {args.props.get('name') or args.name} has no retry policy", None)
+    elif args.resource_type == EVENT_TARGET and not (args.props.get("deadLetterConfig") or {}).get("arn"):
+        report_violation(f"event target {args.name} has no dead-letter queue", None)
+
+
+schedule_dlq = ResourceValidationPolicy(
+    name="schedule-dlq",
+    description="Every EventBridge schedule (and event rule target) has a dead-letter queue and a retry policy.",
+    validate=_schedule_dlq,
+    enforcement_level=MANDATORY,
+)
+
+
+POLICIES: list[Policy] = [
+    no_public_buckets,
+    encryption_at_rest,
+    bucket_versioning,
+    no_iam_wildcards,
+    dynamodb_pitr,
+    log_retention,
+    schedule_dlq,
+]

@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from f1common.datasets import DATASETS
+from f1common.layout import DATA_PREFIX
+from f1common.names import ResourceNames
+from gpi_infra.aws_stack import SnowflakeOutputs
+from gpi_infra.config import SNOWFLAKE_PROJECT, snowflake_access_role_arn
+from gpi_infra.snowflake_stack import PREVIEW_FEATURES, object_names, snowflake_program
+from gpi_infra.testing import (
+    ACCOUNT,
+    SERVICE_KEYS,
+    SNOWFLAKE_EXTERNAL_ID,
+    SNOWFLAKE_IAM_USER_ARN,
+    SNOWPIPE_QUEUE_ARN,
+    Stack,
+    run_program,
+    snowflake_config,
+)
+from loader import ddl
+from loader import snowpipe as defs
+
+NAMES = ResourceNames.for_stage("dev")
+KEYS = SERVICE_KEYS
+
+
+@pytest.fixture(scope="module")
+def stack() -> Stack:
+    cfg = snowflake_config()
+    return run_program(lambda: snowflake_program(cfg), project=SNOWFLAKE_PROJECT)
+
+
+def test_database_schemas_and_warehouses(stack: Stack) -> None:
+    assert stack.one("snowflake:index/database:Database").inputs["name"] == NAMES.warehouse_database
+    schemas = {s.inputs["name"]: s.inputs for s in stack.of_type("snowflake:index/schema:Schema")}
+    assert set(schemas) == {NAMES.staging_schema, NAMES.analytics_schema} == {"STAGING", "ANALYTICS"}
+    assert all(s["database"] == NAMES.warehouse_database for s in schemas.values())
+    warehouses = {w.inputs["name"]: w.inputs for w in stack.of_type("snowflake:index/warehouse:Warehouse")}
+    assert set(warehouses) == {"GPI_DEV_LOAD_WH", "GPI_DEV_TRANSFORM_WH", "GPI_DEV_BI_WH"}
+    assert all(w["autoSuspend"] == 60 and w["initiallySuspended"] is True for w in warehouses.values())
+
+
+def test_staging_tables_are_generated_from_the_loader(stack: Stack) -> None:
+    tables = {t.inputs["name"]: t.inputs for t in stack.of_type("snowflake:index/table:Table")}
+    expected = defs.staging_tables("snowflake")
+    assert len(expected) == len(DATASETS)
+    for table in expected:
+        got = tables[table.name]
+        assert (got["database"], got["schema"]) == (NAMES.warehouse_database, table.schema)
+        assert [(c["name"], c["type"], c["nullable"]) for c in got["columns"]] == [
+            (c.name.upper(), c.type, c.nullable) for c in table.columns
+        ]
+    laps = tables[DATASETS[next(d for d in DATASETS if d.value == "laps")].staging_table]
+    assert [c["name"] for c in laps["columns"]][-4:] == ["_LOAD_TIME", "_FILE_NAME", "_RUN_ID", "_ROW_NUMBER"]
+    # The loader's bookkeeping tables, with the loader's primary keys.
+    for name, columns in ddl.bookkeeping_columns("snowflake").items():
+        got = tables[name.upper()]
+        assert [c["name"] for c in got["columns"]] == [c.name.upper() for c in columns]
+    assert tables["LOAD_HISTORY"]["primaryKey"] == {"keys": ["FILE_NAME"]}
+    assert "primaryKey" not in tables["LOAD_QUARANTINE"]
+
+
+def test_pipes_copy_each_dataset_prefix(stack: Stack) -> None:
+    pipes = {p.inputs["name"]: p.inputs for p in stack.of_type("snowflake:index/pipe:Pipe")}
+    expected = defs.pipe_definitions(NAMES.warehouse_database, "STAGING", defs.DEFAULT_STAGE, defs.DEFAULT_FILE_FORMAT)
+    assert set(pipes) == {p.name for p in expected}
+    for pipe in expected:
+        got = pipes[pipe.name]
+        assert got["autoIngest"] is True
+        assert got["copyStatement"] == pipe.copy_statement
+        assert f"/{DATA_PREFIX}{pipe.dataset}/" in got["copyStatement"]
+        assert f"COPY INTO {NAMES.warehouse_database}.STAGING.{pipe.table} " in got["copyStatement"]
+    assert stack.outputs["pipe_notification_channel"] == SNOWPIPE_QUEUE_ARN
+
+
+def test_stage_format_and_integration(stack: Stack) -> None:
+    integration = stack.one("snowflake:index/storageIntegrationAws:StorageIntegrationAws").inputs
+    assert integration["storageAllowedLocations"] == [f"s3://{NAMES.landing_bucket}/"]
+    # Trusts the role the AWS stack creates (same name function, account from config).
+    assert integration["storageAwsRoleArn"] == snowflake_access_role_arn(ACCOUNT, "dev")
+    assert integration["storageAwsRoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/gpi-dev-snowflake-access"
+    stage = stack.one("snowflake:index/stageExternalS3:StageExternalS3").inputs
+    assert stage["url"] == f"s3://{NAMES.landing_bucket}/"
+    assert stage["storageIntegration"] == object_names("dev")["storage_integration"]
+    assert stage["fileFormat"]["formatName"] == f'"{NAMES.warehouse_database}"."STAGING"."{defs.DEFAULT_FILE_FORMAT}"'
+    fmt = stack.one("snowflake:index/fileFormatParquet:FileFormatParquet").inputs
+    assert (fmt["name"], fmt["useLogicalType"]) == (defs.DEFAULT_FILE_FORMAT, "true")
+    assert stack.outputs["storage_aws_iam_user_arn"] == SNOWFLAKE_IAM_USER_ARN
+    assert stack.outputs["storage_aws_external_id"] == SNOWFLAKE_EXTERNAL_ID
+
+
+def test_outputs_cover_what_the_aws_stack_reads(stack: Stack) -> None:
+    assert set(SnowflakeOutputs.output_names()) <= set(stack.outputs)
+    assert stack.outputs["account"] == "ACME-GPI"
+    assert stack.outputs["loader_user"] == "GPI_DEV_LOADER_SVC"
+
+
+def test_provider_enables_the_preview_features_in_use(stack: Stack) -> None:
+    provider = stack.one("pulumi:providers:snowflake")
+    enabled = json.loads(provider.inputs["previewFeaturesEnabled"])  # provider inputs travel as JSON text
+    used = {r.type for r in stack.resources} & set(PREVIEW_FEATURES)
+    assert used == set(PREVIEW_FEATURES)
+    assert sorted(PREVIEW_FEATURES[t] for t in used) == sorted(enabled)
+    assert provider.inputs["authenticator"] == "SNOWFLAKE_JWT"
+    for resource in stack.resources:
+        if resource.type.startswith("snowflake:index/"):
+            assert resource.provider and "pulumi:providers:snowflake::snowflake" in resource.provider, resource.name
+
+
+def grants_of(stack: Stack, role: str) -> set[tuple[str, str, str]]:
+    """(privilege, kind, target) for every grant to a role; kind is the grant's `on...` form."""
+    found = set()
+    for grant in stack.of_type("snowflake:index/grantPrivilegesToAccountRole:GrantPrivilegesToAccountRole"):
+        inputs = grant.inputs
+        if inputs["accountRoleName"] != role:
+            continue
+        if "onAccountObject" in inputs:
+            on = inputs["onAccountObject"]
+            kind, target = on["objectType"], on["objectName"]
+        elif "onSchema" in inputs:
+            kind, target = "SCHEMA", inputs["onSchema"]["schemaName"]
+        else:
+            on = inputs["onSchemaObject"]
+            if "objectName" in on:
+                kind, target = on["objectType"], on["objectName"]
+            else:
+                scope = "all" if "all" in on else "future"
+                kind, target = f"{scope} {on[scope]['objectTypePlural']}", on[scope]["inSchema"]
+        found |= {(p, kind, target) for p in inputs["privileges"]}
+    return found
+
+
+DB = f'"{NAMES.warehouse_database}"'
+STAGING = f'{DB}."STAGING"'
+ANALYTICS = f'{DB}."ANALYTICS"'
+
+
+def test_loader_role_is_least_privilege(stack: Stack) -> None:
+    assert grants_of(stack, "GPI_DEV_LOADER") == {
+        ("USAGE", "DATABASE", DB),
+        ("USAGE", "WAREHOUSE", '"GPI_DEV_LOAD_WH"'),
+        ("USAGE", "SCHEMA", STAGING),
+        ("CREATE STAGE", "SCHEMA", STAGING),
+        ("CREATE TABLE", "SCHEMA", STAGING),
+        *(
+            (p, f"{scope} TABLES", STAGING)
+            for p in ("SELECT", "INSERT", "UPDATE", "DELETE")
+            for scope in ("all", "future")
+        ),
+        *((p, f"{scope} PIPES", STAGING) for p in ("MONITOR", "OPERATE") for scope in ("all", "future")),
+        ("USAGE", "STAGE", f'{STAGING}."{defs.DEFAULT_STAGE}"'),
+        ("USAGE", "FILE FORMAT", f'{STAGING}."{defs.DEFAULT_FILE_FORMAT}"'),
+    }
+
+
+def test_transformer_and_reporter_roles_are_least_privilege(stack: Stack) -> None:
+    transformer = grants_of(stack, "GPI_DEV_TRANSFORMER")
+    assert ("SELECT", "future TABLES", STAGING) in transformer
+    assert {("CREATE TABLE", "SCHEMA", ANALYTICS), ("CREATE VIEW", "SCHEMA", ANALYTICS)} <= transformer
+    assert not any(p in {"INSERT", "UPDATE", "DELETE"} for p, _, target in transformer if target == STAGING)
+    assert ("USAGE", "WAREHOUSE", '"GPI_DEV_TRANSFORM_WH"') in transformer
+    reporter = grants_of(stack, "GPI_DEV_REPORTER")
+    assert reporter == {
+        ("USAGE", "DATABASE", DB),
+        ("USAGE", "WAREHOUSE", '"GPI_DEV_BI_WH"'),
+        ("USAGE", "SCHEMA", ANALYTICS),
+        *(("SELECT", f"{scope} {kind}", ANALYTICS) for scope in ("all", "future") for kind in ("TABLES", "VIEWS")),
+    }
+    all_grants = stack.of_type("snowflake:index/grantPrivilegesToAccountRole:GrantPrivilegesToAccountRole")
+    assert not any(g.inputs.get("allPrivileges") or g.inputs.get("onAccount") for g in all_grants)
+
+
+def test_service_users_use_key_pair_auth(stack: Stack) -> None:
+    users = {u.inputs["name"]: u.inputs for u in stack.of_type("snowflake:index/serviceUser:ServiceUser")}
+    assert set(users) == {"GPI_DEV_LOADER_SVC", "GPI_DEV_DBT_SVC", "GPI_DEV_GRAFANA_SVC"}
+    assert users["GPI_DEV_LOADER_SVC"]["rsaPublicKey"] == KEYS.loader
+    assert users["GPI_DEV_DBT_SVC"]["rsaPublicKey"] == KEYS.transformer
+    assert users["GPI_DEV_GRAFANA_SVC"]["rsaPublicKey"] == KEYS.reporter
+    assert users["GPI_DEV_LOADER_SVC"]["defaultRole"] == "GPI_DEV_LOADER"
+    assert users["GPI_DEV_GRAFANA_SVC"]["defaultWarehouse"] == "GPI_DEV_BI_WH"
+    assert not any("password" in u for u in users.values())
+    memberships = {
+        (g.inputs["roleName"], g.inputs.get("userName") or g.inputs.get("parentRoleName"))
+        for g in stack.of_type("snowflake:index/grantAccountRole:GrantAccountRole")
+    }
+    assert ("GPI_DEV_LOADER", "GPI_DEV_LOADER_SVC") in memberships
+    assert ("GPI_DEV_REPORTER", "GPI_DEV_GRAFANA_SVC") in memberships
+    assert ("GPI_DEV_TRANSFORMER", "SYSADMIN") in memberships
+
+
+def test_bad_config_is_refused() -> None:
+    with pytest.raises(ValueError, match="aws_account_id"):
+        snowflake_config(aws_account_id="12345")
+    with pytest.raises(ValueError, match="stage"):
+        snowflake_config(stage="Dev Stage")

@@ -1,0 +1,13 @@
+"""The CrossGuard policy pack: `pulumi up --policy-pack infra/pulumi/policy_pack` (see ../README.md)."""
+
+import sys
+from pathlib import Path
+
+_REPO = Path(__file__).resolve().parents[3]
+sys.path[:0] = [str(_REPO / root) for root in ("infra/pulumi", "libs/f1common", "services/loader")]
+
+from pulumi_policy import PolicyPack  # noqa: E402
+
+from gpi_infra.policies import POLICIES  # noqa: E402
+
+PolicyPack(name="gpi-guardrails", policies=POLICIES)

@@ -1,0 +1,115 @@
+"""Fixtures: moto S3/SQS in-process, and landed runs built with f1common from the real Ergast dump."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pyarrow as pa
+import pytest
+from moto import mock_aws
+
+from f1common.clients import clear_client_cache
+from f1common.datasets import Dataset, Source
+from f1common.ergast import ergast_files, read_ergast_csv
+from f1common.layout import data_key, manifest_key, new_run_id
+from f1common.manifest import Manifest, ManifestFile
+from f1common.settings import Settings
+from f1common.tables import sha256, to_parquet_bytes
+from loader.duckdb_warehouse import DuckDBWarehouse
+
+REGION = "eu-west-1"
+BUCKET = "gpi-test-landing"
+
+
+@pytest.fixture(scope="session")
+def ergast_tables() -> dict[Dataset, pa.Table]:
+    """Every Ergast dataset read from the shared dump (skips when the shared data is absent)."""
+    ergast_dir = Settings().ergast_dir
+    if ergast_dir is None:
+        pytest.skip("shared F1 data not found: set GPI_F1DATA_DIR to the f1data directory (with ergast/)")
+    return {d: read_ergast_csv(p, d) for d, p in ergast_files(ergast_dir).items()}
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("GPI_AWS_ENDPOINT_URL", raising=False)
+    for var, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}.items():
+        monkeypatch.setenv(var, value)
+    clear_client_cache()
+    with mock_aws():
+        yield
+    clear_client_cache()
+
+
+@pytest.fixture
+def s3(aws: None) -> Any:
+    client = boto3.client("s3", region_name=REGION)
+    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return client
+
+
+@pytest.fixture
+def warehouse(tmp_path: Any) -> Iterator[DuckDBWarehouse]:
+    with DuckDBWarehouse.open(tmp_path / "warehouse.duckdb") as wh:
+        yield wh
+
+
+class Run:
+    """An ingestion run: Parquet files plus the manifest that completes it, put into S3 on demand."""
+
+    def __init__(self, run_id: str | None = None) -> None:
+        self.run_id = run_id or new_run_id()
+        self.files: dict[str, bytes] = {}
+        self.entries: list[ManifestFile] = []
+
+    def add(self, dataset: Dataset, table: pa.Table | None = None, *, data: bytes | None = None,
+            rows: int | None = None) -> str:
+        """Adds a file; `data`/`rows` override the bytes and the manifest's row count (to make bad files)."""
+        key = data_key(dataset, self.run_id)
+        payload = data if data is not None else to_parquet_bytes(table)
+        count = rows if rows is not None else (table.num_rows if table is not None else 0)
+        self.files[key] = payload
+        self.entries.append(ManifestFile(dataset=dataset, key=key, rows=count, bytes=len(payload),
+                                         sha256=sha256(payload)))
+        return key
+
+    @property
+    def manifest(self) -> Manifest:
+        return Manifest(run_id=self.run_id, source=Source.ERGAST, created_at=dt.datetime.now(dt.timezone.utc),
+                        producer="loader-test", files=self.entries)
+
+    @property
+    def manifest_key(self) -> str:
+        return manifest_key(self.run_id)
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.files)
+
+    def put_files(self, s3: Any, keys: list[str] | None = None) -> None:
+        for key in keys if keys is not None else self.keys:
+            s3.put_object(Bucket=BUCKET, Key=key, Body=self.files[key])
+
+    def put_manifest(self, s3: Any) -> None:
+        s3.put_object(Bucket=BUCKET, Key=self.manifest_key, Body=self.manifest.to_json())
+
+    def land(self, s3: Any) -> None:
+        """Files first, manifest last, as the ingestion service does."""
+        self.put_files(s3)
+        self.put_manifest(s3)
+
+
+def s3_event(key: str, bucket: str = BUCKET, encode: bool = True) -> str:
+    """An S3 ObjectCreated notification body as moto sends it (key URL-encoded)."""
+    from urllib.parse import quote_plus
+
+    return json.dumps({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION, "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key) if encode else key}},
+    }]})

@@ -1,0 +1,105 @@
+"""S3 -> SQS notifications on moto, drained into DuckDB; the Lambda handler over an SQS batch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pyarrow as pa
+import pytest
+
+from f1common.datasets import Dataset, dataset_spec
+from f1common.layout import data_key, new_run_id
+from loader.conftest import BUCKET, REGION, Run, s3_event
+from loader.consumer import drain_queue
+from loader.duckdb_warehouse import DuckDBWarehouse
+from loader.handler import handler
+from loader.loading import Outcome
+from loader.notifications import BadMessage, S3ObjectRef, s3_objects
+
+SMALL = [Dataset.ERGAST_STATUS, Dataset.ERGAST_CIRCUITS, Dataset.ERGAST_CONSTRUCTORS]
+
+
+@pytest.fixture
+def queue(s3: Any) -> tuple[Any, str]:
+    """The loader queue subscribed to the bucket's ObjectCreated events."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="gpi-test-loader-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+    )
+    return sqs, url
+
+
+def test_s3_objects_decodes_keys_and_skips_test_events() -> None:
+    key = "dataset=laps/season=2023/round=01/session=R/laps-20231126T013000Z-1a2b3c4d.parquet"
+    body = json.loads(s3_event(key))
+    body["Records"].append(body["Records"][0])  # moto may send one key twice
+    body["Records"].append({**body["Records"][0], "eventName": "ObjectRemoved:Delete"})
+    assert "%2F" in body["Records"][0]["s3"]["object"]["key"]
+    assert s3_objects(json.dumps(body)) == [S3ObjectRef(BUCKET, key)]
+    assert s3_objects(json.dumps({"Type": "Notification", "Message": s3_event(key)})) == [S3ObjectRef(BUCKET, key)]
+    assert s3_objects(json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET})) == []
+    spaced = "manifests/a b.json"  # real S3 encodes a space as '+'
+    assert s3_objects(s3_event(spaced)) == [S3ObjectRef(BUCKET, spaced)]
+
+
+def test_s3_objects_rejects_other_bodies() -> None:
+    with pytest.raises(BadMessage, match="not JSON"):
+        s3_objects("hello")
+    with pytest.raises(BadMessage, match="no 'Records' list"):
+        s3_objects('{"season": 2023}')
+    with pytest.raises(BadMessage, match="lacks s3.bucket.name"):
+        s3_objects('{"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {}}]}')
+
+
+def test_drain_queue_loads_notified_files_exactly_once(s3: Any, queue: tuple[Any, str], warehouse: DuckDBWarehouse,
+                                                       ergast_tables: dict[Dataset, pa.Table]) -> None:
+    sqs, url = queue
+    run = Run()
+    for d in SMALL:
+        run.add(d, ergast_tables[d])
+    run.land(s3)  # moto sends the notifications
+    for key in [*run.keys, run.manifest_key]:  # and every message arrives twice
+        sqs.send_message(QueueUrl=url, MessageBody=s3_event(key))
+
+    report = drain_queue(sqs, url, s3=s3, warehouse=warehouse)
+
+    assert sorted(report.keys(Outcome.LOADED)) == sorted(run.keys)
+    for entry in run.manifest.files:
+        assert warehouse.staging_rows(dataset_spec(entry.dataset)) == entry.rows
+    assert sqs.receive_message(QueueUrl=url).get("Messages") is None  # all deleted
+    assert drain_queue(sqs, url, s3=s3, warehouse=warehouse).results == []
+
+
+def test_handler_processes_an_sqs_batch_and_reports_failures(
+    s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ergast_tables: dict[Dataset, pa.Table],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    db = tmp_path / "lambda.duckdb"
+    monkeypatch.setenv("GPI_WAREHOUSE_PATH", str(db))
+    run = Run()
+    for d in SMALL:
+        run.add(d, ergast_tables[d])
+    run.land(s3)
+    records = [{"messageId": f"m{i}", "body": s3_event(k)} for i, k in enumerate([*run.keys, run.manifest_key])]
+    records.append({"messageId": "junk", "body": "not json"})  # dropped, not retried
+    unseen = data_key(Dataset.ERGAST_STATUS, new_run_id())
+    records.append({"messageId": "gone", "body": s3_event(unseen, bucket="no-such-bucket")})  # S3 error: retried
+
+    class Context:
+        function_name, memory_limit_in_mb, aws_request_id = "gpi-test-loader", 512, "req-1"
+        invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:gpi-test-loader"
+
+    result = handler({"Records": records}, Context())
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": "gone"}]}
+    with DuckDBWarehouse.open(db) as wh:
+        for entry in run.manifest.files:
+            assert wh.staging_rows(dataset_spec(entry.dataset)) == entry.rows
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert emf and (emf[-1]["FilesLoaded"], emf[-1]["FilesPending"]) == ([3.0], [0.0])

@@ -1,0 +1,177 @@
+"""Staging DDL generated from the f1common dataset schemas, for DuckDB and Snowflake.
+
+Pure Python over f1common (no database driver is imported): the Pulumi Snowflake stack imports it
+through :mod:`loader.snowpipe`.
+
+Every staging table lives in schema ``staging`` and is named ``spec.staging_table`` with unquoted
+identifiers (DuckDB resolves them case-insensitively, Snowflake upper-cases them). Its columns are the
+dataset's columns in order, followed by the load metadata columns of :data:`METADATA_COLUMNS`.
+Bookkeeping tables in the same schema: ``load_history`` (one row per loaded file: a path is never
+loaded twice), ``load_quarantine`` (files refused with the error) and ``load_pending`` (files seen
+before the manifest that lists them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal, NamedTuple
+
+from f1common.datasets import DATASETS, ColumnType, Dataset, DatasetSpec, dataset_spec
+
+Dialect = Literal["duckdb", "snowflake"]
+DIALECTS: tuple[Dialect, ...] = ("duckdb", "snowflake")
+
+STAGING_SCHEMA = "staging"
+LOAD_HISTORY = "load_history"
+LOAD_QUARANTINE = "load_quarantine"
+LOAD_PENDING = "load_pending"
+
+LOAD_TIME = "_load_time"
+FILE_NAME = "_file_name"
+RUN_ID = "_run_id"
+ROW_NUMBER = "_row_number"
+
+
+class StagingColumn(NamedTuple):
+    """One warehouse column: name, dialect type, nullable."""
+
+    name: str
+    type: str
+    nullable: bool
+
+
+_TYPES: Mapping[Dialect, Mapping[ColumnType, str]] = {
+    "duckdb": {
+        ColumnType.STRING: "VARCHAR",
+        ColumnType.INT: "BIGINT",
+        ColumnType.FLOAT: "DOUBLE",
+        ColumnType.BOOL: "BOOLEAN",
+        ColumnType.TIMESTAMP: "TIMESTAMP WITH TIME ZONE",
+        ColumnType.DATE: "DATE",
+    },
+    "snowflake": {
+        ColumnType.STRING: "VARCHAR",
+        ColumnType.INT: "NUMBER(38,0)",
+        ColumnType.FLOAT: "FLOAT",
+        ColumnType.BOOL: "BOOLEAN",
+        ColumnType.TIMESTAMP: "TIMESTAMP_TZ",
+        ColumnType.DATE: "DATE",
+    },
+}
+
+
+def _check(dialect: str) -> Dialect:
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown warehouse dialect {dialect!r}; expected one of {list(DIALECTS)}")
+    return dialect  # type: ignore[return-value]
+
+
+def column_type(ctype: ColumnType, dialect: Dialect) -> str:
+    """The warehouse type of a logical column type."""
+    return _TYPES[_check(dialect)][ctype]
+
+
+def metadata_columns(dialect: Dialect) -> list[StagingColumn]:
+    """The load metadata columns every staging table ends with (load time in UTC)."""
+    return [
+        StagingColumn(LOAD_TIME, column_type(ColumnType.TIMESTAMP, dialect), False),
+        StagingColumn(FILE_NAME, column_type(ColumnType.STRING, dialect), False),
+        StagingColumn(RUN_ID, column_type(ColumnType.STRING, dialect), False),
+        StagingColumn(ROW_NUMBER, column_type(ColumnType.INT, dialect), False),
+    ]
+
+
+METADATA_COLUMNS: tuple[str, ...] = (LOAD_TIME, FILE_NAME, RUN_ID, ROW_NUMBER)
+
+
+def table_name(spec: DatasetSpec, dialect: Dialect) -> str:
+    """The unquoted staging table name: lower case in DuckDB (``laps_staging``), upper case in Snowflake."""
+    return spec.staging_table.lower() if _check(dialect) == "duckdb" else spec.staging_table.upper()
+
+
+def schema_name(dialect: Dialect) -> str:
+    return STAGING_SCHEMA if _check(dialect) == "duckdb" else STAGING_SCHEMA.upper()
+
+
+def dataset_columns(spec: DatasetSpec, dialect: Dialect) -> list[StagingColumn]:
+    return [StagingColumn(c.name, column_type(c.type, dialect), c.nullable) for c in spec.columns()]
+
+
+def staging_columns(spec: DatasetSpec, dialect: Dialect) -> list[StagingColumn]:
+    """The dataset's columns in order, then the load metadata columns."""
+    return dataset_columns(spec, dialect) + metadata_columns(dialect)
+
+
+def _column_sql(col: StagingColumn) -> str:
+    return f"{col.name} {col.type}" + ("" if col.nullable else " NOT NULL")
+
+
+def create_table_sql(schema: str, table: str, columns: list[StagingColumn], extra: str = "") -> str:
+    body = ",\n    ".join([_column_sql(c) for c in columns] + ([extra] if extra else []))
+    return f"CREATE TABLE IF NOT EXISTS {schema}.{table} (\n    {body}\n)"
+
+
+def staging_table_sql(dataset: Dataset | str | DatasetSpec, dialect: Dialect, schema: str | None = None) -> str:
+    spec = dataset if isinstance(dataset, DatasetSpec) else dataset_spec(dataset)
+    return create_table_sql(schema or schema_name(dialect), table_name(spec, dialect), staging_columns(spec, dialect))
+
+
+def rows_column(dialect: Dialect) -> str:
+    """`load_history.rows`: ROWS is a reserved word in Snowflake, so it is quoted there (as "ROWS")."""
+    return "rows" if _check(dialect) == "duckdb" else '"ROWS"'
+
+
+def bookkeeping_columns(dialect: Dialect) -> dict[str, list[StagingColumn]]:
+    """Columns of ``load_history``, ``load_quarantine`` and ``load_pending`` (timestamps UTC)."""
+    s = column_type(ColumnType.STRING, dialect)
+    ts = column_type(ColumnType.TIMESTAMP, dialect)
+    i = "BIGINT" if dialect == "duckdb" else "NUMBER(38,0)"
+    return {
+        LOAD_HISTORY: [
+            StagingColumn("file_name", s, False),
+            StagingColumn("run_id", s, False),
+            StagingColumn("dataset", s, False),
+            StagingColumn(rows_column(dialect), i, False),
+            StagingColumn("loaded_at", ts, False),
+            StagingColumn("status", s, False),
+        ],
+        LOAD_QUARANTINE: [
+            StagingColumn("file_name", s, False),
+            StagingColumn("run_id", s, True),
+            StagingColumn("dataset", s, True),
+            StagingColumn("error", s, False),
+            StagingColumn("quarantined_at", ts, False),
+        ],
+        LOAD_PENDING: [
+            StagingColumn("file_name", s, False),
+            StagingColumn("run_id", s, False),
+            StagingColumn("dataset", s, False),
+            StagingColumn("reason", s, False),
+            StagingColumn("seen_at", ts, False),
+        ],
+    }
+
+
+def bookkeeping_sql(dialect: Dialect, schema: str | None = None) -> list[str]:
+    schema = schema or schema_name(dialect)
+    keys = {LOAD_HISTORY: "PRIMARY KEY (file_name)", LOAD_QUARANTINE: "", LOAD_PENDING: "PRIMARY KEY (file_name)"}
+    return [
+        create_table_sql(schema, name if dialect == "duckdb" else name.upper(), cols, keys[name])
+        for name, cols in bookkeeping_columns(dialect).items()
+    ]
+
+
+def all_ddl(dialect: Dialect, schema: str | None = None) -> list[str]:
+    """Every statement creating the staging schema, its tables and the bookkeeping tables (idempotent)."""
+    schema = schema or schema_name(dialect)
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {schema}",
+        *(staging_table_sql(spec, dialect, schema) for spec in DATASETS.values()),
+        *bookkeeping_sql(dialect, schema),
+    ]
+
+
+def add_column_sql(spec: DatasetSpec, column: StagingColumn, dialect: Dialect, schema: str | None = None) -> str:
+    """Adds a new nullable column to a staging table (additive schema drift)."""
+    table = f"{schema or schema_name(dialect)}.{table_name(spec, dialect)}"
+    return f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column.name} {column.type}"

@@ -1,0 +1,271 @@
+"""Snowpipe semantics over any warehouse: manifests gate files, a path loads once, bad files are quarantined.
+
+For each created key (from S3 event notifications, in any order, possibly repeated):
+
+- a manifest (`manifests/<run_id>.json`) loads every file it lists that is not loaded yet;
+- a data file loads only when its run's manifest exists and lists it; before that it is recorded as
+  pending (`load_pending`) and loaded when the manifest's own notification arrives;
+- a file already in `load_history` (or `load_quarantine`) is skipped, so duplicate messages and replays
+  add no rows;
+- a file is checked against its manifest entry (size, sha256, Parquet, row count, schema) before any row
+  is written; a refused file goes to `load_quarantine` with the reason and the others carry on;
+- extra columns (additive drift) are added to the staging table as nullable columns and loaded.
+
+The warehouse loads one file in one transaction, together with its `load_history` row.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+import pyarrow as pa
+from aws_lambda_powertools import Logger
+from pydantic import ValidationError
+
+from f1common.datasets import ColumnType, DatasetSpec, dataset_spec
+from f1common.layout import is_manifest_key, manifest_key, parse_data_key, parse_manifest_key
+from f1common.manifest import Manifest, ManifestFile
+from f1common.names import SERVICE_LOADER
+from f1common.tables import read_parquet_bytes, schema_diff, sha256
+from loader.ddl import METADATA_COLUMNS, Dialect, StagingColumn, column_type
+
+logger = Logger(service=SERVICE_LOADER, child=True)
+
+
+class FileRejected(ValueError):
+    """A file cannot be loaded as it is; the message says why. The file is quarantined."""
+
+
+class Outcome(str, Enum):
+    LOADED = "loaded"
+    SKIPPED = "skipped"  # already loaded or already quarantined
+    PENDING = "pending"  # waiting for its manifest, or listed in a manifest but not present yet
+    QUARANTINED = "quarantined"
+    IGNORED = "ignored"  # not a landing-zone key
+
+
+@dataclass(frozen=True)
+class FileResult:
+    key: str
+    outcome: Outcome
+    rows: int = 0
+    detail: str = ""
+
+
+@dataclass
+class LoadReport:
+    results: list[FileResult] = field(default_factory=list)
+
+    def add(self, result: FileResult) -> None:
+        self.results.append(result)
+        log = logger.warning if result.outcome is Outcome.QUARANTINED else logger.info
+        log("file processed", extra={"key": result.key, "outcome": result.outcome.value, "rows": result.rows,
+                                     "detail": result.detail})
+
+    def extend(self, other: LoadReport) -> None:
+        self.results.extend(other.results)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counter = Counter(r.outcome.value for r in self.results)
+        return {o.value: counter.get(o.value, 0) for o in Outcome}
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(r.rows for r in self.results if r.outcome is Outcome.LOADED)
+
+    def keys(self, outcome: Outcome) -> list[str]:
+        return [r.key for r in self.results if r.outcome is outcome]
+
+
+class Warehouse(Protocol):
+    """What the Snowpipe semantics need from a warehouse (DuckDB locally, Snowflake in the cloud)."""
+
+    dialect: Dialect
+
+    def ensure_schema(self) -> None: ...
+
+    def file_state(self, key: str) -> str | None:
+        """'LOADED' or 'QUARANTINED' when the path was processed before, else None."""
+
+    def load_file(
+        self, spec: DatasetSpec, table: pa.Table, *, key: str, run_id: str, new_columns: list[StagingColumn]
+    ) -> int:
+        """Adds `new_columns`, inserts the rows with load metadata and records `load_history`, atomically.
+
+        Returns the rows inserted; raises :class:`FileRejected` when the warehouse refuses the data.
+        """
+
+    def quarantine(self, key: str, *, run_id: str | None, dataset: str | None, error: str) -> None: ...
+
+    def mark_pending(self, key: str, *, run_id: str, dataset: str, reason: str) -> None: ...
+
+
+_ARROW_TO_COLUMN: list[tuple[Any, ColumnType]] = [
+    (pa.types.is_boolean, ColumnType.BOOL),
+    (pa.types.is_integer, ColumnType.INT),
+    (pa.types.is_floating, ColumnType.FLOAT),
+    (lambda t: pa.types.is_string(t) or pa.types.is_large_string(t), ColumnType.STRING),
+    (pa.types.is_timestamp, ColumnType.TIMESTAMP),
+    (pa.types.is_date, ColumnType.DATE),
+]
+
+
+def _new_column(name: str, arrow_type: pa.DataType, dialect: Dialect) -> StagingColumn:
+    for check, ctype in _ARROW_TO_COLUMN:
+        if check(arrow_type):
+            if ctype is ColumnType.TIMESTAMP and arrow_type.tz is None:
+                raise FileRejected(f"new column {name!r} is a timestamp without time zone; landed timestamps are UTC")
+            return StagingColumn(name, column_type(ctype, dialect), True)
+    raise FileRejected(f"new column {name!r} has unsupported type {arrow_type}")
+
+
+def check_file(data: bytes, entry: ManifestFile, dialect: Dialect) -> tuple[pa.Table, list[StagingColumn]]:
+    """Validates a downloaded file against its manifest entry and dataset schema.
+
+    Returns the table and the new (additive) columns to add; raises :class:`FileRejected` naming the problem.
+    """
+    spec = dataset_spec(entry.dataset)
+    if len(data) != entry.bytes:
+        raise FileRejected(f"file has {len(data)} bytes, manifest says {entry.bytes}")
+    digest = sha256(data)
+    if digest != entry.sha256:
+        raise FileRejected(f"sha256 {digest} does not match the manifest's {entry.sha256}")
+    try:
+        table = read_parquet_bytes(data)
+    except (pa.ArrowException, OSError) as exc:
+        raise FileRejected(f"not a readable Parquet file: {exc}") from None
+    if table.num_rows != entry.rows:
+        raise FileRejected(f"file has {table.num_rows} rows, manifest says {entry.rows}")
+    diff = schema_diff(table.schema, spec)
+    if not diff.additive_only:
+        raise FileRejected(f"schema drift in {spec.name}: {diff.describe()}")
+    for col in spec.columns():
+        if not col.nullable and table.column(col.name).null_count:
+            raise FileRejected(f"column {col.name!r} is not nullable but has {table.column(col.name).null_count} nulls")
+    reserved = [name for name in diff.extra if name.lower() in METADATA_COLUMNS]
+    if reserved:
+        raise FileRejected(f"columns {reserved} are reserved for load metadata")
+    new_columns = [_new_column(name, table.schema.field(name).type, dialect) for name in diff.extra]
+    return table, new_columns
+
+
+def _is_missing(exc: Exception) -> bool:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    return code in ("NoSuchKey", "404", "NotFound")
+
+
+def _get(s3: Any, bucket: str, key: str) -> bytes | None:
+    """The object's bytes, or None when it does not exist (other S3 errors propagate and are retried)."""
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()  # type: ignore[no-any-return]
+    except Exception as exc:
+        if _is_missing(exc):
+            return None
+        raise
+
+
+class _Loader:
+    def __init__(self, s3: Any, bucket: str, warehouse: Warehouse) -> None:
+        self.s3, self.bucket, self.warehouse = s3, bucket, warehouse
+        self.report = LoadReport()
+        self._manifests: dict[str, Manifest] = {}
+
+    def manifest(self, run_id: str) -> Manifest | None:
+        """The run's manifest; raises FileRejected when it exists but is invalid."""
+        if run_id not in self._manifests:  # only found manifests are cached: one may land during the batch
+            data = _get(self.s3, self.bucket, manifest_key(run_id))
+            if data is None:
+                return None
+            try:
+                self._manifests[run_id] = Manifest.from_json(data)
+            except ValidationError as exc:
+                raise FileRejected(f"invalid manifest {manifest_key(run_id)}: {exc}") from None
+        return self._manifests[run_id]
+
+    def key(self, key: str) -> None:
+        if is_manifest_key(key):
+            self.manifest_key(key)
+        else:
+            self.data_key(key)
+
+    def manifest_key(self, key: str) -> None:
+        run_id = parse_manifest_key(key)
+        try:
+            manifest = self.manifest(run_id)
+        except FileRejected as exc:
+            if self.warehouse.file_state(key) is None:
+                self.warehouse.quarantine(key, run_id=run_id, dataset=None, error=str(exc))
+                self.report.add(FileResult(key, Outcome.QUARANTINED, detail=str(exc)))
+            else:
+                self.report.add(FileResult(key, Outcome.SKIPPED, detail="manifest already quarantined"))
+            return
+        if manifest is None:
+            self.report.add(FileResult(key, Outcome.IGNORED, detail="manifest no longer exists"))
+            return
+        for entry in manifest.files:
+            self.entry(entry, manifest)
+
+    def data_key(self, key: str) -> None:
+        try:
+            landed = parse_data_key(key)
+        except ValueError as exc:
+            self.report.add(FileResult(key, Outcome.IGNORED, detail=str(exc)))
+            return
+        state = self.warehouse.file_state(key)
+        if state is not None:
+            self.report.add(FileResult(key, Outcome.SKIPPED, detail=f"already {state.lower()}"))
+            return
+        try:
+            manifest = self.manifest(landed.run_id)
+        except FileRejected as exc:
+            self.reject(key, landed.run_id, landed.dataset.value, f"its manifest is invalid: {exc}")
+            return
+        if manifest is None:
+            reason = f"waiting for manifest {manifest_key(landed.run_id)}"
+            self.warehouse.mark_pending(key, run_id=landed.run_id, dataset=landed.dataset.value, reason=reason)
+            self.report.add(FileResult(key, Outcome.PENDING, detail=reason))
+            return
+        entry = manifest.file_for(key)
+        if entry is None:
+            self.reject(key, landed.run_id, landed.dataset.value, f"not listed in the manifest of run {landed.run_id}")
+            return
+        self.entry(entry, manifest)
+
+    def reject(self, key: str, run_id: str | None, dataset: str | None, error: str) -> None:
+        self.warehouse.quarantine(key, run_id=run_id, dataset=dataset, error=error)
+        self.report.add(FileResult(key, Outcome.QUARANTINED, detail=error))
+
+    def entry(self, entry: ManifestFile, manifest: Manifest) -> None:
+        key, dataset = entry.key, entry.dataset.value
+        state = self.warehouse.file_state(key)
+        if state is not None:
+            self.report.add(FileResult(key, Outcome.SKIPPED, detail=f"already {state.lower()}"))
+            return
+        data = _get(self.s3, self.bucket, key)
+        if data is None:
+            reason = "listed in the manifest but not in the bucket yet"
+            self.warehouse.mark_pending(key, run_id=manifest.run_id, dataset=dataset, reason=reason)
+            self.report.add(FileResult(key, Outcome.PENDING, detail=reason))
+            return
+        try:
+            table, new_columns = check_file(data, entry, self.warehouse.dialect)
+            rows = self.warehouse.load_file(
+                dataset_spec(entry.dataset), table, key=key, run_id=manifest.run_id, new_columns=new_columns
+            )
+        except FileRejected as exc:
+            self.reject(key, manifest.run_id, dataset, str(exc))
+            return
+        detail = f"added columns {[c.name for c in new_columns]}" if new_columns else ""
+        self.report.add(FileResult(key, Outcome.LOADED, rows=rows, detail=detail))
+
+
+def load_keys(keys: list[str], *, s3: Any, bucket: str, warehouse: Warehouse) -> LoadReport:
+    """Processes created keys of the landing bucket with Snowpipe semantics (see the module doc)."""
+    loader = _Loader(s3, bucket, warehouse)
+    for key in dict.fromkeys(keys):
+        loader.key(key)
+    return loader.report
