@@ -1,0 +1,56 @@
+"""`grandprix` command line: `grandprix local run` runs the whole pipeline on the embedded stack.
+
+    ./pants run local:grandprix -- local run            # what `make demo` runs
+    ./pants run local:grandprix -- local run --seasons 2023 2025 --fresh
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from f1common.sessions import SessionId
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="grandprix", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="group", required=True)
+    local = sub.add_parser("local", help="the embedded local stack").add_subparsers(dest="command", required=True)
+    run = local.add_parser("run", help="run the whole pipeline end to end")
+    run.add_argument("--state-dir", type=Path, default=Path(".local"), help="state kept between runs (default .local)")
+    run.add_argument("--seasons", type=int, nargs="*", help="limit to these seasons (default: all in the data)")
+    run.add_argument(
+        "--sessions", nargs="*", help="session keys to replay, e.g. 2023-01-R (default: all the FastF1 cache serves)"
+    )
+    run.add_argument("--data-dir", type=Path, help="the shared F1 data directory (default: ../shared/f1data)")
+    run.add_argument("--fresh", action="store_true", help="forget the previous runs' state first")
+    run.add_argument("--no-history", action="store_true", help="skip the Ergast history backfill")
+    run.add_argument("--no-dashboards", action="store_true", help="skip the dashboards and their preview")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.group == "local" and args.command == "run":
+        from grandprix_local.run import RunOptions, run_local
+
+        options = RunOptions(
+            state_dir=args.state_dir,
+            seasons=args.seasons,
+            sessions=[SessionId.parse(k) for k in args.sessions] if args.sessions else None,
+            data_dir=args.data_dir,
+            fresh=args.fresh,
+            history=not args.no_history,
+            dashboards=not args.no_dashboards,
+        )
+        summary = run_local(options)
+        return 0 if summary.ok else 1
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""The whole pipeline on the embedded stack: calendar -> schedules -> ingestion -> S3 -> SQS -> loader
+-> DuckDB staging -> dbt -> dashboards, with a simulated clock replaying the race weekends.
+
+Every stage calls the services' own code paths (handlers and plain functions) against moto, so what
+runs here is what runs in the cloud, minus the things moto cannot do (it never fires schedules: the
+scheduler service's local dispatcher does; it cannot invoke Lambdas: handlers are called in-process).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from f1common.events import CalendarItem, CalendarStatus
+from f1common.schedule import expected_end, load_schedule
+from f1common.sessions import SessionId
+from f1common.settings import Settings
+
+Progress = Callable[[str], None]
+
+# Keep service logs and EMF metrics (JSON on stdout in Lambda) out of the demo's progress output.
+QUIET_SERVICES = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+
+
+@dataclass
+class StageTimer:
+    progress: Progress
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        self.progress(f"==> {name}")
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - start
+            self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
+            self.progress(f"    {name}: {elapsed:.1f} s")
+
+
+@dataclass
+class Replay:
+    firings: int = 0
+    ingested: list[str] = field(default_factory=list)
+    not_available: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    files_loaded: int = 0
+    rows_loaded: int = 0
+    quarantined: int = 0
+
+
+class LocalPipeline:
+    """The pipeline's stages against an emulated AWS (moto) and a DuckDB warehouse."""
+
+    def __init__(self, settings: Settings, progress: Progress = print) -> None:
+        from grandprix_local.stack import provision
+
+        self.settings = settings
+        self.progress = progress
+        self.resources = provision(settings, notifications=False)
+
+    # --- AWS-side state -------------------------------------------------------------------------
+
+    def enable_notifications(self) -> None:
+        from grandprix_local.stack import enable_notifications
+
+        enable_notifications(self.settings)
+
+    def _scheduler_clients(self) -> Any:
+        from scheduler.handler import Clients
+
+        return Clients.from_settings(self.settings)
+
+    def sync_calendar(self, sessions: Sequence[SessionId]) -> dict[str, int]:
+        """Loads the seasons' official schedules into the race calendar, limited to `sessions`."""
+        from scheduler.handler import run_event
+
+        wanted = {s.key for s in sessions}
+        seasons = sorted({s.season for s in sessions})
+
+        def load(season: int) -> list[Any]:
+            return [r for r in load_schedule(season, self.settings) if _row_key(r) in wanted]
+
+        counts: dict[str, int] = {}
+        for season in seasons:
+            event = {"action": "sync", "season": season}
+            result = run_event(event, self.settings, self._scheduler_clients(), load=load)
+            for key, value in result["counts"].items():
+                counts[key] = counts.get(key, 0) + value
+        return counts
+
+    def calendar(self) -> list[CalendarItem]:
+        from scheduler.calendar import CalendarTable
+
+        return sorted(CalendarTable(self._scheduler_clients().dynamodb, self.settings.table).scan().items, key=_order)
+
+    # --- replay ---------------------------------------------------------------------------------
+
+    def replay(self, sessions: Sequence[SessionId], *, after_each: Callable[[], Any] | None = None) -> Replay:
+        """Time machine: replays the calendar's sessions with a simulated clock.
+
+        The scheduler's recurring action runs hourly (idle hours skipped); the dispatcher fires each
+        one-time schedule at its instant by calling the ingestion handler in-process; after each
+        firing the loader drains the S3 notifications from SQS into DuckDB.
+        """
+        from ingestion.handler import handler as ingestion_handler
+        from scheduler.dispatcher import Dispatcher, SimulatedClock, scheduler_tick
+
+        result = Replay()
+        items = [i for i in self.calendar() if i.session_id in set(sessions)]
+        pending = [i for i in items if i.status not in (CalendarStatus.INGESTED, CalendarStatus.CANCELLED)]
+        if not pending:
+            return result
+        start = min(i.start_utc for i in pending) - dt.timedelta(hours=1)
+        until = max(i.end_utc for i in pending) + dt.timedelta(hours=self.settings.retry_limit_hours + 3)
+        clock = SimulatedClock(start)
+
+        def ingest(event: dict[str, Any], context: Any) -> Any:
+            key = SessionId(season=event["season"], round=event["round"], session=event["session"]).key
+            outcome = ingestion_handler(event, context)
+            status = outcome.get("status")
+            {"ingested": result.ingested, "not_available": result.not_available}.get(
+                status, result.duplicates
+            ).append(key)
+            attempt = event.get("attempt", 1)
+            rows = sum(outcome.get("rows", {}).values())
+            note = f"{rows} rows landed" if status == "ingested" else outcome.get("message", "")
+            self.progress(f"    [{clock.now:%Y-%m-%d %H:%M}Z] {key} attempt {attempt}: {status} {note}".rstrip())
+            if after_each is not None:
+                after_each()
+            return outcome
+
+        clients = self._scheduler_clients()
+        dispatcher = Dispatcher(
+            clients.scheduler,
+            clients.sqs,
+            self.settings.group,
+            {self.resources.ingestion_function_arn: ingest},
+            clock=clock,
+        )
+        firings = dispatcher.replay(until, tick=scheduler_tick(self.settings, clients))
+        result.firings = len(firings)
+        result.errors = [f"{f.schedule}: {f.error}" for f in firings if not f.ok]
+        return result
+
+    # --- landing outside the calendar -------------------------------------------------------------
+
+    def land_history(self, seasons: Sequence[int]) -> dict[str, Any]:
+        """The Ergast history backfill and each season's schedule, through the ingestion handler."""
+        from ingestion.handler import route
+
+        s3, ddb = self._s3(), self._aws("dynamodb")
+        out: dict[str, Any] = {}
+        if self.settings.ergast_dir is not None:
+            result = route({"kind": "ergast_backfill"}, settings=self.settings, s3=s3, dynamodb=ddb)
+            out["ergast"] = "unchanged (already landed)" if result["skipped"] else result["rows"]
+        for season in seasons:
+            result = route({"kind": "schedule", "season": season}, settings=self.settings, s3=s3, dynamodb=ddb)
+            out[f"schedule {season}"] = result["rows"]
+        return out
+
+    # --- warehouse ------------------------------------------------------------------------------
+
+    def drain_loader(self, totals: Replay | None = None) -> Any:
+        from loader.consumer import drain_queue
+        from loader.duckdb_warehouse import DuckDBWarehouse
+
+        with DuckDBWarehouse.open(self.settings.warehouse_path) as warehouse:
+            report = drain_queue(
+                self._aws("sqs"), self.resources.loader_queue_url, s3=self._s3(), warehouse=warehouse
+            )
+        if totals is not None:
+            counts = report.counts
+            totals.files_loaded += counts.get("loaded", 0)
+            totals.quarantined += counts.get("quarantined", 0)
+            totals.rows_loaded += report.rows_loaded
+        return report
+
+    def export_calendar(self) -> int:
+        import duckdb
+
+        from grandprix_dashboards.calendar_export import export_calendar
+
+        con = duckdb.connect(str(self.settings.warehouse_path))
+        try:
+            return export_calendar(con, self.calendar())
+        finally:
+            con.close()
+
+    def _aws(self, service: str) -> Any:
+        from f1common.clients import aws_client
+
+        return aws_client(service, self.settings)
+
+    def _s3(self) -> Any:
+        return self._aws("s3")
+
+
+def _row_key(row: Any) -> str:
+    return f"{row.season:04d}-{row.round:02d}-{row.session}"
+
+
+def _order(item: CalendarItem) -> tuple[dt.datetime, str]:
+    return (item.start_utc, item.pk)
+
+
+def environment(state_dir: Path, warehouse: Path) -> dict[str, str]:
+    """Environment of the embedded stack's services (read by Settings in every handler)."""
+    from f1common.names import ResourceNames
+    from grandprix_local.stack import ACCOUNT
+
+    names = ResourceNames.for_stage("local")
+    region = os.environ.get("AWS_DEFAULT_REGION", "eu-west-1")
+    return {
+        "GPI_STAGE": "local",
+        "GPI_INGESTION_FUNCTION_ARN": f"arn:aws:lambda:{region}:{ACCOUNT}:function:{names.ingestion_function}",
+        "GPI_SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/{names.scheduler_function}-invoke",
+        "GPI_WAREHOUSE": "duckdb",
+        "GPI_WAREHOUSE_PATH": str(warehouse.resolve()),
+        "GPI_FASTF1_CACHE_DIR": str((state_dir / "fastf1-cache").resolve()),
+        "AWS_DEFAULT_REGION": region,
+        **QUIET_SERVICES,
+    }
+
+
+__all__ = ["LocalPipeline", "Replay", "StageTimer", "environment", "expected_end"]

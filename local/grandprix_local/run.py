@@ -1,0 +1,260 @@
+"""`grandprix local run`: the main job on one machine, stage by stage, with a summary at the end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from f1common.events import CalendarStatus
+from f1common.sessions import SessionId
+from f1common.settings import F1DATA_ENV, Settings
+from grandprix_local.pipeline import LocalPipeline, Progress, Replay, StageTimer, environment
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    state_dir: Path = Path(".local")
+    seasons: Sequence[int] | None = None
+    sessions: Sequence[SessionId] | None = None
+    data_dir: Path | None = None
+    fresh: bool = False
+    history: bool = True
+    dbt: bool = True
+    dashboards: bool = True
+
+    @property
+    def warehouse(self) -> Path:
+        return self.state_dir / "warehouse.duckdb"
+
+    @property
+    def aws_state(self) -> Path:
+        return self.state_dir / "aws"
+
+    @property
+    def dashboards_dir(self) -> Path:
+        return self.state_dir / "dashboards"
+
+
+@dataclass
+class RunSummary:
+    sessions_requested: int = 0
+    replay: Replay = field(default_factory=Replay)
+    calendar: dict[str, int] = field(default_factory=dict)
+    staging_rows: dict[str, int] = field(default_factory=dict)
+    fact_rows: dict[str, int] = field(default_factory=dict)
+    dlq_messages: int = 0
+    dbt: str = "skipped"
+    dashboards: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    total_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.replay.errors and self.dbt in ("ok", "skipped")
+
+    def lines(self) -> list[str]:
+        r = self.replay
+        out = [
+            "",
+            "=== summary",
+            f"sessions requested: {self.sessions_requested}; calendar: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(self.calendar.items())),
+            f"this run: {len(r.ingested)} sessions ingested, {len(r.not_available)} not available yet (retried), "
+            f"{len(r.duplicates)} duplicates; {r.files_loaded} files / {r.rows_loaded} rows loaded, "
+            f"{r.quarantined} quarantined; {len(r.errors)} dispatch errors; DLQ messages: {self.dlq_messages}",
+            "staging rows: " + ", ".join(f"{k} {v}" for k, v in self.staging_rows.items()),
+            "fact rows: " + ", ".join(f"{k} {v}" for k, v in self.fact_rows.items()),
+            f"dbt build: {self.dbt}",
+        ]
+        failed = [k for k in r.not_available if k not in r.ingested]
+        if failed:
+            out.append(f"not ingested (no data in the source yet): {', '.join(sorted(set(failed)))}")
+        out += [f"dashboard: {p}" for p in self.dashboards]
+        out.append("time per stage: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items()))
+        out.append(f"total: {self.total_seconds:.1f} s")
+        return out
+
+
+def run_local(options: RunOptions, progress: Progress = lambda line: print(line, flush=True)) -> RunSummary:
+    from grandprix_local.stack import moto_server
+    from grandprix_local.state import restore_state, save_state
+
+    started = time.perf_counter()
+    summary = RunSummary()
+    timer = StageTimer(progress)
+    if options.fresh and options.state_dir.exists():
+        for child in options.state_dir.iterdir():
+            if child.name != "fastf1-cache":  # a copy of the shared cache: keep it
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    options.state_dir.mkdir(parents=True, exist_ok=True)
+    if options.data_dir is not None:
+        os.environ[F1DATA_ENV] = str(options.data_dir.resolve())
+    os.environ.update(environment(options.state_dir, options.warehouse))
+
+    with moto_server() as endpoint:
+        settings = Settings()
+        with timer.stage(f"embedded AWS (moto at {endpoint})"):
+            pipeline = LocalPipeline(settings, progress)
+            restored = restore_state(settings, options.aws_state)
+            pipeline.enable_notifications()
+            progress(f"    restored {restored['calendar_items']} calendar items, {restored['objects']} objects")
+        with timer.stage("sessions to replay"):
+            sessions = list(options.sessions or _available_sessions(settings, options.seasons))
+            summary.sessions_requested = len(sessions)
+            progress(f"    {len(sessions)} sessions: {', '.join(s.key for s in sessions)}")
+        seasons = sorted({s.season for s in sessions} | set(options.seasons or ()))
+        with timer.stage("race calendar sync (scheduler)"):
+            counts = pipeline.sync_calendar(sessions)
+            progress(f"    {counts}")
+        with timer.stage("replay: scheduler -> dispatcher -> ingestion -> S3 -> SQS -> loader"):
+            totals = Replay()
+            replay = pipeline.replay(sessions, after_each=lambda: pipeline.drain_loader(totals))
+            replay.files_loaded, replay.rows_loaded, replay.quarantined = (
+                totals.files_loaded,
+                totals.rows_loaded,
+                totals.quarantined,
+            )
+            summary.replay = replay
+        if options.history:
+            with timer.stage("history: Ergast backfill and season schedules"):
+                landed = pipeline.land_history(_new_schedule_seasons(settings, seasons))
+                for name, rows in landed.items():
+                    progress(f"    {name}: {rows}")
+                report = pipeline.drain_loader(summary.replay)
+                progress(f"    loader: {report.counts}, {report.rows_loaded} rows")
+        with timer.stage("calendar export to the warehouse"):
+            items = pipeline.calendar()
+            summary.calendar = _count_statuses(items)
+            pipeline.export_calendar()
+            summary.dlq_messages = _queue_depth(settings, pipeline.resources.dlq_url)
+        with timer.stage("save state"):
+            saved = save_state(settings, options.aws_state)
+            progress(f"    {saved}")
+
+    if options.dbt:
+        with timer.stage("dbt build (local target)"):
+            summary.dbt = _run_dbt(options, progress)
+    if options.dashboards:
+        with timer.stage("dashboards: Grafana JSON + provisioning, HTML/PNG preview"):
+            summary.dashboards = _dashboards(options, progress)
+    summary.staging_rows, summary.fact_rows = _row_counts(options.warehouse)
+    summary.seconds = timer.seconds
+    summary.total_seconds = time.perf_counter() - started
+    for line in summary.lines():
+        progress(line)
+    return summary
+
+
+def _available_sessions(settings: Settings, seasons: Sequence[int] | None) -> list[SessionId]:
+    """Offline: what the shared FastF1 cache serves. Online: every past session of `seasons`."""
+    from grandprix_local.catalog import offline_sessions
+
+    if settings.offline:
+        return offline_sessions(settings, seasons)
+    if not seasons:
+        raise SystemExit("without the shared F1 data, name the seasons to fetch live: --seasons 2024 (or --sessions)")
+    from f1common.schedule import expected_end, load_schedule
+    from f1common.sessions import SessionType
+
+    now = dt.datetime.now(dt.timezone.utc)
+    return [
+        SessionId(season=r.season, round=r.round, session=SessionType.parse(r.session))
+        for season in seasons
+        for r in load_schedule(season, settings)
+        if r.session_start_utc is not None and expected_end(r) < now
+    ]
+
+
+def _new_schedule_seasons(settings: Settings, seasons: Sequence[int]) -> list[int]:
+    """Seasons whose schedule has not been landed yet (a schedule is landed once per season here)."""
+    from f1common.clients import aws_client
+
+    s3 = aws_client("s3", settings)
+    def landed(season: int) -> bool:
+        prefix = f"dataset=schedule/season={season:04d}/"
+        return bool(s3.list_objects_v2(Bucket=settings.bucket, Prefix=prefix, MaxKeys=1).get("KeyCount"))
+
+    return [season for season in seasons if not landed(season)]
+
+
+def _count_statuses(items: Sequence[Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.status.value] = counts.get(item.status.value, 0) + 1
+    return {k: counts[k] for k in sorted(counts, key=lambda s: list(CalendarStatus).index(CalendarStatus(s)))}
+
+
+def _queue_depth(settings: Settings, url: str) -> int:
+    from f1common.clients import aws_client
+
+    attrs = aws_client("sqs", settings).get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"])
+
+
+def _run_dbt(options: RunOptions, progress: Progress) -> str:
+    from dbt_runner.runner import PROJECT_DIR, DbtRunError, run_dbt
+
+    # The checkout's project when run from the repository root (`make demo`), else the packaged one.
+    project = Path("analytics/dbt") if Path("analytics/dbt/dbt_project.yml").is_file() else PROJECT_DIR
+    try:
+        result = run_dbt(
+            ["build", "--quiet"],
+            project_dir=project,
+            warehouse_path=options.warehouse,
+            artifacts_dir=options.state_dir / "dbt",
+        )
+    except DbtRunError as exc:
+        progress(f"    dbt failed: {exc}")
+        return "FAILED"
+    statuses: dict[str, int] = {}
+    for node in result.nodes:
+        statuses[node.status] = statuses.get(node.status, 0) + 1
+    progress(f"    {len(result.nodes)} nodes in {result.elapsed_s:.1f} s: {statuses}")
+    return "ok"
+
+
+def _dashboards(options: RunOptions, progress: Progress) -> list[str]:
+    from grandprix_dashboards.build import build
+    from grandprix_dashboards.catalog import dashboards
+    from grandprix_dashboards.datasources import select
+    from grandprix_dashboards.preview import preview
+
+    out = options.dashboards_dir
+    built = build(out / "grafana", select("both"))
+    progress(f"    Grafana JSON and provisioning: {out / 'grafana'} ({len(built.dashboards)} dashboards)")
+    rendered = preview(options.warehouse, out / "preview", dashboards())
+    pages = [str((out / "preview" / "index.html").resolve())]
+    for dash in rendered:
+        progress(f"    preview: {dash.spec.title}: {dash.html_path} ({len(dash.panels)} panels)")
+    return pages + [str(d.png_path.resolve()) for d in rendered if d.png_path is not None]
+
+
+def _row_counts(warehouse: Path) -> tuple[dict[str, int], dict[str, int]]:
+    import duckdb
+
+    if not warehouse.exists():
+        return {}, {}
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where (table_schema = 'staging' and table_name like '%_staging') "
+            "or (table_schema = 'analytics' and (table_name like 'fct_%' or table_name like 'dim_%')) "
+            "order by 1, 2"
+        ).fetchall()
+        staging: dict[str, int] = {}
+        facts: dict[str, int] = {}
+        for schema, table in tables:
+            count = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+            (staging if schema == "staging" else facts)[table] = int(count[0]) if count else 0
+        return staging, facts
+    finally:
+        con.close()
