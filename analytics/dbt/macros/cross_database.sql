@@ -1,0 +1,61 @@
+{#- Small dispatch macros for SQL that DuckDB and Snowflake spell differently.
+    Everything else uses dbt's own cross-database macros (dbt.dateadd, dbt.type_*, dbt.hash, ...). -#}
+
+{#- A timestamp from an Ergast date column and a 'HH:MM:SS' text column (null time -> null). -#}
+{% macro date_and_time_to_timestamp(date_column, time_text_column) -%}
+    {{ return(adapter.dispatch('date_and_time_to_timestamp', 'grandprix_insights')(date_column, time_text_column)) }}
+{%- endmacro %}
+
+{% macro default__date_and_time_to_timestamp(date_column, time_text_column) -%}
+    cast({{ date_column }} as {{ dbt.type_timestamp() }}) + cast({{ time_text_column }} as time)
+{%- endmacro %}
+
+{% macro duckdb__date_and_time_to_timestamp(date_column, time_text_column) -%}
+    cast({{ date_column }} + try_cast({{ time_text_column }} as time) as timestamp)
+{%- endmacro %}
+
+{% macro snowflake__date_and_time_to_timestamp(date_column, time_text_column) -%}
+    timestamp_ntz_from_parts({{ date_column }}, try_to_time({{ time_text_column }}))
+{%- endmacro %}
+
+{#- A UTC timestamp column as a timezone-naive timestamp (the loader may store either kind). -#}
+{% macro to_utc_timestamp(column) -%}
+    {{ return(adapter.dispatch('to_utc_timestamp', 'grandprix_insights')(column)) }}
+{%- endmacro %}
+
+{#- DuckDB: the profile pins the session TimeZone to UTC, so the cast keeps UTC. -#}
+{% macro default__to_utc_timestamp(column) -%}
+    cast({{ column }} as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{% macro snowflake__to_utc_timestamp(column) -%}
+    {#- TIMESTAMP_TZ values written by the loader carry +00:00, so the wall clock is UTC. -#}
+    cast({{ column }} as timestamp_ntz)
+{%- endmacro %}
+
+{#- Canonical session key, e.g. '2023-01-R' (f1common.sessions.SessionId.key). -#}
+{% macro session_key(season, round, session) -%}
+    cast({{ season }} as {{ dbt.type_string() }}) || '-' || lpad(cast({{ round }} as {{ dbt.type_string() }}), 2, '0') || '-' || {{ session }}
+{%- endmacro %}
+
+{#- Keeps the latest load of each natural key (the staging tables are append-only). -#}
+{% macro latest_load_only(natural_key) -%}
+    qualify row_number() over (
+        partition by {{ natural_key | join(', ') }}
+        order by _load_time desc, _file_name desc, _row_number desc
+    ) = 1
+{%- endmacro %}
+
+{#- Text to integer, null when it is not a number ('R', 'DQ'). dbt.safe_cast is a plain CAST on
+    DuckDB, which fails on such values; both warehouses accept TRY_CAST from text. -#}
+{% macro try_cast_integer(text_column) -%}
+    {{ return(adapter.dispatch('try_cast_integer', 'grandprix_insights')(text_column)) }}
+{%- endmacro %}
+
+{% macro default__try_cast_integer(text_column) -%}
+    try_cast({{ text_column }} as {{ dbt.type_int() }})
+{%- endmacro %}
+
+{% macro snowflake__try_cast_integer(text_column) -%}
+    try_cast(cast({{ text_column }} as varchar) as integer)
+{%- endmacro %}

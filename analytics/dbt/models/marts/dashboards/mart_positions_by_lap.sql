@@ -1,0 +1,51 @@
+-- Every driver's position, lap time and gap to the leader at the end of every lap, for the
+-- dashboards' race-trace and position-chart panels.
+with
+
+laps as (
+
+    select * from {{ ref('fct_laps') }}
+
+),
+
+sessions as (
+
+    select * from {{ ref('dim_sessions') }}
+
+),
+
+session_drivers as (
+
+    select * from {{ ref('int_fastf1__session_drivers') }}
+
+),
+
+final as (
+
+    select
+        laps.season,
+        laps.round,
+        laps.session,
+        sessions.event_name,
+        laps.driver_number,
+        laps.driver_code as driver,
+        laps.driver_id,
+        coalesce(session_drivers.team_name, laps.team_name) as team_name,
+        session_drivers.team_colour,
+        laps.lap_number,
+        laps.position,
+        laps.lap_time_ms,
+        laps.gap_to_leader_ms,
+        laps.is_pit_in,
+        laps.is_pit_out,
+        laps.track_status,
+        laps.lap_end_utc
+    from laps
+    inner join sessions on laps.session_key = sessions.session_key
+    left join session_drivers
+        on laps.session_key = session_drivers.session_key
+        and laps.driver_number = session_drivers.driver_number
+
+)
+
+select * from final

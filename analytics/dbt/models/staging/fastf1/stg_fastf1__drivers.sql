@@ -1,0 +1,40 @@
+with
+
+source as (
+
+    select * from {{ source('fastf1', 'drivers_info_staging') }}
+    {{ latest_load_only(['season', 'round', 'session', 'driver_number']) }}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        {{ session_key('season', 'round', 'session') }} as session_key,
+        cast(season as integer) as season,
+        cast(round as integer) as round,
+        cast(session as {{ dbt.type_string() }}) as session,
+        cast(driver_number as {{ dbt.type_string() }}) as driver_number,
+        nullif(driver_id, '') as driver_ref,
+        nullif(team_id, '') as constructor_ref,
+
+        -- strings
+        abbreviation as driver_code,
+        first_name,
+        last_name,
+        full_name as driver_name,
+        broadcast_name,
+        team_name,
+        team_colour,
+        country_code,
+        headshot_url,
+
+        -- timestamps
+        {{ to_utc_timestamp('_load_time') }} as _loaded_at
+
+    from source
+
+)
+
+select * from renamed

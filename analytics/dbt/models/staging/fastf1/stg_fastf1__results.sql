@@ -1,0 +1,46 @@
+with
+
+source as (
+
+    select * from {{ source('fastf1', 'results_staging') }}
+    {{ latest_load_only(['season', 'round', 'session', 'driver_number']) }}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        {{ session_key('season', 'round', 'session') }} as session_key,
+        cast(season as integer) as season,
+        cast(round as integer) as round,
+        cast(session as {{ dbt.type_string() }}) as session,
+        cast(driver_number as {{ dbt.type_string() }}) as driver_number,
+        nullif(driver_id, '') as driver_ref,
+        nullif(team_id, '') as constructor_ref,
+
+        -- strings
+        abbreviation as driver_code,
+        full_name as driver_name,
+        team_name,
+        classified_position,
+        nullif(status, '') as status,
+
+        -- numerics
+        cast(position as integer) as position,
+        cast(grid_position as integer) as grid,
+        q1_ms,
+        q2_ms,
+        q3_ms,
+        time_ms,
+        cast(points as {{ dbt.type_float() }}) as points,
+        cast(laps as integer) as laps,
+
+        -- timestamps
+        {{ to_utc_timestamp('_load_time') }} as _loaded_at
+
+    from source
+
+)
+
+select * from renamed

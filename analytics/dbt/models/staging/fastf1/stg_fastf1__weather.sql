@@ -1,0 +1,39 @@
+with
+
+source as (
+
+    select * from {{ source('fastf1', 'weather_staging') }}
+    {{ latest_load_only(['season', 'round', 'session', 'sample_time_ms']) }}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        {{ session_key('season', 'round', 'session') }} as session_key,
+        cast(season as integer) as season,
+        cast(round as integer) as round,
+        cast(session as {{ dbt.type_string() }}) as session,
+        sample_time_ms,
+
+        -- numerics
+        air_temp_c,
+        track_temp_c,
+        humidity_pct,
+        pressure_mbar,
+        wind_speed_ms,
+        cast(wind_direction_deg as integer) as wind_direction_deg,
+
+        -- booleans
+        rainfall as is_raining,
+
+        -- timestamps
+        {{ to_utc_timestamp('sample_time_utc') }} as sample_utc,
+        {{ to_utc_timestamp('_load_time') }} as _loaded_at
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,201 @@
+"""`dbt build` of the whole project on a warehouse loaded from the shared real F1 data by the
+project's own ingestion and loader, then an incremental run after one new session."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+
+import duckdb
+import pytest
+from dbt_runner.runner import DbtRun, run_dbt
+
+from dbt_tests.staging_warehouse import StagingWarehouse, staging_warehouse
+from f1common.settings import Settings
+
+# A real race weekend with every session kind that scores or sets a grid (2023 Azerbaijan: sprint
+# shootout, sprint, qualifying) and two races, one of them without points/grid/status in FastF1.
+INITIAL_SESSIONS = ("2023-01-R", "2023-03-R", "2023-04-Q", "2023-04-SS", "2023-04-S")
+NEW_SESSION = "2023-10-R"
+FACTS = {
+    "fct_laps": "laps_staging",
+    "fct_weather": "weather_staging",
+    "fct_race_control": "race_control_staging",
+}
+
+
+def _require_shared_data() -> Settings:
+    settings = Settings()
+    data = settings.f1data_dir
+    if data is None or not (data / "fastf1-cache").is_dir() or settings.ergast_dir is None:
+        pytest.skip("the shared F1 data (FastF1 cache + Ergast dump) is absent: set GPI_F1DATA_DIR")
+    return settings
+
+
+@dataclass
+class Built:
+    landing: StagingWarehouse
+    artifacts: Path
+    full: DbtRun
+    full_seconds: float
+
+    @property
+    def path(self) -> Path:
+        return self.landing.path
+
+    def query(self, sql: str) -> list[tuple]:
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    settings = _require_shared_data()
+    work = tmp_path_factory.mktemp("dbt-build")
+    with staging_warehouse(work / "warehouse.duckdb", work, settings) as landing:
+        landing.land_ergast()
+        landing.land_schedules([2023])
+        for session in INITIAL_SESSIONS:
+            landing.ingest(session)
+        landing.load_new_files()
+        started = time.perf_counter()
+        full = run_dbt(["build"], warehouse_path=landing.path, artifacts_dir=work)
+        yield Built(landing, work, full, time.perf_counter() - started)
+
+
+@pytest.fixture(scope="module")
+def incremental(built: Built) -> DbtRun:
+    """Lands and loads one more session, then runs `dbt build` again (incremental facts)."""
+    built.landing.ingest(NEW_SESSION)
+    built.landing.load_new_files()
+    run = run_dbt(["build"], warehouse_path=built.path, artifacts_dir=built.artifacts)
+    print(f"\nfull dbt build {built.full_seconds:.1f}s, incremental dbt build {run.elapsed_s:.1f}s")
+    return run
+
+
+def test_full_build_runs_every_model_test_and_unit_test(built: Built) -> None:
+    statuses = {n.unique_id: n.status for n in built.full.nodes}
+    assert built.full.success
+    assert not {k: v for k, v in statuses.items() if v not in ("success", "pass")}
+    kinds = {uid.split(".")[0] for uid in statuses}
+    assert {"model", "test", "unit_test", "snapshot"} <= kinds
+    for name in ("fct_laps", "fct_race_results", "fct_weather", "fct_pit_stops", "fct_race_control",
+                 "dim_drivers", "dim_teams", "dim_circuits", "dim_sessions", "mart_positions_by_lap",
+                 "mart_driver_standings", "mart_constructor_standings", "mart_lap_weather",
+                 "mart_session_pace_weather"):  # fmt: skip
+        assert statuses[f"model.grandprix_insights.{name}"] == "success"
+    for name in ("assert_classified_finishers_lap_count_matches_results", "assert_lap_numbers_contiguous"):
+        assert statuses[f"test.grandprix_insights.{name}"] == "pass"
+
+
+def test_2023_driver_standings_after_the_final_round(built: Built) -> None:
+    rows = built.query(
+        """select position, driver_id, cumulative_points, wins from analytics.mart_driver_standings
+           where season = 2023 and round = (select max(round) from analytics.mart_driver_standings where season = 2023)
+           order by position, driver_id limit 5"""
+    )
+    # The official 2023 table: Alonso and Leclerc tie on 206, Alonso is 4th on countback (more 3rd places).
+    assert rows == [
+        (1, "max_verstappen", 575.0, 19),
+        (2, "perez", 285.0, 2),
+        (3, "hamilton", 234.0, 0),
+        (4, "alonso", 206.0, 0),
+        (5, "leclerc", 206.0, 0),
+    ]
+
+
+def test_2023_constructor_standings_after_the_final_round(built: Built) -> None:
+    rows = built.query(
+        """select constructor_id, cumulative_points from analytics.mart_constructor_standings
+           where season = 2023 and round = 22 order by position limit 3"""
+    )
+    assert rows == [("red_bull", 860.0), ("mercedes", 409.0), ("ferrari", 406.0)]
+
+
+def test_facts_hold_every_loaded_row_once(built: Built) -> None:
+    for fact, staging in FACTS.items():
+        [(fact_rows, staged)] = built.query(
+            f"select (select count(*) from analytics.{fact}), (select count(*) from staging.{staging})"
+        )
+        assert fact_rows == staged > 0, fact
+
+
+def test_results_are_reconciled_with_ergast(built: Built) -> None:
+    # FastF1's 2023 Australian GP results have no points, grid or status: Ergast supplies them.
+    rows = built.query(
+        """select driver_id, points, grid, status, points_source, has_fastf1_result
+           from analytics.fct_race_results where session_key = '2023-03-R' order by finish_order"""
+    )
+    assert len(rows) == 20
+    assert rows[0] == ("max_verstappen", 25.0, 1, "Finished", "ergast", True)
+    assert all(r[5] for r in rows), "every FastF1 driver matched an Ergast result"
+    # the sprint is reconciled too
+    [(sprint_rows, sprint_points)] = built.query(
+        "select count(*), sum(points) from analytics.fct_race_results where session_key = '2023-04-S'"
+    )
+    assert (sprint_rows, sprint_points) == (20, 36.0)
+
+
+def test_dim_drivers_keeps_a_drivers_teams_over_time(built: Built) -> None:
+    rows = built.query(
+        """select constructor_id, valid_from, valid_to, is_current from analytics.dim_drivers
+           where driver_id = 'ricciardo' order by valid_from"""
+    )
+    assert [r[0] for r in rows] == ["hrt", "toro_rosso", "red_bull", "renault", "mclaren", "alphatauri", "rb"]
+    assert all(a[2] == b[1] for a, b in pairwise(rows)), "each version ends when the next begins"
+    assert [r[3] for r in rows] == [False] * 6 + [True]
+    # the current version comes from the snapshot
+    [(source,)] = built.query(
+        "select version_source from analytics.dim_drivers where driver_id = 'ricciardo' and is_current"
+    )
+    assert source == "snapshot"
+
+
+def test_positions_by_lap_has_the_gap_to_the_leader(built: Built) -> None:
+    rows = built.query(
+        """select driver, position, gap_to_leader_ms from analytics.mart_positions_by_lap
+           where season = 2023 and round = 1 and session = 'R' and lap_number = 57 order by position limit 2"""
+    )
+    assert rows[0][:2] == ("VER", 1) and rows[0][2] == 0
+    assert rows[1][:2] == ("PER", 2) and 10_000 < rows[1][2] < 13_000  # Pérez was 11.987 s behind
+
+
+def test_incremental_run_touches_only_the_new_session(built: Built, incremental: DbtRun) -> None:
+    assert incremental.success and incremental.invocation_id
+    new_rows = {
+        "fct_laps": "laps_staging",
+        "fct_weather": "weather_staging",
+        "fct_race_control": "race_control_staging",
+        "fct_race_results": "results_staging",
+    }
+    season, rnd, session = NEW_SESSION.split("-")
+    for fact, staging in new_rows.items():
+        touched = built.query(
+            f"""select session_key, count(*) from analytics.{fact}
+                where _dbt_invocation_id = '{incremental.invocation_id}' group by session_key"""
+        )
+        [(staged,)] = built.query(
+            f"""select count(*) from staging.{staging}
+                where season = {season} and round = {int(rnd)} and session = '{session}'"""
+        )
+        assert touched == [(NEW_SESSION, staged)], fact
+    # pit stops: the new session's FastF1 stops merged with the Ergast stops already there
+    touched_stops = built.query(
+        f"""select distinct session_key from analytics.fct_pit_stops
+            where _dbt_invocation_id = '{incremental.invocation_id}'"""
+    )
+    assert touched_stops == [(NEW_SESSION,)]
+    [(merged,)] = built.query(
+        f"""select count(*) from analytics.fct_pit_stops
+            where session_key = '{NEW_SESSION}' and has_fastf1_timing and has_ergast_stop"""
+    )
+    assert merged > 0
+    # the sessions of the first run were not rewritten
+    [(rewritten,)] = built.query(
+        f"""select count(*) from analytics.fct_laps
+            where session_key <> '{NEW_SESSION}' and _dbt_invocation_id = '{incremental.invocation_id}'"""
+    )
+    assert rewritten == 0

@@ -1,0 +1,88 @@
+"""Builds the dev warehouse from every cached FastF1 session and prints the dbt proof figures.
+
+    python -m dbt_tests.proof --out .local/dev-warehouse.duckdb
+
+Lands and loads Ergast, the schedules and all cached sessions but the last through the project's
+ingestion and loader (moto in-process), runs a full `dbt build`, then lands one more session and
+runs `dbt build` again (incremental). Prints, as JSON: both build times, the 2023 driver standings
+top 5 after the final round, the row count of each fact and the rows the incremental run touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from dbt_runner.runner import run_dbt
+
+from dbt_tests.staging_warehouse import CACHED_SESSIONS, staging_warehouse
+from f1common.sessions import SessionId
+
+FACTS = ("fct_laps", "fct_race_results", "fct_weather", "fct_pit_stops", "fct_race_control")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dbt_tests.proof", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="where to write the built DuckDB warehouse")
+    args = parser.parse_args(argv)
+    *initial, new = CACHED_SESSIONS
+    proof: dict[str, Any] = {"initial_sessions": len(initial), "new_session": new}
+    with tempfile.TemporaryDirectory(prefix="gpi-dbt-proof-") as tmp:
+        work = Path(tmp)
+        with staging_warehouse(work / "warehouse.duckdb", work) as landing:
+            started = time.perf_counter()
+            landing.land_ergast()
+            landing.land_schedules(SessionId.parse(s).season for s in CACHED_SESSIONS)
+            for session in initial:
+                landing.ingest(session)
+            landing.load_new_files()
+            proof["ingest_and_load_s"] = round(time.perf_counter() - started, 1)
+            full = run_dbt(["build"], warehouse_path=landing.path, artifacts_dir=work)
+            proof["full_build_s"] = round(full.elapsed_s, 1)
+            landing.ingest(new)
+            landing.load_new_files()
+            incremental = run_dbt(["build"], warehouse_path=landing.path, artifacts_dir=work)
+            proof["incremental_build_s"] = round(incremental.elapsed_s, 1)
+            proof["nodes"] = len(full.nodes)
+            proof["fact_model_seconds"] = {
+                f: {
+                    "full": round(full.node(f"model.grandprix_insights.{f}").execution_time_s, 2),
+                    "incremental": round(incremental.node(f"model.grandprix_insights.{f}").execution_time_s, 2),
+                }
+                for f in FACTS
+            }
+            with duckdb.connect(str(landing.path), read_only=True) as con:
+                proof.update(_figures(con, incremental.invocation_id or ""))
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(landing.path, args.out)
+    print(json.dumps(proof, indent=2))
+    return 0
+
+
+def _figures(con: duckdb.DuckDBPyConnection, invocation_id: str) -> dict[str, Any]:
+    top5 = con.execute(
+        """select position, driver_code, driver_name, cumulative_points, wins from analytics.mart_driver_standings
+           where season = 2023 and round = (select max(round) from analytics.mart_driver_standings where season = 2023)
+           order by position limit 5"""
+    ).fetchall()
+    counts = {f: con.execute(f"select count(*) from analytics.{f}").fetchone()[0] for f in FACTS}  # type: ignore[index]
+    touched = {
+        f: dict(
+            con.execute(
+                f"select session_key, count(*) from analytics.{f} where _dbt_invocation_id = $1 group by 1",
+                [invocation_id],
+            ).fetchall()
+        )
+        for f in FACTS
+    }
+    return {"driver_standings_2023_final_top5": top5, "fact_rows": counts, "incremental_touched": touched}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
