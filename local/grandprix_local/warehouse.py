@@ -102,13 +102,14 @@ def _cache_key(keys: Sequence[str], settings: Settings, dbt: bool) -> str:
     from dbt_runner.runner import PROJECT_DIR
 
     import f1common
+    import grandprix_dashboards
     import grandprix_local
     import ingestion
     import loader
     import scheduler
 
     digest = hashlib.sha256(repr((keys, str(settings.f1data_dir), dbt)).encode())
-    roots = [Path(str(m.__file__)).parent for m in (f1common, ingestion, loader, scheduler, grandprix_local)]
+    roots = [Path(str(m.__file__)).parent for m in (f1common, ingestion, loader, scheduler, grandprix_local, grandprix_dashboards)]
     for file in sorted(_files([*roots, PROJECT_DIR])):
         digest.update(file.name.encode())
         digest.update(file.read_bytes())

@@ -1,0 +1,1 @@
+"""Grand Prix Insights Grafana dashboards: generated with grafanalib, validated, provisioned and previewed."""

@@ -1,0 +1,60 @@
+"""CLI: `python -m grandprix_dashboards build|upload|preview ...` (see --help)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from grandprix_dashboards import datasources
+from grandprix_dashboards.build import DEFAULT_GRAFANA_DASHBOARDS_DIR, build
+from grandprix_dashboards.catalog import dashboards
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m grandprix_dashboards", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="write dashboard JSON and Grafana provisioning YAML")
+    b.add_argument("--out", type=Path, required=True, help="output directory")
+    b.add_argument("--datasource", choices=["duckdb", "snowflake", "both"], default="both")
+    b.add_argument("--grafana-dashboards-dir", default=DEFAULT_GRAFANA_DASHBOARDS_DIR,
+                   help="where Grafana will find the dashboards/ folder (dashboard provider path)")
+
+    u = sub.add_parser("upload", help="upload the dashboards to Grafana (env GRAFANA_URL, GRAFANA_TOKEN)")
+    u.add_argument("--datasource", choices=["duckdb", "snowflake", "both"], default="snowflake")
+
+    p = sub.add_parser("preview", help="render every dashboard to HTML + PNG from a local DuckDB warehouse")
+    p.add_argument("--warehouse", type=Path, required=True, help="DuckDB warehouse file (staging + analytics)")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--no-png", action="store_true", help="skip the Chromium screenshots")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "build":
+            result = build(args.out, datasources.select(args.datasource), args.grafana_dashboards_dir)
+            for path in [*result.dashboards, *result.provisioning]:
+                print(path)
+        elif args.command == "upload":
+            from grandprix_dashboards.upload import api_from_env, upload
+
+            for saved in upload(api_from_env(), datasources.select(args.datasource)):
+                print(f"{saved.uid} v{saved.version} {saved.url}")
+        elif args.command == "preview":
+            from grandprix_dashboards.preview import preview, values_summary
+
+            for dash in preview(args.warehouse, args.out, dashboards(), png=not args.no_png):
+                print(f"{dash.html_path} {dash.png_path or ''} [{values_summary(dash.values)}]")
+            print(args.out / "index.html")
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Writes the dashboard JSON files and Grafana provisioning YAML (datasources + dashboard providers).
+
+Layout of the output directory:
+
+    dashboards/<datasource>/<dashboard>.json
+    provisioning/datasources/grand-prix-insights.yaml
+    provisioning/dashboards/grand-prix-insights.yaml
+
+Mount `provisioning/` as Grafana's provisioning directory and `dashboards/` at `grafana_dashboards_dir`.
+Secrets and machine paths are left to Grafana's `$ENV` expansion in provisioning files.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml  # type: ignore[import-untyped]
+
+from grandprix_dashboards.catalog import dashboards
+from grandprix_dashboards.datasources import DUCKDB, SNOWFLAKE, Datasource
+from grandprix_dashboards.grafana import dashboard
+from grandprix_dashboards.validate import all_problems
+
+PROVISIONING_NAME = "grand-prix-insights.yaml"
+DEFAULT_GRAFANA_DASHBOARDS_DIR = "/var/lib/grafana/dashboards/grand-prix-insights"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    dashboards: list[Path]
+    provisioning: list[Path]
+
+
+def folder_title(ds: Datasource) -> str:
+    return f"Grand Prix Insights ({'DuckDB' if ds is DUCKDB else 'Snowflake'})"
+
+
+def datasource_provisioning(ds: Datasource, *, default: bool) -> dict[str, Any]:
+    """One datasource entry of Grafana's datasource provisioning file."""
+    entry: dict[str, Any] = {"name": ds.name, "uid": ds.uid, "type": ds.plugin, "access": "proxy",
+                             "isDefault": default, "editable": False}
+    if ds is DUCKDB:
+        entry["jsonData"] = {"path": "${GPI_WAREHOUSE_PATH}", "readOnly": True}
+    elif ds is SNOWFLAKE:
+        entry["jsonData"] = {
+            "account": "${GPI_SNOWFLAKE_ACCOUNT}",
+            "username": "${GPI_SNOWFLAKE_USER}",
+            "role": "${GPI_SNOWFLAKE_ROLE}",
+            "warehouse": "${GPI_SNOWFLAKE_WAREHOUSE}",
+            "database": "${GPI_SNOWFLAKE_DATABASE}",
+            "schema": "ANALYTICS",
+            "authType": "keypair",
+        }
+        entry["secureJsonData"] = {"privateKey": "${GPI_SNOWFLAKE_PRIVATE_KEY}"}
+    else:
+        raise ValueError(f"no provisioning known for datasource {ds.key!r}")
+    return entry
+
+
+def provider(ds: Datasource, grafana_dashboards_dir: str) -> dict[str, Any]:
+    return {
+        "name": f"grand-prix-insights-{ds.key}",
+        "orgId": 1,
+        "folder": folder_title(ds),
+        "folderUid": f"gpi-{ds.key}",
+        "type": "file",
+        "disableDeletion": False,
+        "allowUiUpdates": False,
+        "updateIntervalSeconds": 60,
+        "options": {"path": f"{grafana_dashboards_dir.rstrip('/')}/{ds.key}", "foldersFromFilesStructure": False},
+    }
+
+
+def build(out: Path, datasources: list[Datasource],
+          grafana_dashboards_dir: str = DEFAULT_GRAFANA_DASHBOARDS_DIR) -> BuildResult:
+    """Writes every dashboard for each datasource plus the provisioning files; returns the paths."""
+    if not datasources:
+        raise ValueError("build needs at least one datasource")
+    written: list[Path] = []
+    for ds in datasources:
+        folder = out / "dashboards" / ds.key
+        folder.mkdir(parents=True, exist_ok=True)
+        for spec in dashboards():
+            data = dashboard(spec, ds)
+            problems = all_problems(data, ds)
+            if problems:
+                raise ValueError(f"dashboard {spec.title!r} for {ds.key} is invalid: " + "; ".join(problems))
+            path = folder / f"{spec.slug}.json"
+            path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            written.append(path)
+    ds_file = out / "provisioning" / "datasources" / PROVISIONING_NAME
+    dash_file = out / "provisioning" / "dashboards" / PROVISIONING_NAME
+    for path in (ds_file, dash_file):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    ds_file.write_text(yaml.safe_dump(
+        {"apiVersion": 1,
+         "datasources": [datasource_provisioning(ds, default=i == 0) for i, ds in enumerate(datasources)]},
+        sort_keys=False))
+    dash_file.write_text(yaml.safe_dump(
+        {"apiVersion": 1, "providers": [provider(ds, grafana_dashboards_dir) for ds in datasources]},
+        sort_keys=False))
+    return BuildResult(dashboards=written, provisioning=[ds_file, dash_file])

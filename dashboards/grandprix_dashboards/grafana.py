@@ -1,0 +1,200 @@
+"""DashboardSpec + Datasource → Grafana dashboard JSON, through grafanalib.
+
+grafanalib 0.7.1 writes `null` for every unset attribute and a few keys from old schema versions;
+:func:`clean` removes them (keeping the `value: null` of a base threshold step, which Grafana needs).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attr
+from grafanalib import core as g
+from grafanalib._gen import DashboardEncoder
+
+from grandprix_dashboards.datasources import Datasource, Format
+from grandprix_dashboards.panels import DashboardSpec, Kind, PanelSpec, Variable
+from grandprix_dashboards.sql import render
+
+SCHEMA_VERSION = 39
+# Keys grafanalib emits that current dashboards no longer have (or that only old panel types read).
+OBSOLETE_KEYS = frozenset({"rows", "style", "sharedCrosshair", "hideControls", "span", "minSpan", "height", "error",
+                           "repeatDirection", "maxPerRow", "useTags", "tagsQuery", "tagValuesQuery", "auto",
+                           "auto_min", "auto_count", "intervalFactor", "step", "expr", "query_target", "metric",
+                           "target", "legendFormat", "instant", "rawQuery"})
+EMPTY_DROPPABLE = frozenset({"__inputs", "links", "thresholds", "columns", "mappings"})
+
+
+@attr.s
+class GenericPanel(g.Panel):
+    """A panel type grafanalib has no class for (trend, xychart): type, options and fieldConfig given as JSON."""
+
+    type: str = attr.ib(default="")
+    options: dict[str, Any] = attr.ib(factory=dict)
+    fieldConfig: dict[str, Any] = attr.ib(factory=dict)
+
+    def to_json_data(self) -> dict[str, Any]:
+        return self.panel_json({"type": self.type, "options": self.options, "fieldConfig": self.fieldConfig})
+
+
+def _generic(**fields: Any) -> g.Panel:
+    """A GenericPanel; its base-class fields (targets, gridPos, ...) are passed by keyword."""
+    return GenericPanel(**fields)
+
+
+def _fmt(spec: PanelSpec) -> Format:
+    return Format.TIME_SERIES if spec.kind is Kind.TIMESERIES else Format.TABLE
+
+
+def _series_transformations(spec: PanelSpec) -> list[dict[str, Any]]:
+    if not spec.series:
+        return []
+    return [{"id": "partitionByValues", "options": {"fields": [spec.series], "keepFields": False,
+                                                    "naming": {"asLabels": True}}}]
+
+
+def _series_names(spec: PanelSpec) -> list[dict[str, Any]]:
+    """Names each partitioned series by its value (legend `VER` instead of `position driver=VER`)."""
+    if not spec.series:
+        return []
+    return [{"matcher": {"id": "byName", "options": y},
+             "properties": [{"id": "displayName", "value": f"${{__field.labels.{spec.series}}}"}]} for y in spec.y]
+
+
+def _right_axis(spec: PanelSpec) -> list[dict[str, Any]]:
+    """Moves the `right_y` fields to a right-hand axis with their own unit."""
+    props: list[dict[str, Any]] = [{"id": "custom.axisPlacement", "value": "right"}]
+    if spec.right_unit:
+        props.append({"id": "unit", "value": spec.right_unit})
+    return [{"matcher": {"id": "byName", "options": y}, "properties": props} for y in spec.right_y]
+
+
+def _custom(spec: PanelSpec, draw: str) -> dict[str, Any]:
+    custom: dict[str, Any] = {"drawStyle": draw, "lineWidth": 2, "pointSize": 5, "showPoints": "never"
+                              if draw == "line" else "always", "spanNulls": True}
+    if spec.y_label:
+        custom["axisLabel"] = spec.y_label
+    if spec.invert_y:
+        custom["transform"] = "negative-Y"
+    return custom
+
+
+def _legend() -> dict[str, Any]:
+    return {"displayMode": "list", "placement": "right", "showLegend": True, "calcs": []}
+
+
+def panel(spec: PanelSpec, ds: Datasource) -> g.Panel:
+    sql = render(spec.sql, ds.sql_dialect)
+    common: dict[str, Any] = {
+        "title": spec.title,
+        "description": spec.description,
+        "dataSource": ds.ref,
+        "targets": [ds.target("A", sql, _fmt(spec))],
+        "gridPos": g.GridPos(h=spec.pos.h, w=spec.pos.w, x=spec.pos.x, y=spec.pos.y),
+        "thresholds": [{"value": None, "color": "green"}],
+    }
+    defaults: dict[str, Any] = {"unit": spec.unit} if spec.unit else {}
+    if spec.kind is Kind.LINES:
+        return _generic(
+            type="trend", **common, transformations=_series_transformations(spec),
+            options={"xField": spec.x, "legend": _legend(), "tooltip": {"mode": "multi", "sort": "none"}},
+            fieldConfig={"defaults": {**defaults, "custom": _custom(spec, "line"),
+                                      "color": {"mode": "palette-classic"}},
+                         "overrides": _series_names(spec) + _right_axis(spec)},
+        )
+    if spec.kind is Kind.SCATTER:
+        return _generic(
+            type="xychart", **common, transformations=_series_transformations(spec),
+            options={"mapping": "auto", "seriesMapping": "auto", "dims": {"x": spec.x},
+                     "series": [{"x": {"matcher": {"id": "byName", "options": spec.x}},
+                                 "y": {"matcher": {"id": "byName", "options": spec.y[0]}}}],
+                     "legend": _legend(), "tooltip": {"mode": "single", "sort": "none"}},
+            fieldConfig={"defaults": {**defaults, "custom": {"show": "points", "pointSize": {"fixed": 6}},
+                                      "color": {"mode": "palette-classic"}},
+                         "overrides": _series_names(spec)},
+        )
+    if spec.kind is Kind.TIMESERIES:
+        return g.TimeSeries(**common, unit=spec.unit, legendPlacement="right", lineWidth=2)
+    if spec.kind is Kind.BARS:
+        assert spec.x is not None
+        x_field, transformations = spec.x, []
+        if spec.series:
+            # long (x, series, value) → one column per series; Grafana names the first column "x\series"
+            transformations = [{"id": "groupingToMatrix", "options": {
+                "rowField": spec.x, "columnField": spec.series, "valueField": spec.y[0], "emptyValue": "zero"}}]
+            x_field = f"{spec.x}\\{spec.series}"
+        return g.BarChart(**common, transformations=transformations, stacking="normal" if spec.stack else "none",
+                          xTickLabelRotation=-45 if spec.series else 0, legendPlacement="right",
+                          showLegend=bool(spec.series), thresholdSteps=[{"value": None, "color": "green"}],
+                          extraJson={"options": {"xField": x_field}})
+    if spec.kind is Kind.TABLE:
+        return g.Table(**common, unit=spec.unit)
+    if spec.kind is Kind.STAT:
+        common["thresholds"] = [{"value": None, "color": "green"}, {"value": 1, "color": "red"}]
+        return g.Stat(**common, format=spec.unit or "none", reduceCalc="lastNotNull", colorMode="value",
+                      graphMode="none", noValue="0")
+    raise ValueError(f"panel {spec.title!r}: unknown kind {spec.kind}")
+
+
+def template(var: Variable, ds: Datasource) -> g.Template:
+    return g.Template(
+        name=var.name, label=var.label, query=render(var.query, ds.sql_dialect), dataSource=ds.ref,
+        default=var.default, multi=var.multi, includeAll=var.include_all, sort=0, refresh=1,
+    )
+
+
+def dashboard_uid(spec: DashboardSpec, ds: Datasource) -> str:
+    return f"{spec.uid}-{ds.key}"
+
+
+def dashboard(spec: DashboardSpec, ds: Datasource) -> dict[str, Any]:
+    """The Grafana dashboard JSON (a dict) of a spec for one datasource."""
+    dash = g.Dashboard(
+        title=spec.title,
+        uid=dashboard_uid(spec, ds),
+        description=spec.description,
+        tags=[*spec.tags, ds.key],
+        panels=[panel(p, ds) for p in spec.panels],
+        templating=g.Templating(list=[template(v, ds) for v in spec.variables]),
+        refresh=spec.refresh,
+        time=g.Time(spec.time_from, "now"),
+        timezone="utc",
+        schemaVersion=SCHEMA_VERSION,
+        graphTooltip=1,
+    ).auto_panel_ids()
+    data = json.loads(json.dumps(dash.to_json_data(), cls=DashboardEncoder))
+    data["templating"]["list"] = [_current(t, v) for t, v in zip(data["templating"]["list"], spec.variables)]
+    return clean(data)
+
+
+def _current(data: dict[str, Any], var: Variable) -> dict[str, Any]:
+    """The variable's initial selection: its default, All, or nothing (Grafana then takes the first value)."""
+    if var.default is not None:
+        data["current"] = {"selected": True, "text": var.default, "value": var.default}
+    elif var.include_all:
+        data["current"] = {"selected": True, "text": ["All"], "value": ["$__all"]}
+    else:
+        data.pop("current", None)
+    data["options"] = []
+    return data
+
+
+def clean(value: Any) -> Any:
+    """Drops nulls, obsolete keys and empty leftovers; keeps `value: null` of threshold steps."""
+    if isinstance(value, dict):
+        is_step = "color" in value and "value" in value
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if key in OBSOLETE_KEYS:
+                continue
+            if item is None and not (is_step and key == "value"):
+                continue
+            cleaned = clean(item)
+            if key in EMPTY_DROPPABLE and cleaned in ([], {}):
+                continue
+            out[key] = cleaned
+        return out
+    if isinstance(value, list):
+        return [clean(item) for item in value]
+    return value

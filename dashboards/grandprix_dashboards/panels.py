@@ -1,0 +1,161 @@
+"""Dashboard definitions independent of Grafana and of the datasource.
+
+A dashboard is a :class:`DashboardSpec`: template variables plus panels, each panel with its SQL
+(written once, see :mod:`grandprix_dashboards.sql`), its kind of chart and which result columns are
+the x axis, the values and the series. :mod:`grandprix_dashboards.grafana` turns a spec into Grafana
+JSON for a datasource; :mod:`grandprix_dashboards.preview` runs the same SQL and draws it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from grandprix_dashboards.sql import SqlSource
+
+GRID_COLUMNS = 24
+
+
+class Kind(str, Enum):
+    LINES = "lines"  # numeric x (lap, round), one line per series: Grafana "trend"
+    TIMESERIES = "timeseries"  # time x: Grafana "timeseries" with the time-series format
+    SCATTER = "scatter"  # numeric x and y points: Grafana "xychart"
+    BARS = "bars"  # categorical x: Grafana "barchart"
+    TABLE = "table"
+    STAT = "stat"
+
+
+@dataclass(frozen=True)
+class Pos:
+    """Grafana gridPos: x/w in columns of a 24-column grid, y/h in rows of 30 px."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A query-backed template variable. `default` None means: the first value the query returns."""
+
+    name: str
+    label: str
+    query: SqlSource
+    default: str | None = None
+    multi: bool = False
+    include_all: bool = False
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    title: str
+    kind: Kind
+    sql: SqlSource
+    pos: Pos
+    description: str = ""
+    x: str | None = None  # x column (LINES, SCATTER, BARS) or time column (TIMESERIES)
+    y: tuple[str, ...] = ()  # value columns; one line/bar group each
+    series: str | None = None  # column whose values split rows into series (long format)
+    unit: str = ""  # Grafana unit id, e.g. "s", "celsius", "short"
+    invert_y: bool = False  # lower is better (positions)
+    right_y: tuple[str, ...] = ()  # value columns drawn against a second (right) axis
+    right_unit: str = ""
+    x_label: str = ""
+    y_label: str = ""
+    stack: bool = False  # stacked bars
+    colour_sql: SqlSource | None = None  # preview only: rows (series, '#RRGGBB') colouring series
+    empty_ok: str | None = None  # why an empty result is a valid answer (e.g. "no failures")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        cols = [c for c in (self.x, self.series) if c]
+        return (*cols, *self.y)
+
+
+@dataclass(frozen=True)
+class DashboardSpec:
+    uid: str
+    title: str
+    description: str
+    variables: tuple[Variable, ...]
+    panels: tuple[PanelSpec, ...]
+    tags: tuple[str, ...] = ("grand-prix-insights",)
+    refresh: str = "5m"
+    time_from: str = "now-7d"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        return self.uid.removeprefix("gpi-")
+
+
+# --- shared panel helpers --------------------------------------------------------------------------
+
+
+def lines(title: str, sql: SqlSource, pos: Pos, *, x: str, y: str | tuple[str, ...], series: str | None = None,
+          unit: str = "", invert_y: bool = False, colour_sql: SqlSource | None = None, right_y: tuple[str, ...] = (),
+          right_unit: str = "", x_label: str = "", y_label: str = "", description: str = "") -> PanelSpec:
+    return PanelSpec(title=title, kind=Kind.LINES, sql=sql, pos=pos, x=x, y=_tuple(y), series=series, unit=unit,
+                     invert_y=invert_y, colour_sql=colour_sql, right_y=right_y, right_unit=right_unit,
+                     x_label=x_label, y_label=y_label, description=description)
+
+
+def scatter(title: str, sql: SqlSource, pos: Pos, *, x: str, y: str, series: str | None = None, unit: str = "",
+            x_label: str = "", y_label: str = "", description: str = "") -> PanelSpec:
+    return PanelSpec(title=title, kind=Kind.SCATTER, sql=sql, pos=pos, x=x, y=(y,), series=series, unit=unit,
+                     x_label=x_label, y_label=y_label, description=description)
+
+
+def bars(title: str, sql: SqlSource, pos: Pos, *, x: str, y: str, series: str | None = None, stack: bool = False,
+         unit: str = "", description: str = "") -> PanelSpec:
+    return PanelSpec(title=title, kind=Kind.BARS, sql=sql, pos=pos, x=x, y=(y,), series=series, stack=stack,
+                     unit=unit, description=description)
+
+
+def timeseries(title: str, sql: SqlSource, pos: Pos, *, time: str, y: str | tuple[str, ...],
+               series: str | None = None, unit: str = "", description: str = "") -> PanelSpec:
+    return PanelSpec(title=title, kind=Kind.TIMESERIES, sql=sql, pos=pos, x=time, y=_tuple(y), series=series,
+                     unit=unit, description=description)
+
+
+def table(title: str, sql: SqlSource, pos: Pos, *, description: str = "", empty_ok: str | None = None) -> PanelSpec:
+    return PanelSpec(title=title, kind=Kind.TABLE, sql=sql, pos=pos, description=description, empty_ok=empty_ok)
+
+
+def stat(title: str, sql: SqlSource, pos: Pos, *, y: str, unit: str = "", description: str = "") -> PanelSpec:
+    return PanelSpec(title=title, kind=Kind.STAT, sql=sql, pos=pos, y=(y,), unit=unit, description=description)
+
+
+def _tuple(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else value
+
+
+# --- shared template variables ---------------------------------------------------------------------
+
+SESSION_ORDER = (
+    "case session when 'R' then 0 when 'S' then 1 when 'Q' then 2 when 'SQ' then 3 when 'SS' then 4 else 5 end"
+)
+
+
+def session_variables(relation: str, *, driver_column: str | None = "driver") -> tuple[Variable, ...]:
+    """season → event → session (→ driver) chained on one relation; defaults: latest season/event, race first."""
+    where_season = "where season = ${season:raw}"
+    where_event = f"{where_season} and event_name = ${{event:sqlstring}}"
+    where_session = f"{where_event} and session = ${{session:sqlstring}}"
+    variables = [
+        Variable("season", "Season", f'select distinct season as "season" from {relation} order by 1 desc'),
+        Variable("event", "Event",
+                 f'select event_name as "event" from {relation} {where_season} group by event_name '
+                 "order by max(round) desc"),
+        Variable("session", "Session",
+                 f'select session as "session" from {relation} {where_event} group by session '
+                 f"order by min({SESSION_ORDER})"),
+    ]
+    if driver_column:
+        variables.append(
+            Variable("driver", "Driver",
+                     f'select distinct {driver_column} as "driver" from {relation} {where_session} order by 1',
+                     multi=True, include_all=True)
+        )
+    return tuple(variables)

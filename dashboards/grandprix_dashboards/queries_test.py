@@ -1,0 +1,138 @@
+"""Every panel's SQL runs on a warehouse built from the real data and returns rows for the default variables,
+in both dialects: DuckDB directly, Snowflake through fakesnow (which translates Snowflake SQL to DuckDB)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import fakesnow
+import pytest
+import snowflake.connector
+
+from f1common.events import CalendarItem, CalendarStatus
+from grandprix_dashboards.calendar_export import COLUMN_NAMES, export_calendar
+from grandprix_dashboards.panels import DashboardSpec, Kind
+from grandprix_dashboards.query import QueryError, Warehouse, resolve_variables, run_panel, variable_options
+from grandprix_dashboards.sql import SNOWFLAKE, interpolate, render
+
+
+@pytest.fixture(scope="module")
+def wh(warehouse_path: Path) -> Any:
+    with Warehouse(warehouse_path) as warehouse:
+        yield warehouse
+
+
+@pytest.fixture(scope="module")
+def defaults(wh: Warehouse, specs: list[DashboardSpec]) -> dict[str, dict[str, list[str]]]:
+    return {spec.uid: resolve_variables(wh, spec) for spec in specs}
+
+
+def test_variables_have_values_and_sensible_defaults(wh: Warehouse, specs: list[DashboardSpec],
+                                                    defaults: dict[str, dict[str, list[str]]]) -> None:
+    for spec in specs:
+        values = defaults[spec.uid]
+        for var in spec.variables:
+            options = variable_options(wh, spec, var, values)
+            assert options, f"{spec.title}: ${var.name} has no values"
+            if var.include_all:
+                assert values[var.name] == options, "All selects every value"
+            else:
+                assert values[var.name] == [options[0]]
+    race = defaults["gpi-race-progress"]
+    seasons = variable_options(wh, specs[0], specs[0].variables[0], {})
+    assert race["season"] == [max(seasons, key=int)], "the latest season comes first"
+    assert race["session"] == ["R"] or "R" not in variable_options(wh, specs[0], specs[0].variables[2], race)
+
+
+def test_every_panel_returns_rows_for_the_defaults(wh: Warehouse, specs: list[DashboardSpec],
+                                                   defaults: dict[str, dict[str, list[str]]]) -> None:
+    empty = []
+    for spec in specs:
+        for panel in spec.panels:
+            result = run_panel(wh, spec, panel, defaults[spec.uid])
+            missing = set(panel.columns) - set(result.columns)
+            assert not missing, f"{spec.title} / {panel.title}: result lacks columns {missing}"
+            if not result.rows:
+                empty.append(f"{spec.title} / {panel.title}")
+                assert panel.empty_ok, f"{spec.title} / {panel.title}: no rows for {defaults[spec.uid]}"
+            if panel.kind is Kind.STAT:
+                assert len(result.rows) == 1
+    charts = [p for s in specs for p in s.panels if p.kind is not Kind.TABLE]
+    assert all(not p.empty_ok for p in charts), "only tables may legitimately be empty"
+
+
+def test_chart_values_are_real_data(wh: Warehouse, specs: list[DashboardSpec],
+                                    defaults: dict[str, dict[str, list[str]]]) -> None:
+    race = next(s for s in specs if s.uid == "gpi-race-progress")
+    values = defaults[race.uid]
+    positions = run_panel(wh, race, race.panels[0], values)
+    laps = positions.column("lap")
+    assert min(laps) == 1 and max(laps) > 40, "a race default covers the whole race"
+    assert set(positions.column("position")) <= set(range(1, 21))
+    drivers = set(positions.column("driver"))
+    assert drivers <= set(values["driver"]) and len(drivers) >= 18, "every classified driver has a line"
+
+
+def test_snowflake_dialect_runs_with_the_same_results(warehouse_path: Path, specs: list[DashboardSpec],
+                                                      defaults: dict[str, dict[str, list[str]]],
+                                                      tmp_path: Path) -> None:
+    shutil.copy(warehouse_path, tmp_path / "GPI.db")  # fakesnow opens <db_path>/<DATABASE>.db
+    with Warehouse(warehouse_path) as duck, fakesnow.patch(db_path=tmp_path):
+        con = snowflake.connector.connect(database="GPI", schema="ANALYTICS")
+        cursor = con.cursor()
+        for spec in specs:
+            values = defaults[spec.uid]
+            for var in spec.variables:
+                cursor.execute(interpolate(render(var.query, SNOWFLAKE), values))
+                assert [str(r[0]) for r in cursor.fetchall()] == variable_options(duck, spec, var, values)
+            for panel in spec.panels:
+                sql = interpolate(render(panel.sql, SNOWFLAKE), values)
+                cursor.execute(sql)
+                rows = cursor.fetchall()
+                expected = run_panel(duck, spec, panel, values)
+                assert [d[0] for d in cursor.description] == expected.columns, f"{panel.title}: column names"
+                assert len(rows) == len(expected.rows), f"{spec.title} / {panel.title}: row count differs"
+        con.close()
+
+
+def test_bad_query_names_the_panel(wh: Warehouse, specs: list[DashboardSpec]) -> None:
+    spec = specs[0]
+    with pytest.raises(QueryError, match="Race progress: panel 'Positions by lap' failed"):
+        run_panel(wh, spec, spec.panels[0], {"season": ["not a number"], "event": ["x"], "session": ["R"],
+                                             "driver": ["VER"]})
+
+
+def test_pipeline_health_lists_failed_overdue_and_quarantined(warehouse_path: Path, specs: list[DashboardSpec],
+                                                              tmp_path: Path) -> None:
+    """On a healthy warehouse those tables are empty; make two sessions late/FAILED and quarantine a file."""
+    copy = tmp_path / "unhealthy.duckdb"
+    shutil.copy(warehouse_path, copy)
+    con = duckdb.connect(str(copy))
+    columns = ", ".join(COLUMN_NAMES)
+    rows = con.execute(f"select {columns} from staging.race_calendar order by pk").fetchall()
+    items = [CalendarItem.model_validate({**dict(zip(COLUMN_NAMES, r, strict=True)), "session_name": "x"})
+             for r in rows]
+    now = dt.datetime.now(dt.UTC)
+    failed = items[0].model_copy(update={"status": CalendarStatus.FAILED, "attempt": 9})
+    overdue = items[1].model_copy(update={"status": CalendarStatus.NOT_AVAILABLE, "attempt": 3,
+                                          "end_utc": now - dt.timedelta(hours=12)})
+    recent = items[2].model_copy(update={"status": CalendarStatus.SCHEDULED, "end_utc": now - dt.timedelta(hours=1)})
+    export_calendar(con, [failed, overdue, recent, *items[3:]])
+    file_name, run_id = con.execute("select file_name, run_id from staging.load_history limit 1").fetchone() or ("", "")
+    con.execute("insert into staging.load_quarantine values (?, ?, 'laps', 'schema mismatch: lap_time_ms', ?)",
+                [file_name, run_id, now])
+    con.close()
+
+    health = next(s for s in specs if s.uid == "gpi-pipeline-health")
+    panels = {p.title: p for p in health.panels}
+    with Warehouse(copy) as wh:
+        problems = run_panel(wh, health, panels["Overdue or FAILED sessions"], {})
+        assert [(r[0], r[2]) for r in problems.rows] == [(failed.pk, "FAILED"), (overdue.pk, "NOT_AVAILABLE")]
+        quarantined = run_panel(wh, health, panels["Quarantined files (latest 50)"], {})
+        assert [(r[1], r[3], r[4]) for r in quarantined.rows] == [("laps", file_name, "schema mismatch: lap_time_ms")]
+        assert run_panel(wh, health, panels["Quarantined files"], {}).rows == [(1,)]
+        assert run_panel(wh, health, panels["Sessions overdue or FAILED"], {}).rows == [(2,)]

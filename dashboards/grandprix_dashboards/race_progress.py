@@ -1,0 +1,105 @@
+"""Race progress: positions and gaps by lap, pit stops and flag / safety-car periods of one session."""
+
+from __future__ import annotations
+
+from grandprix_dashboards.panels import DashboardSpec, Pos, lines, session_variables, table
+
+MART = "analytics.mart_positions_by_lap"
+SESSION_FILTER = "season = ${season:raw} and event_name = ${event:sqlstring} and session = ${session:sqlstring}"
+DRIVER_FILTER = "driver in (${driver:sqlstring})"
+
+# FastF1 track status codes seen during a lap ('124'): the most severe one names the lap.
+TRACK_STATUS_LABEL = """case
+      when track_status like '%5%' then 'Red flag'
+      when track_status like '%4%' then 'Safety car'
+      when track_status like '%6%' or track_status like '%7%' then 'Virtual safety car'
+      when track_status like '%2%' then 'Yellow flag'
+    end"""
+
+TEAM_COLOURS = f"""
+    select driver, max(team_colour)
+    from {MART}
+    where {SESSION_FILTER}
+    group by driver
+"""
+
+POSITIONS = f"""
+    select lap_number as "lap", driver as "driver", position as "position"
+    from {MART}
+    where {SESSION_FILTER} and {DRIVER_FILTER} and position is not null
+    order by driver, lap_number
+"""
+
+GAPS = f"""
+    select lap_number as "lap", driver as "driver", gap_to_leader_ms / 1000.0 as "gap_s"
+    from {MART}
+    where {SESSION_FILTER} and {DRIVER_FILTER} and gap_to_leader_ms is not null
+    order by driver, lap_number
+"""
+
+PIT_STOPS = f"""
+    select lap_number as "Lap", driver as "Driver", team_name as "Team", position as "Position after lap"
+    from {MART}
+    where {SESSION_FILTER} and {DRIVER_FILTER} and is_pit_in
+    order by lap_number, position
+"""
+
+# Laps under a flag, from the leader's lap (one row per lap), folded into periods (gaps and islands).
+FLAG_PERIODS = f"""
+    with leader_laps as (
+      select lap_number, {TRACK_STATUS_LABEL} as period
+      from {MART}
+      where {SESSION_FILTER} and position = 1
+    ),
+    flagged as (
+      select lap_number, period,
+             lap_number - row_number() over (partition by period order by lap_number) as island
+      from leader_laps
+      where period is not null
+    )
+    select period as "Period", min(lap_number) as "From lap", max(lap_number) as "To lap",
+           count(*) as "Laps"
+    from flagged
+    group by period, island
+    order by min(lap_number)
+"""
+
+CLASSIFICATION = f"""
+    with laps as (
+      select driver, team_name, lap_number, position, is_pit_in,
+             row_number() over (partition by driver order by lap_number desc) as from_end
+      from {MART}
+      where {SESSION_FILTER}
+    )
+    select max(case when from_end = 1 then position end) as "Pos", driver as "Driver", team_name as "Team",
+           max(lap_number) as "Laps", sum(case when is_pit_in then 1 else 0 end) as "Pit stops"
+    from laps
+    group by driver, team_name
+    order by max(case when from_end = 1 then position end) nulls last, max(lap_number) desc
+"""
+
+
+def dashboard() -> DashboardSpec:
+    return DashboardSpec(
+        uid="gpi-race-progress",
+        title="Race progress",
+        description="Positions and gaps to the leader lap by lap, pit stops and flag periods of one session.",
+        variables=session_variables(MART),
+        panels=(
+            lines("Positions by lap", POSITIONS, Pos(0, 0, 16, 12), x="lap", y="position", series="driver",
+                  invert_y=True, colour_sql=TEAM_COLOURS, x_label="Lap", y_label="Position",
+                  description="Position at the end of each lap; P1 at the top. Colours are team colours."),
+            table("Running order at the flag", CLASSIFICATION, Pos(16, 0, 8, 12),
+                  description="Position at the end of each driver's last lap (before any penalty), laps completed "
+                  "and pit stops."),
+            lines("Gap to leader", GAPS, Pos(0, 12, 16, 10), x="lap", y="gap_s", series="driver", unit="s",
+                  colour_sql=TEAM_COLOURS, x_label="Lap", y_label="Gap to leader (s)",
+                  description="Seconds behind the leader at the end of each lap."),
+            table("Flag and safety-car periods", FLAG_PERIODS, Pos(16, 12, 8, 5),
+                  description="Laps the leader completed under yellow, safety car, virtual safety car or red flag.",
+                  empty_ok="a session run entirely under green flags has no flag periods"),
+            table("Pit stops", PIT_STOPS, Pos(16, 17, 8, 5),
+                  description="Laps on which a driver entered the pit lane.",
+                  empty_ok="a qualifying or practice session, or a race without stops, has no pit-in laps"),
+        ),
+    )

@@ -1,0 +1,107 @@
+"""SQL shared by every panel: the two warehouse dialects and Grafana variable interpolation.
+
+Panel SQL is written once. Where DuckDB and Snowflake disagree, the panel calls a method of
+:class:`Dialect` (the one place that knows the difference); everything else is SQL both accept.
+Result columns are aliased with quoted lower-case names (`as "lap"`) so that both warehouses return
+the same field names (Snowflake would otherwise upper-case them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+
+class DialectName(str, Enum):
+    DUCKDB = "duckdb"
+    SNOWFLAKE = "snowflake"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The few expressions that differ between DuckDB and Snowflake."""
+
+    name: DialectName
+
+    def now(self) -> str:
+        return "current_timestamp" if self.name is DialectName.DUCKDB else "current_timestamp()"
+
+    def hours_since(self, column: str) -> str:
+        """Hours (fractional) from a UTC timestamp column to now."""
+        if self.name is DialectName.DUCKDB:
+            return f"(date_diff('second', {column}, current_timestamp) / 3600.0)"
+        return f"(datediff(second, {column}, current_timestamp()) / 3600.0)"
+
+    def hours_before_now(self, hours: int) -> str:
+        """A timestamp `hours` hours ago."""
+        if self.name is DialectName.DUCKDB:
+            return f"(current_timestamp - interval '{int(hours)} hours')"
+        return f"dateadd(hour, -{int(hours)}, current_timestamp())"
+
+
+DUCKDB = Dialect(DialectName.DUCKDB)
+SNOWFLAKE = Dialect(DialectName.SNOWFLAKE)
+DIALECTS: Mapping[DialectName, Dialect] = {DialectName.DUCKDB: DUCKDB, DialectName.SNOWFLAKE: SNOWFLAKE}
+
+SqlSource = str | Callable[[Dialect], str]
+
+
+def render(source: SqlSource, dialect: Dialect) -> str:
+    """The panel SQL for one dialect (still containing Grafana variables)."""
+    text = source(dialect) if callable(source) else source
+    return _dedent(text)
+
+
+def _dedent(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip("\n").splitlines()]
+    indents = [len(line) - len(line.lstrip()) for line in lines if line.strip()]
+    cut = min(indents, default=0)
+    return "\n".join(line[cut:] for line in lines)
+
+
+# --- Grafana variable interpolation (the subset the dashboards use) -------------------------------
+
+_VAR_RE = re.compile(r"\$\{(?P<name>\w+)(?::(?P<fmt>\w+))?\}|\$(?P<bare>\w+)")
+FORMATS = ("raw", "sqlstring", "csv")
+
+
+class UnknownVariable(KeyError):
+    """A query referenced a variable that has no value."""
+
+
+def quote(value: str) -> str:
+    """An SQL string literal (Grafana's `sqlstring` format)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def variables_in(sql: str) -> list[str]:
+    """Names of the Grafana variables a query references, in order of first use."""
+    names: list[str] = []
+    for match in _VAR_RE.finditer(sql):
+        name = match["name"] or match["bare"]
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def interpolate(sql: str, values: Mapping[str, Sequence[str]]) -> str:
+    """Substitutes `$name`, `${name}` and `${name:sqlstring}` as Grafana does for the given values.
+
+    Multi-value variables join with commas; `sqlstring` quotes each value and escapes quotes.
+    """
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match["name"] or match["bare"]
+        fmt = match["fmt"] or "raw"
+        if name not in values:
+            raise UnknownVariable(f"query uses variable ${name} but no value was given (have: {sorted(values)})")
+        if fmt not in FORMATS:
+            raise ValueError(f"variable ${{{name}:{fmt}}}: unsupported format {fmt!r}; expected one of {FORMATS}")
+        items = list(values[name])
+        if fmt == "sqlstring":
+            return ",".join(quote(v) for v in items)
+        return ",".join(items)
+
+    return _VAR_RE.sub(substitute, sql)
