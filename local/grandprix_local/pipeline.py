@@ -61,9 +61,8 @@ class LocalPipeline:
     """The pipeline's stages against an emulated AWS (moto) and a DuckDB warehouse."""
 
     def __init__(self, settings: Settings, progress: Progress = print) -> None:
-        from ingestion.handler import _settings as ingestion_settings
-
         from grandprix_local.stack import provision
+        from ingestion.handler import _settings as ingestion_settings
 
         # The ingestion handler caches its Settings per process (as in Lambda); a new embedded stack has
         # a new endpoint, so a second pipeline in the same process must not reuse the previous one's.

@@ -109,7 +109,8 @@ def _cache_key(keys: Sequence[str], settings: Settings, dbt: bool) -> str:
     import scheduler
 
     digest = hashlib.sha256(repr((keys, str(settings.f1data_dir), dbt)).encode())
-    roots = [Path(str(m.__file__)).parent for m in (f1common, ingestion, loader, scheduler, grandprix_local, grandprix_dashboards)]
+    modules = (f1common, ingestion, loader, scheduler, grandprix_local, grandprix_dashboards)
+    roots = [Path(str(m.__file__)).parent for m in modules]
     for file in sorted(_files([*roots, PROJECT_DIR])):
         digest.update(file.name.encode())
         digest.update(file.read_bytes())
