@@ -51,10 +51,14 @@ def land_ergast(s3: Any, ergast_dir: Path) -> Manifest:
         data = to_parquet_bytes(table)
         key = data_key(dataset, run_id)
         s3.put_object(Bucket=BUCKET, Key=key, Body=data)
-        files.append(ManifestFile(dataset=dataset, key=key, rows=table.num_rows, bytes=len(data),
-                                  sha256=sha256(data)))
-    manifest = Manifest(run_id=run_id, source=Source.ERGAST, created_at=dt.datetime.now(dt.timezone.utc),
-                        producer="loader-bench", files=files)
+        files.append(ManifestFile(dataset=dataset, key=key, rows=table.num_rows, bytes=len(data), sha256=sha256(data)))
+    manifest = Manifest(
+        run_id=run_id,
+        source=Source.ERGAST,
+        created_at=dt.datetime.now(dt.timezone.utc),
+        producer="loader-bench",
+        files=files,
+    )
     s3.put_object(Bucket=BUCKET, Key=f"manifests/{run_id}.json", Body=manifest.to_json())
     return manifest
 
@@ -80,8 +84,9 @@ def land_fastf1(s3: Any, settings: Settings) -> tuple[list[Manifest], list[str]]
         except DataNotAvailable as exc:
             skipped.append(f"{session_id.key}: {exc}")
             continue
-        manifests.append(land_session(tables, new_run_id(), s3=s3, bucket=BUCKET,
-                                      created_at=dt.datetime.now(dt.timezone.utc)))
+        manifests.append(
+            land_session(tables, new_run_id(), s3=s3, bucket=BUCKET, created_at=dt.datetime.now(dt.timezone.utc))
+        )
     return manifests, skipped
 
 
@@ -115,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 sessions, skipped = land_fastf1(s3, settings)
                 manifests += sessions
-                fastf1_note = (f"FastF1 sessions: {len(sessions)} landed by ingestion.ingest.land_session in "
-                               f"{time.perf_counter() - t0:.1f} s (not timed below)")
+                fastf1_note = (
+                    f"FastF1 sessions: {len(sessions)} landed by ingestion.ingest.land_session in "
+                    f"{time.perf_counter() - t0:.1f} s (not timed below)"
+                )
                 if skipped:
                     fastf1_note += f"; not available: {skipped}"
 
@@ -130,19 +137,21 @@ def main(argv: list[str] | None = None) -> int:
             t1 = time.perf_counter()
             again = load_keys(keys, s3=s3, bucket=BUCKET, warehouse=warehouse)
             elapsed_again = time.perf_counter() - t1
-            staged = sum(
-                warehouse.staging_rows(dataset_spec(f.dataset), f.key) for m in manifests for f in m.files
-            )
+            staged = sum(warehouse.staging_rows(dataset_spec(f.dataset), f.key) for m in manifests for f in m.files)
 
     loaded = report.keys(Outcome.LOADED)
     print(f"command: {command}")
     print(f"data: Ergast dump (1 run, {len(manifests[0].files)} datasets); {fastf1_note}")
-    print(f"loaded {len(loaded)} files / {report.rows_loaded:,} rows from {len(keys)} notifications "
-          f"in {elapsed:.2f} s: {len(loaded) / elapsed:.1f} files/s, {report.rows_loaded / elapsed:,.0f} rows/s")
+    print(
+        f"loaded {len(loaded)} files / {report.rows_loaded:,} rows from {len(keys)} notifications "
+        f"in {elapsed:.2f} s: {len(loaded) / elapsed:.1f} files/s, {report.rows_loaded / elapsed:,.0f} rows/s"
+    )
     print(f"outcomes: {report.counts}")
     print(f"staging rows {staged:,} == manifest rows {expected_rows:,}: {staged == expected_rows}")
-    print(f"duplicate pass (all {len(keys)} keys again): {again.counts['skipped']} files skipped, "
-          f"{again.rows_loaded} rows, {elapsed_again:.2f} s ({len(keys) / elapsed_again:.0f} notifications/s)")
+    print(
+        f"duplicate pass (all {len(keys)} keys again): {again.counts['skipped']} files skipped, "
+        f"{again.rows_loaded} rows, {elapsed_again:.2f} s ({len(keys) / elapsed_again:.0f} notifications/s)"
+    )
     return 0 if staged == expected_rows and len(loaded) == len(data_keys) and again.rows_loaded == 0 else 1
 
 

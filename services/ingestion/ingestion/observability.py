@@ -1,0 +1,27 @@
+"""Structured JSON logs and CloudWatch EMF metrics of the ingestion service (AWS Lambda Powertools)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from f1common.names import METRICS_NAMESPACE, SERVICE_INGESTION
+
+logger = Logger(service=SERVICE_INGESTION)
+
+
+def emit_metric(name: str, value: float, unit: MetricUnit = MetricUnit.Count, **dimensions: str) -> None:
+    """Emits one EMF metric (a JSON line on stdout) with the service and the given dimensions."""
+    with single_metric(
+        name=name,
+        unit=unit,
+        value=value,
+        namespace=METRICS_NAMESPACE,
+        default_dimensions={"service": SERVICE_INGESTION, **dimensions},
+    ):
+        pass
+
+
+def emit_rows(rows: dict[str, int], **dimensions: str) -> None:
+    for dataset, count in rows.items():
+        emit_metric("RowsLanded", count, MetricUnit.Count, dataset=dataset, **dimensions)
