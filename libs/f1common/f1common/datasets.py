@@ -128,7 +128,7 @@ class ScheduleRow(Row):
 
 class LapRow(SessionRow):
     driver_number: str = Field(description="Car number, as a string ('1', '44')")
-    driver: str = Field(description="Three-letter abbreviation")
+    driver: str | None = Field(description="Three-letter abbreviation (absent in some older timing data)")
     team: str | None
     lap_number: int
     lap_time_ms: int | None

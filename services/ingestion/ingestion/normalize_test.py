@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from f1common.datasets import Dataset
 from f1common.schedule import load_schedule
 from f1common.sessions import SessionId
 from f1common.settings import Settings
@@ -54,3 +55,14 @@ def test_a_session_without_laps_is_not_available(settings: Settings) -> None:
     session: Any = load_fastf1_session(session_id, settings)
     with pytest.raises(DataNotAvailable, match="2025-10-R"):
         session_tables(session, session_id)
+
+
+def test_older_timing_data_without_driver_names_still_lands(settings: Settings) -> None:
+    """2020 Styrian GP FP2 in the cache has car numbers but no driver list: laps land, names stay null."""
+    session_id = SessionId.parse("2020-05-FP2")
+    tables = session_tables(load_fastf1_session(session_id, settings), session_id)
+    laps = tables.tables[Dataset.LAPS]
+    assert laps.num_rows == 535
+    assert laps.column("driver").null_count == laps.num_rows  # unknown, not invented
+    assert laps.column("driver_number").null_count == 0
+    assert len(set(laps.column("driver_number").to_pylist())) == 20
