@@ -31,7 +31,7 @@ def configure_fastf1(settings: Settings) -> Path:
     if shared is not None and shared.is_dir() and not (cache_dir / "fastf1_http_cache.sqlite").exists():
         _copy_cache(shared, cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    fastf1.Cache.enable_cache(str(cache_dir), ignore_version=True)
+    fastf1.Cache.configure(cache_dir=str(cache_dir), ignore_version=True)
     fastf1.Cache.offline_mode(offline)
     fastf1.set_log_level("WARNING")
     _configured = (cache_dir, offline)
