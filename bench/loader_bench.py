@@ -33,7 +33,7 @@ from f1common.datasets import Source, dataset_spec
 from f1common.ergast import ergast_files, read_ergast_csv
 from f1common.layout import data_key, new_run_id
 from f1common.manifest import Manifest, ManifestFile
-from f1common.sessions import SessionId
+from f1common.sessions import SessionId, SessionType
 from f1common.settings import Settings
 from f1common.tables import sha256, to_parquet_bytes
 from loader.duckdb_warehouse import DuckDBWarehouse
@@ -68,7 +68,7 @@ def shared_sessions(f1data: Path) -> list[SessionId]:
     sessions = []
     for line in (f1data / "README.md").read_text().splitlines():
         if match := _TABLE_ROW.match(line):
-            sessions.append(SessionId(season=int(match[1]), round=int(match[2]), session=match[3]))
+            sessions.append(SessionId(season=int(match[1]), round=int(match[2]), session=SessionType.parse(match[3])))
     return sessions
 
 

@@ -1,7 +1,7 @@
 """`grandprix` command line: `grandprix local run` runs the whole pipeline on the embedded stack.
 
-    ./pants run local:grandprix -- local run            # what `make demo` runs
-    ./pants run local:grandprix -- local run --seasons 2023 2025 --fresh
+./pants run local:grandprix -- local run            # what `make demo` runs
+./pants run local:grandprix -- local run --seasons 2023 2025 --fresh
 """
 
 from __future__ import annotations

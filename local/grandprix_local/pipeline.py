@@ -132,7 +132,7 @@ class LocalPipeline:
             outcome = ingestion_handler(event, context)
             status = outcome.get("status")
             {"ingested": result.ingested, "not_available": result.not_available}.get(
-                status, result.duplicates
+                str(status), result.duplicates
             ).append(key)
             attempt = event.get("attempt", 1)
             rows = sum(outcome.get("rows", {}).values())
@@ -178,9 +178,7 @@ class LocalPipeline:
         from loader.duckdb_warehouse import DuckDBWarehouse
 
         with DuckDBWarehouse.open(self.settings.warehouse_path) as warehouse:
-            report = drain_queue(
-                self._aws("sqs"), self.resources.loader_queue_url, s3=self._s3(), warehouse=warehouse
-            )
+            report = drain_queue(self._aws("sqs"), self.resources.loader_queue_url, s3=self._s3(), warehouse=warehouse)
         if totals is not None:
             counts = report.counts
             totals.files_loaded += counts.get("loaded", 0)

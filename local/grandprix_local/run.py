@@ -167,7 +167,7 @@ def _available_sessions(settings: Settings, seasons: Sequence[int] | None) -> li
         SessionId(season=r.season, round=r.round, session=SessionType.parse(r.session))
         for season in seasons
         for r in load_schedule(season, settings)
-        if r.session_start_utc is not None and expected_end(r) < now
+        if (end := expected_end(r)) is not None and end < now
     ]
 
 
@@ -176,6 +176,7 @@ def _new_schedule_seasons(settings: Settings, seasons: Sequence[int]) -> list[in
     from f1common.clients import aws_client
 
     s3 = aws_client("s3", settings)
+
     def landed(season: int) -> bool:
         prefix = f"dataset=schedule/season={season:04d}/"
         return bool(s3.list_objects_v2(Bucket=settings.bucket, Prefix=prefix, MaxKeys=1).get("KeyCount"))

@@ -140,5 +140,3 @@ def moto_server() -> Iterator[str]:
             else:
                 os.environ[key] = value
         clear_client_cache()
-
-
