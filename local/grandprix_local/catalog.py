@@ -18,21 +18,30 @@ from f1common.schedule import load_schedule
 from f1common.sessions import SessionId, SessionType
 from f1common.settings import Settings
 
-_PATH_RE = re.compile(rb"livetiming\.formula1\.com/static/(\d{4})/(\d{4}-\d{2}-\d{2}_[^/]+)/(\d{4}-\d{2}-\d{2}_[^/]+)/")
+_PATH_RE = re.compile(
+    rb"livetiming(?:\.formula1\.com|-mirror\.fastf1\.dev)/static/(\d{4})/(\d{4}-\d{2}-\d{2}_[^/]+)/(\d{4}-\d{2}-\d{2}_[^/]+)/(\w+)\.json"
+)
+# The live-timing feeds a session's laps are built from: with fewer, FastF1 has no laps (NOT_AVAILABLE).
+LAP_FEEDS = frozenset({"SessionInfo", "DriverList", "TimingData", "TimingAppData"})
 
 
 def cached_api_paths(cache_dir: Path) -> set[tuple[int, str, str]]:
-    """(season, event folder, session name) of every session with cached live-timing data."""
+    """(season, event folder, session name) of every session whose laps the cache holds: a parsed-session
+    folder, or every live-timing feed of `LAP_FEEDS` in the HTTP cache."""
     found: set[tuple[int, str, str]] = set()
     for path in cache_dir.glob("[12][0-9][0-9][0-9]/*/*"):
         if path.is_dir():
             found.add((int(path.parent.parent.name), path.parent.name, _session_name(path.name)))
     http_cache = cache_dir / "fastf1_http_cache.sqlite"
+    feeds: dict[tuple[int, str, str], set[str]] = {}
     if http_cache.exists():
         with sqlite3.connect(f"file:{http_cache}?mode=ro", uri=True) as con:
             for (value,) in con.execute("SELECT value FROM responses"):
-                for year, event, session in _PATH_RE.findall(value):
-                    found.add((int(year), event.decode(), _session_name(session.decode())))
+                for year, event, session, feed in _PATH_RE.findall(value):
+                    key = (int(year), event.decode(), _session_name(session.decode()))
+                    feeds.setdefault(key, set()).add(feed.decode())
+    # a session only partly recorded (e.g. its driver list alone) cannot be served
+    found.update(key for key, names in feeds.items() if names >= LAP_FEEDS)
     return found
 
 

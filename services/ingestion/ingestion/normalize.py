@@ -170,9 +170,13 @@ def _bool(series: pd.Series) -> pd.Series:
 
 
 def _str(series: pd.Series) -> pd.Series:
-    """Strings with FastF1's empty strings and NaN as nulls; numbers such as driver numbers as text."""
+    """Strings with FastF1's empty strings and NaN as nulls; numbers such as driver numbers as text.
+
+    FastF1 also hands over missing values as the literal strings 'nan' and 'None' (e.g. the Ergast
+    driver id of reserve drivers in a practice session): those are nulls too.
+    """
     text = series.astype("string").str.strip()
-    return text.mask(text == "", pd.NA)
+    return text.mask(text.isin(["", "nan", "NaN", "None"]), pd.NA)
 
 
 def _utc_from(t0: pd.Timestamp | None, session_time: pd.Series) -> pd.Series:

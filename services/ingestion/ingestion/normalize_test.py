@@ -44,6 +44,13 @@ def test_match_clocks_needs_agreeing_events() -> None:
     assert match_clocks(pd.Series([], dtype="timedelta64[ns]"), utc) is None
 
 
+def test_fastf1_placeholder_strings_are_nulls() -> None:
+    got = _str(pd.Series(["max_verstappen", "nan", "None", "", None, float("nan"), 44]))
+    assert got.tolist()[:1] == ["max_verstappen"]
+    assert got.isna().tolist() == [False, True, True, True, True, True, False]
+    assert got.tolist()[-1] == "44"
+
+
 def test_converters_keep_nulls_typed() -> None:
     assert _ms(pd.Series(pd.to_timedelta(["0:01:39.0194", None]))).tolist() == [99019, pd.NA]
     assert _str(pd.Series(["", " VER ", None, float("nan"), 44])).tolist() == [pd.NA, "VER", pd.NA, pd.NA, "44"]

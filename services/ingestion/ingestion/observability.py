@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -11,7 +13,12 @@ logger = Logger(service=SERVICE_INGESTION)
 
 
 def emit_metric(name: str, value: float, unit: MetricUnit = MetricUnit.Count, **dimensions: str) -> None:
-    """Emits one EMF metric (a JSON line on stdout) with the service and the given dimensions."""
+    """Emits one EMF metric (a JSON line on stdout) with the service and the given dimensions.
+
+    Honours `POWERTOOLS_METRICS_DISABLED` like powertools' Metrics (its `single_metric` does not).
+    """
+    if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").strip().lower() in ("1", "true"):
+        return
     with single_metric(
         name=name,
         unit=unit,

@@ -1,0 +1,71 @@
+"""The same ingestion request delivered 5 times, one after the other and concurrently, and every S3
+notification delivered again 5 times: one run lands, each file loads once, and dbt's facts have each
+lap once."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from f1common.sessions import SessionId
+from reliability.harness import NATURAL_KEYS, Stack, run_dbt_facts
+
+SEQUENTIAL = "2023-01-R"
+CONCURRENT = "2025-01-R"
+
+
+def test_five_deliveries_land_once_and_load_once(stack: Stack) -> None:
+    stack.pipeline.sync_calendar([SessionId.parse(SEQUENTIAL), SessionId.parse(CONCURRENT)])
+
+    sequential = [stack.ingest(SEQUENTIAL)["status"] for _ in range(5)]
+    assert sequential == ["ingested"] + ["duplicate"] * 4
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        concurrent = list(pool.map(lambda _: stack.ingest(CONCURRENT), range(5)))
+    statuses = sorted(o["status"] for o in concurrent)
+    assert statuses == ["duplicate"] * 4 + ["ingested"], concurrent
+    winner = next(o["run_id"] for o in concurrent if o["status"] == "ingested")
+    assert {o["run_id"] for o in concurrent} == {winner}  # the duplicates name the run that holds the session
+
+    with ThreadPoolExecutor(max_workers=5) as pool:  # a finished session stays finished
+        again = list(pool.map(lambda _: stack.ingest(SEQUENTIAL)["status"], range(5)))
+    assert again == ["duplicate"] * 5
+
+    manifests = stack.manifests()
+    assert sorted(m.session.key for m in manifests.values() if m.session) == sorted([SEQUENTIAL, CONCURRENT])
+    report = stack.drain()
+    assert report.counts["loaded"] == sum(len(m.files) for m in manifests.values())
+    assert report.counts["quarantined"] == 0
+
+    snapshot = _staging(stack)
+    stack.redeliver(stack.keys(), times=5)
+    report = stack.drain()
+    assert report.counts["loaded"] == 0 and report.rows_loaded == 0
+    assert report.counts["skipped"] > 0
+    assert _staging(stack) == snapshot
+
+    for manifest in manifests.values():
+        for entry in manifest.files:
+            assert stack.query("select rows from staging.load_history where file_name = ?", entry.key) == [
+                (entry.rows,)
+            ]
+    for table in NATURAL_KEYS:
+        assert stack.duplicates(table) == 0, table
+    for key in (SEQUENTIAL, CONCURRENT):
+        session = SessionId.parse(key)
+        runs = stack.query(
+            "select count(distinct _run_id) from staging.laps_staging where season = ? and round = ? and session = ?",
+            session.season, session.round, session.session.code,
+        )
+        assert runs == [(1,)]
+
+    # dbt builds the facts twice (the second one incrementally): each staged lap is one fact row
+    for _ in range(2):
+        run_dbt_facts(stack.warehouse, stack.warehouse.parent / "dbt")
+        assert stack.query("select count(*), count(distinct lap_id) from analytics.fct_laps") == [
+            (snapshot["laps_staging"], snapshot["laps_staging"])
+        ]
+
+
+def _staging(stack: Stack) -> dict[str, int]:
+    tables = [*NATURAL_KEYS, "load_history"]
+    return {t: int(stack.query(f"select count(*) from staging.{t}")[0][0]) for t in tables}
