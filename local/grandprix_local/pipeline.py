@@ -228,6 +228,7 @@ def environment(state_dir: Path, warehouse: Path) -> dict[str, str]:
         "GPI_WAREHOUSE": "duckdb",
         "GPI_WAREHOUSE_PATH": str(warehouse.resolve()),
         "GPI_FASTF1_CACHE_DIR": str((state_dir / "fastf1-cache").resolve()),
+        "GPI_FASTF1_LOG_LEVEL": os.environ.get("GPI_FASTF1_LOG_LEVEL", "ERROR"),
         "AWS_DEFAULT_REGION": region,
         **QUIET_SERVICES,
     }

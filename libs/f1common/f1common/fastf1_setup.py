@@ -33,7 +33,7 @@ def configure_fastf1(settings: Settings) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     fastf1.Cache.configure(cache_dir=str(cache_dir), ignore_version=True)
     fastf1.Cache.offline_mode(offline)
-    fastf1.set_log_level("WARNING")
+    fastf1.set_log_level(settings.fastf1_log_level)
     _configured = (cache_dir, offline)
     return cache_dir
 

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
         default=None, description="Serve FastF1 only from its cache; default: when the shared data exists"
     )
 
+    fastf1_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="WARNING", description="FastF1's own log level (its soft-failure warnings are WARNING)"
+    )
+
     # Scheduling
     ingestion_delay_minutes: int = Field(default=60, ge=0, description="Wait after a session's end before ingesting")
     retry_base_minutes: int = Field(default=15, ge=1)

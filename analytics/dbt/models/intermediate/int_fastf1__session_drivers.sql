@@ -1,6 +1,7 @@
 -- Every driver of every FastF1 session, identified with Ergast references.
 -- Driver: FastF1's DriverId (= Ergast driver ref) when present, else the three-letter code among
--- the season's Ergast entrants, else the car number in the same Ergast race.
+-- the season's Ergast entrants, else the car number in the same Ergast race, else the code and full
+-- name among all Ergast drivers (a reserve driver in practice before his first race of the season).
 -- Team: FastF1's TeamId (= Ergast constructor ref) when present, else the driver's constructor in
 -- the same Ergast race, else the constructor FastF1 names the same team in other sessions of the season.
 with
@@ -135,6 +136,15 @@ driver_candidates as (
     inner join race_entries
         on ergast_race_of_session.race_id = race_entries.race_id
         and ergast_race_of_session.driver_number = race_entries.driver_number
+
+    union all
+
+    -- a reserve driver in practice before his first race that season: same code and full name
+    select ergast_race_of_session.session_key, ergast_race_of_session.driver_number, ergast_drivers.driver_id, 4 as priority
+    from ergast_race_of_session
+    inner join ergast_drivers
+        on ergast_race_of_session.driver_code = ergast_drivers.driver_code
+        and lower(ergast_race_of_session.driver_name) = lower(ergast_drivers.driver_name)
 
 ),
 
