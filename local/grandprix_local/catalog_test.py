@@ -1,6 +1,7 @@
 from pathlib import Path
 
-from f1common.settings import Settings, f1data_dir_or_skip
+from f1common.settings import Settings
+from f1common.testing import f1data_dir_or_skip
 from grandprix_local.catalog import cached_api_paths, offline_sessions
 
 

@@ -20,7 +20,7 @@ import pytest
 from f1common.ergast import read_ergast_csv
 from f1common.layout import parse_data_key
 from f1common.sessions import SessionId
-from f1common.settings import f1data_dir_or_skip
+from f1common.testing import f1data_dir_or_skip
 from grandprix_local.run import RunOptions, RunSummary, run_local
 
 SESSIONS = ("2023-01-R", "2025-01-Q", "2025-01-R")

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from f1common.settings import F1DATA_ENV, Settings, f1data_dir_or_skip
+from f1common.settings import F1DATA_ENV, Settings
+from f1common.testing import f1data_dir_or_skip
 from grandprix_local.pipeline import LocalPipeline, environment
 from grandprix_local.stack import moto_server
 from reliability.harness import Stack

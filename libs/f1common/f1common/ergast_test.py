@@ -5,8 +5,8 @@ import pytest
 
 from f1common.datasets import ERGAST_DATASETS, dataset_spec
 from f1common.ergast import ergast_files, read_ergast_csv, snake_case
-from f1common.settings import f1data_dir_or_skip
 from f1common.tables import SchemaError, read_parquet_bytes, schema_diff, to_parquet_bytes
+from f1common.testing import f1data_dir_or_skip
 
 
 def dump_dir() -> Path:

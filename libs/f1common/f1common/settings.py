@@ -115,18 +115,3 @@ class Settings(BaseSettings):
         path = self.f1data_dir / "ergast"
         return path if path.is_dir() else None
 
-
-def f1data_dir_or_skip() -> Path:
-    """For tests: the shared real data directory; skips the test without it, unless CI requires it.
-
-    CI sets `GPI_REQUIRE_F1DATA=1`, so missing data fails there instead of silently skipping.
-    """
-    import pytest
-
-    path = Settings().f1data_dir
-    if path is not None and path.is_dir():
-        return path
-    reason = f"the shared F1 data is not available (set {F1DATA_ENV} to the f1data directory)"
-    if os.environ.get("GPI_REQUIRE_F1DATA") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
