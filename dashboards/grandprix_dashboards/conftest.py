@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,34 +10,25 @@ import duckdb
 import pytest
 
 from f1common.settings import Settings
+from f1common.testing import f1data_dir_or_skip
 from grandprix_dashboards.catalog import dashboards
 from grandprix_dashboards.panels import DashboardSpec
 from grandprix_dashboards.preview import RenderedDashboard, preview
+from grandprix_local.warehouse import build_warehouse
 
 
 @pytest.fixture(scope="session")
 def warehouse_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A DuckDB warehouse (staging + dbt marts + race calendar) built from the real shared data.
 
-    Built once per test session by `grandprix_local.warehouse.build_warehouse` (ingestion → loader → dbt);
-    skipped with the reason when it cannot be built here (no shared data, or the builder is missing).
+    Built by `grandprix_local.warehouse.build_warehouse` (the local stack: scheduler replay, ingestion,
+    loader, calendar export, dbt), shared between test processes through its cache.
     """
-    if Settings().f1data_dir is None:
-        pytest.skip("shared F1 data not found: set GPI_F1DATA_DIR to the f1data directory")
-    try:
-        module = importlib.import_module("grandprix_local.warehouse")
-    except ImportError as exc:
-        pytest.skip(f"cannot build a warehouse: grandprix_local.warehouse is not importable ({exc})")
-    build = getattr(module, "build_warehouse", None)
-    if build is None:
-        pytest.skip("cannot build a warehouse: grandprix_local.warehouse has no build_warehouse()")
+    data = f1data_dir_or_skip()
     target = tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"
-    params = inspect.signature(build).parameters
-    kwargs = {"settings": Settings()} if "settings" in params else {}
-    result = build(target, **kwargs)
-    path = Path(getattr(result, "path", result) or target)
+    path = build_warehouse(target, settings=Settings(f1data_dir=data))
     if not path.is_file():
-        pytest.fail(f"build_warehouse returned {result!r} but wrote no warehouse at {path}")
+        pytest.fail(f"build_warehouse wrote no warehouse at {path}")
     missing = missing_relations(path)
     if missing:
         pytest.fail(f"the warehouse built by grandprix_local.warehouse lacks {missing} (staging.race_calendar is "
