@@ -15,6 +15,7 @@ from dbt_runner.runner import DbtRun, run_dbt
 
 from dbt_tests.staging_warehouse import StagingWarehouse, staging_warehouse
 from f1common.settings import Settings
+from f1common.testing import f1data_dir_or_skip
 
 # A real race weekend with every session kind that scores or sets a grid (2023 Azerbaijan: sprint
 # shootout, sprint, qualifying) and two races, one of them without points/grid/status in FastF1.
@@ -28,11 +29,7 @@ FACTS = {
 
 
 def _require_shared_data() -> Settings:
-    settings = Settings()
-    data = settings.f1data_dir
-    if data is None or not (data / "fastf1-cache").is_dir() or settings.ergast_dir is None:
-        pytest.skip("the shared F1 data (FastF1 cache + Ergast dump) is absent: set GPI_F1DATA_DIR")
-    return settings
+    return Settings(f1data_dir=f1data_dir_or_skip())
 
 
 @dataclass

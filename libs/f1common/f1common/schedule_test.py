@@ -8,15 +8,14 @@ import pytest
 from f1common.schedule import SESSION_DURATIONS, ScheduleError, expected_end, load_schedule, schedule_rows
 from f1common.sessions import SessionType
 from f1common.settings import Settings
+from f1common.testing import f1data_dir_or_skip
 
 UTC = dt.UTC
 
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    base = Settings()
-    if base.f1data_dir is None or not (base.f1data_dir / "fastf1-cache").is_dir():
-        pytest.skip("the shared FastF1 cache is not available (set GPI_F1DATA_DIR)")
+    base = Settings(f1data_dir=f1data_dir_or_skip())
     cache: Path = tmp_path_factory.mktemp("fastf1") / "cache"
     return base.model_copy(update={"fastf1_cache_dir": cache, "fastf1_offline": True})
 

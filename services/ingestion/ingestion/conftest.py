@@ -10,14 +10,12 @@ import pytest
 
 from f1common.names import CALENDAR_KEY
 from f1common.settings import Settings
+from f1common.testing import f1data_dir_or_skip
 
 
 @pytest.fixture(scope="session")
 def f1data_dir() -> Path:
-    path = Settings().f1data_dir
-    if path is None or not (path / "fastf1-cache").is_dir():
-        pytest.skip("the shared F1 data is absent: set GPI_F1DATA_DIR to the directory with fastf1-cache/ and ergast/")
-    return path
+    return f1data_dir_or_skip()
 
 
 @pytest.fixture(scope="session")

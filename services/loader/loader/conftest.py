@@ -17,8 +17,8 @@ from f1common.datasets import Dataset, Source
 from f1common.ergast import ergast_files, read_ergast_csv
 from f1common.layout import data_key, manifest_key, new_run_id
 from f1common.manifest import Manifest, ManifestFile
-from f1common.settings import Settings
 from f1common.tables import sha256, to_parquet_bytes
+from f1common.testing import f1data_dir_or_skip
 from loader.duckdb_warehouse import DuckDBWarehouse
 
 REGION = "eu-west-1"
@@ -28,9 +28,7 @@ BUCKET = "gpi-test-landing"
 @pytest.fixture(scope="session")
 def ergast_tables() -> dict[Dataset, pa.Table]:
     """Every Ergast dataset read from the shared dump (skips when the shared data is absent)."""
-    ergast_dir = Settings().ergast_dir
-    if ergast_dir is None:
-        pytest.skip("shared F1 data not found: set GPI_F1DATA_DIR to the f1data directory (with ergast/)")
+    ergast_dir = f1data_dir_or_skip() / "ergast"
     return {d: read_ergast_csv(p, d) for d, p in ergast_files(ergast_dir).items()}
 
 

@@ -15,6 +15,7 @@ from f1common.datasets import ScheduleRow
 from f1common.names import CALENDAR_KEY
 from f1common.schedule import load_schedule
 from f1common.settings import Settings
+from f1common.testing import f1data_dir_or_skip
 from scheduler.calendar import CalendarTable
 from scheduler.handler import Clients
 from scheduler.planning import SchedulingPolicy
@@ -30,9 +31,7 @@ def fastf1_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def require_f1data() -> None:
-    base = Settings()
-    if base.f1data_dir is None or not (base.f1data_dir / "fastf1-cache").is_dir():
-        pytest.skip("the shared FastF1 cache is not available (set GPI_F1DATA_DIR)")
+    f1data_dir_or_skip()
 
 
 @pytest.fixture
