@@ -34,6 +34,9 @@ def configure_fastf1(settings: Settings) -> Path:
     fastf1.Cache.configure(cache_dir=str(cache_dir), ignore_version=True)
     fastf1.Cache.offline_mode(offline)
     fastf1.set_log_level(settings.fastf1_log_level)
+    # FastF1 prints through its own handler; do not repeat its records through the root logger's handlers
+    # (dbt, run in the same process by the local stack, installs one at DEBUG level).
+    logging.getLogger("fastf1").propagate = False
     _configured = (cache_dir, offline)
     return cache_dir
 
