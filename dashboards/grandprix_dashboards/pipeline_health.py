@@ -2,15 +2,15 @@
 
 Reads the loader's staging tables and bookkeeping (`staging.load_history`, `staging.load_quarantine`,
 each staging table's `_load_time`) and the race calendar exported to `staging.race_calendar`
-(:mod:`grandprix_dashboards.calendar_export`).
+(by the loader: :mod:`loader.calendar_export`).
 """
 
 from __future__ import annotations
 
 from f1common.datasets import DATASETS
-from grandprix_dashboards.calendar_export import TABLE as CALENDAR
 from grandprix_dashboards.panels import DashboardSpec, Pos, bars, stat, table
 from grandprix_dashboards.sql import Dialect
+from loader.calendar_export import TABLE as CALENDAR
 
 HISTORY = "staging.load_history"
 QUARANTINE = "staging.load_quarantine"

@@ -14,10 +14,10 @@ import pytest
 import snowflake.connector
 
 from f1common.events import CalendarItem, CalendarStatus
-from grandprix_dashboards.calendar_export import COLUMN_NAMES, export_calendar
 from grandprix_dashboards.panels import DashboardSpec, Kind
 from grandprix_dashboards.query import QueryError, Warehouse, resolve_variables, run_panel, variable_options
 from grandprix_dashboards.sql import SNOWFLAKE, interpolate, render
+from loader.calendar_export import COLUMN_NAMES, export_calendar
 
 
 @pytest.fixture(scope="module")

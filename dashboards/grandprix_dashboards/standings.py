@@ -12,7 +12,7 @@ VARIABLES = (
     Variable("season", "Season", f'select distinct season as "season" from {DRIVERS} order by 1 desc'),
     Variable("driver", "Driver",
              f'select driver_code as "driver" from {DRIVERS} where season = {SEASON} and driver_code is not null '
-             "group by driver_code order by min(position)",
+             "group by driver_code order by min(position), driver_code",
              multi=True, include_all=True),
 )
 

@@ -189,7 +189,7 @@ class LocalPipeline:
     def export_calendar(self) -> int:
         import duckdb
 
-        from grandprix_dashboards.calendar_export import export_calendar
+        from loader.calendar_export import export_calendar
 
         con = duckdb.connect(str(self.settings.warehouse_path))
         try:

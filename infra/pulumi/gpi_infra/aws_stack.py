@@ -297,7 +297,8 @@ def aws_program(
             ],
         ),
     )
-    # The loader's load-health check (same package, second handler): manifests vs. COPY_HISTORY and pipe status.
+    # The loader's load-health check (same package, second handler): manifests vs. COPY_HISTORY and pipe status,
+    # then the race calendar's export into staging.race_calendar (a full scan of the calendar table).
     health = ServiceFunction(
         "loader-health",
         ServiceFunctionArgs(
@@ -314,6 +315,7 @@ def aws_program(
                     condition={"StringLike": {"s3:prefix": [f"{MANIFEST_PREFIX}*"]}},
                 ),
                 iam.statement(["s3:GetObject"], [_arn_suffix(bucket_arn, f"/{MANIFEST_PREFIX}*")], sid="Manifests"),
+                iam.statement(["dynamodb:Scan"], [table_arn], sid="CalendarExport"),
                 read_key,
                 put_metrics,
             ],

@@ -291,12 +291,16 @@ def test_recurring_triggers(stack: Stack) -> None:
     assert grants == {"lambda:InvokeFunction": {scheduler_arn}, "sqs:SendMessage": {stack.outputs["ingestion_dlq_arn"]}}
 
 
-def test_loader_health_reads_only_manifests(stack: Stack) -> None:
+def test_loader_health_reads_only_manifests_and_scans_the_calendar(stack: Stack) -> None:
     grants = allowed(role_policy(stack, "loader-health"))
     assert grants["s3:GetObject"] == {f"{BUCKET_ARN}/{MANIFEST_PREFIX}*"}
     assert grants["s3:ListBucket"] == {BUCKET_ARN}
     assert grants["secretsmanager:GetSecretValue"] == {stack.outputs["snowflake_key_secret_arn"]}
-    assert not any(a.startswith(("sqs:", "dynamodb:")) or a == "s3:PutObject" for a in grants)
+    # The calendar export (loader.calendar_export) only scans the calendar table: no writes, no other table.
+    assert {a: r for a, r in grants.items() if a.startswith("dynamodb:")} == {"dynamodb:Scan": {TABLE_ARN}}
+    assert not any(a.startswith("sqs:") or a == "s3:PutObject" for a in grants)
+    env = stack.one("aws:lambda/function:Function", "loader-health").inputs["environment"]["variables"]
+    assert env["GPI_CALENDAR_TABLE"] == NAMES.calendar_table
 
 
 def test_alarms(stack: Stack) -> None:

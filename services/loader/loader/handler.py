@@ -3,7 +3,8 @@
 - :func:`handler`: SQS batch of S3 event notifications -> staging tables (DuckDB file or Snowflake, per
   ``settings.warehouse``), reporting failed messages as ``batchItemFailures``.
 - :func:`health_handler`: scheduled load-health check of recent manifests against Snowflake's
-  COPY_HISTORY and the pipes' status, as metrics and logs.
+  COPY_HISTORY and the pipes' status, as metrics and logs; it then exports the DynamoDB race calendar
+  into ``staging.race_calendar`` for the pipeline-health dashboard.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from f1common.clients import aws_client
 from f1common.names import METRICS_NAMESPACE, SERVICE_LOADER
 from f1common.settings import Settings
+from loader.calendar_export import export_calendar_from_dynamodb
 from loader.consumer import process_sqs_batch
 from loader.loading import Warehouse
 
@@ -72,6 +75,17 @@ def health_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             grace_minutes=float(event.get("grace_minutes", 30)),
             metrics=metrics,
         )
+        cursor = conn.cursor()
+        try:
+            dynamodb = aws_client("dynamodb", settings)
+            calendar = export_calendar_from_dynamodb(dynamodb, settings.table, cursor, "snowflake")
+        finally:
+            cursor.close()
     finally:
         conn.close()
-    return report.summary()
+    metrics.add_metric(name="CalendarSessionsExported", unit=MetricUnit.Count, value=calendar.exported)
+    metrics.add_metric(name="CalendarItemsInvalid", unit=MetricUnit.Count, value=len(calendar.invalid))
+    for bad in calendar.invalid:
+        logger.warning("calendar item not exported", extra={"pk": bad.pk, "error": bad.error})
+    logger.info("race calendar exported", extra={"table": settings.table, **calendar.summary()})
+    return {**report.summary(), "calendar": calendar.summary()}

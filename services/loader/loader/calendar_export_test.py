@@ -1,0 +1,173 @@
+"""`staging.race_calendar`: DDL for both dialects, idempotent export of calendar items, export from DynamoDB."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import duckdb
+import fakesnow
+import pytest
+import snowflake.connector
+from boto3.dynamodb.types import TypeSerializer
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from f1common.events import CalendarItem, CalendarStatus
+from f1common.sessions import SessionType
+from loader import snowflake_loader
+from loader.calendar_export import COLUMN_NAMES, ddl, export_calendar, export_calendar_from_dynamodb
+from loader.conftest import BUCKET, REGION
+from loader.handler import health_handler
+from loader.snowflake_loader import SnowflakeWarehouse
+
+START = dt.datetime(2025, 5, 4, 20, 0, tzinfo=dt.UTC)
+
+
+def _item(round_: int, session: SessionType, status: CalendarStatus, **extra: object) -> CalendarItem:
+    key = f"2025-{round_:02d}-{session.value}"
+    return CalendarItem(pk=key, season=2025, round=round_, session=session, event_name="Miami Grand Prix",
+                        session_name=session.fastf1_name, start_utc=START, end_utc=START + dt.timedelta(hours=2),
+                        status=status, **extra)  # type: ignore[arg-type]
+
+
+def test_columns_follow_calendar_item() -> None:
+    assert set(COLUMN_NAMES) <= set(CalendarItem.model_fields)
+    assert COLUMN_NAMES == ("pk", "season", "round", "session", "event_name", "start_utc", "end_utc", "status",
+                            "attempt", "run_id", "ingested_at")
+    assert "TIMESTAMP_TZ" in ddl("snowflake") and "TIMESTAMP WITH TIME ZONE" in ddl("duckdb")
+
+
+def test_export_replaces_rows_idempotently() -> None:
+    con = duckdb.connect()
+    items = [
+        _item(6, SessionType.RACE, CalendarStatus.INGESTED, run_id="r1", attempt=1, ingested_at=START),
+        _item(6, SessionType.QUALIFYING, CalendarStatus.FAILED, attempt=7),
+    ]
+    assert export_calendar(con, items) == 2
+    assert export_calendar(con, items) == 2
+    rows = con.execute("select pk, status, attempt, run_id, end_utc from staging.race_calendar order by pk").fetchall()
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [("2025-06-Q", "FAILED", 7, None),
+                                                         ("2025-06-R", "INGESTED", 1, "r1")]
+    assert rows[0][4] == START + dt.timedelta(hours=2)
+    assert export_calendar(con, items[:1]) == 1
+    assert con.execute("select count(*) from staging.race_calendar").fetchone() == (1,)
+
+
+def test_duplicate_sessions_are_rejected() -> None:
+    item = _item(6, SessionType.RACE, CalendarStatus.PENDING)
+    with pytest.raises(ValueError, match="2025-06-R appears twice"):
+        export_calendar(duckdb.connect(), [item, item])
+
+
+def test_export_to_snowflake_with_its_ddl_and_paramstyle() -> None:
+    """The Snowflake path (TIMESTAMP_TZ DDL, %s parameters) through fakesnow's Snowflake emulation."""
+    items = [_item(5, SessionType.RACE, CalendarStatus.NOT_AVAILABLE, attempt=2)]
+    with fakesnow.patch():
+        con = snowflake.connector.connect(database="GPI_LOCAL", schema="STAGING")
+        cursor = con.cursor()
+        assert export_calendar(cursor, items, "snowflake") == 1
+        cursor.execute("select pk, status, attempt from staging.race_calendar")
+        assert cursor.fetchall() == [("2025-05-R", "NOT_AVAILABLE", 2)]
+        con.close()
+
+
+TABLE_NAME = "gpi-test-race-calendar"
+
+
+@pytest.fixture
+def calendar_table(aws: None) -> Any:
+    """The race calendar in moto: session items as the scheduler writes them, plus an idempotency record
+    and a corrupt session item."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.create_table(TableName=TABLE_NAME, BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    serializer = TypeSerializer()
+    items = [
+        _item(6, SessionType.RACE, CalendarStatus.INGESTED, run_id="r1", attempt=1, ingested_at=START,
+              rows={"laps": 1200}),
+        _item(6, SessionType.QUALIFYING, CalendarStatus.FAILED, attempt=7),
+    ]
+    for item in items:
+        values = item.model_dump(mode="json", exclude_none=True)
+        client.put_item(TableName=TABLE_NAME, Item={k: serializer.serialize(v) for k, v in values.items()})
+    client.put_item(TableName=TABLE_NAME, Item={"pk": {"S": "idempotency#2025-06-R#1"}, "run_id": {"S": "r1"}})
+    client.put_item(TableName=TABLE_NAME, Item={"pk": {"S": "2025-07-R"}, "season": {"N": "2025"}})
+    return client
+
+
+def test_export_from_dynamodb_to_duckdb_skips_other_items_and_reports_bad_ones(calendar_table: Any) -> None:
+    con = duckdb.connect()
+    result = export_calendar_from_dynamodb(calendar_table, TABLE_NAME, con, "duckdb")
+    assert (result.exported, result.skipped) == (2, 1)
+    assert [i.pk for i in result.invalid] == ["2025-07-R"]
+    assert "calendar item 2025-07-R" in result.invalid[0].error and "event_name" in result.invalid[0].error
+    rows = con.execute("select pk, season, round, session, status, attempt, run_id, start_utc, ingested_at "
+                       "from staging.race_calendar order by pk").fetchall()
+    assert rows == [("2025-06-Q", 2025, 6, "Q", "FAILED", 7, None, START, None),
+                    ("2025-06-R", 2025, 6, "R", "INGESTED", 1, "r1", START, START)]
+    # Idempotent: a second export replaces the rows, and a session deleted from DynamoDB leaves the table.
+    calendar_table.delete_item(TableName=TABLE_NAME, Key={"pk": {"S": "2025-06-Q"}})
+    assert export_calendar_from_dynamodb(calendar_table, TABLE_NAME, con, "duckdb").exported == 1
+    assert con.execute("select pk from staging.race_calendar").fetchall() == [("2025-06-R",)]
+
+
+def test_export_from_dynamodb_to_snowflake(calendar_table: Any) -> None:
+    with fakesnow.patch():
+        con = snowflake.connector.connect(database="GPI_LOCAL", schema="STAGING")
+        cursor = con.cursor()
+        result = export_calendar_from_dynamodb(calendar_table, TABLE_NAME, cursor, "snowflake")
+        assert result.exported == 2
+        cursor.execute("select pk, status, attempt, run_id from staging.race_calendar order by pk")
+        assert cursor.fetchall() == [("2025-06-Q", "FAILED", 7, None), ("2025-06-R", "INGESTED", 1, "r1")]
+        con.close()
+
+
+def test_unknown_dialect_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown warehouse dialect 'postgres'"):
+        export_calendar(duckdb.connect(), [], "postgres")  # type: ignore[arg-type]
+
+
+def test_health_handler_exports_the_calendar_to_snowflake(
+    calendar_table: Any, s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The hourly loader-health Lambda (key-pair connection to fakesnow) exports the calendar table it is configured
+    with, after the load-health check (no manifests landed: nothing to check)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_file = tmp_path / "rsa_key.p8"
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    env = {"GPI_WAREHOUSE": "snowflake", "GPI_SNOWFLAKE_ACCOUNT": "gpi-test", "GPI_SNOWFLAKE_USER": "LOADER",
+           "GPI_SNOWFLAKE_PRIVATE_KEY_PATH": str(key_file), "GPI_SNOWFLAKE_DATABASE": "GPI_TEST",
+           "GPI_SNOWFLAKE_ROLE": "LOADER", "GPI_SNOWFLAKE_WAREHOUSE": "LOAD_WH", "GPI_LANDING_BUCKET": BUCKET,
+           "GPI_CALENDAR_TABLE": TABLE_NAME}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    class Context:
+        function_name, memory_limit_in_mb, aws_request_id = "gpi-test-loader-health", 512, "req-1"
+        invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:gpi-test-loader-health"
+
+    # fakesnow has no COPY_HISTORY table function nor SYSTEM$PIPE_STATUS: the real check reads LOAD_HISTORY instead.
+    real_check = snowflake_loader.check_recent_loads
+    monkeypatch.setattr(snowflake_loader, "check_recent_loads",
+                        functools.partial(real_check, history_source="LOAD_HISTORY", check_pipes=False))
+    with fakesnow.patch():
+        setup = snowflake.connector.connect(database="GPI_TEST", schema="STAGING")
+        SnowflakeWarehouse(setup, database="GPI_TEST", work_dir=tmp_path / "work").ensure_schema()  # Pulumi's tables
+        setup.close()
+        result = health_handler({"lookback_hours": 1}, Context())
+        con = snowflake.connector.connect(database="GPI_TEST", schema="STAGING")
+        cursor = con.cursor()
+        cursor.execute("select pk, status from staging.race_calendar order by pk")
+        assert cursor.fetchall() == [("2025-06-Q", "FAILED"), ("2025-06-R", "INGESTED")]
+        con.close()
+    assert result["calendar"]["exported"] == 2 and result["calendar"]["skipped"] == 1
+    assert [bad["pk"] for bad in result["calendar"]["invalid"]] == ["2025-07-R"]
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert emf and (emf[-1]["CalendarSessionsExported"], emf[-1]["CalendarItemsInvalid"]) == ([2.0], [1.0])
