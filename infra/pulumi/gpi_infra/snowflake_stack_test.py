@@ -168,6 +168,9 @@ def test_transformer_and_reporter_roles_are_least_privilege(stack: Stack) -> Non
         ("USAGE", "WAREHOUSE", '"GPI_DEV_BI_WH"'),
         ("USAGE", "SCHEMA", ANALYTICS),
         *(("SELECT", f"{scope} {kind}", ANALYTICS) for scope in ("all", "future") for kind in ("TABLES", "VIEWS")),
+        # the pipeline-health dashboard reads the staging tables (freshness, load history, calendar)
+        ("USAGE", "SCHEMA", STAGING),
+        *(("SELECT", f"{scope} TABLES", STAGING) for scope in ("all", "future")),
     }
     all_grants = stack.of_type("snowflake:index/grantPrivilegesToAccountRole:GrantPrivilegesToAccountRole")
     assert not any(g.inputs.get("allPrivileges") or g.inputs.get("onAccount") for g in all_grants)

@@ -92,8 +92,11 @@ class WarehouseAccess(pulumi.ComponentResource):
         self._on_schema(
             "transformer-analytics", transformer, args.analytics_schema, ["USAGE", "CREATE TABLE", "CREATE VIEW"]
         )
-        # REPORTER (Grafana): reads the analytics schema only.
+        # REPORTER (Grafana): reads the analytics schema, and the staging schema's tables for the pipeline-health
+        # dashboard (freshness per dataset, load history, quarantine, the race calendar export); never writes.
         self._on_schema("reporter-analytics", reporter, args.analytics_schema, ["USAGE"])
+        self._on_schema("reporter-staging", reporter, args.staging_schema, ["USAGE"])
+        self._on_objects("reporter-staging-tables", reporter, "TABLES", args.staging_schema, ["SELECT"])
         self._on_objects("reporter-tables", reporter, "TABLES", args.analytics_schema, ["SELECT"])
         self._on_objects("reporter-views", reporter, "VIEWS", args.analytics_schema, ["SELECT"])
         self.register_outputs({key: role.name for key, role in self.roles.items()})
