@@ -72,41 +72,7 @@ filled as (
 
 ),
 
-cumulative as (
-
-    select
-        season,
-        round,
-        constructor_id,
-        team_name,
-        points,
-        sum(points) over (
-            partition by season, constructor_id order by round rows between unbounded preceding and current row
-        ) as cumulative_points,
-        {% for k in range(1, countback + 1) -%}
-        sum(finishes_p{{ k }}) over (
-            partition by season, constructor_id order by round rows between unbounded preceding and current row
-        ) as total_p{{ k }}{{ "," if not loop.last }}
-        {% endfor %}
-    from filled
-
-),
-
-ranked as (
-
-    select
-        cumulative.*,
-        rank() over (
-            partition by season, round
-            order by
-                cumulative_points desc,
-                {% for k in range(1, countback + 1) -%}
-                total_p{{ k }} desc{{ "," if not loop.last }}
-                {% endfor %}
-        ) as position
-    from cumulative
-
-),
+{{ championship_ranking('filled', 'constructor_id', ['team_name'], countback) }},
 
 final as (
 
