@@ -160,6 +160,26 @@ def test_positions_by_lap_has_the_gap_to_the_leader(built: Built) -> None:
     assert rows[1][:2] == ("PER", 2) and 10_000 < rows[1][2] < 13_000  # Pérez was 11.987 s behind
 
 
+def test_gap_to_the_leader_leaves_out_red_flag_suspensions(built: Built) -> None:
+    """2023 Australia had three red flags (laps 7, 54 and 56): lap-end times around them include the stoppage."""
+    by_lap = dict(built.query(
+        """select lap_number, count(gap_to_leader_ms) from analytics.fct_laps
+           where session_key = '2023-03-R' group by lap_number"""
+    ))
+    assert [lap for lap, gaps in sorted(by_lap.items()) if gaps == 0] == [8, 9, 55, 56, 57, 58]
+    ((worst_gap_s, red_flag_laps),) = built.query(
+        """select max(gap_to_leader_ms) / 1000.0, count(*) filter (where is_red_flag_lap) from analytics.fct_laps
+           where session_key = '2023-03-R'"""
+    )
+    assert red_flag_laps > 0
+    assert worst_gap_s < 150, f"a gap of {worst_gap_s} s: a suspension leaked into the gap to the leader"
+    ((russell_gap,),) = built.query(  # Russell retired on lap 18: his last lap ended when the car was recovered
+        "select gap_to_leader_ms from analytics.fct_laps where session_key = '2023-03-R' and driver_code = 'RUS' "
+        "and lap_number = 18"
+    )
+    assert russell_gap is None
+
+
 def test_incremental_run_touches_only_the_new_session(built: Built, incremental: DbtRun) -> None:
     assert incremental.success and incremental.invocation_id
     new_rows = {

@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--warehouse", type=Path, required=True, help="DuckDB warehouse file (staging + analytics)")
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--no-png", action="store_true", help="skip the Chromium screenshots")
+
+    t = sub.add_parser("team-colours", help="regenerate team_colours.json from a DuckDB warehouse")
+    t.add_argument("--warehouse", type=Path, required=True, help="DuckDB warehouse file (analytics marts)")
     return parser
 
 
@@ -50,6 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for dash in preview(args.warehouse, args.out, dashboards(), png=not args.no_png):
                 print(f"{dash.html_path} {dash.png_path or ''} [{values_summary(dash.values)}]")
             print(args.out / "index.html")
+        elif args.command == "team-colours":
+            from grandprix_dashboards.team_colours import colours_from_warehouse, write_colours
+
+            if not args.warehouse.is_file():
+                raise FileNotFoundError(f"no warehouse at {args.warehouse}")
+            print(write_colours(colours_from_warehouse(args.warehouse)))
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ import attr
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
 
+from grandprix_dashboards import team_colours
 from grandprix_dashboards.datasources import Datasource, Format
 from grandprix_dashboards.panels import DashboardSpec, Kind, PanelSpec, Variable
 from grandprix_dashboards.sql import render
@@ -45,6 +46,22 @@ def _generic(**fields: Any) -> g.Panel:
 
 def _fmt(spec: PanelSpec) -> Format:
     return Format.TIME_SERIES if spec.kind is Kind.TIMESERIES else Format.TABLE
+
+
+def _matrix(spec: PanelSpec) -> list[dict[str, Any]]:
+    """Long (x, series, y) rows → one column per series value, rows keyed by x (see :func:`_matrix_x`)."""
+    if not spec.series:
+        return []
+    if len(spec.y) != 1:
+        raise ValueError(f"panel {spec.title!r}: a series split needs exactly one value column, not {spec.y}")
+    return [{"id": "groupingToMatrix", "options": {"rowField": spec.x, "columnField": spec.series,
+                                                   "valueField": spec.y[0], "emptyValue": "null"}}]
+
+
+def _matrix_x(spec: PanelSpec) -> str:
+    """The x column after :func:`_matrix`: Grafana names it `<x>\\<series>`."""
+    assert spec.x is not None
+    return f"{spec.x}\\{spec.series}" if spec.series else spec.x
 
 
 def _series_transformations(spec: PanelSpec) -> list[dict[str, Any]]:
@@ -97,11 +114,11 @@ def panel(spec: PanelSpec, ds: Datasource) -> g.Panel:
     defaults: dict[str, Any] = {"unit": spec.unit} if spec.unit else {}
     if spec.kind is Kind.LINES:
         return _generic(
-            type="trend", **common, transformations=_series_transformations(spec),
-            options={"xField": spec.x, "legend": _legend(), "tooltip": {"mode": "multi", "sort": "none"}},
+            type="trend", **common, transformations=_matrix(spec),
+            options={"xField": _matrix_x(spec), "legend": _legend(), "tooltip": {"mode": "multi", "sort": "none"}},
             fieldConfig={"defaults": {**defaults, "custom": _custom(spec, "line"),
                                       "color": {"mode": "palette-classic"}},
-                         "overrides": _series_names(spec) + _right_axis(spec)},
+                         "overrides": _right_axis(spec) + (team_colours.overrides() if spec.team_colours else [])},
         )
     if spec.kind is Kind.SCATTER:
         return _generic(
@@ -118,12 +135,9 @@ def panel(spec: PanelSpec, ds: Datasource) -> g.Panel:
         return g.TimeSeries(**common, unit=spec.unit, legendPlacement="right", lineWidth=2)
     if spec.kind is Kind.BARS:
         assert spec.x is not None
-        x_field, transformations = spec.x, []
-        if spec.series:
-            # long (x, series, value) → one column per series; Grafana names the first column "x\series"
-            transformations = [{"id": "groupingToMatrix", "options": {
-                "rowField": spec.x, "columnField": spec.series, "valueField": spec.y[0], "emptyValue": "zero"}}]
-            x_field = f"{spec.x}\\{spec.series}"
+        # long (x, series, value) → one column per series; a missing bar is a zero
+        transformations = [{**t, "options": {**t["options"], "emptyValue": "zero"}} for t in _matrix(spec)]
+        x_field = _matrix_x(spec)
         return g.BarChart(**common, transformations=transformations, stacking="normal" if spec.stack else "none",
                           xTickLabelRotation=-45 if spec.series else 0, legendPlacement="right",
                           showLegend=bool(spec.series), thresholdSteps=[{"value": None, "color": "green"}],

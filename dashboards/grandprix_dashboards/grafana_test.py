@@ -103,9 +103,26 @@ def test_variables_refresh_and_defaults() -> None:
     assert "current" not in season, "no fixed default: Grafana selects the first (latest) season"
     assert season["refresh"] == 1 and season["sort"] == 0
     positions = next(p for p in by_uid["gpi-race-progress"]["panels"] if p["title"] == "Positions by lap")
-    assert positions["type"] == "trend" and positions["options"]["xField"] == "lap"
+    assert positions["type"] == "trend" and positions["options"]["xField"] == "lap\\driver"
     assert positions["fieldConfig"]["defaults"]["custom"]["transform"] == "negative-Y"
-    assert positions["transformations"][0]["id"] == "partitionByValues"
+    assert positions["transformations"] == [{"id": "groupingToMatrix", "options": {
+        "rowField": "lap", "columnField": "driver", "valueField": "position", "emptyValue": "null"}}]
+
+
+def test_team_coloured_panels_carry_one_override_per_team() -> None:
+    by_uid = {s.uid: dashboard(s, SNOWFLAKE) for s in dashboards()}
+    coloured = {(uid, p["title"]) for uid, d in by_uid.items() for p in d["panels"]
+                if any(o["matcher"]["id"] == "byRegexp" for o in p.get("fieldConfig", {}).get("overrides", []))}
+    assert coloured == {
+        ("gpi-race-progress", "Positions by lap"), ("gpi-race-progress", "Gap to leader"),
+        ("gpi-standings", "Drivers' championship: cumulative points"),
+        ("gpi-standings", "Drivers' championship position"),
+        ("gpi-standings", "Constructors' championship: cumulative points"),
+    }
+    gaps = next(p for p in by_uid["gpi-race-progress"]["panels"] if p["title"] == "Gap to leader")
+    red_bull = [o for o in gaps["fieldConfig"]["overrides"] if o["matcher"]["options"] == "/(^| · )Red Bull Racing$/"]
+    assert red_bull == [{"matcher": {"id": "byRegexp", "options": "/(^| · )Red Bull Racing$/"},
+                         "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": "#3671C6"}}]}]
 
 
 def test_clean_keeps_threshold_null_and_drops_other_nulls() -> None:

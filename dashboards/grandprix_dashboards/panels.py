@@ -64,7 +64,7 @@ class PanelSpec:
     x_label: str = ""
     y_label: str = ""
     stack: bool = False  # stacked bars
-    colour_sql: SqlSource | None = None  # preview only: rows (series, '#RRGGBB') colouring series
+    team_colours: bool = False  # series are teams or `driver · team`: coloured by team (team_colours.py)
     empty_ok: str | None = None  # why an empty result is a valid answer (e.g. "no failures")
 
     @property
@@ -94,10 +94,10 @@ class DashboardSpec:
 
 
 def lines(title: str, sql: SqlSource, pos: Pos, *, x: str, y: str | tuple[str, ...], series: str | None = None,
-          unit: str = "", invert_y: bool = False, colour_sql: SqlSource | None = None, right_y: tuple[str, ...] = (),
+          unit: str = "", invert_y: bool = False, team_colours: bool = False, right_y: tuple[str, ...] = (),
           right_unit: str = "", x_label: str = "", y_label: str = "", description: str = "") -> PanelSpec:
     return PanelSpec(title=title, kind=Kind.LINES, sql=sql, pos=pos, x=x, y=_tuple(y), series=series, unit=unit,
-                     invert_y=invert_y, colour_sql=colour_sql, right_y=right_y, right_unit=right_unit,
+                     invert_y=invert_y, team_colours=team_colours, right_y=right_y, right_unit=right_unit,
                      x_label=x_label, y_label=y_label, description=description)
 
 

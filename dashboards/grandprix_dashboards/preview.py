@@ -23,6 +23,7 @@ from typing import Any
 
 from plotly.offline import get_plotlyjs
 
+from grandprix_dashboards import team_colours
 from grandprix_dashboards.panels import DashboardSpec, Kind, PanelSpec
 from grandprix_dashboards.query import Result, Warehouse, resolve_variables, run_panel
 
@@ -71,16 +72,12 @@ def render_dashboard(wh: Warehouse, spec: DashboardSpec) -> RenderedDashboard:
     for panel in spec.panels:
         result = run_panel(wh, spec, panel, values)
         colours: dict[str, str] = {}
-        if panel.colour_sql is not None:
-            rows = wh.run(panel.colour_sql, values, what=f"{spec.title}: colours of {panel.title!r}").rows
-            colours = {str(s): _colour(c) for s, c in rows if s is not None and c}
+        if panel.team_colours and panel.series:
+            index = result.columns.index(panel.series)
+            names = {str(row[index]) for row in result.rows}
+            colours = {name: colour for name in names if (colour := team_colours.colour_of(name))}
         panels.append(RenderedPanel(panel, result, colours))
     return RenderedDashboard(spec, values, panels)
-
-
-def _colour(value: str) -> str:
-    text = str(value).strip()
-    return text if text.startswith("#") else f"#{text}"
 
 
 # --- plotly figures -------------------------------------------------------------------------------------
@@ -104,14 +101,11 @@ def figure(panel: RenderedPanel) -> dict[str, Any]:
     assert spec.x is not None
     xi = result.columns.index(spec.x)
     traces: list[dict[str, Any]] = []
-    used_colours: dict[str, int] = {}
     for g, (name, rows) in enumerate(_series_groups(panel)):
         for yn, y in enumerate(spec.y):
             yi = result.columns.index(y)
             label = name if spec.series else y
             colour = panel.colours.get(name) or PALETTE[(g * len(spec.y) + yn) % len(PALETTE)]
-            dash = "dot" if used_colours.get(colour, 0) % 2 == 1 else "solid"  # team-mates share a colour
-            used_colours[colour] = used_colours.get(colour, 0) + 1
             xs, ys = [r[xi] for r in rows], [r[yi] for r in rows]
             trace: dict[str, Any] = {"x": xs, "y": ys, "name": label}
             if y in spec.right_y:
@@ -121,7 +115,7 @@ def figure(panel: RenderedPanel) -> dict[str, Any]:
             elif spec.kind is Kind.SCATTER:
                 trace.update(type="scatter", mode="markers", marker={"color": colour, "size": 6, "opacity": 0.75})
             else:
-                trace.update(type="scatter", mode="lines", line={"color": colour, "width": 2, "dash": dash})
+                trace.update(type="scatter", mode="lines", line={"color": colour, "width": 2})
             traces.append(trace)
     axis = {"gridcolor": GRID, "zerolinecolor": GRID, "color": TEXT}
     layout: dict[str, Any] = {

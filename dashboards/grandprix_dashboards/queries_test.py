@@ -17,6 +17,7 @@ from f1common.events import CalendarItem, CalendarStatus
 from grandprix_dashboards.panels import DashboardSpec, Kind
 from grandprix_dashboards.query import QueryError, Warehouse, resolve_variables, run_panel, variable_options
 from grandprix_dashboards.sql import SNOWFLAKE, interpolate, render
+from grandprix_dashboards.team_colours import colour_of
 from loader.calendar_export import COLUMN_NAMES, export_calendar
 
 
@@ -73,8 +74,10 @@ def test_chart_values_are_real_data(wh: Warehouse, specs: list[DashboardSpec],
     laps = positions.column("lap")
     assert min(laps) == 1 and max(laps) > 40, "a race default covers the whole race"
     assert set(positions.column("position")) <= set(range(1, 21))
-    drivers = set(positions.column("driver"))
+    labels = set(positions.column("driver"))  # `VER · Red Bull Racing`
+    drivers = {label.split(" · ")[0] for label in labels}
     assert drivers <= set(values["driver"]) and len(drivers) >= 18, "every classified driver has a line"
+    assert all(colour_of(label) for label in labels), "every driver's line has a team colour"
 
 
 def test_snowflake_dialect_runs_with_the_same_results(warehouse_path: Path, specs: list[DashboardSpec],

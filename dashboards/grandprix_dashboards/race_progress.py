@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from grandprix_dashboards.panels import DashboardSpec, Pos, lines, session_variables, table
+from grandprix_dashboards.team_colours import label_sql
 
 MART = "analytics.mart_positions_by_lap"
 SESSION_FILTER = "season = ${season:raw} and event_name = ${event:sqlstring} and session = ${session:sqlstring}"
@@ -16,25 +17,21 @@ TRACK_STATUS_LABEL = """case
       when track_status like '%2%' then 'Yellow flag'
     end"""
 
-TEAM_COLOURS = f"""
-    select driver, max(team_colour)
-    from {MART}
-    where {SESSION_FILTER}
-    group by driver
-"""
+# One line per driver, named `VER · Red Bull Racing` (coloured by team), rows in lap order (x ascending).
+DRIVER_LABEL = label_sql("driver", "team_name")
 
 POSITIONS = f"""
-    select lap_number as "lap", driver as "driver", position as "position"
+    select lap_number as "lap", {DRIVER_LABEL} as "driver", position as "position"
     from {MART}
     where {SESSION_FILTER} and {DRIVER_FILTER} and position is not null
-    order by driver, lap_number
+    order by lap_number, driver
 """
 
 GAPS = f"""
-    select lap_number as "lap", driver as "driver", gap_to_leader_ms / 1000.0 as "gap_s"
+    select lap_number as "lap", {DRIVER_LABEL} as "driver", gap_to_leader_ms / 1000.0 as "gap_s"
     from {MART}
     where {SESSION_FILTER} and {DRIVER_FILTER} and gap_to_leader_ms is not null
-    order by driver, lap_number
+    order by lap_number, driver
 """
 
 PIT_STOPS = f"""
@@ -87,14 +84,15 @@ def dashboard() -> DashboardSpec:
         variables=session_variables(MART),
         panels=(
             lines("Positions by lap", POSITIONS, Pos(0, 0, 16, 12), x="lap", y="position", series="driver",
-                  invert_y=True, colour_sql=TEAM_COLOURS, x_label="Lap", y_label="Position",
+                  invert_y=True, team_colours=True, x_label="Lap", y_label="Position",
                   description="Position at the end of each lap; P1 at the top. Colours are team colours."),
             table("Running order at the flag", CLASSIFICATION, Pos(16, 0, 8, 12),
                   description="Position at the end of each driver's last lap (before any penalty), laps completed "
                   "and pit stops."),
             lines("Gap to leader", GAPS, Pos(0, 12, 16, 10), x="lap", y="gap_s", series="driver", unit="s",
-                  colour_sql=TEAM_COLOURS, x_label="Lap", y_label="Gap to leader (s)",
-                  description="Seconds behind the leader at the end of each lap."),
+                  team_colours=True, x_label="Lap", y_label="Gap to leader (s)",
+                  description="Seconds behind the car that completed the lap first, at the end of each lap. Left out: "
+                  "the lap a car retired on, and laps run into or out of a red-flag suspension."),
             table("Flag and safety-car periods", FLAG_PERIODS, Pos(16, 12, 8, 5),
                   description="Laps the leader completed under yellow, safety car, virtual safety car or red flag.",
                   empty_ok="a session run entirely under green flags has no flag periods"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from grandprix_dashboards.panels import DashboardSpec, Pos, Variable, lines, table
+from grandprix_dashboards.team_colours import label_sql
 
 DRIVERS = "analytics.mart_driver_standings"
 SEASON = "${season:raw}"
@@ -18,25 +19,33 @@ VARIABLES = (
 
 DRIVER_FILTER = "driver_code in (${driver:sqlstring})"
 
-DRIVER_POINTS = f"""
-    select round as "round", driver_code as "driver", cumulative_points as "points"
-    from {DRIVERS}
-    where season = {SEASON} and {DRIVER_FILTER}
-    order by driver_code, round
+# One line per driver, named `VER · Red Bull` after the driver's team in the latest round (coloured by
+# team; a mid-season move keeps one line), rows in round order (x ascending).
+def _driver_lines(value: str, alias: str) -> str:
+    return f"""
+    with latest_team as (
+      select driver_code, team_name
+      from {DRIVERS}
+      where season = {SEASON}
+      qualify row_number() over (partition by driver_code order by round desc) = 1
+    )
+    select standings.round as "round", {label_sql("standings.driver_code", "latest_team.team_name")} as "driver",
+           standings.{value} as "{alias}"
+    from {DRIVERS} as standings
+    inner join latest_team on standings.driver_code = latest_team.driver_code
+    where standings.season = {SEASON} and standings.{DRIVER_FILTER}
+    order by standings.round, standings.driver_code
 """
 
-DRIVER_POSITIONS = f"""
-    select round as "round", driver_code as "driver", position as "position"
-    from {DRIVERS}
-    where season = {SEASON} and {DRIVER_FILTER}
-    order by driver_code, round
-"""
+
+DRIVER_POINTS = _driver_lines("cumulative_points", "points")
+DRIVER_POSITIONS = _driver_lines("position", "position")
 
 CONSTRUCTOR_POINTS = f"""
     select round as "round", team_name as "team", cumulative_points as "points"
     from {CONSTRUCTORS}
     where season = {SEASON}
-    order by team_name, round
+    order by round, team_name
 """
 
 DRIVER_TABLE = f"""
@@ -63,15 +72,15 @@ def dashboard() -> DashboardSpec:
         variables=VARIABLES,
         panels=(
             lines("Drivers' championship: cumulative points", DRIVER_POINTS, Pos(0, 0, 16, 11), x="round", y="points",
-                  series="driver", x_label="Round", y_label="Points",
+                  series="driver", team_colours=True, x_label="Round", y_label="Points",
                   description="Points after each round of the season."),
             table("Drivers' standings", DRIVER_TABLE, Pos(16, 0, 8, 22),
                   description="The drivers' table after the latest round of the season."),
             lines("Drivers' championship position", DRIVER_POSITIONS, Pos(0, 11, 16, 11), x="round", y="position",
-                  series="driver", invert_y=True, x_label="Round",
+                  series="driver", invert_y=True, team_colours=True, x_label="Round",
                   y_label="Position", description="Championship position after each round."),
             lines("Constructors' championship: cumulative points", CONSTRUCTOR_POINTS, Pos(0, 22, 16, 11), x="round",
-                  y="points", series="team", x_label="Round", y_label="Points",
+                  y="points", series="team", team_colours=True, x_label="Round", y_label="Points",
                   description="Constructors' points after each round."),
             table("Constructors' standings", CONSTRUCTOR_TABLE, Pos(16, 22, 8, 11),
                   description="The constructors' table after the latest round of the season."),

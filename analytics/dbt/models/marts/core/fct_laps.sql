@@ -41,18 +41,44 @@ session_laps as (
 
 ),
 
-with_leader as (
+red_flags as (
 
     select
         session_laps.*,
-        -- the leader completes lap N first: the smallest session time at the end of lap N
-        case
-            when session_laps.session in ('R', 'S')
-                then min(session_laps.lap_end_session_time_ms) over (
-                    partition by session_laps.session_key, session_laps.lap_number
-                )
-        end as leader_lap_end_session_time_ms
+        -- FastF1 track status 5: a red flag was shown during this lap
+        coalesce(session_laps.track_status, '') like '%5%' as is_red_flag_lap,
+        coalesce(lag(session_laps.track_status) over (
+            partition by session_laps.session_key, session_laps.driver_number
+            order by session_laps.lap_number
+        ), '') like '%5%' as follows_red_flag_lap
     from session_laps
+
+),
+
+gap_laps as (
+
+    select
+        red_flags.*,
+        -- the gap compares lap-end times, so it is left out where a lap-end time is not a racing time:
+        -- laps run into or out of a red-flag suspension (their end includes the stoppage) and laps
+        -- without a running position (the lap a car retired on ends when it was recovered)
+        red_flags.session in ('R', 'S')
+            and red_flags.position is not null
+            and not red_flags.is_red_flag_lap
+            and not red_flags.follows_red_flag_lap as has_comparable_lap_end
+    from red_flags
+
+),
+
+with_leader as (
+
+    select
+        gap_laps.*,
+        -- the leader completes lap N first: the smallest comparable session time at the end of lap N
+        min(case when gap_laps.has_comparable_lap_end then gap_laps.lap_end_session_time_ms end) over (
+            partition by gap_laps.session_key, gap_laps.lap_number
+        ) as leader_lap_end_session_time_ms
+    from gap_laps
 
 ),
 
@@ -84,7 +110,10 @@ final as (
         with_leader.sector2_ms,
         with_leader.sector3_ms,
         with_leader.lap_end_session_time_ms,
-        with_leader.lap_end_session_time_ms - with_leader.leader_lap_end_session_time_ms as gap_to_leader_ms,
+        case
+            when with_leader.has_comparable_lap_end
+                then with_leader.lap_end_session_time_ms - with_leader.leader_lap_end_session_time_ms
+        end as gap_to_leader_ms,
         with_leader.pit_in_time_ms,
         with_leader.pit_out_time_ms,
         with_leader.speed_i1_kph,
@@ -103,6 +132,7 @@ final as (
         with_leader.is_deleted,
         with_leader.is_accurate,
         with_leader.is_fastf1_generated,
+        with_leader.is_red_flag_lap,
 
         -- timestamps
         with_leader.lap_start_utc,

@@ -1,0 +1,112 @@
+"""Team colours for series named after a team (`McLaren`) or a driver and a team (`PIA · McLaren`).
+
+Grafana cannot colour a series from a value in the data, so the dashboards carry one field override
+per team: fields whose name is the team, or ends in ` · <team>`, get the team's colour. The colours are
+FastF1's `TeamColor` of each team's latest season, under both the FastF1 and the Ergast team names,
+committed in `team_colours.json` and regenerated from a warehouse with
+
+    python -m grandprix_dashboards team-colours --warehouse .local/warehouse.duckdb
+
+A test compares the committed file with the warehouse built from the shared real data. The local
+preview colours its lines with :func:`colour_of`, which applies the same patterns as Grafana does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+SEPARATOR = " · "
+COLOURS_FILE = Path(__file__).with_name("team_colours.json")
+_HEX = re.compile(r"^#[0-9A-F]{6}$")
+_JS_SPECIAL = re.compile(r"[.*+?^${}()|\[\]\\/]")
+
+# The latest colour of every FastF1 team name, and the Ergast constructor names (dim_teams) with the
+# colour of the FastF1 team they map to; a name known to both takes the colour of its latest season.
+COLOURS_SQL = """
+    with fastf1_names as (
+        select team_name as name, upper(team_colour) as colour, season
+        from analytics.int_fastf1__session_drivers
+        where team_name is not null and team_colour is not null
+    ),
+    latest_fastf1 as (
+        select name, colour, season,
+               row_number() over (partition by name order by season desc) as recency
+        from fastf1_names
+    ),
+    ergast_names as (
+        select teams.team_name as name, latest_fastf1.colour, latest_fastf1.season
+        from analytics.dim_teams as teams
+        inner join latest_fastf1 on teams.fastf1_team_name = latest_fastf1.name and latest_fastf1.recency = 1
+    ),
+    named as (
+        select name, colour, season from latest_fastf1 where recency = 1
+        union all
+        select name, colour, season from ergast_names
+    )
+    select name, colour
+    from named
+    qualify row_number() over (partition by name order by season desc, colour) = 1
+    order by name
+"""
+
+
+def label_sql(driver: str, team: str) -> str:
+    """SQL for a series label `driver · team` (just the driver when the team is unknown)."""
+    return f"{driver} || coalesce('{SEPARATOR}' || {team}, '')"
+
+
+def colours_from_warehouse(path: Path) -> dict[str, str]:
+    """Team name → '#RRGGBB' from a DuckDB warehouse built by the pipeline."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute(COLOURS_SQL).fetchall()
+    return {str(name): str(colour) for name, colour in rows}
+
+
+def write_colours(colours: dict[str, str], path: Path = COLOURS_FILE) -> Path:
+    bad = {name: colour for name, colour in colours.items() if not _HEX.match(colour)}
+    if bad:
+        raise ValueError(f"team colours must be '#RRGGBB': {bad}")
+    if not colours:
+        raise ValueError("no team colours found: is the warehouse built (analytics.dim_teams)?")
+    path.write_text(json.dumps(dict(sorted(colours.items())), indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+@cache
+def team_colours() -> dict[str, str]:
+    """The committed team colours (team name → '#RRGGBB')."""
+    colours: dict[str, str] = json.loads(COLOURS_FILE.read_text())
+    return colours
+
+
+def pattern(team: str) -> str:
+    """Grafana `byRegexp` matcher for a team's series: `/(^| · )<team>$/` (a JavaScript regex)."""
+    escaped = _JS_SPECIAL.sub(lambda m: "\\" + m.group(0), team)
+    return f"/(^|{SEPARATOR}){escaped}$/"
+
+
+def overrides() -> list[dict[str, Any]]:
+    """Field overrides giving every team's series its colour."""
+    return [{"matcher": {"id": "byRegexp", "options": pattern(team)},
+             "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": colour}}]}
+            for team, colour in team_colours().items()]
+
+
+def colour_of(series: str) -> str | None:
+    """The colour Grafana gives a series through :func:`overrides` (the last matching override wins)."""
+    found = None
+    for override in overrides():
+        if re.search(_python_regex(override["matcher"]["options"]), series):
+            found = override["properties"][0]["value"]["fixedColor"]
+    return found
+
+
+def _python_regex(js: str) -> str:
+    body = js[1:js.rindex("/")]
+    return body.replace("\\/", "/")
