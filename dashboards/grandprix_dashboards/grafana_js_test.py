@@ -1,0 +1,122 @@
+"""Every panel's real query result through Grafana's own transformations and field overrides (@grafana/data).
+
+The generated dashboard JSON (not the Python spec) supplies the transformations and field config, the
+warehouse built from the shared real data supplies the rows, and `grafana_js/apply_panels.cjs` runs
+Grafana's frontend data layer on them. What a Grafana server would draw is then checked: the x field of
+every trend and bar chart, ascending x for trends, one series per driver, and team colours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grandprix_dashboards.datasources import DUCKDB, SNOWFLAKE
+from grandprix_dashboards.grafana import dashboard
+from grandprix_dashboards.grafana_js import apply_panels, frame
+from grandprix_dashboards.panels import DashboardSpec, Kind, PanelSpec
+from grandprix_dashboards.query import Warehouse, resolve_variables, run_panel
+from grandprix_dashboards.team_colours import SEPARATOR, colour_of
+
+# Grafana implements partitionByValues in its app, not in @grafana/data: the scatter panels (xychart)
+# that split points into series by a column cannot be run here.
+NOT_IN_GRAFANA_DATA = "partitionByValues"
+
+
+Applied = dict[tuple[str, str], tuple[PanelSpec, dict[str, Any], dict[str, Any]]]
+
+
+@pytest.fixture(scope="module")
+def applied(warehouse_path: Path, specs: list[DashboardSpec]) -> Iterator[Applied]:
+    """(dashboard uid, panel title) → (spec, Grafana panel JSON, @grafana/data output) for every panel."""
+    requests, index = [], {}
+    with Warehouse(warehouse_path) as wh:
+        for spec in specs:
+            values = resolve_variables(wh, spec)
+            panels = {p["title"]: p for p in dashboard(spec, DUCKDB)["panels"]}
+            for panel in spec.panels:
+                grafana = panels[panel.title]
+                key = f"{spec.uid}/{panel.title}"
+                requests.append({"key": key, "transformations": grafana.get("transformations", []),
+                                 "fieldConfig": grafana.get("fieldConfig"),
+                                 "frames": [frame(run_panel(wh, spec, panel, values))]})
+                index[key] = (spec.uid, panel, grafana)
+    results = {r["key"]: r for r in apply_panels(requests)}
+    yield {(uid, panel.title): (panel, grafana, results[key]) for key, (uid, panel, grafana) in index.items()}
+
+
+def _fields(output: dict[str, Any]) -> list[dict[str, Any]]:
+    assert len(output["frames"]) == 1, f"one frame expected, got {len(output['frames'])}"
+    fields: list[dict[str, Any]] = output["frames"][0]["fields"]
+    return fields
+
+
+def test_every_panel_runs_through_grafanas_data_layer(applied: Applied) -> None:
+    failed = {key: out["error"] for key, (_, _, out) in applied.items() if out["error"]}
+    partitioned = {key for key, (_, grafana, _) in applied.items()
+                   if any(t["id"] == NOT_IN_GRAFANA_DATA for t in grafana.get("transformations", []))}
+    assert set(failed) == partitioned, f"panels Grafana's data layer rejected: {failed}"
+    assert all(NOT_IN_GRAFANA_DATA in error for error in failed.values())
+    assert {applied[k][0].kind for k in partitioned} <= {Kind.SCATTER}
+    assert len(applied) - len(partitioned) >= 20
+
+
+def test_trend_panels_get_their_x_field_in_ascending_order(applied: Applied) -> None:
+    trends = [(key, grafana, out) for key, (_, grafana, out) in applied.items() if grafana["type"] == "trend"]
+    assert len(trends) >= 6
+    for key, grafana, out in trends:
+        fields = {f["name"]: f for f in _fields(out)}
+        x = fields.get(grafana["options"]["xField"])
+        assert x is not None, f"{key}: no field {grafana['options']['xField']!r} in {list(fields)}"
+        assert x["type"] == "number" and x["values"] == sorted(x["values"]), f"{key}: x must ascend (trend panel)"
+        assert len(set(x["values"])) == len(x["values"]), f"{key}: one row per x"
+        assert any(f["type"] == "number" for name, f in fields.items() if name != x["name"]), f"{key}: no values"
+
+
+def test_driver_lines_are_one_series_per_driver_in_team_colours(applied: Applied) -> None:
+    panel, _, out = applied[("gpi-race-progress", "Positions by lap")]
+    series = [f for f in _fields(out) if f["name"] != "lap\\driver"]
+    drivers = [f["displayName"].split(SEPARATOR)[0] for f in series]
+    assert len(drivers) == len(set(drivers)) >= 18
+    coloured = [(key, panel) for key, (panel, _, _) in applied.items() if panel.team_colours]
+    assert len(coloured) == 5
+    for key, _ in coloured:
+        for field in _fields(applied[key][2])[1:]:
+            expected = colour_of(field["displayName"])
+            assert expected is not None, f"{key}: no team colour for {field['displayName']!r}"
+            assert field["color"].lower() == expected.lower(), f"{key}: {field['displayName']} drawn {field['color']}"
+    # team-mates share their team's colour; Red Bull's two cars are the same blue
+    by_team: dict[str, set[str]] = {}
+    for field in series:
+        by_team.setdefault(field["displayName"].split(SEPARATOR)[1], set()).add(field["color"])
+    assert all(len(colours) == 1 for colours in by_team.values())
+    assert len({next(iter(c)) for c in by_team.values()}) >= 8, "teams are told apart by colour"
+
+
+def test_gap_series_hold_the_real_race_gaps(applied: Applied) -> None:
+    _, _, out = applied[("gpi-race-progress", "Gap to leader")]
+    fields = _fields(out)
+    laps = fields[0]["values"]
+    assert laps[0] == 1 and laps[-1] > 40
+    last = {f["displayName"].split(SEPARATOR)[0]: f["values"][-1] for f in fields[1:] if f["values"][-1] is not None}
+    assert min(last.values()) == 0, "the leader's gap to itself"
+    assert max(last.values()) < 150, "no suspension or retirement lap in the gaps"
+
+
+def test_bar_charts_get_their_x_field(applied: Applied) -> None:
+    bars = [(key, grafana, out) for key, (_, grafana, out) in applied.items() if grafana["type"] == "barchart"]
+    assert bars
+    for key, grafana, out in bars:
+        names = [f["name"] for f in _fields(out)]
+        assert grafana["options"]["xField"] in names, f"{key}: xField {grafana['options']['xField']!r} not in {names}"
+
+
+def test_snowflake_panels_transform_and_configure_like_duckdb(specs: list[DashboardSpec]) -> None:
+    for spec in specs:
+        duck, snow = dashboard(spec, DUCKDB)["panels"], dashboard(spec, SNOWFLAKE)["panels"]
+        for a, b in zip(duck, snow, strict=True):
+            assert a.get("transformations") == b.get("transformations")
+            assert a.get("fieldConfig") == b.get("fieldConfig") and a.get("options") == b.get("options")
