@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import shutil
 import time
@@ -200,21 +201,40 @@ def _queue_depth(settings: Settings, url: str) -> int:
     return int(attrs["ApproximateNumberOfMessages"])
 
 
+def project_fingerprint(project: Path) -> str:
+    """sha256 over the dbt project's own files (config, models, macros, snapshots, tests, seeds)."""
+    digest = hashlib.sha256()
+    files = [project / "dbt_project.yml"] + sorted(
+        p for d in ("models", "macros", "snapshots", "tests", "seeds") for p in (project / d).rglob("*") if p.is_file()
+    )
+    for path in files:
+        digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def _run_dbt(options: RunOptions, progress: Progress) -> str:
     from dbt_runner.runner import PROJECT_DIR, DbtRunError, run_dbt
 
     # The checkout's project when run from the repository root (`make demo`), else the packaged one.
     project = Path("analytics/dbt") if Path("analytics/dbt/dbt_project.yml").is_file() else PROJECT_DIR
+    # Incremental models only recompute new sessions: after a change to the project's SQL the
+    # warehouse is rebuilt in full once, so old sessions follow the new logic too.
+    fingerprint_file = options.state_dir / "dbt" / "project.sha256"
+    fingerprint = project_fingerprint(project)
+    stored = fingerprint_file.read_text().strip() if fingerprint_file.is_file() else None
+    args = ["build", "--quiet"]
+    if stored != fingerprint:
+        args.append("--full-refresh")
+        progress("    the dbt project changed since the last build: full refresh" if stored else
+                 "    no record of the dbt project this warehouse was built with: full refresh")
     try:
-        result = run_dbt(
-            ["build", "--quiet"],
-            project_dir=project,
-            warehouse_path=options.warehouse,
-            artifacts_dir=options.state_dir / "dbt",
-        )
+        result = run_dbt(args, project_dir=project, warehouse_path=options.warehouse,
+                         artifacts_dir=options.state_dir / "dbt")
     except DbtRunError as exc:
         progress(f"    dbt failed: {exc}")
         return "FAILED"
+    fingerprint_file.parent.mkdir(parents=True, exist_ok=True)
+    fingerprint_file.write_text(fingerprint + "\n")
     statuses: dict[str, int] = {}
     for node in result.nodes:
         statuses[node.status] = statuses.get(node.status, 0) + 1

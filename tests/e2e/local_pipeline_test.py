@@ -104,6 +104,13 @@ def third_run(second_run: Run, state_dir: Path) -> Run:
     return _run(state_dir, (*SESSIONS, ADDED))
 
 
+@pytest.fixture(scope="module")
+def run_after_a_model_change(third_run: Run, state_dir: Path) -> Run:
+    """A run after the dbt project changed (the recorded project fingerprint no longer matches)."""
+    (state_dir / "dbt" / "project.sha256").write_text("fingerprint of an older dbt project\n")
+    return _run(state_dir, (*SESSIONS, ADDED))
+
+
 @pytest.fixture
 def marts(first_run: tuple[Run, Path]) -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect(str(first_run[1]), read_only=True)
@@ -266,3 +273,13 @@ def test_adding_a_session_processes_only_that_session(second_run: Run, third_run
     assert len({inv for _, _, inv in added}) == 1  # written by the third run's dbt build only
     laps = after.staging_by_session[("laps_staging", ADDED)]
     assert sum(v for (table, _, _), v in added.items() if table == "fct_laps") == laps
+
+
+def test_a_changed_dbt_project_rebuilds_every_fact_once(third_run: Run, run_after_a_model_change: Run) -> None:
+    """Incremental facts only recompute new sessions, so new model logic needs one full refresh of old ones."""
+    assert "the dbt project changed since the last build: full refresh" in "\n".join(run_after_a_model_change.log)
+    assert run_after_a_model_change.summary.replay.ingested == []
+    before, after = third_run.snapshot.facts_by_session, run_after_a_model_change.snapshot.facts_by_session
+    assert {(t, k): n for (t, k, _), n in after.items()} == {(t, k): n for (t, k, _), n in before.items()}
+    assert len({inv for _, _, inv in after}) == 1, "every fact row rewritten by the one full-refresh build"
+    assert not {inv for _, _, inv in after} & {inv for _, _, inv in before}
