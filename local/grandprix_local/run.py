@@ -204,9 +204,9 @@ def _queue_depth(settings: Settings, url: str) -> int:
 def project_fingerprint(project: Path) -> str:
     """sha256 over the dbt project's own files (config, models, macros, snapshots, tests, seeds)."""
     digest = hashlib.sha256()
-    files = [project / "dbt_project.yml"] + sorted(
+    files = [project / "dbt_project.yml", *sorted(
         p for d in ("models", "macros", "snapshots", "tests", "seeds") for p in (project / d).rglob("*") if p.is_file()
-    )
+    )]
     for path in files:
         digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
