@@ -29,10 +29,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--warehouse", type=Path, required=True, help="DuckDB warehouse file (staging + analytics)")
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--no-png", action="store_true", help="skip the Chromium screenshots")
+    p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                   help="pick a variable's value, e.g. --var season=2023 --var 'event=Australian Grand Prix' "
+                   "(others as Grafana selects them on load)")
 
     t = sub.add_parser("team-colours", help="regenerate team_colours.json from a DuckDB warehouse")
     t.add_argument("--warehouse", type=Path, required=True, help="DuckDB warehouse file (analytics marts)")
     return parser
+
+
+def _pairs(items: Sequence[str]) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--var {item!r}: expected NAME=VALUE")
+        pairs[name.strip()] = value
+    return pairs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "preview":
             from grandprix_dashboards.preview import preview, values_summary
 
-            for dash in preview(args.warehouse, args.out, dashboards(), png=not args.no_png):
+            chosen = _pairs(args.var)
+            for dash in preview(args.warehouse, args.out, dashboards(), png=not args.no_png, chosen=chosen):
                 print(f"{dash.html_path} {dash.png_path or ''} [{values_summary(dash.values)}]")
             print(args.out / "index.html")
         elif args.command == "team-colours":

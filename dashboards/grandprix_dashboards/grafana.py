@@ -79,6 +79,18 @@ def _series_names(spec: PanelSpec) -> list[dict[str, Any]]:
              "properties": [{"id": "displayName", "value": f"${{__field.labels.{spec.series}}}"}]} for y in spec.y]
 
 
+def _bands(spec: PanelSpec) -> list[dict[str, Any]]:
+    """Band series (their value is the top of the y range) drawn as translucent bars, out of the tooltip."""
+    return [{"matcher": {"id": "byName", "options": name}, "properties": [
+        {"id": "color", "value": {"mode": "fixed", "fixedColor": colour}},
+        {"id": "custom.drawStyle", "value": "bars"},
+        {"id": "custom.fillOpacity", "value": 25},
+        {"id": "custom.lineWidth", "value": 0},
+        {"id": "custom.barAlignment", "value": 0},
+        {"id": "custom.hideFrom", "value": {"legend": False, "tooltip": True, "viz": False}},
+    ]} for name, colour in spec.bands]
+
+
 def _right_axis(spec: PanelSpec) -> list[dict[str, Any]]:
     """Moves the `right_y` fields to a right-hand axis with their own unit."""
     props: list[dict[str, Any]] = [{"id": "custom.axisPlacement", "value": "right"}]
@@ -118,7 +130,8 @@ def panel(spec: PanelSpec, ds: Datasource) -> g.Panel:
             options={"xField": _matrix_x(spec), "legend": _legend(), "tooltip": {"mode": "multi", "sort": "none"}},
             fieldConfig={"defaults": {**defaults, "custom": _custom(spec, "line"),
                                       "color": {"mode": "palette-classic"}},
-                         "overrides": _right_axis(spec) + (team_colours.overrides() if spec.team_colours else [])},
+                         "overrides": [*_right_axis(spec), *(team_colours.overrides() if spec.team_colours else []),
+                                       *_bands(spec)]},
         )
     if spec.kind is Kind.SCATTER:
         return _generic(

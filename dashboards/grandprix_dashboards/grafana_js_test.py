@@ -24,6 +24,8 @@ from grandprix_dashboards.team_colours import SEPARATOR, colour_of
 # Grafana implements partitionByValues in its app, not in @grafana/data: the scatter panels (xychart)
 # that split points into series by a column cannot be run here.
 NOT_IN_GRAFANA_DATA = "partitionByValues"
+# Besides each dashboard on load: the race progress of 2023 Australia (safety cars and three red flags).
+AUSTRALIA_2023 = ("gpi-race-progress@2023-03-R", {"season": "2023", "event": "Australian Grand Prix", "session": "R"})
 
 
 Applied = dict[tuple[str, str], tuple[PanelSpec, dict[str, Any], dict[str, Any]]]
@@ -33,17 +35,20 @@ Applied = dict[tuple[str, str], tuple[PanelSpec, dict[str, Any], dict[str, Any]]
 def applied(warehouse_path: Path, specs: list[DashboardSpec]) -> Iterator[Applied]:
     """(dashboard uid, panel title) → (spec, Grafana panel JSON, @grafana/data output) for every panel."""
     requests, index = [], {}
+    race = next(spec for spec in specs if spec.uid == "gpi-race-progress")
+    views: list[tuple[str, DashboardSpec, dict[str, str]]] = [(spec.uid, spec, {}) for spec in specs]
+    views.append((AUSTRALIA_2023[0], race, AUSTRALIA_2023[1]))
     with Warehouse(warehouse_path) as wh:
-        for spec in specs:
-            values = resolve_variables(wh, spec)
+        for uid, spec, chosen in views:
+            values = resolve_variables(wh, spec, chosen)
             panels = {p["title"]: p for p in dashboard(spec, DUCKDB)["panels"]}
             for panel in spec.panels:
                 grafana = panels[panel.title]
-                key = f"{spec.uid}/{panel.title}"
+                key = f"{uid}/{panel.title}"
                 requests.append({"key": key, "transformations": grafana.get("transformations", []),
                                  "fieldConfig": grafana.get("fieldConfig"),
                                  "frames": [frame(run_panel(wh, spec, panel, values))]})
-                index[key] = (spec.uid, panel, grafana)
+                index[key] = (uid, panel, grafana)
     results = {r["key"]: r for r in apply_panels(requests)}
     yield {(uid, panel.title): (panel, grafana, results[key]) for key, (uid, panel, grafana) in index.items()}
 
@@ -61,7 +66,7 @@ def test_every_panel_runs_through_grafanas_data_layer(applied: Applied) -> None:
     assert set(failed) == partitioned, f"panels Grafana's data layer rejected: {failed}"
     assert all(NOT_IN_GRAFANA_DATA in error for error in failed.values())
     assert {applied[k][0].kind for k in partitioned} <= {Kind.SCATTER}
-    assert len(applied) - len(partitioned) >= 20
+    assert len(applied) - len(partitioned) >= 25
 
 
 def test_trend_panels_get_their_x_field_in_ascending_order(applied: Applied) -> None:
@@ -78,14 +83,15 @@ def test_trend_panels_get_their_x_field_in_ascending_order(applied: Applied) -> 
 
 def test_driver_lines_are_one_series_per_driver_in_team_colours(applied: Applied) -> None:
     panel, _, out = applied[("gpi-race-progress", "Positions by lap")]
-    series = [f for f in _fields(out) if f["name"] != "lap\\driver"]
+    bands = dict(panel.bands)
+    series = [f for f in _fields(out) if f["name"] != "lap\\driver" and f["name"] not in bands]
     drivers = [f["displayName"].split(SEPARATOR)[0] for f in series]
     assert len(drivers) == len(set(drivers)) >= 18
     coloured = [(key, panel) for key, (panel, _, _) in applied.items() if panel.team_colours]
-    assert len(coloured) == 5
-    for key, _ in coloured:
+    assert len(coloured) == 7  # 5 panels; the two race-progress ones also for 2023 Australia
+    for key, panel in coloured:
         for field in _fields(applied[key][2])[1:]:
-            expected = colour_of(field["displayName"])
+            expected = dict(panel.bands).get(field["name"]) or colour_of(field["displayName"])
             assert expected is not None, f"{key}: no team colour for {field['displayName']!r}"
             assert field["color"].lower() == expected.lower(), f"{key}: {field['displayName']} drawn {field['color']}"
     # team-mates share their team's colour; Red Bull's two cars are the same blue
@@ -96,9 +102,36 @@ def test_driver_lines_are_one_series_per_driver_in_team_colours(applied: Applied
     assert len({next(iter(c)) for c in by_team.values()}) >= 8, "teams are told apart by colour"
 
 
+@pytest.mark.parametrize("view", ["gpi-race-progress", AUSTRALIA_2023[0]])
+def test_flag_bands_shade_the_laps_of_the_flag_periods_table(applied: Applied, view: str) -> None:
+    """The shaded laps of both charts are the laps the flag-periods table lists (SC, VSC, red flag)."""
+    _, _, table = applied[(view, "Flag and safety-car periods")]
+    columns = {f["name"]: f["values"] for f in _fields(table)} if table["frames"][0]["fields"] else {}
+    periods = list(zip(columns.get("Period", []), columns.get("From lap", []), columns.get("To lap", []),
+                       strict=True))
+    for title in ("Positions by lap", "Gap to leader"):
+        panel, grafana, out = applied[(view, title)]
+        fields = _fields(out)
+        laps = fields[0]["values"]
+        assert {name for name, _ in panel.bands} == {"Safety car", "Virtual safety car", "Red flag"}
+        for name, colour in panel.bands:
+            expected = {lap for period, first, last in periods if period == name for lap in range(first, last + 1)}
+            band = next((f for f in fields if f["name"] == name), None)
+            if not expected:
+                assert band is None, f"{title}: {name} shaded but the table lists no such period"
+                continue
+            assert band is not None and band["color"].lower() == colour.lower()
+            shaded = {lap for lap, v in zip(laps, band["values"], strict=True) if v is not None}
+            assert shaded == expected, f"{title}: {name} shades {sorted(shaded)}, the table says {sorted(expected)}"
+            top = max(v for f in fields[1:] for v in f["values"] if v is not None)
+            assert {v for v in band["values"] if v is not None} == {top}, "a band spans the whole chart"
+    if view == AUSTRALIA_2023[0]:
+        assert {period for period, _, _ in periods} >= {"Safety car", "Red flag"}
+
+
 def test_gap_series_hold_the_real_race_gaps(applied: Applied) -> None:
-    _, _, out = applied[("gpi-race-progress", "Gap to leader")]
-    fields = _fields(out)
+    panel, _, out = applied[("gpi-race-progress", "Gap to leader")]
+    fields = [f for f in _fields(out) if f["name"] not in dict(panel.bands)]
     laps = fields[0]["values"]
     assert laps[0] == 1 and laps[-1] > 40
     last = {f["displayName"].split(SEPARATOR)[0]: f["values"][-1] for f in fields[1:] if f["values"][-1] is not None}

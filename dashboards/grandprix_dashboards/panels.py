@@ -65,6 +65,7 @@ class PanelSpec:
     y_label: str = ""
     stack: bool = False  # stacked bars
     team_colours: bool = False  # series are teams or `driver · team`: coloured by team (team_colours.py)
+    bands: tuple[tuple[str, str], ...] = ()  # (series, colour): drawn as translucent full-height bars (flag laps)
     empty_ok: str | None = None  # why an empty result is a valid answer (e.g. "no failures")
 
     @property
@@ -94,10 +95,11 @@ class DashboardSpec:
 
 
 def lines(title: str, sql: SqlSource, pos: Pos, *, x: str, y: str | tuple[str, ...], series: str | None = None,
-          unit: str = "", invert_y: bool = False, team_colours: bool = False, right_y: tuple[str, ...] = (),
-          right_unit: str = "", x_label: str = "", y_label: str = "", description: str = "") -> PanelSpec:
+          unit: str = "", invert_y: bool = False, team_colours: bool = False, bands: tuple[tuple[str, str], ...] = (),
+          right_y: tuple[str, ...] = (), right_unit: str = "", x_label: str = "", y_label: str = "",
+          description: str = "") -> PanelSpec:
     return PanelSpec(title=title, kind=Kind.LINES, sql=sql, pos=pos, x=x, y=_tuple(y), series=series, unit=unit,
-                     invert_y=invert_y, team_colours=team_colours, right_y=right_y, right_unit=right_unit,
+                     invert_y=invert_y, team_colours=team_colours, bands=bands, right_y=right_y, right_unit=right_unit,
                      x_label=x_label, y_label=y_label, description=description)
 
 

@@ -25,7 +25,7 @@ from plotly.offline import get_plotlyjs
 
 from grandprix_dashboards import team_colours
 from grandprix_dashboards.panels import DashboardSpec, Kind, PanelSpec
-from grandprix_dashboards.query import Result, Warehouse, resolve_variables, run_panel
+from grandprix_dashboards.query import Result, Warehouse, resolve_variables, run_panel, unknown_variables
 
 PAGE_WIDTH = 1600
 ROW_PX = 36  # one gridPos row (Grafana: 30 px + 6 px margin)
@@ -65,9 +65,11 @@ class RenderedDashboard:
         return sum(1 for p in self.panels if p.spec.kind not in (Kind.TABLE, Kind.STAT))
 
 
-def render_dashboard(wh: Warehouse, spec: DashboardSpec) -> RenderedDashboard:
-    """Resolves the default variables and runs every panel's SQL."""
-    values = resolve_variables(wh, spec)
+def render_dashboard(wh: Warehouse, spec: DashboardSpec,
+                     chosen: Mapping[str, str] | None = None) -> RenderedDashboard:
+    """Resolves the variables (the `chosen` values, else the defaults) and runs every panel's SQL."""
+    values = resolve_variables(wh, spec, {k: v for k, v in (chosen or {}).items()
+                                          if k in {var.name for var in spec.variables}})
     panels = []
     for panel in spec.panels:
         result = run_panel(wh, spec, panel, values)
@@ -105,12 +107,16 @@ def figure(panel: RenderedPanel) -> dict[str, Any]:
         for yn, y in enumerate(spec.y):
             yi = result.columns.index(y)
             label = name if spec.series else y
-            colour = panel.colours.get(name) or PALETTE[(g * len(spec.y) + yn) % len(PALETTE)]
+            band = dict(spec.bands).get(name)
+            colour = band or panel.colours.get(name) or PALETTE[(g * len(spec.y) + yn) % len(PALETTE)]
             xs, ys = [r[xi] for r in rows], [r[yi] for r in rows]
             trace: dict[str, Any] = {"x": xs, "y": ys, "name": label}
             if y in spec.right_y:
                 trace["yaxis"] = "y2"
-            if spec.kind is Kind.BARS:
+            if band:  # a translucent column over each flagged x, behind the lines
+                trace.update(type="bar", marker={"color": colour, "opacity": 0.25, "line": {"width": 0}},
+                             hoverinfo="skip", width=1.0)
+            elif spec.kind is Kind.BARS:
                 trace.update(type="bar", marker={"color": colour})
             elif spec.kind is Kind.SCATTER:
                 trace.update(type="scatter", mode="markers", marker={"color": colour, "size": 6, "opacity": 0.75})
@@ -339,14 +345,21 @@ def dump_dom(html_path: Path) -> str:
 # --- entry point --------------------------------------------------------------------------------------------
 
 
-def preview(warehouse: Path, out: Path, specs: Sequence[DashboardSpec], *, png: bool = True) -> list[RenderedDashboard]:
-    """Writes `<slug>.html` (+ `<slug>.png`) per dashboard and `index.html` into `out`."""
+def preview(warehouse: Path, out: Path, specs: Sequence[DashboardSpec], *, png: bool = True,
+            chosen: Mapping[str, str] | None = None) -> list[RenderedDashboard]:
+    """Writes `<slug>.html` (+ `<slug>.png`) per dashboard and `index.html` into `out`.
+
+    `chosen` picks variable values (`season`, `event`, `session`, ...) for every dashboard that has them.
+    """
+    unknown = unknown_variables(specs, chosen or {})
+    if unknown:
+        raise ValueError(f"no dashboard has the variable(s) {unknown}")
     out.mkdir(parents=True, exist_ok=True)
     plotly_js = get_plotlyjs()
     rendered = []
     with Warehouse(warehouse) as wh:
         for spec in specs:
-            dash = render_dashboard(wh, spec)
+            dash = render_dashboard(wh, spec, chosen)
             dash.html_path = out / f"{spec.slug}.html"
             dash.html_path.write_text(page_html(dash, warehouse.name, plotly_js), encoding="utf-8")
             rendered.append(dash)

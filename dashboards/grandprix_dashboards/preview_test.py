@@ -8,10 +8,11 @@ import struct
 import zlib
 from pathlib import Path
 
+import pytest
 from plotly.offline import get_plotlyjs
 
-from grandprix_dashboards.panels import Kind
-from grandprix_dashboards.preview import HEADER_PX, PAGE_WIDTH, ROW_PX, RenderedDashboard, dump_dom
+from grandprix_dashboards.panels import DashboardSpec, Kind
+from grandprix_dashboards.preview import HEADER_PX, PAGE_WIDTH, ROW_PX, RenderedDashboard, dump_dom, preview
 
 try:  # Pillow gives the stronger pixel checks; without it the PNG is checked from its raw data
     from PIL import Image, ImageStat
@@ -116,3 +117,9 @@ def test_a_broken_page_is_detected(chromium_available: str, tmp_path: Path) -> N
     done, _, charts = _status(dom)
     assert done == "" and charts == 1
     assert "Plotly is not defined" in _js_errors(dom)
+
+
+def test_preview_rejects_a_variable_no_dashboard_has(warehouse_path: Path, specs: list[DashboardSpec],
+                                                     tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"no dashboard has the variable\(s\) \['year'\]"):
+        preview(warehouse_path, tmp_path, specs, png=False, chosen={"year": "2023"})

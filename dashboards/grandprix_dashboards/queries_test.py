@@ -74,7 +74,8 @@ def test_chart_values_are_real_data(wh: Warehouse, specs: list[DashboardSpec],
     laps = positions.column("lap")
     assert min(laps) == 1 and max(laps) > 40, "a race default covers the whole race"
     assert set(positions.column("position")) <= set(range(1, 21))
-    labels = set(positions.column("driver"))  # `VER · Red Bull Racing`
+    bands = dict(race.panels[0].bands)  # flag laps shaded behind the lines
+    labels = set(positions.column("driver")) - set(bands)  # `VER · Red Bull Racing`
     drivers = {label.split(" · ")[0] for label in labels}
     assert drivers <= set(values["driver"]) and len(drivers) >= 18, "every classified driver has a line"
     assert all(colour_of(label) for label in labels), "every driver's line has a team colour"
@@ -139,3 +140,13 @@ def test_pipeline_health_lists_failed_overdue_and_quarantined(warehouse_path: Pa
         assert [(r[1], r[3], r[4]) for r in quarantined.rows] == [("laps", file_name, "schema mismatch: lap_time_ms")]
         assert run_panel(wh, health, panels["Quarantined files"], {}).rows == [(1,)]
         assert run_panel(wh, health, panels["Sessions overdue or FAILED"], {}).rows == [(2,)]
+
+
+def test_chosen_variable_values_replace_the_defaults(wh: Warehouse, specs: list[DashboardSpec]) -> None:
+    race = next(s for s in specs if s.uid == "gpi-race-progress")
+    values = resolve_variables(wh, race, {"season": "2023", "event": "Australian Grand Prix"})
+    assert values["season"] == ["2023"] and values["event"] == ["Australian Grand Prix"]
+    assert values["session"] == ["R"], "later variables still resolve as on load (race first)"
+    assert "HAM" in values["driver"] and "PIA" in values["driver"], "the drivers of that race"
+    with pytest.raises(QueryError, match=r"\$event = 'Monaco Grand Prix' is not one of its values"):
+        resolve_variables(wh, race, {"season": "2023", "event": "Monaco Grand Prix"})

@@ -77,24 +77,40 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def resolve_variables(wh: Warehouse, spec: DashboardSpec) -> dict[str, list[str]]:
+def resolve_variables(wh: Warehouse, spec: DashboardSpec,
+                      chosen: Mapping[str, str] | None = None) -> dict[str, list[str]]:
     """The values Grafana selects on load: each variable's default, else All (if offered), else the first value.
 
-    Variables are resolved in order, so later queries see earlier selections (season → event → ...).
-    Raises QueryError if a variable's query returns no values (the dashboard would be empty).
+    `chosen` holds values a user picked (e.g. `{"season": "2023", "event": "Australian Grand Prix"}`); each must
+    be one of its variable's options. Variables are resolved in order, so later queries see earlier selections
+    (season → event → ...). Raises QueryError if a variable's query returns no values (the dashboard would be
+    empty) or a chosen value is not offered.
     """
+    chosen = dict(chosen or {})
     values: dict[str, list[str]] = {}
     for var in spec.variables:
         options = variable_options(wh, spec, var, values)
         if not options:
             raise QueryError(f"{spec.title}: variable ${var.name} has no values for {values}")
-        if var.default is not None and var.default in options:
+        if var.name in chosen:
+            pick = chosen.pop(var.name)
+            if pick not in options:
+                shown = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
+                raise QueryError(f"{spec.title}: ${var.name} = {pick!r} is not one of its values ({shown})")
+            values[var.name] = [pick]
+        elif var.default is not None and var.default in options:
             values[var.name] = [var.default]
         elif var.include_all:
             values[var.name] = options
         else:
             values[var.name] = [options[0]]
     return values
+
+
+def unknown_variables(specs: Sequence[DashboardSpec], chosen: Mapping[str, str]) -> list[str]:
+    """Names in `chosen` that no dashboard has as a variable."""
+    known = {var.name for spec in specs for var in spec.variables}
+    return sorted(set(chosen) - known)
 
 
 def variable_options(wh: Warehouse, spec: DashboardSpec, var: Variable,

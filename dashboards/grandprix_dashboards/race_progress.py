@@ -20,19 +20,44 @@ TRACK_STATUS_LABEL = """case
 # One line per driver, named `VER · Red Bull Racing` (coloured by team), rows in lap order (x ascending).
 DRIVER_LABEL = label_sql("driver", "team_name")
 
-POSITIONS = f"""
-    select lap_number as "lap", {DRIVER_LABEL} as "driver", position as "position"
-    from {MART}
-    where {SESSION_FILTER} and {DRIVER_FILTER} and position is not null
-    order by lap_number, driver
+# Laps the leader ran under a safety car, virtual safety car or red flag: shaded behind the lines.
+FLAG_BANDS = (("Safety car", "#FF9830"), ("Virtual safety car", "#FADE2A"), ("Red flag", "#F2495C"))
+BAND_LABEL = """case
+      when track_status like '%5%' then 'Red flag'
+      when track_status like '%4%' then 'Safety car'
+      when track_status like '%6%' or track_status like '%7%' then 'Virtual safety car'
+    end"""
+
+
+def _with_flag_bands(series_sql: str, value: str) -> str:
+    """Driver rows plus one row per flagged lap, valued at the top of the chart (the largest value)."""
+    return f"""
+    with series as ({series_sql}),
+    flagged as (
+      select lap_number as "lap", {BAND_LABEL} as "driver"
+      from {MART}
+      where {SESSION_FILTER} and position = 1
+    )
+    select "lap", "driver", "{value}" from series
+    union all
+    select flagged."lap", flagged."driver", (select max("{value}") from series)
+    from flagged
+    where flagged."driver" is not null
+    order by 1, 2
 """
 
-GAPS = f"""
-    select lap_number as "lap", {DRIVER_LABEL} as "driver", gap_to_leader_ms / 1000.0 as "gap_s"
-    from {MART}
-    where {SESSION_FILTER} and {DRIVER_FILTER} and gap_to_leader_ms is not null
-    order by lap_number, driver
-"""
+
+POSITIONS = _with_flag_bands(f"""
+      select lap_number as "lap", {DRIVER_LABEL} as "driver", position as "position"
+      from {MART}
+      where {SESSION_FILTER} and {DRIVER_FILTER} and position is not null
+    """, "position")
+
+GAPS = _with_flag_bands(f"""
+      select lap_number as "lap", {DRIVER_LABEL} as "driver", gap_to_leader_ms / 1000.0 as "gap_s"
+      from {MART}
+      where {SESSION_FILTER} and {DRIVER_FILTER} and gap_to_leader_ms is not null
+    """, "gap_s")
 
 PIT_STOPS = f"""
     select lap_number as "Lap", driver as "Driver", team_name as "Team", position as "Position after lap"
@@ -84,13 +109,14 @@ def dashboard() -> DashboardSpec:
         variables=session_variables(MART),
         panels=(
             lines("Positions by lap", POSITIONS, Pos(0, 0, 16, 12), x="lap", y="position", series="driver",
-                  invert_y=True, team_colours=True, x_label="Lap", y_label="Position",
-                  description="Position at the end of each lap; P1 at the top. Colours are team colours."),
+                  invert_y=True, team_colours=True, bands=FLAG_BANDS, x_label="Lap", y_label="Position",
+                  description="Position at the end of each lap; P1 at the top. Colours are team colours; shaded "
+                  "laps ran under a safety car, virtual safety car or red flag."),
             table("Running order at the flag", CLASSIFICATION, Pos(16, 0, 8, 12),
                   description="Position at the end of each driver's last lap (before any penalty), laps completed "
                   "and pit stops."),
             lines("Gap to leader", GAPS, Pos(0, 12, 16, 10), x="lap", y="gap_s", series="driver", unit="s",
-                  team_colours=True, x_label="Lap", y_label="Gap to leader (s)",
+                  team_colours=True, bands=FLAG_BANDS, x_label="Lap", y_label="Gap to leader (s)",
                   description="Seconds behind the car that completed the lap first, at the end of each lap. Left out: "
                   "the lap a car retired on, and laps run into or out of a red-flag suspension."),
             table("Flag and safety-car periods", FLAG_PERIODS, Pos(16, 12, 8, 5),
