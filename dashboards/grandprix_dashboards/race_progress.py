@@ -20,13 +20,9 @@ TRACK_STATUS_LABEL = """case
 # One line per driver, named `VER · Red Bull Racing` (coloured by team), rows in lap order (x ascending).
 DRIVER_LABEL = label_sql("driver", "team_name")
 
-# Laps the leader ran under a safety car, virtual safety car or red flag: shaded behind the lines.
+# Laps the leader ran under a safety car, virtual safety car or red flag (not yellow): shaded behind the lines.
 FLAG_BANDS = (("Safety car", "#FF9830"), ("Virtual safety car", "#FADE2A"), ("Red flag", "#F2495C"))
-BAND_LABEL = """case
-      when track_status like '%5%' then 'Red flag'
-      when track_status like '%4%' then 'Safety car'
-      when track_status like '%6%' or track_status like '%7%' then 'Virtual safety car'
-    end"""
+BANDED = ", ".join(f"'{name}'" for name, _ in FLAG_BANDS)
 
 
 def _with_flag_bands(series_sql: str, value: str) -> str:
@@ -34,7 +30,7 @@ def _with_flag_bands(series_sql: str, value: str) -> str:
     return f"""
     with series as ({series_sql}),
     flagged as (
-      select lap_number as "lap", {BAND_LABEL} as "driver"
+      select lap_number as "lap", {TRACK_STATUS_LABEL} as "driver"
       from {MART}
       where {SESSION_FILTER} and position = 1
     )
@@ -42,7 +38,7 @@ def _with_flag_bands(series_sql: str, value: str) -> str:
     union all
     select flagged."lap", flagged."driver", (select max("{value}") from series)
     from flagged
-    where flagged."driver" is not null
+    where flagged."driver" in ({BANDED})
     order by 1, 2
 """
 
