@@ -32,7 +32,7 @@ def warehouse_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     missing = missing_relations(path)
     if missing:
         pytest.fail(f"the warehouse built by grandprix_local.warehouse lacks {missing} (staging.race_calendar is "
-                    "written by loader.calendar_export.export_calendar from the race calendar)")
+                    "written by f1common.warehouse.replace_race_calendar from the race calendar)")
     return path
 
 

@@ -2,18 +2,19 @@
 
 Reads the loader's staging tables and bookkeeping (`staging.load_history`, `staging.load_quarantine`,
 each staging table's `_load_time`) and the race calendar exported to `staging.race_calendar`
-(by the loader: :mod:`loader.calendar_export`).
+(by the loader; the tables are the warehouse contract of :mod:`f1common.warehouse`).
 """
 
 from __future__ import annotations
 
 from f1common.datasets import DATASETS
+from f1common.warehouse import LOAD_HISTORY, LOAD_QUARANTINE, RACE_CALENDAR, staging_relation
 from grandprix_dashboards.panels import DashboardSpec, Pos, bars, stat, table
 from grandprix_dashboards.sql import Dialect
-from loader.calendar_export import TABLE as CALENDAR
 
-HISTORY = "staging.load_history"
-QUARANTINE = "staging.load_quarantine"
+HISTORY = staging_relation(LOAD_HISTORY)
+QUARANTINE = staging_relation(LOAD_QUARANTINE)
+CALENDAR = staging_relation(RACE_CALENDAR)
 STALE_HOURS = 24
 # A session is overdue when it ended this long ago and is still not ingested (ingestion waits
 # `ingestion_delay_minutes`, 60 by default, then retries for `retry_limit_hours`, 6 by default).
@@ -23,7 +24,7 @@ OVERDUE_HOURS = 8
 def _latest_loads() -> str:
     parts = [
         f"select '{spec.name}' as dataset, max(_load_time) as last_load, count(*) as row_count "
-        f"from staging.{spec.staging_table.lower()}"
+        f"from {staging_relation(spec.staging_table.lower())}"
         for spec in DATASETS.values()
     ]
     return "\n      union all ".join(parts)

@@ -14,11 +14,12 @@ import pytest
 import snowflake.connector
 
 from f1common.events import CalendarItem, CalendarStatus
+from f1common.warehouse import RACE_CALENDAR_COLUMN_NAMES as COLUMN_NAMES
+from f1common.warehouse import replace_race_calendar as export_calendar
 from grandprix_dashboards.panels import DashboardSpec, Kind
 from grandprix_dashboards.query import QueryError, Warehouse, resolve_variables, run_panel, variable_options
 from grandprix_dashboards.sql import SNOWFLAKE, interpolate, render
 from grandprix_dashboards.team_colours import colour_of
-from loader.calendar_export import COLUMN_NAMES, export_calendar
 
 
 @pytest.fixture(scope="module")

@@ -102,9 +102,9 @@ class LocalPipeline:
         return counts
 
     def calendar(self) -> list[CalendarItem]:
-        from scheduler.calendar import CalendarTable
+        from f1common.race_calendar import RaceCalendar
 
-        return sorted(CalendarTable(self._scheduler_clients().dynamodb, self.settings.table).scan().items, key=_order)
+        return RaceCalendar(self._aws("dynamodb"), self.settings.table).scan().items
 
     # --- replay ---------------------------------------------------------------------------------
 
@@ -189,11 +189,11 @@ class LocalPipeline:
     def export_calendar(self) -> int:
         import duckdb
 
-        from loader.calendar_export import export_calendar
+        from f1common.warehouse import replace_race_calendar
 
         con = duckdb.connect(str(self.settings.warehouse_path))
         try:
-            return export_calendar(con, self.calendar())
+            return replace_race_calendar(con, self.calendar())
         finally:
             con.close()
 
@@ -208,10 +208,6 @@ class LocalPipeline:
 
 def _row_key(row: Any) -> str:
     return f"{row.season:04d}-{row.round:02d}-{row.session}"
-
-
-def _order(item: CalendarItem) -> tuple[dt.datetime, str]:
-    return (item.start_utc, item.pk)
 
 
 def environment(state_dir: Path, warehouse: Path) -> dict[str, str]:

@@ -11,20 +11,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
 from f1common.clients import aws_client
+from f1common.race_calendar import RaceCalendar, from_attributes, to_attributes
 from f1common.settings import Settings
-
-_SER, _DESER = TypeSerializer(), TypeDeserializer()
 
 
 def save_state(settings: Settings, state_dir: Path) -> dict[str, int]:
     """Writes the calendar items and landed objects to `state_dir`; returns counts."""
     s3, ddb = aws_client("s3", settings), aws_client("dynamodb", settings)
-    items: list[dict[str, Any]] = []
-    for page in ddb.get_paginator("scan").paginate(TableName=settings.table):
-        items.extend({k: _DESER.deserialize(v) for k, v in item.items()} for item in page["Items"])
+    items = [from_attributes(raw) for raw in RaceCalendar(ddb, settings.table).scan_raw()]
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / "calendar.json").write_text(json.dumps(items, default=_json_default, indent=1, sort_keys=True))
 
@@ -48,7 +43,7 @@ def restore_state(settings: Settings, state_dir: Path) -> dict[str, int]:
     calendar = state_dir / "calendar.json"
     items = json.loads(calendar.read_text()) if calendar.exists() else []
     for item in items:
-        ddb.put_item(TableName=settings.table, Item={k: _SER.serialize(_from_json(v)) for k, v in item.items()})
+        ddb.put_item(TableName=settings.table, Item=to_attributes({k: _from_json(v) for k, v in item.items()}))
     objects_dir = state_dir / "s3"
     count = 0
     for path in sorted(objects_dir.rglob("*")) if objects_dir.exists() else []:

@@ -14,6 +14,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from f1common.errors import describe_validation_error
 from f1common.names import SERVICES, ResourceNames
 
 AWS_PROJECT = "gpi-aws"
@@ -169,7 +170,7 @@ def _read(model: type[BaseModel], project: str, getter: Callable[[str], Any]) ->
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{project}:{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = describe_validation_error(exc, whole="", prefix=f"{project}:")
         raise ValueError(f"invalid stack configuration: {problems}") from None
 
 

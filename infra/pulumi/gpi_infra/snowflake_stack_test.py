@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from f1common import snowpipe as defs
+from f1common import warehouse
 from f1common.datasets import DATASETS
 from f1common.layout import DATA_PREFIX
 from f1common.names import ResourceNames
@@ -20,8 +22,6 @@ from gpi_infra.testing import (
     run_program,
     snowflake_config,
 )
-from loader import ddl
-from loader import snowpipe as defs
 
 NAMES = ResourceNames.for_stage("dev")
 KEYS = SERVICE_KEYS
@@ -56,7 +56,7 @@ def test_staging_tables_are_generated_from_the_loader(stack: Stack) -> None:
     laps = tables[DATASETS[next(d for d in DATASETS if d.value == "laps")].staging_table]
     assert [c["name"] for c in laps["columns"]][-4:] == ["_LOAD_TIME", "_FILE_NAME", "_RUN_ID", "_ROW_NUMBER"]
     # The loader's bookkeeping tables, with the loader's primary keys.
-    for name, columns in ddl.bookkeeping_columns("snowflake").items():
+    for name, columns in warehouse.bookkeeping_columns("snowflake").items():
         got = tables[name.upper()]
         assert [c["name"] for c in got["columns"]] == [c.name.upper() for c in columns]
     assert tables["LOAD_HISTORY"]["primaryKey"] == {"keys": ["FILE_NAME"]}

@@ -11,10 +11,15 @@ from botocore.config import Config
 from f1common.settings import Settings
 
 
-@lru_cache(maxsize=64)
-def _client(service: str, region: str, endpoint: str | None) -> Any:
+def new_client(service: str, region: str | None, endpoint: str | None) -> Any:
+    """A new (uncached) boto3 client with the platform's retry policy; prefer :func:`aws_client`."""
     config = Config(retries={"max_attempts": 5, "mode": "standard"})
     return boto3.client(service, region_name=region, endpoint_url=endpoint, config=config)  # type: ignore[call-overload]
+
+
+@lru_cache(maxsize=64)
+def _client(service: str, region: str, endpoint: str | None) -> Any:
+    return new_client(service, region, endpoint)
 
 
 def aws_client(service: str, settings: Settings | None = None) -> Any:

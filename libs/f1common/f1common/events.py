@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from f1common.errors import describe_validation_error
 from f1common.sessions import SessionId, SessionType
 
 
@@ -16,11 +17,7 @@ class BadRequest(ValueError):
 
 
 def _describe(exc: ValidationError, what: str) -> str:
-    problems = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(payload)"
-        problems.append(f"{loc}: {err['msg']}")
-    return f"invalid {what}: " + "; ".join(problems)
+    return f"invalid {what}: {describe_validation_error(exc)}"
 
 
 class IngestionRequest(BaseModel):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from f1common.warehouse import STAGING_SCHEMA
+
 METRICS_NAMESPACE = "GrandPrixInsights"
 SERVICE_SCHEDULER = "scheduler"
 SERVICE_INGESTION = "ingestion"
@@ -30,7 +32,7 @@ class ResourceNames(BaseModel):
     ingestion_function: str
     loader_function: str
     warehouse_database: str
-    staging_schema: str = "STAGING"
+    staging_schema: str = STAGING_SCHEMA.upper()  # Snowflake upper-cases unquoted identifiers
     analytics_schema: str = "ANALYTICS"
 
     @classmethod

@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from f1common.clients import aws_client
+from f1common.errors import describe_validation_error
 from f1common.events import BadRequest, IngestionRequest
 from f1common.sessions import FIRST_SEASON, LAST_SEASON
 from f1common.settings import Settings
@@ -96,5 +97,4 @@ def _parse(model: type[Any], event: dict[str, Any], what: str) -> Any:
     try:
         return model.model_validate(event)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(payload)'}: {e['msg']}" for e in exc.errors())
-        raise BadRequest(f"invalid {what}: {problems}") from None
+        raise BadRequest(f"invalid {what}: {describe_validation_error(exc)}") from None

@@ -17,6 +17,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from f1common.clock import Clock, utc_iso, utc_now
 from f1common.datasets import SESSION_DATASETS, ScheduleRow, Source
 from f1common.events import BadRequest, IngestionOutcome, IngestionRequest, OutcomeStatus
 from f1common.fastf1_setup import configure_fastf1
@@ -29,14 +30,9 @@ from f1common.settings import Settings
 from ingestion.landing import put_manifest, put_table
 from ingestion.normalize import DataNotAvailable, SessionTables, session_tables
 from ingestion.observability import emit_metric, emit_rows, logger
-from ingestion.records import COMPLETE, DEFAULT_IN_PROGRESS_TTL, CalendarTable
+from ingestion.records import COMPLETE, DEFAULT_IN_PROGRESS_TTL, IngestionRecords
 
-Clock = Callable[[], dt.datetime]
 SessionLoader = Callable[[SessionId, Settings], Any]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def fastf1_version() -> str:
@@ -121,12 +117,12 @@ def ingest_session(
     schedule = validate_request(request, season_rows)
     if load_session is None:
         load_session = partial(load_fastf1_session, events=events)
-    calendar = CalendarTable(dynamodb_table_or_client, settings.table)
+    calendar = IngestionRecords(dynamodb_table_or_client, settings.table)
     log = {"session": session_id.key, "attempt": request.attempt, "reason": request.reason}
 
     now = clock()
     if schedule.session_start_utc is not None and schedule.session_start_utc > now:
-        message = f"{session_id.key} starts at {schedule.session_start_utc:%Y-%m-%dT%H:%M:%SZ}, in the future"
+        message = f"{session_id.key} starts at {utc_iso(schedule.session_start_utc)}, in the future"
         return _not_available(request, calendar, schedule, message, now, started)
 
     run_id = new_run_id(now)
@@ -216,7 +212,7 @@ def land_session(tables: SessionTables, run_id: str, *, s3: Any, bucket: str, cr
 
 def _not_available(
     request: IngestionRequest,
-    calendar: CalendarTable,
+    calendar: IngestionRecords,
     schedule: ScheduleRow,
     message: str,
     now: dt.datetime,

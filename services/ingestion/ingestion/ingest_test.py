@@ -21,7 +21,7 @@ from f1common.settings import Settings
 from f1common.tables import read_parquet_bytes, schema_diff, sha256
 from ingestion.ingest import ingest_session, load_fastf1_session
 from ingestion.landing import list_keys
-from ingestion.records import COMPLETE, INPROGRESS, CalendarTable, idempotency_key
+from ingestion.records import COMPLETE, INPROGRESS, IngestionRecords, idempotency_key
 
 _LOADED: dict[str, Any] = {}
 
@@ -94,14 +94,14 @@ def test_bahrain_2023_race_lands_every_dataset_then_the_manifest(aws: tuple[Any,
     assert dt.datetime(2023, 3, 5, 15, 0, tzinfo=dt.timezone.utc) < min(starts)
     assert max(starts) < dt.datetime(2023, 3, 5, 17, 0, tzinfo=dt.timezone.utc)
 
-    item = CalendarTable(dynamodb, settings.table).get("2023-01-R")
+    item = IngestionRecords(dynamodb, settings.table).get("2023-01-R")
     assert item is not None
     calendar = CalendarItem.model_validate(item)
     assert calendar.status is CalendarStatus.INGESTED and calendar.run_id == outcome.run_id
     assert calendar.rows == outcome.rows and calendar.missing == [] and calendar.ingested_at is not None
     assert calendar.event_name == "Bahrain Grand Prix"
     assert calendar.start_utc == dt.datetime(2023, 3, 5, 15, 0, tzinfo=dt.timezone.utc)
-    record = CalendarTable(dynamodb, settings.table).get(idempotency_key(SessionId.parse("2023-01-R")))
+    record = IngestionRecords(dynamodb, settings.table).get(idempotency_key(SessionId.parse("2023-01-R")))
     assert record is not None and record["status"] == COMPLETE and "expires_at" not in record
 
 
@@ -118,7 +118,7 @@ def test_azerbaijan_2018_race_lands_without_weather_and_the_manifest_says_so(
     assert [m.dataset for m in manifest.missing] == [Dataset.WEATHER]
     assert "weather" in manifest.missing[0].reason
     assert not list_keys(s3, settings.bucket, "dataset=weather/")
-    item = CalendarTable(dynamodb, settings.table).get("2018-04-R")
+    item = IngestionRecords(dynamodb, settings.table).get("2018-04-R")
     assert item is not None and item["missing"] == ["weather"]
 
 
@@ -238,7 +238,7 @@ def test_crash_between_datasets_leaves_no_manifest_and_a_retry_recovers(
     assert list_keys(s3, settings.bucket, MANIFEST_PREFIX) == []
     orphans = list_keys(s3, settings.bucket, "dataset=")
     assert len(orphans) == 2  # laps and results landed before the crash, unlisted
-    calendar = CalendarTable(dynamodb, settings.table)
+    calendar = IngestionRecords(dynamodb, settings.table)
     assert calendar.get(idempotency_key(SessionId.parse("2023-01-R"))) is None  # released
     assert calendar.get("2023-01-R") is None
 
@@ -255,7 +255,7 @@ def test_a_dead_run_blocks_until_its_claim_expires(aws: tuple[Any, Any], setting
     s3, dynamodb = aws
     session = SessionId.parse("2023-01-R")
     died_at = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.timezone.utc)
-    calendar = CalendarTable(dynamodb, settings.table)
+    calendar = IngestionRecords(dynamodb, settings.table)
     assert calendar.claim(session, "20261101T120000Z-deadbeef", died_at, dt.timedelta(minutes=15)).acquired
 
     during = ingest(aws, settings, BAHRAIN_2023, clock=lambda: died_at + dt.timedelta(minutes=5))
@@ -277,7 +277,7 @@ def test_session_without_published_data_is_not_available(aws: tuple[Any, Any], s
     assert outcome.status is OutcomeStatus.NOT_AVAILABLE and outcome.attempt == 3
     assert "no lap timing data" in outcome.message
     assert list_keys(s3, settings.bucket) == []
-    calendar = CalendarTable(dynamodb, settings.table)
+    calendar = IngestionRecords(dynamodb, settings.table)
     item = calendar.get("2025-10-R")
     assert item is not None and item["status"] == CalendarStatus.NOT_AVAILABLE.value and item["attempt"] == 3
     assert calendar.get(idempotency_key(SessionId.parse("2025-10-R"))) is None
@@ -295,7 +295,7 @@ def test_session_in_the_future_is_not_available_without_loading(aws: tuple[Any, 
     )
     assert outcome.status is OutcomeStatus.NOT_AVAILABLE and "in the future" in outcome.message
     assert list_keys(s3, settings.bucket) == []
-    item = CalendarTable(dynamodb, settings.table).get("2026-03-R")
+    item = IngestionRecords(dynamodb, settings.table).get("2026-03-R")
     assert item is not None and item["status"] == "NOT_AVAILABLE" and item["attempt"] == 1
 
 

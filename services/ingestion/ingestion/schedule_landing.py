@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from f1common.clock import utc_now
 from f1common.datasets import Dataset, Source
 from f1common.events import BadRequest
 from f1common.layout import data_key, new_run_id
@@ -14,7 +15,7 @@ from f1common.names import SERVICE_INGESTION
 from f1common.schedule import ScheduleError, load_schedule
 from f1common.settings import Settings
 from f1common.tables import rows_to_table
-from ingestion.ingest import fastf1_version, utc_now
+from ingestion.ingest import fastf1_version
 from ingestion.landing import put_manifest, put_table
 from ingestion.observability import emit_rows, logger
 

@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 
 from f1common.datasets import DatasetSpec
-from loader.ddl import (
+from f1common.warehouse import (
     FILE_NAME,
     LOAD_HISTORY,
     LOAD_PENDING,

@@ -30,7 +30,7 @@ from f1common.layout import is_manifest_key, manifest_key, parse_data_key, parse
 from f1common.manifest import Manifest, ManifestFile
 from f1common.names import SERVICE_LOADER
 from f1common.tables import read_parquet_bytes, schema_diff, sha256
-from loader.ddl import METADATA_COLUMNS, Dialect, StagingColumn, column_type
+from f1common.warehouse import METADATA_COLUMNS, Dialect, StagingColumn, column_type
 
 logger = Logger(service=SERVICE_LOADER, child=True)
 

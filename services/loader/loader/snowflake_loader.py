@@ -41,7 +41,8 @@ from f1common.layout import MANIFEST_PREFIX, RUN_ID_RE, parse_data_key, parse_ma
 from f1common.manifest import Manifest
 from f1common.names import SERVICE_LOADER
 from f1common.settings import Settings
-from loader.ddl import (
+from f1common.snowpipe import pipe_name
+from f1common.warehouse import (
     FILE_NAME,
     LOAD_HISTORY,
     LOAD_PENDING,
@@ -55,14 +56,14 @@ from loader.ddl import (
     all_ddl,
     dataset_columns,
     rows_column,
+    schema_name,
     table_name,
 )
 from loader.loading import FileRejected
-from loader.snowpipe import pipe_name
 
 logger = Logger(service=SERVICE_LOADER, child=True)
 
-STAGING = "STAGING"
+STAGING = schema_name("snowflake")
 DEFAULT_LOADER_STAGE = "GPI_LOADER_STAGE"
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from f1common.datasets import ScheduleRow
 from f1common.events import CalendarStatus, IngestionRequest
+from f1common.race_calendar import RaceCalendar
 from f1common.sessions import SessionType
-from scheduler.calendar import CalendarTable
 from scheduler.planning import MIN_LEAD, SchedulingPolicy, claim
 from scheduler.ratelimit import SESSION_COST, RateLimiter
 from scheduler.schedules import ScheduleTarget
@@ -50,7 +50,7 @@ class BackfillReport:
 def run_backfill(
     seasons: list[int],
     now: dt.datetime,
-    table: CalendarTable,
+    table: RaceCalendar,
     scheduler: Any,
     target: ScheduleTarget,
     policy: SchedulingPolicy,

@@ -13,10 +13,10 @@ from moto import mock_aws
 from f1common.clients import clear_client_cache
 from f1common.datasets import ScheduleRow
 from f1common.names import CALENDAR_KEY
+from f1common.race_calendar import RaceCalendar
 from f1common.schedule import load_schedule
 from f1common.settings import Settings
 from f1common.testing import f1data_dir_or_skip
-from scheduler.calendar import CalendarTable
 from scheduler.handler import Clients
 from scheduler.planning import SchedulingPolicy
 from scheduler.schedules import ScheduleTarget
@@ -83,8 +83,8 @@ def make_clients() -> Clients:
 
 
 @pytest.fixture
-def table(settings: Settings, clients: Clients) -> CalendarTable:
-    return CalendarTable(clients.dynamodb, settings.table)
+def table(settings: Settings, clients: Clients) -> RaceCalendar:
+    return RaceCalendar(clients.dynamodb, settings.table)
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import pytest
 
 from f1common.datasets import ScheduleRow
 from f1common.events import CalendarStatus, IngestionRequest
+from f1common.race_calendar import RaceCalendar
 from f1common.schedule import expected_end
 from f1common.settings import Settings
-from scheduler.calendar import CalendarTable
 from scheduler.conftest import utc
 from scheduler.dispatcher import Dispatcher, Firing, SimulatedClock, scheduler_tick
 from scheduler.handler import Clients, run_event
@@ -74,7 +74,7 @@ def test_replay_2025_rounds_1_to_6_fires_each_session_once_in_order(
     # ticks stay on the hourly grid but idle hours are skipped (the replay spans 1,320 hours)
     assert all((t - utc(2025, 3, 10)) % dt.timedelta(hours=1) == dt.timedelta(0) for t in ticks)
     assert ticks == sorted(ticks) and len(ticks) < 150
-    table = CalendarTable(clients.dynamodb, settings.table)
+    table = RaceCalendar(clients.dynamodb, settings.table)
     round_7 = [i for i in table.scan(season=2025).items if i.round == 7]
     assert {i.status for i in round_7} == {CalendarStatus.PENDING}  # not due yet
 
@@ -83,7 +83,7 @@ def test_replay_runs_the_retry_loop_when_ingestion_reports_not_available(
     settings: Settings, clients: Clients, season_rows: dict[int, list[ScheduleRow]]
 ) -> None:
     """An ingestion stand-in that finds no data twice, then lands it, recording outcomes like the real one."""
-    table = CalendarTable(clients.dynamodb, settings.table)
+    table = RaceCalendar(clients.dynamodb, settings.table)
     clock = SimulatedClock(utc(2025, 3, 14))
     rows = [r for r in season_rows[2025] if r.round == 1 and r.session in ("Q", "R")]
     run_event({"action": "sync", "season": 2025}, settings, clients, now=clock(), load=lambda _: rows)

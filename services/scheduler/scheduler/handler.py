@@ -21,13 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from f1common.clients import aws_client
 from f1common.datasets import ScheduleRow
+from f1common.errors import describe_validation_error
 from f1common.events import BadRequest
 from f1common.names import METRICS_NAMESPACE, SERVICE_SCHEDULER
+from f1common.race_calendar import RaceCalendar
 from f1common.schedule import ScheduleError, load_schedule
 from f1common.sessions import FIRST_SEASON, LAST_SEASON, SessionType
 from f1common.settings import Settings
 from scheduler.backfill import run_backfill
-from scheduler.calendar import CalendarTable
 from scheduler.planning import SchedulingPolicy, run_scheduling
 from scheduler.ratelimit import fastf1_limiter
 from scheduler.schedules import ScheduleTarget
@@ -103,8 +104,7 @@ def parse_event(event: Any) -> ScheduleEvent | SyncEvent | BackfillEvent:
     try:
         return _EVENT.validate_python(event)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(event)'}: {e['msg']}" for e in exc.errors())
-        raise BadRequest(f"invalid scheduler event: {problems}") from None
+        raise BadRequest(f"invalid scheduler event: {describe_validation_error(exc, '(event)')}") from None
     except ValueError as exc:
         raise BadRequest(f"invalid scheduler event: {exc}") from None
 
@@ -141,7 +141,7 @@ def run_event(
     parsed = parse_event(event)
     now = parsed.now or now or dt.datetime.now(dt.UTC)
     load = load or (lambda season: load_schedule(season, settings))
-    table = CalendarTable(clients.dynamodb, settings.table)
+    table = RaceCalendar(clients.dynamodb, settings.table)
     target = ScheduleTarget.from_settings(settings, clients.sqs)
     if isinstance(parsed, SyncEvent):
         seasons = parsed.all_seasons(now)

@@ -7,9 +7,9 @@ import pytest
 from f1common.datasets import ScheduleRow
 from f1common.events import BadRequest, CalendarStatus, IngestionRequest
 from f1common.names import METRICS_NAMESPACE
+from f1common.race_calendar import RaceCalendar
 from f1common.schedule import ScheduleError
 from f1common.settings import Settings
-from scheduler.calendar import CalendarTable
 from scheduler.conftest import max_in_window, utc
 from scheduler.dispatcher import LocalContext
 from scheduler.handler import (
@@ -91,7 +91,7 @@ def test_lambda_handler_syncs_and_schedules_with_metrics_and_logs(
 def test_backfill_schedules_past_sessions_within_fastf1_limits(
     settings: Settings, clients: Clients, season_rows: dict[int, list[ScheduleRow]]
 ) -> None:
-    table = CalendarTable(clients.dynamodb, settings.table)
+    table = RaceCalendar(clients.dynamodb, settings.table)
     now = utc(2026, 1, 10)
     load = season_rows.__getitem__
     run_event({"action": "sync", "season": 2025}, settings, clients, now=now, load=load)

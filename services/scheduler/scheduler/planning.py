@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from f1common.events import CalendarItem, CalendarStatus, IngestionRequest
+from f1common.race_calendar import ConditionFailed, RaceCalendar
 from f1common.settings import Settings
-from scheduler.calendar import CalendarTable, ConditionFailed
 from scheduler.schedules import ScheduleTarget, create_ingestion_schedule, schedule_name
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class SchedulingReport:
 
 def run_scheduling(
     now: dt.datetime,
-    table: CalendarTable,
+    table: RaceCalendar,
     scheduler: Any,
     target: ScheduleTarget,
     policy: SchedulingPolicy,
@@ -138,7 +138,7 @@ def _overdue(item: CalendarItem, now: dt.datetime) -> bool:
 def _schedule_first(
     item: CalendarItem,
     now: dt.datetime,
-    table: CalendarTable,
+    table: RaceCalendar,
     scheduler: Any,
     target: ScheduleTarget,
     policy: SchedulingPolicy,
@@ -162,7 +162,7 @@ def _schedule_first(
 def _schedule_retry(
     item: CalendarItem,
     now: dt.datetime,
-    table: CalendarTable,
+    table: RaceCalendar,
     scheduler: Any,
     target: ScheduleTarget,
     policy: SchedulingPolicy,
@@ -192,7 +192,7 @@ def claim(
     request: IngestionRequest,
     when: dt.datetime,
     now: dt.datetime,
-    table: CalendarTable,
+    table: RaceCalendar,
     scheduler: Any,
     target: ScheduleTarget,
     created: list[str],

@@ -6,8 +6,8 @@ import pytest
 
 from f1common.datasets import ScheduleRow
 from f1common.events import CalendarStatus, IngestionRequest
+from f1common.race_calendar import RaceCalendar
 from f1common.settings import Settings
-from scheduler.calendar import CalendarTable
 from scheduler.conftest import make_clients, utc
 from scheduler.handler import Clients
 from scheduler.planning import SchedulingPolicy, SchedulingReport, backoff, claim, plan_retry, run_scheduling
@@ -19,7 +19,7 @@ RACE_END = utc(2025, 3, 16, 6, 0)  # 2025 Australian GP: start 04:00 UTC + 2 h
 
 @pytest.fixture
 def round_1(
-    season_rows: dict[int, list[ScheduleRow]], table: CalendarTable, clients: Clients, target: ScheduleTarget
+    season_rows: dict[int, list[ScheduleRow]], table: RaceCalendar, clients: Clients, target: ScheduleTarget
 ) -> None:
     rows = [r for r in season_rows[2025] if r.round <= 2]
     sync_season(2025, rows, table, clients.scheduler, target.group, utc(2025, 1, 1))
@@ -28,7 +28,7 @@ def round_1(
 def test_due_sessions_get_one_time_schedules_with_the_full_target(
     round_1: None,
     settings: Settings,
-    table: CalendarTable,
+    table: RaceCalendar,
     clients: Clients,
     target: ScheduleTarget,
     policy: SchedulingPolicy,
@@ -73,7 +73,7 @@ def test_due_sessions_get_one_time_schedules_with_the_full_target(
 
 
 def test_sessions_older_than_the_catch_up_window_are_left_to_backfill(
-    round_1: None, table: CalendarTable, clients: Clients, target: ScheduleTarget, policy: SchedulingPolicy
+    round_1: None, table: RaceCalendar, clients: Clients, target: ScheduleTarget, policy: SchedulingPolicy
 ) -> None:
     report = run_scheduling(utc(2025, 4, 1), table, clients.scheduler, target, policy)
     assert report.scheduled == [] and len(report.stale) == 10
@@ -93,7 +93,7 @@ def test_two_concurrent_invocations_create_one_schedule_per_session(
         try:
             barrier.wait()
             reports.append(
-                run_scheduling(now, CalendarTable(own.dynamodb, settings.table), own.scheduler, target, policy)
+                run_scheduling(now, RaceCalendar(own.dynamodb, settings.table), own.scheduler, target, policy)
             )
         except BaseException as exc:  # surfaced below
             errors.append(exc)
@@ -113,12 +113,12 @@ def test_two_concurrent_invocations_create_one_schedule_per_session(
     for r in reports:  # and each invocation handled every session once: created it, or found it claimed
         handled = [n.removeprefix("ingest-").removesuffix("-a1") for n in r.scheduled] + r.already
         assert sorted(handled) == sorted(n.removeprefix("ingest-").removesuffix("-a1") for n in expected)
-    items = CalendarTable(clients.dynamodb, settings.table).scan(season=2025).by_key()
+    items = RaceCalendar(clients.dynamodb, settings.table).scan(season=2025).by_key()
     assert {items[f"2025-02-{c}"].schedule_name for c in ("FP1", "SQ", "S", "Q", "R")} == expected
 
 
 def test_a_stale_invocation_loses_the_claim_and_creates_nothing(
-    round_1: None, table: CalendarTable, clients: Clients, target: ScheduleTarget
+    round_1: None, table: RaceCalendar, clients: Clients, target: ScheduleTarget
 ) -> None:
     stale = table.get("2025-01-R")
     assert stale is not None and stale.status is CalendarStatus.PENDING
@@ -141,7 +141,7 @@ def test_backoff_doubles_from_the_base() -> None:
 
 
 def test_not_available_is_retried_with_backoff_then_failed(
-    round_1: None, table: CalendarTable, clients: Clients, target: ScheduleTarget, policy: SchedulingPolicy
+    round_1: None, table: RaceCalendar, clients: Clients, target: ScheduleTarget, policy: SchedulingPolicy
 ) -> None:
     assert (policy.retry_base, policy.retry_limit) == (dt.timedelta(minutes=15), dt.timedelta(hours=6))
     now = utc(2025, 3, 16, 6, 0)
@@ -173,7 +173,7 @@ def test_not_available_is_retried_with_backoff_then_failed(
     assert run_scheduling(now + dt.timedelta(hours=1), table, clients.scheduler, target, policy).retries == []
 
 
-def test_plan_retry_limits_the_total_wait_since_the_expected_end(round_1: None, table: CalendarTable) -> None:
+def test_plan_retry_limits_the_total_wait_since_the_expected_end(round_1: None, table: RaceCalendar) -> None:
     item = table.get("2025-01-R")
     assert item is not None
     policy = SchedulingPolicy(

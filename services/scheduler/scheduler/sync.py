@@ -10,7 +10,7 @@ from typing import Any
 
 from f1common.datasets import ScheduleRow
 from f1common.events import CalendarItem, CalendarStatus
-from scheduler.calendar import SCHEDULE_FIELDS, CalendarTable, ConditionFailed, item_from_row
+from f1common.race_calendar import SCHEDULE_FIELDS, ConditionFailed, RaceCalendar, item_from_row
 from scheduler.schedules import delete_schedule
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class SyncReport:
 def sync_season(
     season: int,
     rows: Sequence[ScheduleRow],
-    table: CalendarTable,
+    table: RaceCalendar,
     scheduler: Any,
     group: str,
     now: dt.datetime,
@@ -86,7 +86,7 @@ def sync_season(
 def _sync_one(
     wanted: CalendarItem,
     current: CalendarItem | None,
-    table: CalendarTable,
+    table: RaceCalendar,
     scheduler: Any,
     group: str,
     now: dt.datetime,
@@ -129,7 +129,7 @@ def _sync_one(
 
 
 def _cancel(
-    item: CalendarItem, table: CalendarTable, scheduler: Any, group: str, now: dt.datetime, report: SyncReport
+    item: CalendarItem, table: RaceCalendar, scheduler: Any, group: str, now: dt.datetime, report: SyncReport
 ) -> None:
     try:
         table.update(

@@ -4,7 +4,7 @@ from collections import Counter
 from f1common.datasets import ScheduleRow
 from f1common.events import CalendarStatus
 from f1common.names import CALENDAR_KEY
-from scheduler.calendar import CalendarTable, next_session
+from f1common.race_calendar import RaceCalendar, next_session
 from scheduler.conftest import utc
 from scheduler.handler import Clients
 from scheduler.planning import SchedulingPolicy, run_scheduling
@@ -15,7 +15,7 @@ NOW = utc(2025, 1, 1)
 
 
 def test_sync_real_2025_and_2026_schedules(
-    season_rows: dict[int, list[ScheduleRow]], table: CalendarTable, clients: Clients, target: ScheduleTarget
+    season_rows: dict[int, list[ScheduleRow]], table: RaceCalendar, clients: Clients, target: ScheduleTarget
 ) -> None:
     for season, rounds in ((2025, 24), (2026, 23)):
         report = sync_season(season, season_rows[season], table, clients.scheduler, target.group, NOW)
@@ -45,7 +45,7 @@ def test_sync_real_2025_and_2026_schedules(
 
 
 def test_next_session_after_an_instant(
-    season_rows: dict[int, list[ScheduleRow]], table: CalendarTable, clients: Clients, target: ScheduleTarget
+    season_rows: dict[int, list[ScheduleRow]], table: RaceCalendar, clients: Clients, target: ScheduleTarget
 ) -> None:
     sync_season(2025, season_rows[2025], table, clients.scheduler, target.group, NOW)
     items = table.scan().items
@@ -60,7 +60,7 @@ def test_next_session_after_an_instant(
 
 def test_changed_race_date_updates_the_item_and_its_schedule(
     season_rows: dict[int, list[ScheduleRow]],
-    table: CalendarTable,
+    table: RaceCalendar,
     clients: Clients,
     target: ScheduleTarget,
     policy: SchedulingPolicy,
@@ -92,7 +92,7 @@ def test_changed_race_date_updates_the_item_and_its_schedule(
 
 
 def test_cancelled_session_is_marked_not_deleted(
-    season_rows: dict[int, list[ScheduleRow]], table: CalendarTable, clients: Clients, target: ScheduleTarget
+    season_rows: dict[int, list[ScheduleRow]], table: RaceCalendar, clients: Clients, target: ScheduleTarget
 ) -> None:
     rows = [r for r in season_rows[2025] if r.round <= 4]
     sync_season(2025, rows, table, clients.scheduler, target.group, NOW)
@@ -111,7 +111,7 @@ def test_cancelled_session_is_marked_not_deleted(
 
 def test_rows_without_start_and_unreadable_items_are_reported_not_fatal(
     season_rows: dict[int, list[ScheduleRow]],
-    table: CalendarTable,
+    table: RaceCalendar,
     clients: Clients,
     target: ScheduleTarget,
     policy: SchedulingPolicy,

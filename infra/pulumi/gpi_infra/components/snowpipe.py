@@ -1,27 +1,28 @@
 """Snowpipe auto-ingest of the landing bucket: storage integration, Parquet file format, external stage,
 staging and bookkeeping tables, one pipe per dataset.
 
-Everything is generated from the loader's definitions (`loader.snowpipe`, `loader.ddl`), so the tables
+Everything is generated from the warehouse contract (`f1common.snowpipe`, `f1common.warehouse`), so the tables
 and COPY statements Pulumi creates are the ones the loader's SQL script and tests use.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_snowflake as snowflake
 
-from loader import ddl
-from loader import snowpipe as defs
+from f1common import snowpipe as defs
+from f1common import warehouse
 
 
 def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _columns(columns: list[ddl.StagingColumn] | tuple[ddl.StagingColumn, ...]) -> list[snowflake.TableColumnArgs]:
+def _columns(columns: Sequence[warehouse.StagingColumn]) -> list[snowflake.TableColumnArgs]:
     # Upper case: the provider quotes identifiers, and the pipes' COPY and dbt use them unquoted.
     return [snowflake.TableColumnArgs(name=c.name.upper(), type=c.type, nullable=c.nullable) for c in columns]
 
@@ -47,10 +48,9 @@ class SnowpipeIngest(pulumi.ComponentResource):
     def __init__(self, name: str, args: SnowpipeIngestArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpi:snowflake:SnowpipeIngest", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        if args.schema_name != ddl.schema_name("snowflake"):
-            raise ValueError(
-                f"staging schema {args.schema_name!r} differs from the loader's {ddl.schema_name('snowflake')!r}"
-            )
+        staging_schema = warehouse.schema_name("snowflake")
+        if args.schema_name != staging_schema:
+            raise ValueError(f"staging schema {args.schema_name!r} differs from the contract's {staging_schema!r}")
         fmt = defs.file_format()
         stage = defs.external_stage(args.bucket, args.storage_integration_name)
 
@@ -107,7 +107,7 @@ class SnowpipeIngest(pulumi.ComponentResource):
                 primary_key=snowflake.TablePrimaryKeyArgs(keys=keys[table]) if keys.get(table) else None,
                 opts=child,
             )
-            for table, columns in ddl.bookkeeping_columns("snowflake").items()
+            for table, columns in warehouse.bookkeeping_columns("snowflake").items()
         }
 
         self.pipes = {}
@@ -141,9 +141,10 @@ class SnowpipeIngest(pulumi.ComponentResource):
 
 
 def _bookkeeping_primary_keys() -> dict[str, list[str]]:
-    """Primary-key columns of the bookkeeping tables, as the loader's DDL declares them."""
+    """Primary-key columns of the bookkeeping tables, as the warehouse contract's DDL declares them."""
     keys: dict[str, list[str]] = {}
-    for table, sql in zip(ddl.bookkeeping_columns("snowflake"), ddl.bookkeeping_sql("snowflake"), strict=True):
+    tables = warehouse.bookkeeping_columns("snowflake")
+    for table, sql in zip(tables, warehouse.bookkeeping_sql("snowflake"), strict=True):
         match = re.search(r"PRIMARY KEY \(([^)]*)\)", sql)
         keys[table] = [k.strip().upper() for k in match[1].split(",")] if match else []
     return keys

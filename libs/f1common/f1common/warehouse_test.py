@@ -1,6 +1,8 @@
-"""Staging DDL from the dataset schemas, executed on DuckDB and on fakesnow."""
+"""The warehouse contract: staging DDL from the dataset schemas (run on DuckDB and fakesnow), and race_calendar."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import duckdb
 import fakesnow
@@ -8,7 +10,19 @@ import pytest
 import snowflake.connector
 
 from f1common.datasets import DATASETS, ColumnType, Dataset, dataset_spec
-from loader.ddl import METADATA_COLUMNS, all_ddl, column_type, staging_table_sql, table_name
+from f1common.events import CalendarItem, CalendarStatus
+from f1common.sessions import SessionType
+from f1common.testing import START, calendar_item
+from f1common.warehouse import (
+    METADATA_COLUMNS,
+    RACE_CALENDAR_COLUMN_NAMES,
+    all_ddl,
+    column_type,
+    race_calendar_ddl,
+    replace_race_calendar,
+    staging_table_sql,
+    table_name,
+)
 
 
 def test_duckdb_ddl_creates_every_staging_table_with_columns_in_order() -> None:
@@ -59,3 +73,53 @@ def test_types_per_dialect() -> None:
     assert weather.startswith("CREATE TABLE IF NOT EXISTS STAGING.WEATHER_STAGING")
     with pytest.raises(ValueError, match=r"expected one of \['duckdb', 'snowflake'\]"):
         column_type(ColumnType.INT, "postgres")  # type: ignore[arg-type]
+
+
+# --- race_calendar ---
+
+
+def test_columns_follow_calendarcalendar_item() -> None:
+    assert set(RACE_CALENDAR_COLUMN_NAMES) <= set(CalendarItem.model_fields)
+    assert RACE_CALENDAR_COLUMN_NAMES == ("pk", "season", "round", "session", "event_name", "start_utc", "end_utc",
+                                          "status", "attempt", "run_id", "ingested_at")
+    assert "TIMESTAMP_TZ" in race_calendar_ddl("snowflake")
+    assert "TIMESTAMP WITH TIME ZONE" in race_calendar_ddl("duckdb")
+
+
+def test_export_replaces_rows_idempotently() -> None:
+    con = duckdb.connect()
+    items = [
+        calendar_item(6, SessionType.RACE, CalendarStatus.INGESTED, run_id="r1", attempt=1, ingested_at=START),
+        calendar_item(6, SessionType.QUALIFYING, CalendarStatus.FAILED, attempt=7),
+    ]
+    assert replace_race_calendar(con, items) == 2
+    assert replace_race_calendar(con, items) == 2
+    rows = con.execute("select pk, status, attempt, run_id, end_utc from staging.race_calendar order by pk").fetchall()
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [("2025-06-Q", "FAILED", 7, None),
+                                                         ("2025-06-R", "INGESTED", 1, "r1")]
+    assert rows[0][4] == START + dt.timedelta(hours=2)
+    assert replace_race_calendar(con, items[:1]) == 1
+    assert con.execute("select count(*) from staging.race_calendar").fetchone() == (1,)
+
+
+def test_duplicate_sessions_are_rejected() -> None:
+    item = calendar_item(6, SessionType.RACE, CalendarStatus.PENDING)
+    with pytest.raises(ValueError, match="2025-06-R appears twice"):
+        replace_race_calendar(duckdb.connect(), [item, item])
+
+
+def test_export_to_snowflake_with_its_ddl_and_paramstyle() -> None:
+    """The Snowflake path (TIMESTAMP_TZ DDL, %s parameters) through fakesnow's Snowflake emulation."""
+    items = [calendar_item(5, SessionType.RACE, CalendarStatus.NOT_AVAILABLE, attempt=2)]
+    with fakesnow.patch():
+        con = snowflake.connector.connect(database="GPI_LOCAL", schema="STAGING")
+        cursor = con.cursor()
+        assert replace_race_calendar(cursor, items, "snowflake") == 1
+        cursor.execute("select pk, status, attempt from staging.race_calendar")
+        assert cursor.fetchall() == [("2025-05-R", "NOT_AVAILABLE", 2)]
+        con.close()
+
+
+def test_unknown_dialect_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown warehouse dialect 'postgres'"):
+        replace_race_calendar(duckdb.connect(), [], "postgres")  # type: ignore[arg-type]

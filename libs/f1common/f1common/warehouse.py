@@ -1,30 +1,34 @@
-"""Staging DDL generated from the f1common dataset schemas, for DuckDB and Snowflake.
+"""The warehouse contract: the staging schema, its tables and their DDL, for DuckDB and Snowflake.
 
-Pure Python over f1common (no database driver is imported): the Pulumi Snowflake stack imports it
-through :mod:`loader.snowpipe`.
+Pure Python (no database driver is imported): the loader writes these tables, the Pulumi Snowflake
+stack creates them (through :mod:`f1common.snowpipe`), the dashboards read them.
 
-Every staging table lives in schema ``staging`` and is named ``spec.staging_table`` with unquoted
-identifiers (DuckDB resolves them case-insensitively, Snowflake upper-cases them). Its columns are the
-dataset's columns in order, followed by the load metadata columns of :data:`METADATA_COLUMNS`.
+Every staging table lives in schema :data:`STAGING_SCHEMA` and is named ``spec.staging_table`` with
+unquoted identifiers (DuckDB resolves them case-insensitively, Snowflake upper-cases them). Its columns
+are the dataset's columns in order, followed by the load metadata columns of :data:`METADATA_COLUMNS`.
 Bookkeeping tables in the same schema: ``load_history`` (one row per loaded file: a path is never
 loaded twice), ``load_quarantine`` (files refused with the error) and ``load_pending`` (files seen
-before the manifest that lists them).
+before the manifest that lists them); and ``race_calendar``, the DynamoDB calendar's session items
+exported for the pipeline-health dashboard (:func:`replace_race_calendar`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Literal, NamedTuple
+from collections.abc import Iterable, Mapping
+from enum import Enum
+from typing import Any, Literal, NamedTuple, Protocol
 
 from f1common.datasets import DATASETS, ColumnType, Dataset, DatasetSpec, dataset_spec
+from f1common.events import CalendarItem
 
 Dialect = Literal["duckdb", "snowflake"]
 DIALECTS: tuple[Dialect, ...] = ("duckdb", "snowflake")
 
-STAGING_SCHEMA = "staging"
+STAGING_SCHEMA = "staging"  # unquoted: STAGING in Snowflake (see schema_name)
 LOAD_HISTORY = "load_history"
 LOAD_QUARANTINE = "load_quarantine"
 LOAD_PENDING = "load_pending"
+RACE_CALENDAR = "race_calendar"
 
 LOAD_TIME = "_load_time"
 FILE_NAME = "_file_name"
@@ -93,6 +97,11 @@ def schema_name(dialect: Dialect) -> str:
     return STAGING_SCHEMA if _check(dialect) == "duckdb" else STAGING_SCHEMA.upper()
 
 
+def staging_relation(table: str) -> str:
+    """`staging.<table>`, as SQL that both dialects read (unquoted identifiers)."""
+    return f"{STAGING_SCHEMA}.{table}"
+
+
 def dataset_columns(spec: DatasetSpec, dialect: Dialect) -> list[StagingColumn]:
     return [StagingColumn(c.name, column_type(c.type, dialect), c.nullable) for c in spec.columns()]
 
@@ -125,7 +134,7 @@ def bookkeeping_columns(dialect: Dialect) -> dict[str, list[StagingColumn]]:
     """Columns of ``load_history``, ``load_quarantine`` and ``load_pending`` (timestamps UTC)."""
     s = column_type(ColumnType.STRING, dialect)
     ts = column_type(ColumnType.TIMESTAMP, dialect)
-    i = "BIGINT" if dialect == "duckdb" else "NUMBER(38,0)"
+    i = column_type(ColumnType.INT, dialect)
     return {
         LOAD_HISTORY: [
             StagingColumn("file_name", s, False),
@@ -175,3 +184,75 @@ def add_column_sql(spec: DatasetSpec, column: StagingColumn, dialect: Dialect, s
     """Adds a new nullable column to a staging table (additive schema drift)."""
     table = f"{schema or schema_name(dialect)}.{table_name(spec, dialect)}"
     return f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column.name} {column.type}"
+
+
+# --- race_calendar -------------------------------------------------------------------------------
+
+# The calendar item fields the dashboards read, with their logical types (``pk`` is the primary key).
+RACE_CALENDAR_COLUMNS: tuple[tuple[str, ColumnType], ...] = (
+    ("pk", ColumnType.STRING),
+    ("season", ColumnType.INT),
+    ("round", ColumnType.INT),
+    ("session", ColumnType.STRING),
+    ("event_name", ColumnType.STRING),
+    ("start_utc", ColumnType.TIMESTAMP),
+    ("end_utc", ColumnType.TIMESTAMP),
+    ("status", ColumnType.STRING),
+    ("attempt", ColumnType.INT),
+    ("run_id", ColumnType.STRING),
+    ("ingested_at", ColumnType.TIMESTAMP),
+)
+RACE_CALENDAR_COLUMN_NAMES = tuple(name for name, _ in RACE_CALENDAR_COLUMNS)
+
+
+def race_calendar_ddl(dialect: Dialect) -> str:
+    """`CREATE SCHEMA ...;\nCREATE TABLE IF NOT EXISTS staging.race_calendar (...)` for a dialect."""
+    cols = ",\n  ".join(
+        f"{name} {column_type(ctype, dialect)}{' NOT NULL' if name == 'pk' else ''}"
+        for name, ctype in RACE_CALENDAR_COLUMNS
+    )
+    return (f"CREATE SCHEMA IF NOT EXISTS {STAGING_SCHEMA};\n"
+            f"CREATE TABLE IF NOT EXISTS {staging_relation(RACE_CALENDAR)} (\n  {cols},\n  PRIMARY KEY (pk)\n)")
+
+
+def race_calendar_row(item: CalendarItem) -> tuple[Any, ...]:
+    values = item.model_dump(include=set(RACE_CALENDAR_COLUMN_NAMES))
+    return tuple(v.value if isinstance(v := values[name], Enum) else v for name in RACE_CALENDAR_COLUMN_NAMES)
+
+
+class Cursor(Protocol):
+    """A DB-API cursor (a DuckDB connection or a Snowflake cursor)."""
+
+    def execute(self, sql: str, /) -> Any: ...
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+
+
+def replace_race_calendar(cursor: Cursor, items: Iterable[CalendarItem], dialect: Dialect = "duckdb") -> int:
+    """Replaces the rows of `staging.race_calendar` with `items` in one transaction; returns the number written.
+
+    Items with the same `pk` twice are an error (the calendar's key is unique).
+    """
+    dialect = _check(dialect)
+    rows = [race_calendar_row(item) for item in items]
+    seen: set[str] = set()
+    for r in rows:
+        if r[0] in seen:
+            raise ValueError(f"calendar export: session {r[0]} appears twice")
+        seen.add(r[0])
+    for statement in race_calendar_ddl(dialect).split(";\n"):
+        cursor.execute(statement)
+    table = staging_relation(RACE_CALENDAR)
+    marker = "?" if dialect == "duckdb" else "%s"
+    placeholders = ", ".join([marker] * len(RACE_CALENDAR_COLUMNS))
+    insert = f"INSERT INTO {table} ({', '.join(RACE_CALENDAR_COLUMN_NAMES)}) VALUES ({placeholders})"
+    cursor.execute("BEGIN")
+    try:
+        cursor.execute(f"DELETE FROM {table}")
+        if rows:
+            cursor.executemany(insert, rows)
+    except Exception:
+        cursor.execute("ROLLBACK")
+        raise
+    cursor.execute("COMMIT")
+    return len(rows)

@@ -12,8 +12,7 @@ import pytest
 from f1common.datasets import DATASETS, Dataset, dataset_spec
 from f1common.layout import data_key, new_run_id
 from f1common.sessions import SessionId, SessionType
-from loader.ddl import METADATA_COLUMNS
-from loader.snowpipe import (
+from f1common.snowpipe import (
     RUN_ID_SQL,
     external_stage,
     file_format,
@@ -21,6 +20,7 @@ from loader.snowpipe import (
     render_setup_sql,
     staging_tables,
 )
+from f1common.warehouse import METADATA_COLUMNS
 
 
 def test_staging_tables_as_data() -> None:
@@ -81,7 +81,7 @@ def test_render_setup_sql_is_complete() -> None:
 
 
 def test_snowpipe_module_imports_no_database_driver() -> None:
-    code = ("import sys, loader.snowpipe; bad = [m for m in sys.modules if m.split('.')[0] in "
+    code = ("import sys, f1common.snowpipe; bad = [m for m in sys.modules if m.split('.')[0] in "
             "('duckdb', 'snowflake', 'boto3', 'aws_lambda_powertools')]; print(bad); assert not bad")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)

@@ -1,8 +1,8 @@
 """What Snowpipe needs, as data: staging tables, the Parquet file format, the external stage and one pipe per dataset.
 
-Pure Python over f1common (no database driver): the Pulumi Snowflake stack builds its resources from
-these objects, and :func:`render_setup_sql` renders the same objects as one SQL script for accounts
-managed without Pulumi.
+Pure Python over :mod:`f1common.warehouse` (no database driver): the Pulumi Snowflake stack builds its
+resources from these objects, and :func:`render_setup_sql` renders the same objects as one SQL script
+for accounts managed without Pulumi.
 
 The pipes' COPY uses a transformation (``COPY INTO t (cols) FROM (SELECT $1:col::TYPE, …, METADATA$… FROM
 @stage/dataset=<name>/)``), not ``MATCH_BY_COLUMN_NAME``: Snowflake rejects ``MATCH_BY_COLUMN_NAME``
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from f1common.datasets import DATASETS, DatasetSpec, dataset_spec
 from f1common.layout import DATA_PREFIX
-from loader.ddl import (
+from f1common.warehouse import (
     FILE_NAME,
     LOAD_TIME,
     ROW_NUMBER,
@@ -218,7 +218,7 @@ def render_setup_sql(
     *,
     database: str,
     bucket: str,
-    schema: str = "STAGING",
+    schema: str = schema_name("snowflake"),
     storage_integration: str = DEFAULT_STORAGE_INTEGRATION,
     storage_aws_role_arn: str | None = None,
     stage_name: str = DEFAULT_STAGE,
