@@ -212,15 +212,9 @@ def _row_key(row: Any) -> str:
 
 def environment(state_dir: Path, warehouse: Path) -> dict[str, str]:
     """Environment of the embedded stack's services (read by Settings in every handler)."""
-    from f1common.names import ResourceNames
-    from grandprix_local.stack import ACCOUNT
-
-    names = ResourceNames.for_stage("local")
     region = os.environ.get("AWS_DEFAULT_REGION", "eu-west-1")
     return {
         "GPI_STAGE": "local",
-        "GPI_INGESTION_FUNCTION_ARN": f"arn:aws:lambda:{region}:{ACCOUNT}:function:{names.ingestion_function}",
-        "GPI_SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/{names.scheduler_function}-invoke",
         "GPI_WAREHOUSE": "duckdb",
         "GPI_WAREHOUSE_PATH": str(warehouse.resolve()),
         "GPI_FASTF1_CACHE_DIR": str((state_dir / "fastf1-cache").resolve()),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import os
 import shutil
@@ -160,10 +159,11 @@ def _available_sessions(settings: Settings, seasons: Sequence[int] | None) -> li
         return offline_sessions(settings, seasons)
     if not seasons:
         raise SystemExit("without the shared F1 data, name the seasons to fetch live: --seasons 2024 (or --sessions)")
+    from f1common.clock import utc_now
     from f1common.schedule import expected_end, load_schedule
     from f1common.sessions import SessionType
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = utc_now()
     return [
         SessionId(season=r.season, round=r.round, session=SessionType.parse(r.session))
         for season in seasons

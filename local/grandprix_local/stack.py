@@ -18,9 +18,8 @@ from typing import Any
 from f1common.clients import aws_client, clear_client_cache
 from f1common.layout import DATA_PREFIX, MANIFEST_PREFIX
 from f1common.names import CALENDAR_KEY, CALENDAR_TTL_ATTRIBUTE
-from f1common.settings import Settings
+from f1common.settings import Settings, ingestion_target_arn, invoke_role_arn
 
-ACCOUNT = "123456789012"
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -86,10 +85,8 @@ def provision(settings: Settings, *, notifications: bool = True) -> StackResourc
         dlq_url=dlq_url,
         dlq_arn=dlq_arn,
         schedule_group=settings.group,
-        ingestion_function_arn=settings.ingestion_function_arn
-        or f"arn:aws:lambda:{region}:{ACCOUNT}:function:{settings.names.ingestion_function}",
-        scheduler_role_arn=settings.scheduler_role_arn
-        or f"arn:aws:iam::{ACCOUNT}:role/{settings.names.scheduler_function}-invoke",
+        ingestion_function_arn=ingestion_target_arn(settings),
+        scheduler_role_arn=invoke_role_arn(settings),
     )
 
 

@@ -186,7 +186,7 @@ def aws_program(
         "ingestion-schedules",
         IngestionSchedulesArgs(
             group_name=names.schedule_group,
-            role_name=f"{names.scheduler_function}-invoke-ingestion",
+            role_name=names.ingestion_invoke_role,
             ingestion_function_arn=ingestion.function.arn,
             dlq_arn=dlq_arn,
         ),

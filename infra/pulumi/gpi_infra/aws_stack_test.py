@@ -34,6 +34,11 @@ def stack() -> Stack:
     return run_program(lambda: aws_program(cfg, snowflake_outputs()), project=AWS_PROJECT)
 
 
+def function_name(service: str) -> str:
+    """The Lambda function name of a service, from the stage's resource names."""
+    return str(getattr(NAMES, f"{service}_function"))
+
+
 def statements(resource: Recorded, key: str = "policy") -> list[dict[str, Any]]:
     return list(resource.policy(key)["Statement"])
 
@@ -246,7 +251,7 @@ def test_wildcard_resources_only_for_unscoped_actions(stack: Stack) -> None:
 
 def test_log_groups_have_retention(stack: Stack) -> None:
     groups = {g.inputs["name"]: g.inputs["retentionInDays"] for g in stack.of_type("aws:cloudwatch/logGroup:LogGroup")}
-    functions = [NAMES.function_name(s) for s in ("scheduler", "ingestion", "loader")] + [
+    functions = [function_name(s) for s in ("scheduler", "ingestion", "loader")] + [
         f"{NAMES.loader_function}-health"
     ]
     assert groups == {f"/aws/lambda/{name}": 30 for name in functions}
@@ -308,7 +313,7 @@ def test_alarms(stack: Stack) -> None:
     for svc in ("scheduler", "ingestion", "loader"):
         errors = alarms[f"gpi-dev-{svc}-errors"]
         assert (errors["namespace"], errors["metricName"]) == ("AWS/Lambda", "Errors")
-        assert errors["dimensions"] == {"FunctionName": NAMES.function_name(svc)}
+        assert errors["dimensions"] == {"FunctionName": function_name(svc)}
     assert alarms["gpi-dev-loader-health-errors"]["dimensions"] == {"FunctionName": f"{NAMES.loader_function}-health"}
     dlq = alarms["gpi-dev-ingestion-dlq-depth"]
     assert dlq["dimensions"] == {"QueueName": NAMES.ingestion_dlq}

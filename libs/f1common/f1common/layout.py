@@ -20,6 +20,7 @@ import secrets
 
 from pydantic import BaseModel, ConfigDict
 
+from f1common.clock import utc_iso, utc_now
 from f1common.datasets import Dataset, Partition, dataset_spec
 from f1common.sessions import SessionId, SessionType
 
@@ -63,10 +64,14 @@ class LandedKey(BaseModel):
         return manifest_key(self.run_id)
 
 
+def run_id_time(when: dt.datetime) -> str:
+    """The time part of run ids started at `when` (`20231126T013000Z`): the compact form of the ISO format."""
+    return utc_iso(when).replace("-", "").replace(":", "")
+
+
 def new_run_id(now: dt.datetime | None = None) -> str:
     """A unique, time-sortable run id: `20231126T013000Z-1a2b3c4d`."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    return f"{now.astimezone(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+    return f"{run_id_time(now or utc_now())}-{secrets.token_hex(4)}"
 
 
 def _check_run_id(run_id: str) -> None:

@@ -16,6 +16,18 @@ SERVICES = (SERVICE_SCHEDULER, SERVICE_INGESTION, SERVICE_LOADER)
 CALENDAR_KEY = "pk"
 CALENDAR_TTL_ATTRIBUTE = "expires_at"
 
+# The account of the embedded stack's fake ARNs (targets the local dispatcher maps to handlers; moto's own
+# resources carry moto's account).
+LOCAL_ACCOUNT = "000000000000"
+
+
+def lambda_arn(region: str, function: str, account: str = LOCAL_ACCOUNT) -> str:
+    return f"arn:aws:lambda:{region}:{account}:function:{function}"
+
+
+def role_arn(role: str, account: str = LOCAL_ACCOUNT) -> str:
+    return f"arn:aws:iam::{account}:role/{role}"
+
 
 class ResourceNames(BaseModel):
     """Names of every cloud resource of one stage (dev, prod, local)."""
@@ -30,6 +42,7 @@ class ResourceNames(BaseModel):
     schedule_group: str
     scheduler_function: str
     ingestion_function: str
+    ingestion_invoke_role: str  # what EventBridge Scheduler's one-time schedules assume to invoke the ingestion
     loader_function: str
     warehouse_database: str
     staging_schema: str = STAGING_SCHEMA.upper()  # Snowflake upper-cases unquoted identifiers
@@ -47,13 +60,7 @@ class ResourceNames(BaseModel):
             schedule_group=f"{p}-ingestion",
             scheduler_function=f"{p}-{SERVICE_SCHEDULER}",
             ingestion_function=f"{p}-{SERVICE_INGESTION}",
+            ingestion_invoke_role=f"{p}-{SERVICE_SCHEDULER}-invoke-ingestion",
             loader_function=f"{p}-{SERVICE_LOADER}",
             warehouse_database=f"GPI_{stage.upper()}",
         )
-
-    def function_name(self, service: str) -> str:
-        return {
-            SERVICE_SCHEDULER: self.scheduler_function,
-            SERVICE_INGESTION: self.ingestion_function,
-            SERVICE_LOADER: self.loader_function,
-        }[service]

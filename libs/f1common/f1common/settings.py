@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from f1common.names import ResourceNames
+from f1common.names import ResourceNames, lambda_arn, role_arn
 
 F1DATA_ENV = "GPI_F1DATA_DIR"
 
@@ -115,3 +115,13 @@ class Settings(BaseSettings):
         path = self.f1data_dir / "ergast"
         return path if path.is_dir() else None
 
+
+def ingestion_target_arn(settings: Settings) -> str:
+    """The ingestion Lambda's ARN (the one-time schedules' target): configured in the cloud; locally a fixed
+    fake ARN that the local dispatcher maps to the handler."""
+    return settings.ingestion_function_arn or lambda_arn(settings.aws_region, settings.names.ingestion_function)
+
+
+def invoke_role_arn(settings: Settings) -> str:
+    """The role the one-time schedules assume: configured in the cloud; locally a fake ARN of the same name."""
+    return settings.scheduler_role_arn or role_arn(settings.names.ingestion_invoke_role)

@@ -10,7 +10,6 @@ manifest of the same version, should the marker be lost) exists, nothing is land
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import hashlib
 import json
 import sys
@@ -23,7 +22,9 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
+from f1common import metrics as metric
 from f1common.clients import aws_client
+from f1common.clock import Clock, utc_now
 from f1common.datasets import ERGAST_DATASETS, Dataset, Source
 from f1common.ergast import ergast_files, read_ergast_csv
 from f1common.layout import MANIFEST_PREFIX, data_key, new_run_id
@@ -85,7 +86,7 @@ def land_ergast(
     s3: Any,
     settings: Settings,
     progress: Progress = lambda line: print(line, file=sys.stderr),
-    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+    clock: Clock = utc_now,
 ) -> BackfillResult:
     """Lands every Ergast dataset of the dump under the layout (partition NONE), then the manifest."""
     started = time.perf_counter()
@@ -119,7 +120,7 @@ def land_ergast(
     duration = time.perf_counter() - started
     progress(f"ergast backfill {run_id}: {sum(manifest.rows.values()):,} rows in {len(entries)} files, {duration:.1f}s")
     emit_rows(manifest.rows, source=Source.ERGAST.value)
-    emit_metric("BackfillDuration", duration, MetricUnit.Seconds)
+    emit_metric(metric.BACKFILL_DURATION, duration, MetricUnit.Seconds)
     logger.info("ergast backfill complete", extra={"run_id": run_id, "rows": manifest.rows, "duration_s": duration})
     return BackfillResult(source_version=version, run_id=run_id, rows=manifest.rows)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from f1common import metrics as metric
 from f1common.clock import Clock, utc_iso, utc_now
 from f1common.datasets import SESSION_DATASETS, ScheduleRow, Source
 from f1common.events import BadRequest, IngestionOutcome, IngestionRequest, OutcomeStatus
@@ -131,7 +132,7 @@ def ingest_session(
         state = "ingested" if claim.status == COMPLETE else "being ingested"
         message = f"{session_id.key} is already {state} by run {claim.holder}"
         logger.info("duplicate ingestion request", extra={**log, "holder": claim.holder, "state": claim.status})
-        emit_metric("DuplicateRequests", 1)
+        emit_metric(metric.DUPLICATE_REQUESTS, 1)
         return IngestionOutcome(
             status=OutcomeStatus.DUPLICATE,
             session=session_id,
@@ -170,8 +171,8 @@ def ingest_session(
     )
     duration = time.perf_counter() - started
     emit_rows(manifest.rows)
-    emit_metric("IngestionDuration", duration, MetricUnit.Seconds)
-    emit_metric("SessionsIngested", 1)
+    emit_metric(metric.INGESTION_DURATION, duration, MetricUnit.Seconds)
+    emit_metric(metric.SESSIONS_INGESTED, 1)
     logger.info(
         "ingestion complete",
         extra={**log, "run_id": run_id, "rows": manifest.rows, "missing": missing, "duration_s": round(duration, 3)},
@@ -224,8 +225,8 @@ def _not_available(
         "session data not available yet",
         extra={"session": session_id.key, "attempt": request.attempt, "detail": message},
     )
-    emit_metric("SessionsNotAvailable", 1)
-    emit_metric("IngestionDuration", time.perf_counter() - started, MetricUnit.Seconds)
+    emit_metric(metric.SESSIONS_NOT_AVAILABLE, 1)
+    emit_metric(metric.INGESTION_DURATION, time.perf_counter() - started, MetricUnit.Seconds)
     return IngestionOutcome(
         status=OutcomeStatus.NOT_AVAILABLE, session=session_id, attempt=request.attempt, message=message
     )

@@ -7,6 +7,7 @@ import os
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from f1common import metrics as metric
 from f1common.names import METRICS_NAMESPACE, SERVICE_INGESTION
 
 logger = Logger(service=SERVICE_INGESTION)
@@ -31,4 +32,4 @@ def emit_metric(name: str, value: float, unit: MetricUnit = MetricUnit.Count, **
 
 def emit_rows(rows: dict[str, int], **dimensions: str) -> None:
     for dataset, count in rows.items():
-        emit_metric("RowsLanded", count, MetricUnit.Count, dataset=dataset, **dimensions)
+        emit_metric(metric.ROWS_LANDED, count, MetricUnit.Count, dataset=dataset, **dimensions)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
-from f1common.clock import utc_now
+from f1common.clock import Clock, utc_now
 from f1common.datasets import Dataset, Source
 from f1common.events import BadRequest
 from f1common.layout import data_key, new_run_id
@@ -20,7 +18,7 @@ from ingestion.landing import put_manifest, put_table
 from ingestion.observability import emit_rows, logger
 
 
-def land_schedule(season: int, *, s3: Any, settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -> Manifest:
+def land_schedule(season: int, *, s3: Any, settings: Settings, clock: Clock = utc_now) -> Manifest:
     """Loads the season's schedule from FastF1 (f1common.schedule) and lands it; returns the manifest.
 
     Each call is a new run (schedules change during a season); the loader merges on the natural key

@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from f1common import metrics as metric
 from f1common.names import SERVICE_LOADER
 from loader.loading import LoadReport, Outcome, Warehouse, load_keys
 from loader.notifications import BadMessage, s3_objects
@@ -15,10 +16,10 @@ from loader.notifications import BadMessage, s3_objects
 logger = Logger(service=SERVICE_LOADER, child=True)
 
 _METRICS = {
-    Outcome.LOADED: "FilesLoaded",
-    Outcome.SKIPPED: "FilesSkipped",
-    Outcome.PENDING: "FilesPending",
-    Outcome.QUARANTINED: "FilesQuarantined",
+    Outcome.LOADED: metric.FILES_LOADED,
+    Outcome.SKIPPED: metric.FILES_SKIPPED,
+    Outcome.PENDING: metric.FILES_PENDING,
+    Outcome.QUARANTINED: metric.FILES_QUARANTINED,
 }
 
 
@@ -35,7 +36,7 @@ def process_body(body: str | dict[str, Any], *, s3: Any, warehouse: Warehouse) -
 def record_metrics(report: LoadReport, metrics: Metrics) -> None:
     for outcome, name in _METRICS.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=report.counts[outcome.value])
-    metrics.add_metric(name="RowsLoaded", unit=MetricUnit.Count, value=report.rows_loaded)
+    metrics.add_metric(name=metric.ROWS_LOADED, unit=MetricUnit.Count, value=report.rows_loaded)
 
 
 def process_sqs_batch(

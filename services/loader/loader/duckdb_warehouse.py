@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
+from f1common.clock import utc_now
 from f1common.datasets import DatasetSpec
 from f1common.warehouse import (
     FILE_NAME,
@@ -36,10 +36,6 @@ _DATA_ERRORS = (
     duckdb.TypeMismatchException,
     duckdb.OutOfRangeException,
 )
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 class DuckDBWarehouse:
@@ -86,7 +82,7 @@ class DuckDBWarehouse:
     ) -> int:
         target = f"{_S}.{table_name(spec, 'duckdb')}"
         incoming = table.append_column(ROW_NUMBER, pa.array(range(1, table.num_rows + 1), pa.int64()))
-        now = _now()
+        now = utc_now()
         self.con.register("_incoming", incoming)
         self.con.begin()
         try:
@@ -118,7 +114,7 @@ class DuckDBWarehouse:
         self.con.execute(
             f"INSERT INTO {_S}.{LOAD_QUARANTINE} (file_name, run_id, dataset, error, quarantined_at) "
             "VALUES ($1, $2, $3, $4, $5)",
-            [key, run_id, dataset, error, _now()],
+            [key, run_id, dataset, error, utc_now()],
         )
         self.con.execute(f"DELETE FROM {_S}.{LOAD_PENDING} WHERE file_name = $1", [key])
         self.con.commit()
@@ -127,7 +123,7 @@ class DuckDBWarehouse:
         self.con.execute(
             f"INSERT INTO {_S}.{LOAD_PENDING} (file_name, run_id, dataset, reason, seen_at) "
             "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (file_name) DO UPDATE SET reason = excluded.reason",
-            [key, run_id, dataset, reason, _now()],
+            [key, run_id, dataset, reason, utc_now()],
         )
 
     def staging_rows(self, spec: DatasetSpec, key: str | None = None) -> int:

@@ -17,6 +17,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from f1common import metrics as metric
 from f1common.clients import aws_client
 from f1common.names import METRICS_NAMESPACE, SERVICE_LOADER
 from f1common.settings import Settings
@@ -83,8 +84,8 @@ def health_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             cursor.close()
     finally:
         conn.close()
-    metrics.add_metric(name="CalendarSessionsExported", unit=MetricUnit.Count, value=calendar.exported)
-    metrics.add_metric(name="CalendarItemsInvalid", unit=MetricUnit.Count, value=len(calendar.invalid))
+    metrics.add_metric(name=metric.CALENDAR_SESSIONS_EXPORTED, unit=MetricUnit.Count, value=calendar.exported)
+    metrics.add_metric(name=metric.CALENDAR_ITEMS_INVALID, unit=MetricUnit.Count, value=len(calendar.invalid))
     for bad in calendar.invalid:
         logger.warning("calendar item not exported", extra={"pk": bad.pk, "error": bad.error})
     logger.info("race calendar exported", extra={"table": settings.table, **calendar.summary()})

@@ -36,8 +36,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from cryptography.hazmat.primitives import serialization
 from snowflake.connector.errors import DatabaseError
 
+from f1common import metrics as metric
+from f1common.clock import utc_now
 from f1common.datasets import DATASETS, DatasetSpec
-from f1common.layout import MANIFEST_PREFIX, RUN_ID_RE, parse_data_key, parse_manifest_key
+from f1common.layout import MANIFEST_PREFIX, RUN_ID_RE, parse_data_key, parse_manifest_key, run_id_time
 from f1common.manifest import Manifest
 from f1common.names import SERVICE_LOADER
 from f1common.settings import Settings
@@ -409,7 +411,7 @@ def assess(
 
 def recent_manifests(s3: Any, bucket: str, since: dt.datetime) -> list[Manifest]:
     """Manifests of runs started since `since` (run ids, hence manifest keys, sort by time)."""
-    start_after = f"{MANIFEST_PREFIX}{since.astimezone(dt.timezone.utc):%Y%m%dT%H%M%SZ}"
+    start_after = f"{MANIFEST_PREFIX}{run_id_time(since)}"
     manifests = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=MANIFEST_PREFIX,
                                                              StartAfter=start_after):
@@ -424,14 +426,14 @@ def recent_manifests(s3: Any, bucket: str, since: dt.datetime) -> list[Manifest]
 
 
 def report_health(report: HealthReport, metrics: Metrics) -> None:
-    names: dict[FileStatus, str] = {"LOADED": "HealthFilesLoaded", "FAILED": "HealthFilesFailed",
-                                    "MISSING": "HealthFilesMissing", "IN_FLIGHT": "HealthFilesInFlight"}
+    names: dict[FileStatus, str] = {"LOADED": metric.HEALTH_FILES_LOADED, "FAILED": metric.HEALTH_FILES_FAILED,
+                                    "MISSING": metric.HEALTH_FILES_MISSING, "IN_FLIGHT": metric.HEALTH_FILES_IN_FLIGHT}
     for status, name in names.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=report.count(status))
     if report.pipes:
-        metrics.add_metric(name="PipesNotRunning", unit=MetricUnit.Count,
+        metrics.add_metric(name=metric.PIPES_NOT_RUNNING, unit=MetricUnit.Count,
                            value=sum(1 for p in report.pipes if not p.running))
-        metrics.add_metric(name="PipePendingFiles", unit=MetricUnit.Count,
+        metrics.add_metric(name=metric.PIPE_PENDING_FILES, unit=MetricUnit.Count,
                            value=sum(p.pending_files for p in report.pipes))
     for f in report.files:
         if f.status in ("FAILED", "MISSING"):
@@ -457,7 +459,7 @@ def check_load_health(
     pipes: Callable[[], list[PipeStatus]] | None = None,
 ) -> HealthReport:
     """Compares the manifests' files with what Snowflake loaded; emits metrics and logs for the gaps."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or utc_now()
     history = copy_history(conn, database=database, schema=schema, since=since, source=history_source)
     loaded, quarantined = _bookkeeping(conn, f"{database}.{schema}")
     report = HealthReport(
@@ -482,7 +484,7 @@ def check_recent_loads(
     now: dt.datetime | None = None,
 ) -> HealthReport:
     """Load health of the runs of the last `lookback_hours` (the scheduled health Lambda)."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or utc_now()
     since = now - dt.timedelta(hours=lookback_hours)
     manifests = [m for m in recent_manifests(s3, bucket, since) if RUN_ID_RE.match(m.run_id)]
     return check_load_health(

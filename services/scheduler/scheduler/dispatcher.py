@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from f1common.clock import Clock, utc_now
 from f1common.settings import Settings
-from scheduler.ratelimit import Clock, system_clock
 from scheduler.schedules import list_schedule_names, parse_at_expression
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class Dispatcher:
         sqs: Any,
         group: str,
         handlers: Mapping[str, LambdaHandler],
-        clock: Clock = system_clock,
+        clock: Clock = utc_now,
         on_fire: Callable[[Firing], None] | None = None,
     ) -> None:
         self.scheduler = scheduler

@@ -8,14 +8,13 @@ from f1common.datasets import ScheduleRow
 from f1common.events import CalendarStatus, IngestionRequest
 from f1common.race_calendar import RaceCalendar
 from f1common.schedule import expected_end
-from f1common.settings import Settings
+from f1common.settings import Settings, ingestion_target_arn
 from scheduler.conftest import utc
 from scheduler.dispatcher import Dispatcher, Firing, SimulatedClock, scheduler_tick
 from scheduler.handler import Clients, run_event
 from scheduler.schedules import (
     ScheduleTarget,
     create_ingestion_schedule,
-    ingestion_target_arn,
     list_schedule_names,
 )
 

@@ -19,7 +19,9 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from f1common import metrics as metric
 from f1common.clients import aws_client
+from f1common.clock import utc_now
 from f1common.datasets import ScheduleRow
 from f1common.errors import describe_validation_error
 from f1common.events import BadRequest
@@ -139,7 +141,7 @@ def run_event(
 ) -> dict[str, Any]:
     """Runs one scheduler event with explicit clients; returns a JSON-able summary with `counts`."""
     parsed = parse_event(event)
-    now = parsed.now or now or dt.datetime.now(dt.UTC)
+    now = parsed.now or now or utc_now()
     load = load or (lambda season: load_schedule(season, settings))
     table = RaceCalendar(clients.dynamodb, settings.table)
     target = ScheduleTarget.from_settings(settings, clients.sqs)
@@ -150,9 +152,9 @@ def run_event(
             "action": "sync",
             "seasons": [r.summary() for r in reports],
             "counts": {
-                "SessionsSynced": sum(len(r.created) + len(r.updated) + len(r.restored) for r in reports),
-                "SessionsCancelled": sum(len(r.cancelled) for r in reports),
-                "CalendarItemsInvalid": sum(len(r.skipped) + len(r.invalid) for r in reports),
+                metric.SESSIONS_SYNCED: sum(len(r.created) + len(r.updated) + len(r.restored) for r in reports),
+                metric.SESSIONS_CANCELLED: sum(len(r.cancelled) for r in reports),
+                metric.CALENDAR_ITEMS_INVALID: sum(len(r.skipped) + len(r.invalid) for r in reports),
             },
         }
     if isinstance(parsed, BackfillEvent):
@@ -171,7 +173,10 @@ def run_event(
         return {
             "action": "backfill",
             **backfill.summary(),
-            "counts": {"SessionsScheduled": len(backfill.scheduled), "CalendarItemsInvalid": len(backfill.invalid)},
+            "counts": {
+                metric.SESSIONS_SCHEDULED: len(backfill.scheduled),
+                metric.CALENDAR_ITEMS_INVALID: len(backfill.invalid),
+            },
         }
     synced: list[SyncReport] = []
     sync_errors: list[str] = []
@@ -191,12 +196,12 @@ def run_event(
         "sync_errors": sync_errors,
         **report.summary(),
         "counts": {
-            "SessionsScheduled": len(report.scheduled),
-            "RetriesScheduled": len(report.retries),
-            "SessionsOverdue": len(report.overdue),
-            "SessionsStale": len(report.stale),
-            "SessionsFailed": len(report.failed),
-            "CalendarItemsInvalid": len(report.invalid),
+            metric.SESSIONS_SCHEDULED: len(report.scheduled),
+            metric.RETRIES_SCHEDULED: len(report.retries),
+            metric.SESSIONS_OVERDUE: len(report.overdue),
+            metric.SESSIONS_STALE: len(report.stale),
+            metric.SESSIONS_FAILED: len(report.failed),
+            metric.CALENDAR_ITEMS_INVALID: len(report.invalid),
         },
     }
 

@@ -7,11 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-Clock = Callable[[], dt.datetime]
-
-
-def system_clock() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from f1common.clock import Clock, utc_now
 
 
 @dataclass
@@ -66,7 +62,7 @@ class RateLimiter:
     def __init__(
         self,
         buckets: Mapping[str, TokenBucket],
-        clock: Clock = system_clock,
+        clock: Clock = utc_now,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.buckets = dict(buckets)
@@ -106,7 +102,7 @@ SESSION_COST: dict[str, float] = {LIVE_TIMING: 20, JOLPICA: 3}
 
 
 def fastf1_limiter(
-    start: dt.datetime, clock: Clock = system_clock, sleep: Callable[[float], None] = time.sleep
+    start: dt.datetime, clock: Clock = utc_now, sleep: Callable[[float], None] = time.sleep
 ) -> RateLimiter:
     """Buckets that keep a backfill under FastF1's hourly limits in every sliding hour."""
     hour = dt.timedelta(hours=1)

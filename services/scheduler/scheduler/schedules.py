@@ -10,11 +10,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from f1common.clock import utc_iso
 from f1common.events import IngestionRequest
 from f1common.sessions import SessionId
-from f1common.settings import Settings
+from f1common.settings import Settings, ingestion_target_arn, invoke_role_arn
 
-LOCAL_ACCOUNT = "000000000000"
 SCHEDULE_PREFIX = "ingest"
 MAX_RETRY_ATTEMPTS = 2  # EventBridge Scheduler's own retries when the invocation fails
 MAX_EVENT_AGE_SECONDS = 3600
@@ -26,19 +26,6 @@ def schedule_name(session: SessionId, attempt: int) -> str:
     return f"{SCHEDULE_PREFIX}-{session.key}-a{attempt}"
 
 
-def ingestion_target_arn(settings: Settings) -> str:
-    """The ingestion Lambda's ARN; locally a fixed fake ARN that the dispatcher maps to the handler."""
-    if settings.ingestion_function_arn:
-        return settings.ingestion_function_arn
-    return f"arn:aws:lambda:{settings.aws_region}:{LOCAL_ACCOUNT}:function:{settings.names.ingestion_function}"
-
-
-def scheduler_role_arn(settings: Settings) -> str:
-    if settings.scheduler_role_arn:
-        return settings.scheduler_role_arn
-    return f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{settings.names.scheduler_function}-invoke-ingestion"
-
-
 def dlq_arn(settings: Settings, sqs: Any) -> str:
     """The dead-letter queue's ARN: from settings, else looked up by the queue name."""
     if settings.ingestion_dlq_arn:
@@ -48,10 +35,10 @@ def dlq_arn(settings: Settings, sqs: Any) -> str:
 
 
 def at_expression(when: dt.datetime) -> str:
-    """`at(yyyy-mm-ddThh:mm:ss)` in UTC (used with ScheduleExpressionTimezone=UTC)."""
+    """`at(yyyy-mm-ddThh:mm:ss)` in UTC (used with ScheduleExpressionTimezone=UTC): ISO without the `Z`."""
     if when.tzinfo is None:
         raise ValueError(f"schedule time {when!r} has no time zone")
-    return f"at({when.astimezone(dt.UTC).strftime('%Y-%m-%dT%H:%M:%S')})"
+    return f"at({utc_iso(when).removesuffix('Z')})"
 
 
 def parse_at_expression(expression: str, timezone: str | None = "UTC") -> dt.datetime:
@@ -80,7 +67,7 @@ class ScheduleTarget:
         return cls(
             group=settings.group,
             function_arn=ingestion_target_arn(settings),
-            role_arn=scheduler_role_arn(settings),
+            role_arn=invoke_role_arn(settings),
             dlq_arn=dlq_arn(settings, sqs),
         )
 

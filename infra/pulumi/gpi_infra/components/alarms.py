@@ -1,6 +1,6 @@
 """CloudWatch alarms of the pipeline, all notifying one SNS topic.
 
-Metric names are the ones the services emit with AWS Lambda Powertools (EMF, namespace
+Metric names are the ones the services emit with AWS Lambda Powertools (`f1common.metrics`: EMF, namespace
 `f1common.names.METRICS_NAMESPACE`, dimension `service`): the scheduler reports `SessionsFailed` and
 `SessionsOverdue` on every (hourly) run, the ingestion reports `SessionsIngested` / `RowsLanded`.
 """
@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from f1common import metrics as metric
 from f1common.names import METRICS_NAMESPACE, SERVICE_SCHEDULER
-
-SESSIONS_FAILED_METRIC = "SessionsFailed"
-SESSIONS_OVERDUE_METRIC = "SessionsOverdue"
 
 
 @dataclass(frozen=True)
@@ -88,7 +86,7 @@ class Alarms(pulumi.ComponentResource):
             "sessions-failed",
             alarm_description="The scheduler gave up on a session (retries exhausted): it is FAILED in the calendar",
             namespace=METRICS_NAMESPACE,
-            metric_name=SESSIONS_FAILED_METRIC,
+            metric_name=metric.SESSIONS_FAILED,
             dimensions={"service": SERVICE_SCHEDULER},
             statistic="Sum",
             period=3600,
@@ -107,7 +105,7 @@ class Alarms(pulumi.ComponentResource):
                 " (or the hourly scheduler stopped)"
             ),
             namespace=METRICS_NAMESPACE,
-            metric_name=SESSIONS_OVERDUE_METRIC,
+            metric_name=metric.SESSIONS_OVERDUE,
             dimensions={"service": SERVICE_SCHEDULER},
             statistic="Maximum",
             period=3600,

@@ -1,0 +1,43 @@
+"""The platform's CloudWatch metrics: one namespace and one name per metric.
+
+The services emit them as EMF (AWS Lambda Powertools, dimension ``service``); the alarms of the
+Pulumi stack read them. Counts unless noted.
+"""
+
+from __future__ import annotations
+
+from f1common.names import METRICS_NAMESPACE
+
+NAMESPACE = METRICS_NAMESPACE
+
+# scheduler: one value per run (the hourly scheduling run, a sync, a backfill)
+SESSIONS_SYNCED = "SessionsSynced"
+SESSIONS_CANCELLED = "SessionsCancelled"
+SESSIONS_SCHEDULED = "SessionsScheduled"
+RETRIES_SCHEDULED = "RetriesScheduled"
+SESSIONS_OVERDUE = "SessionsOverdue"  # SCHEDULED with no outcome long after their time (alarmed)
+SESSIONS_STALE = "SessionsStale"
+SESSIONS_FAILED = "SessionsFailed"  # retries exhausted this run (alarmed)
+CALENDAR_ITEMS_INVALID = "CalendarItemsInvalid"  # also the loader's calendar export
+
+# ingestion
+SESSIONS_INGESTED = "SessionsIngested"
+SESSIONS_NOT_AVAILABLE = "SessionsNotAvailable"
+DUPLICATE_REQUESTS = "DuplicateRequests"
+ROWS_LANDED = "RowsLanded"  # dimension `dataset`
+INGESTION_DURATION = "IngestionDuration"  # seconds
+BACKFILL_DURATION = "BackfillDuration"  # seconds
+
+# loader
+FILES_LOADED = "FilesLoaded"
+FILES_SKIPPED = "FilesSkipped"
+FILES_PENDING = "FilesPending"
+FILES_QUARANTINED = "FilesQuarantined"
+ROWS_LOADED = "RowsLoaded"
+CALENDAR_SESSIONS_EXPORTED = "CalendarSessionsExported"
+HEALTH_FILES_LOADED = "HealthFilesLoaded"
+HEALTH_FILES_FAILED = "HealthFilesFailed"
+HEALTH_FILES_MISSING = "HealthFilesMissing"
+HEALTH_FILES_IN_FLIGHT = "HealthFilesInFlight"
+PIPES_NOT_RUNNING = "PipesNotRunning"
+PIPE_PENDING_FILES = "PipePendingFiles"
