@@ -106,6 +106,9 @@ final as (
 
         -- numerics
         with_leader.lap_time_ms,
+        {{ fuel_corrected_lap_time_ms('with_leader.lap_time_ms', 'with_leader.season', 'with_leader.session',
+            'with_leader.lap_number', 'max(with_leader.lap_number) over (partition by with_leader.session_key)') }}
+            as fuel_corrected_lap_time_ms,
         with_leader.sector1_ms,
         with_leader.sector2_ms,
         with_leader.sector3_ms,
@@ -133,6 +136,7 @@ final as (
         with_leader.is_accurate,
         with_leader.is_fastf1_generated,
         with_leader.is_red_flag_lap,
+        {{ is_clean_lap('with_leader') }} as is_clean_lap,
 
         -- timestamps
         with_leader.lap_start_utc,

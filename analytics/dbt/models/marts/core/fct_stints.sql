@@ -1,0 +1,243 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='session_key',
+        on_schema_change='append_new_columns'
+    )
+}}
+
+-- One row per driver per stint (a run on one set of tyres, FastF1's stint number) of every session with laps.
+-- Pace uses the clean laps and fuel correction of fct_laps (macros/lap_pace.sql). The degradation slope is
+-- the Theil-Sen estimate over the stint's clean fuel-corrected laps: the median of the slopes between every
+-- pair of them, so a lap behind traffic or a mistake does not tilt it.
+-- Incremental: a run rebuilds every session whose laps in fct_laps changed since this table last saw them
+-- (rows of a rebuilt session are replaced, so a stint that disappears from the data disappears here).
+with
+
+laps as (
+
+    select * from {{ ref('fct_laps') }}
+
+),
+
+session_versions as (
+
+    select session_key, max(_loaded_at) as laps_loaded_at
+    from laps
+    group by session_key
+
+),
+
+changed_sessions as (
+
+    select session_versions.session_key, session_versions.laps_loaded_at
+    from session_versions
+    {% if is_incremental_run() %}
+    left join (select distinct session_key, _laps_loaded_at from {{ this }}) as built
+        on session_versions.session_key = built.session_key
+        and session_versions.laps_loaded_at = built._laps_loaded_at
+    where built.session_key is null
+    {% endif %}
+
+),
+
+session_laps as (
+
+    select
+        laps.*,
+        changed_sessions.laps_loaded_at,
+        max(laps.lap_number) over (partition by laps.session_key) as session_last_lap,
+        max(laps.lap_number) over (partition by laps.session_key, laps.driver_number) as driver_last_lap
+    from laps
+    inner join changed_sessions on laps.session_key = changed_sessions.session_key
+
+),
+
+flag as (
+
+    -- the chequered flag falls when the leader completes the last lap
+    select session_key, min(lap_end_session_time_ms) as flag_session_time_ms
+    from session_laps
+    where lap_number = session_last_lap
+    group by session_key
+
+),
+
+stint_laps as (
+
+    select
+        session_laps.session_key || '-' || session_laps.driver_number || '-'
+            || cast(session_laps.stint as {{ dbt.type_string() }}) as stint_id,
+        session_laps.*,
+        case when session_laps.compound not in ('UNKNOWN', 'TEST_UNKNOWN', 'NONE') then session_laps.lap_number end
+            as known_compound_lap
+    from session_laps
+    where session_laps.stint is not null
+
+),
+
+stints as (
+
+    select
+        stint_id,
+        session_key,
+        min(season) as season,
+        min(round) as round,
+        min(session) as session,
+        driver_number,
+        min(driver_id) as driver_id,
+        min(constructor_id) as constructor_id,
+        min(driver_code) as driver_code,
+        min(team_name) as team_name,
+        stint,
+        min_by(compound, known_compound_lap) as compound,
+        min_by(is_fresh_tyre, lap_number) as is_fresh_tyre,
+        min_by(tyre_life, lap_number) as first_lap_tyre_life,
+        max(tyre_life) as tyre_age_end,
+        min(lap_number) as first_lap,
+        max(lap_number) as last_lap,
+        count(*) as laps,
+        min_by(is_pit_out, lap_number) as starts_from_pit,
+        max_by(is_pit_in, lap_number) as ends_in_pit,
+        max_by(track_status, lap_number) as last_lap_track_status,
+        max_by(lap_end_session_time_ms, lap_number) as last_lap_end_session_time_ms,
+        min(driver_last_lap) as driver_last_lap,
+        sum(case when is_clean_lap then 1 else 0 end) as clean_laps,
+        median(case when is_clean_lap then lap_time_ms end) as median_clean_lap_time_ms,
+        median(case when is_clean_lap then fuel_corrected_lap_time_ms end) as median_fuel_corrected_lap_time_ms,
+        max(laps_loaded_at) as _laps_loaded_at
+    from stint_laps
+    group by stint_id, session_key, driver_number, stint
+
+),
+
+fit_laps as (
+
+    select stint_id, lap_number, fuel_corrected_lap_time_ms as lap_time_ms
+    from stint_laps
+    where is_clean_lap and fuel_corrected_lap_time_ms is not null
+
+),
+
+pair_slopes as (
+
+    -- every pair of clean laps of a stint: (later - earlier) / laps between, in ms per lap
+    select
+        earlier.stint_id,
+        (later.lap_time_ms - earlier.lap_time_ms) / (later.lap_number - earlier.lap_number) as slope_ms_per_lap
+    from fit_laps as earlier
+    inner join fit_laps as later
+        on earlier.stint_id = later.stint_id
+        and later.lap_number > earlier.lap_number
+
+),
+
+slopes as (
+
+    select stint_id, median(slope_ms_per_lap) as slope_ms_per_lap
+    from pair_slopes
+    group by stint_id
+
+),
+
+intercepts as (
+
+    -- the Theil-Sen line passes through the median of (time - slope * lap)
+    select fit_laps.stint_id, slopes.slope_ms_per_lap,
+           median(fit_laps.lap_time_ms - slopes.slope_ms_per_lap * fit_laps.lap_number) as intercept_ms,
+           avg(fit_laps.lap_time_ms) as mean_lap_time_ms,
+           count(*) as fit_laps
+    from fit_laps
+    inner join slopes on fit_laps.stint_id = slopes.stint_id
+    group by fit_laps.stint_id, slopes.slope_ms_per_lap
+
+),
+
+fits as (
+
+    select
+        fit_laps.stint_id,
+        intercepts.slope_ms_per_lap,
+        intercepts.fit_laps,
+        median(abs(fit_laps.lap_time_ms - intercepts.intercept_ms - intercepts.slope_ms_per_lap * fit_laps.lap_number))
+            as residual_mad_ms,
+        sum(power(fit_laps.lap_time_ms - intercepts.intercept_ms - intercepts.slope_ms_per_lap * fit_laps.lap_number, 2))
+            as residual_ss,
+        sum(power(fit_laps.lap_time_ms - intercepts.mean_lap_time_ms, 2)) as total_ss
+    from fit_laps
+    inner join intercepts on fit_laps.stint_id = intercepts.stint_id
+    group by fit_laps.stint_id, intercepts.slope_ms_per_lap, intercepts.fit_laps
+
+),
+
+final as (
+
+    select
+        -- ids
+        stints.stint_id,
+        stints.session_key,
+        stints.season,
+        stints.round,
+        stints.session,
+        stints.driver_number,
+        stints.driver_id,
+        stints.constructor_id,
+        stints.stint,
+
+        -- strings
+        stints.driver_code,
+        stints.team_name,
+        stints.compound,
+        {{ track_status_label('stints.last_lap_track_status') }} as end_track_status,
+        case
+            when stints.last_lap < stints.driver_last_lap then
+                case
+                    when stints.last_lap_track_status like '%5%' then 'red flag'
+                    when stints.ends_in_pit then 'pit stop'
+                    else 'unrecorded stop'
+                end
+            when stints.session not in ('R', 'S') then 'session end'
+            when stints.last_lap_end_session_time_ms >= flag.flag_session_time_ms then 'flag'
+            else 'retired'
+        end as end_reason,
+
+        -- numerics
+        stints.first_lap,
+        stints.last_lap,
+        stints.laps,
+        case when stints.starts_from_pit then stints.first_lap end as pit_out_lap,
+        case when stints.ends_in_pit then stints.last_lap end as pit_in_lap,
+        -- FastF1's tyre life counts the lap itself: a new set shows 1 on its first lap
+        stints.first_lap_tyre_life - 1 as tyre_age_start,
+        stints.tyre_age_end,
+        stints.clean_laps,
+        stints.median_clean_lap_time_ms,
+        stints.median_fuel_corrected_lap_time_ms,
+        case when fits.fit_laps >= {{ var('degradation_min_clean_laps') }} then fits.slope_ms_per_lap / 1000.0 end
+            as degradation_s_per_lap,
+        case when fits.fit_laps >= {{ var('degradation_min_clean_laps') }} then fits.fit_laps else 0 end
+            as degradation_laps,
+        case when fits.fit_laps >= {{ var('degradation_min_clean_laps') }} then fits.residual_mad_ms end
+            as degradation_residual_mad_ms,
+        case when fits.fit_laps >= {{ var('degradation_min_clean_laps') }} and fits.total_ss > 0
+            then 1 - fits.residual_ss / fits.total_ss end as degradation_r2,
+
+        -- booleans
+        stints.is_fresh_tyre,
+        coalesce(stints.last_lap_track_status like '%4%', false) as ended_under_safety_car,
+        coalesce(stints.last_lap_track_status like '%6%' or stints.last_lap_track_status like '%7%', false)
+            as ended_under_vsc,
+        coalesce(stints.last_lap_track_status like '%5%', false) as ended_under_red_flag,
+
+        -- timestamps
+        stints._laps_loaded_at,
+        '{{ invocation_id }}' as _dbt_invocation_id
+
+    from stints
+    left join flag on stints.session_key = flag.session_key
+    left join fits on stints.stint_id = fits.stint_id
+
+)
+
+select * from final
