@@ -1,10 +1,13 @@
 // Runs panels' transformations and field config through Grafana's own data layer (@grafana/data), the
 // code a Grafana server's frontend runs between a datasource's response and a panel.
 //
-// stdin:  {"panels": [{"key": str, "transformations": [...], "fieldConfig": {...},
+// stdin:  {"panels": [{"key": str, "transformations": [...], "fieldConfig": {...}, "timeZone": str,
 //                      "frames": [{"refId": "A", "fields": [{"name": str, "type": str, "values": [...]}]}]}]}
 // stdout: {"panels": [{"key": str, "error": str | null,
-//                      "frames": [{"fields": [{"name", "type", "displayName", "color", "values"}]}]}]}
+//                      "frames": [{"fields": [{"name", "type", "displayName", "color", "custom", "unit",
+//                                              "values", "texts"}]}]}]}
+// `custom` is the field's panel-plugin config after the overrides (line style, fill opacity, ...); `texts` are
+// the values as Grafana displays them (unit, decimals, time zone), for number fields.
 //
 // Grafana's standard field options live in its app, not in @grafana/data, so the registry below
 // declares them with @grafana/data's own processors; `custom.*` options belong to the panel plugin and
@@ -105,7 +108,7 @@ async function applyPanel(panel, theme) {
     fieldConfigRegistry: registryFor(fieldConfig),
     replaceVariables: (s) => s,
     theme,
-    timeZone: 'utc',
+    timeZone: panel.timeZone || 'utc', // the dashboard's time zone (its `timezone`)
   });
   return applied.map((frame) => ({
     fields: frame.fields.map((field) => ({
@@ -113,7 +116,12 @@ async function applyPanel(panel, theme) {
       type: field.type,
       displayName: data.getFieldDisplayName(field, frame, applied),
       color: field.type === data.FieldType.number ? data.getFieldSeriesColor(field, theme).color : null,
+      custom: field.config.custom || {},
+      unit: field.config.unit || null,
       values: Array.from(field.values),
+      texts: field.type === data.FieldType.number && field.display
+        ? Array.from(field.values, (v) => (v == null ? null : data.formattedValueToString(field.display(v))))
+        : null,
     })),
   }));
 }

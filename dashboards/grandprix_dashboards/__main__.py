@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("team-colours", help="regenerate team_colours.json from a DuckDB warehouse")
     t.add_argument("--warehouse", type=Path, required=True, help="DuckDB warehouse file (analytics marts)")
+
+    sub.add_parser("compound-colours", help="regenerate compound_colours.json from FastF1's plotting module")
     return parser
 
 
@@ -73,6 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.warehouse.is_file():
                 raise FileNotFoundError(f"no warehouse at {args.warehouse}")
             print(write_colours(colours_from_warehouse(args.warehouse)))
+        elif args.command == "compound-colours":
+            from grandprix_dashboards import compound_colours
+
+            print(compound_colours.write_colours(compound_colours.colours_from_fastf1()))
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -15,7 +15,7 @@ from grafanalib._gen import DashboardEncoder
 
 from grandprix_dashboards import team_colours
 from grandprix_dashboards.datasources import Datasource, Format
-from grandprix_dashboards.panels import DashboardSpec, Kind, PanelSpec, Variable
+from grandprix_dashboards.panels import DashboardSpec, Kind, PanelSpec, SeriesStyle, Variable
 from grandprix_dashboards.sql import render
 
 SCHEMA_VERSION = 39
@@ -91,6 +91,41 @@ def _bands(spec: PanelSpec) -> list[dict[str, Any]]:
     ]} for name, colour in spec.bands]
 
 
+LINE_STYLES = {"dash": {"fill": "dash", "dash": [10, 6]}, "dot": {"fill": "dot", "dash": [0, 8]}}
+
+
+def _style_overrides(styles: tuple[SeriesStyle, ...]) -> list[dict[str, Any]]:
+    """Field overrides from series styles (`byRegexp` on the field's name)."""
+    overrides = []
+    for style in styles:
+        props: list[dict[str, Any]] = []
+        if style.colour:
+            props.append({"id": "color", "value": {"mode": "fixed", "fixedColor": style.colour}})
+        if style.line_style:
+            props.append({"id": "custom.lineStyle", "value": LINE_STYLES[style.line_style]})
+        if style.fill_opacity is not None:
+            props.append({"id": "custom.fillOpacity", "value": style.fill_opacity})
+        if style.unit:
+            props.append({"id": "unit", "value": style.unit})
+        if style.draw:
+            props.append({"id": "custom.drawStyle", "value": style.draw})
+            if style.draw == "points":
+                props.append({"id": "custom.showPoints", "value": "always"})
+        if style.hidden or style.invisible:
+            props.append({"id": "custom.hideFrom", "value": {"legend": True, "tooltip": True, "viz": False}})
+        if style.invisible:
+            props.append({"id": "custom.fillOpacity", "value": 0})
+            props.append({"id": "custom.lineWidth", "value": 0})
+        overrides.append({"matcher": {"id": "byRegexp", "options": style.pattern}, "properties": props})
+    return overrides
+
+
+def panel_styles(spec: PanelSpec) -> tuple[SeriesStyle, ...]:
+    """Every style a panel's series get: the team colours (and team-mate marks), then the panel's own."""
+    team = team_colours.styles(bars=spec.kind is Kind.BARS) if spec.team_colours else ()
+    return (*team, *spec.styles)
+
+
 def _right_axis(spec: PanelSpec) -> list[dict[str, Any]]:
     """Moves the `right_y` fields to a right-hand axis with their own unit."""
     props: list[dict[str, Any]] = [{"id": "custom.axisPlacement", "value": "right"}]
@@ -109,8 +144,8 @@ def _custom(spec: PanelSpec, draw: str) -> dict[str, Any]:
     return custom
 
 
-def _legend() -> dict[str, Any]:
-    return {"displayMode": "list", "placement": "right", "showLegend": True, "calcs": []}
+def _legend(spec: PanelSpec) -> dict[str, Any]:
+    return {"displayMode": "list", "placement": "right", "showLegend": spec.legend, "calcs": []}
 
 
 def panel(spec: PanelSpec, ds: Datasource) -> g.Panel:
@@ -127,11 +162,10 @@ def panel(spec: PanelSpec, ds: Datasource) -> g.Panel:
     if spec.kind is Kind.LINES:
         return _generic(
             type="trend", **common, transformations=_matrix(spec),
-            options={"xField": _matrix_x(spec), "legend": _legend(), "tooltip": {"mode": "multi", "sort": "none"}},
+            options={"xField": _matrix_x(spec), "legend": _legend(spec), "tooltip": {"mode": "multi", "sort": "none"}},
             fieldConfig={"defaults": {**defaults, "custom": _custom(spec, "line"),
                                       "color": {"mode": "palette-classic"}},
-                         "overrides": [*_right_axis(spec), *(team_colours.overrides() if spec.team_colours else []),
-                                       *_bands(spec)]},
+                         "overrides": [*_right_axis(spec), *_style_overrides(panel_styles(spec)), *_bands(spec)]},
         )
     if spec.kind is Kind.SCATTER:
         return _generic(
@@ -139,7 +173,7 @@ def panel(spec: PanelSpec, ds: Datasource) -> g.Panel:
             options={"mapping": "auto", "seriesMapping": "auto", "dims": {"x": spec.x},
                      "series": [{"x": {"matcher": {"id": "byName", "options": spec.x}},
                                  "y": {"matcher": {"id": "byName", "options": spec.y[0]}}}],
-                     "legend": _legend(), "tooltip": {"mode": "single", "sort": "none"}},
+                     "legend": _legend(spec), "tooltip": {"mode": "single", "sort": "none"}},
             fieldConfig={"defaults": {**defaults, "custom": {"show": "points", "pointSize": {"fixed": 6}},
                                       "color": {"mode": "palette-classic"}},
                          "overrides": _series_names(spec)},
@@ -151,12 +185,19 @@ def panel(spec: PanelSpec, ds: Datasource) -> g.Panel:
         # long (x, series, value) → one column per series; a missing bar is a zero
         transformations = [{**t, "options": {**t["options"], "emptyValue": "zero"}} for t in _matrix(spec)]
         x_field = _matrix_x(spec)
+        extra: dict[str, Any] = {"options": {"xField": x_field}}
+        if spec.unit:
+            extra["fieldConfig"] = {"defaults": {"unit": spec.unit}}
         return g.BarChart(**common, transformations=transformations, stacking="normal" if spec.stack else "none",
-                          xTickLabelRotation=-45 if spec.series else 0, legendPlacement="right",
-                          showLegend=bool(spec.series), thresholdSteps=[{"value": None, "color": "green"}],
-                          extraJson={"options": {"xField": x_field}})
+                          orientation="horizontal" if spec.horizontal else "auto",
+                          showValue="always" if spec.show_values else "auto",
+                          xTickLabelRotation=-45 if spec.series and not spec.horizontal else 0,
+                          legendPlacement="bottom" if spec.horizontal else "right",
+                          showLegend=bool(spec.series) and spec.legend,
+                          thresholdSteps=[{"value": None, "color": "green"}],
+                          overrides=_style_overrides(panel_styles(spec)), extraJson=extra)
     if spec.kind is Kind.TABLE:
-        return g.Table(**common, unit=spec.unit)
+        return g.Table(**common, unit=spec.unit, overrides=_style_overrides(spec.styles))
     if spec.kind is Kind.STAT:
         common["thresholds"] = [{"value": None, "color": "green"}, {"value": 1, "color": "red"}]
         return g.Stat(**common, format=spec.unit or "none", reduceCalc="lastNotNull", colorMode="value",

@@ -8,24 +8,31 @@ every trend and bar chart, ascending x for trends, one series per driver, and te
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from grandprix_dashboards.compound_colours import USED, USED_FILL_OPACITY, compound_colours
 from grandprix_dashboards.datasources import DUCKDB, SNOWFLAKE
 from grandprix_dashboards.grafana import dashboard
 from grandprix_dashboards.grafana_js import apply_panels, frame
-from grandprix_dashboards.panels import DashboardSpec, Kind, PanelSpec
+from grandprix_dashboards.panels import LAP_TIME, DashboardSpec, Kind, PanelSpec
 from grandprix_dashboards.query import Warehouse, resolve_variables, run_panel
 from grandprix_dashboards.team_colours import SEPARATOR, colour_of
+from grandprix_dashboards.tyre_strategy import FLAG_COLOURS, TRACK_ROW
 
 # Grafana implements partitionByValues in its app, not in @grafana/data: the scatter panels (xychart)
 # that split points into series by a column cannot be run here.
 NOT_IN_GRAFANA_DATA = "partitionByValues"
 # Besides each dashboard on load: the race progress of 2023 Australia (safety cars and three red flags).
 AUSTRALIA_2023 = ("gpi-race-progress@2023-03-R", {"season": "2023", "event": "Australian Grand Prix", "session": "R"})
+# ... and the strategy dashboards on 2023 Bahrain (a VSC; Red Bull soft-soft-hard, Ferrari soft-hard-hard).
+BAHRAIN_2023 = {"season": "2023", "event": "Bahrain Grand Prix", "session": "R"}
+STRATEGY = ("gpi-tyre-strategy", "gpi-race-pace", "gpi-pit-stops")
 
 
 Applied = dict[tuple[str, str], tuple[PanelSpec, dict[str, Any], dict[str, Any]]]
@@ -38,6 +45,8 @@ def applied(warehouse_path: Path, specs: list[DashboardSpec]) -> Iterator[Applie
     race = next(spec for spec in specs if spec.uid == "gpi-race-progress")
     views: list[tuple[str, DashboardSpec, dict[str, str]]] = [(spec.uid, spec, {}) for spec in specs]
     views.append((AUSTRALIA_2023[0], race, AUSTRALIA_2023[1]))
+    views += [(f"{spec.uid}@2023-01-R", spec, BAHRAIN_2023) for spec in specs if spec.uid in STRATEGY]
+    timezone = {uid: dashboard(spec, DUCKDB)["timezone"] for uid, spec, _ in views}
     with Warehouse(warehouse_path) as wh:
         for uid, spec, chosen in views:
             values = resolve_variables(wh, spec, chosen)
@@ -46,7 +55,7 @@ def applied(warehouse_path: Path, specs: list[DashboardSpec]) -> Iterator[Applie
                 grafana = panels[panel.title]
                 key = f"{uid}/{panel.title}"
                 requests.append({"key": key, "transformations": grafana.get("transformations", []),
-                                 "fieldConfig": grafana.get("fieldConfig"),
+                                 "fieldConfig": grafana.get("fieldConfig"), "timeZone": timezone[uid],
                                  "frames": [frame(run_panel(wh, spec, panel, values))]})
                 index[key] = (uid, panel, grafana)
     results = {r["key"]: r for r in apply_panels(requests)}
@@ -81,6 +90,11 @@ def test_trend_panels_get_their_x_field_in_ascending_order(applied: Applied) -> 
         assert any(f["type"] == "number" for name, f in fields.items() if name != x["name"]), f"{key}: no values"
 
 
+def _drawn(field: dict[str, Any]) -> bool:
+    """Not an invisible stacking base (a box plot's offset, a strategy chart's green laps)."""
+    return field["custom"].get("fillOpacity") != 0
+
+
 def test_driver_lines_are_one_series_per_driver_in_team_colours(applied: Applied) -> None:
     panel, _, out = applied[("gpi-race-progress", "Positions by lap")]
     bands = dict(panel.bands)
@@ -88,9 +102,10 @@ def test_driver_lines_are_one_series_per_driver_in_team_colours(applied: Applied
     drivers = [f["displayName"].split(SEPARATOR)[0] for f in series]
     assert len(drivers) == len(set(drivers)) >= 18
     coloured = [(key, panel) for key, (panel, _, _) in applied.items() if panel.team_colours]
-    assert len(coloured) == 7  # 5 panels; the two race-progress ones also for 2023 Australia
+    assert len(coloured) == 17  # 10 panels; the two race-progress ones also for 2023 Australia, the five
+    # of the strategy dashboards also for 2023 Bahrain
     for key, panel in coloured:
-        for field in _fields(applied[key][2])[1:]:
+        for field in filter(_drawn, _fields(applied[key][2])[1:]):
             expected = dict(panel.bands).get(field["name"]) or colour_of(field["displayName"])
             assert expected is not None, f"{key}: no team colour for {field['displayName']!r}"
             assert field["color"].lower() == expected.lower(), f"{key}: {field['displayName']} drawn {field['color']}"
@@ -100,6 +115,30 @@ def test_driver_lines_are_one_series_per_driver_in_team_colours(applied: Applied
         by_team.setdefault(field["displayName"].split(SEPARATOR)[1], set()).add(field["color"])
     assert all(len(colours) == 1 for colours in by_team.values())
     assert len({next(iter(c)) for c in by_team.values()}) >= 8, "teams are told apart by colour"
+
+
+def test_team_mates_are_told_apart_on_every_per_driver_chart(applied: Applied) -> None:
+    """Two drivers of one team share its colour, so Grafana must draw them differently: the second dashed
+    (lines) or lighter (bars)."""
+    checked = 0
+    for key, (panel, _, out) in applied.items():
+        if not panel.team_colours:
+            continue
+        looks: dict[tuple[str, str], set[tuple[Any, ...]]] = {}
+        for field in filter(_drawn, _fields(out)[1:]):
+            parts = field["displayName"].split(SEPARATOR)
+            if field["name"] in dict(panel.bands) or len(parts) < 2:
+                continue  # flag bands; constructors' lines (one per team)
+            driver, team = parts[-2].split(" (")[0], parts[-1]
+            segment = SEPARATOR.join(parts[:-2])  # a box plot's segment, else ''
+            look = (field["color"], json.dumps(field["custom"].get("lineStyle")), field["custom"].get("fillOpacity"))
+            looks.setdefault((team, segment), set()).add((driver, *look))
+        for (team, _), drivers in looks.items():
+            if len({d[0] for d in drivers}) > 1:
+                assert len({d[1:] for d in drivers}) == len({d[0] for d in drivers}), (
+                    f"{key}: {team}'s drivers are drawn alike: {drivers}")
+                checked += 1
+    assert checked >= 50
 
 
 @pytest.mark.parametrize("view", ["gpi-race-progress", AUSTRALIA_2023[0]])
@@ -153,3 +192,76 @@ def test_snowflake_panels_transform_and_configure_like_duckdb(specs: list[Dashbo
         for a, b in zip(duck, snow, strict=True):
             assert a.get("transformations") == b.get("transformations")
             assert a.get("fieldConfig") == b.get("fieldConfig") and a.get("options") == b.get("options")
+
+
+LAP_TIME_TEXT = re.compile(r"^\d{1,2}:\d\d\.\d{3}$")
+
+
+def test_stint_bars_stack_each_drivers_stints_in_order_in_the_compound_colours(applied: Applied) -> None:
+    """What Grafana stacks for 2023 Bahrain: the flag periods' bar first, then the drivers in finishing order,
+    each bar's segments in stint order and in the season's compound colours (Pirelli's, via FastF1)."""
+    _, _, out = applied[("gpi-tyre-strategy@2023-01-R", "Stints by driver")]
+    fields = _fields(out)
+    rows = fields[0]["values"]
+    assert rows[0] == TRACK_ROW
+    assert [r.split(" ")[0] for r in rows[1:8]] == ["VER", "PER", "ALO", "SAI", "HAM", "STR", "RUS"]  # the result
+    colours = compound_colours()["2023"]
+    stacks: dict[str, list[str]] = {row: [] for row in rows}
+    for field in fields[1:]:
+        name = field["name"]
+        if name.startswith("S"):
+            compound = name.split(SEPARATOR)[1]
+            assert field["color"].lower() == colours[compound].lower(), f"{name} drawn {field['color']}"
+            assert field["custom"].get("fillOpacity") == (USED_FILL_OPACITY if name.endswith(USED) else 80)
+        for row, value in zip(rows, field["values"], strict=True):
+            if value:
+                stacks[row].append(name)
+    for row, segments in stacks.items():
+        if row != TRACK_ROW:
+            assert [int(s.split(SEPARATOR)[0][1:]) for s in segments] == list(range(1, len(segments) + 1)), row
+    by_driver = {row.split(" ")[0]: [s.split(SEPARATOR)[1] for s in segs] for row, segs in stacks.items()}
+    assert by_driver["VER"] == ["SOFT", "SOFT", "HARD"] and by_driver["SAI"] == ["SOFT", "HARD", "HARD"]
+    # the flag periods' bar: green laps (not drawn) and the VSC of laps 41-42, as the race's flag-periods table has it
+    track = [(f["name"].split(SEPARATOR)[1], f["values"][0], f["custom"].get("fillOpacity"), f["color"])
+             for f in fields[1:] if f["name"].startswith("F") and f["values"][0]]
+    assert [(period, laps) for period, laps, _, _ in track] == [("Green", 40), ("Virtual safety car", 2),
+                                                               ("Green", 15)]
+    assert [opacity for _, _, opacity, _ in track] == [0, 80, 0]
+    assert track[1][3].lower() == FLAG_COLOURS["Virtual safety car"].lower()
+
+
+def test_lap_and_sector_times_read_m_ss_sss(applied: Applied) -> None:
+    """Grafana's own formatting (the `time:` unit in the dashboard's UTC) shows lap times as m:ss.SSS."""
+    checked: dict[str, set[str]] = {}
+    for key, (_, _, out) in applied.items():
+        if out["error"]:
+            continue  # the scatter panels (see test_every_panel_runs_through_grafanas_data_layer)
+        for field in _fields(out):
+            if field.get("unit") == LAP_TIME and field["texts"]:
+                texts = [t for t in field["texts"] if t is not None]
+                values = [v for v in field["values"] if v is not None]
+                assert texts and all(LAP_TIME_TEXT.match(t) for t in texts), f"{key}/{field['name']}: {texts[:3]}"
+                minutes, rest = texts[0].split(":")
+                assert abs(int(minutes) * 60_000 + float(rest) * 1000 - values[0]) < 1, f"{key}: {texts[0]}"
+                checked.setdefault(key[0].split("@")[0], set()).add(key[1])
+    assert {"gpi-tyre-strategy", "gpi-race-pace", "gpi-weather"} <= checked.keys(), checked
+    assert {"Stints", "Median lap time, humidity and rain by lap", "Fuel-corrected clean laps",
+            "Stint pace", "Weather by session"} <= {t for titles in checked.values() for t in titles}
+
+
+def test_box_plot_segments_stack_to_each_drivers_quantiles(applied: Applied) -> None:
+    """The race-pace box plot as Grafana stacks it: invisible base, whiskers and box in the team's colour,
+    segments adding up to the driver's 10th..90th percentile gap, team-mates side by side."""
+    _, _, out = applied[("gpi-race-pace@2023-01-R", "Clean-lap pace: gap to the fastest lap")]
+    fields = _fields(out)
+    rows = fields[0]["values"]
+    base = next(f for f in fields if f["name"] == "base")
+    assert base["custom"]["fillOpacity"] == 0 and base["custom"]["hideFrom"]["legend"]
+    assert min(base["values"]) >= 0, "gaps to the fastest lap"
+    teams = [row.split(SEPARATOR)[-1] for row in rows]
+    assert teams == sorted(teams, key=teams.index), "team-mates side by side"
+    for i, row in enumerate(rows):
+        segments = [f for f in fields[1:] if f["values"][i] and f["name"] != "base"]
+        assert [f["name"].split(SEPARATOR)[0] for f in segments] == ["P10–Q1", "Q1–median", "median–Q3", "Q3–P90"]
+        assert all(f["name"].endswith(row) and f["color"].lower() == colour_of(row).lower() for f in segments)
+        assert all(f["values"][i] > 0 for f in segments)

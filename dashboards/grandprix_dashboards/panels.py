@@ -8,12 +8,18 @@ JSON for a datasource; :mod:`grandprix_dashboards.preview` runs the same SQL and
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 
 from grandprix_dashboards.sql import SqlSource
 
 GRID_COLUMNS = 24
+
+# Lap and sector times (values in ms) as m:ss.SSS: Grafana's `time:` custom unit formats the value as a
+# timestamp in the dashboard's time zone, which the dashboards pin to UTC (grafana.dashboard), so 92123 ms
+# reads 1:32.123.
+LAP_TIME = "time:m:ss.SSS"
 
 
 class Kind(str, Enum):
@@ -48,6 +54,32 @@ class Variable:
 
 
 @dataclass(frozen=True)
+class SeriesStyle:
+    """A Grafana field override for the series (or table columns) whose name matches a JavaScript regex.
+
+    `pattern` is written as Grafana's `byRegexp` matcher takes it (`/.../`); the preview applies the same
+    styles to its traces. Later styles win over earlier ones, as later overrides do in Grafana.
+    """
+
+    pattern: str
+    colour: str | None = None
+    line_style: str | None = None  # "dash" | "dot"
+    fill_opacity: int | None = None  # 0..100 (bars)
+    unit: str | None = None
+    draw: str | None = None  # "bars" | "points" (trend panels)
+    hidden: bool = False  # drawn, but left out of the legend and the tooltip
+    invisible: bool = False  # not drawn (still stacked under the next segment), out of legend and tooltip
+
+    def __post_init__(self) -> None:
+        if not (self.pattern.startswith("/") and self.pattern.rindex("/") > 0):
+            raise ValueError(f"series pattern {self.pattern!r} must be a /regex/")
+        if self.line_style not in (None, "dash", "dot"):
+            raise ValueError(f"unknown line style {self.line_style!r}")
+        if self.draw not in (None, "bars", "points"):
+            raise ValueError(f"unknown draw style {self.draw!r}")
+
+
+@dataclass(frozen=True)
 class PanelSpec:
     title: str
     kind: Kind
@@ -67,6 +99,10 @@ class PanelSpec:
     team_colours: bool = False  # series are teams or `driver · team`: coloured by team (team_colours.py)
     bands: tuple[tuple[str, str], ...] = ()  # (series, colour): drawn as translucent full-height bars (flag laps)
     empty_ok: str | None = None  # why an empty result is a valid answer (e.g. "no failures")
+    styles: tuple[SeriesStyle, ...] = ()  # per-series (or per-column) overrides, after the team colours
+    horizontal: bool = False  # bars: categories down the left, values along the bottom
+    show_values: bool = False  # bars: print each bar's value on it
+    legend: bool = True
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -97,10 +133,10 @@ class DashboardSpec:
 def lines(title: str, sql: SqlSource, pos: Pos, *, x: str, y: str | tuple[str, ...], series: str | None = None,
           unit: str = "", invert_y: bool = False, team_colours: bool = False, bands: tuple[tuple[str, str], ...] = (),
           right_y: tuple[str, ...] = (), right_unit: str = "", x_label: str = "", y_label: str = "",
-          description: str = "") -> PanelSpec:
+          styles: tuple[SeriesStyle, ...] = (), description: str = "") -> PanelSpec:
     return PanelSpec(title=title, kind=Kind.LINES, sql=sql, pos=pos, x=x, y=_tuple(y), series=series, unit=unit,
                      invert_y=invert_y, team_colours=team_colours, bands=bands, right_y=right_y, right_unit=right_unit,
-                     x_label=x_label, y_label=y_label, description=description)
+                     x_label=x_label, y_label=y_label, styles=styles, description=description)
 
 
 def scatter(title: str, sql: SqlSource, pos: Pos, *, x: str, y: str, series: str | None = None, unit: str = "",
@@ -110,9 +146,13 @@ def scatter(title: str, sql: SqlSource, pos: Pos, *, x: str, y: str, series: str
 
 
 def bars(title: str, sql: SqlSource, pos: Pos, *, x: str, y: str, series: str | None = None, stack: bool = False,
-         unit: str = "", description: str = "") -> PanelSpec:
+         unit: str = "", team_colours: bool = False, styles: tuple[SeriesStyle, ...] = (), horizontal: bool = False,
+         show_values: bool = False, legend: bool = True, x_label: str = "", y_label: str = "",
+         description: str = "") -> PanelSpec:
     return PanelSpec(title=title, kind=Kind.BARS, sql=sql, pos=pos, x=x, y=(y,), series=series, stack=stack,
-                     unit=unit, description=description)
+                     unit=unit, team_colours=team_colours, styles=styles, horizontal=horizontal,
+                     show_values=show_values, legend=legend, x_label=x_label, y_label=y_label,
+                     description=description)
 
 
 def timeseries(title: str, sql: SqlSource, pos: Pos, *, time: str, y: str | tuple[str, ...],
@@ -121,8 +161,28 @@ def timeseries(title: str, sql: SqlSource, pos: Pos, *, time: str, y: str | tupl
                      unit=unit, description=description)
 
 
-def table(title: str, sql: SqlSource, pos: Pos, *, description: str = "", empty_ok: str | None = None) -> PanelSpec:
-    return PanelSpec(title=title, kind=Kind.TABLE, sql=sql, pos=pos, description=description, empty_ok=empty_ok)
+def table(title: str, sql: SqlSource, pos: Pos, *, description: str = "", empty_ok: str | None = None,
+          styles: tuple[SeriesStyle, ...] = ()) -> PanelSpec:
+    return PanelSpec(title=title, kind=Kind.TABLE, sql=sql, pos=pos, description=description, empty_ok=empty_ok,
+                     styles=styles)
+
+
+def column_units(units: dict[str, str]) -> tuple[SeriesStyle, ...]:
+    """Table columns shown in a unit, e.g. `{"Median lap": LAP_TIME}`."""
+    return tuple(SeriesStyle(f"/^{js_escape(name)}$/", unit=unit) for name, unit in units.items())
+
+
+_JS_SPECIAL = re.compile(r"[.*+?^${}()|\[\]\\/]")
+
+
+def js_escape(text: str) -> str:
+    """`text` as a literal inside a JavaScript regex (Grafana's `byRegexp` matchers)."""
+    return _JS_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
+
+
+def python_regex(js: str) -> str:
+    """The Python spelling of a `/.../` JavaScript regex (the preview applies the Grafana matchers)."""
+    return js[1:js.rindex("/")].replace("\\/", "/")
 
 
 def stat(title: str, sql: SqlSource, pos: Pos, *, y: str, unit: str = "", description: str = "") -> PanelSpec:

@@ -23,9 +23,10 @@ from typing import Any
 
 from plotly.offline import get_plotlyjs
 
-from grandprix_dashboards import team_colours
-from grandprix_dashboards.panels import DashboardSpec, Kind, PanelSpec
+from grandprix_dashboards.grafana import panel_styles
+from grandprix_dashboards.panels import LAP_TIME, DashboardSpec, Kind, PanelSpec
 from grandprix_dashboards.query import Result, Warehouse, resolve_variables, run_panel, unknown_variables
+from grandprix_dashboards.team_colours import style_of
 
 PAGE_WIDTH = 1600
 ROW_PX = 36  # one gridPos row (Grafana: 30 px + 6 px margin)
@@ -44,7 +45,11 @@ PALETTE = ["#73bf69", "#f2cc0c", "#8ab8ff", "#ff780a", "#f2495c", "#5794f2", "#b
 class RenderedPanel:
     spec: PanelSpec
     result: Result
-    colours: dict[str, str] = field(default_factory=dict)
+    styles: dict[str, dict[str, Any]] = field(default_factory=dict)  # series → what its styles set
+
+    @property
+    def colours(self) -> dict[str, str]:
+        return {name: style["colour"] for name, style in self.styles.items() if "colour" in style}
 
 
 @dataclass
@@ -73,16 +78,28 @@ def render_dashboard(wh: Warehouse, spec: DashboardSpec,
     panels = []
     for panel in spec.panels:
         result = run_panel(wh, spec, panel, values)
-        colours: dict[str, str] = {}
-        if panel.team_colours and panel.series:
-            index = result.columns.index(panel.series)
-            names = {str(row[index]) for row in result.rows}
-            colours = {name: colour for name in names if (colour := team_colours.colour_of(name))}
-        panels.append(RenderedPanel(panel, result, colours))
+        panels.append(RenderedPanel(panel, result, _styles(panel, result)))
     return RenderedDashboard(spec, values, panels)
 
 
+def _styles(panel: PanelSpec, result: Result) -> dict[str, dict[str, Any]]:
+    """The styles Grafana's overrides give each series (or table column) of the result."""
+    styles = panel_styles(panel)
+    if not styles:
+        return {}
+    if panel.series:
+        index = result.columns.index(panel.series)
+        names = {str(row[index]) for row in result.rows}
+    else:
+        names = set(result.columns)
+    return {name: found for name in names if (found := style_of(name, styles))}
+
+
 # --- plotly figures -------------------------------------------------------------------------------------
+
+LINE_DASH = {"dash": "dash", "dot": "dot"}
+# m:ss.SSS on a plotly axis: values in ms on a date axis (UTC, as the dashboards pin Grafana's time zone)
+LAP_TIME_AXIS = {"type": "date", "tickformat": "%-M:%S.%L", "hoverformat": "%-M:%S.%L"}
 
 
 def _series_groups(panel: RenderedPanel) -> list[tuple[str, list[tuple[Any, ...]]]]:
@@ -108,7 +125,8 @@ def figure(panel: RenderedPanel) -> dict[str, Any]:
             yi = result.columns.index(y)
             label = name if spec.series else y
             band = dict(spec.bands).get(name)
-            colour = band or panel.colours.get(name) or PALETTE[(g * len(spec.y) + yn) % len(PALETTE)]
+            style = panel.styles.get(label, {})
+            colour = band or style.get("colour") or PALETTE[(g * len(spec.y) + yn) % len(PALETTE)]
             xs, ys = [r[xi] for r in rows], [r[yi] for r in rows]
             trace: dict[str, Any] = {"x": xs, "y": ys, "name": label}
             if y in spec.right_y:
@@ -117,11 +135,24 @@ def figure(panel: RenderedPanel) -> dict[str, Any]:
                 trace.update(type="bar", marker={"color": colour, "opacity": 0.25, "line": {"width": 0}},
                              hoverinfo="skip", width=1.0)
             elif spec.kind is Kind.BARS:
-                trace.update(type="bar", marker={"color": colour})
+                opacity = 0 if style.get("invisible") else style.get("fill_opacity", 80) / 100
+                trace.update(type="bar", marker={"color": colour, "opacity": opacity, "line": {"width": 0}})
+                if spec.horizontal:
+                    trace.update(x=ys, y=xs, orientation="h")
+                if spec.show_values and not style.get("invisible"):
+                    trace.update(text=[_bar_value(v, spec.unit) for v in ys], textposition="inside",
+                                 insidetextanchor="middle", textfont={"size": 9, "color": "#111217"})
             elif spec.kind is Kind.SCATTER:
                 trace.update(type="scatter", mode="markers", marker={"color": colour, "size": 6, "opacity": 0.75})
+            elif style.get("draw") == "bars":
+                trace.update(type="bar", marker={"color": colour, "opacity": 0.8})
             else:
-                trace.update(type="scatter", mode="lines", line={"color": colour, "width": 2})
+                mode = "lines+markers" if style.get("draw") == "points" else "lines"
+                trace.update(type="scatter", mode=mode, connectgaps=True, marker={"size": 5},
+                             line={"color": colour, "width": 2, "dash": LINE_DASH.get(style.get("line_style", ""),
+                                                                                       "solid")})
+            if style.get("hidden") or style.get("invisible"):
+                trace.update(showlegend=False, hoverinfo="skip")
             traces.append(trace)
     axis = {"gridcolor": GRID, "zerolinecolor": GRID, "color": TEXT}
     layout: dict[str, Any] = {
@@ -132,9 +163,13 @@ def figure(panel: RenderedPanel) -> dict[str, Any]:
         "xaxis": {**axis, "title": {"text": spec.x_label or spec.x}},
         "yaxis": {**axis, "title": {"text": spec.y_label or ", ".join(y for y in spec.y if y not in spec.right_y)}},
         "legend": {"font": {"size": 10}},
-        "showlegend": len(traces) > 1,
+        "showlegend": len(traces) > 1 and spec.legend,
         "hovermode": "closest",
     }
+    if spec.kind is Kind.LINES and any(t.get("type") == "bar" for t in traces):
+        layout["barmode"] = "overlay"  # flag bands and bar-drawn series share each x, as in Grafana
+    if spec.unit == LAP_TIME:
+        layout["xaxis" if spec.horizontal else "yaxis"].update(LAP_TIME_AXIS)
     if spec.right_y:
         layout["yaxis2"] = {**axis, "overlaying": "y", "side": "right", "showgrid": False,
                             "title": {"text": ", ".join(spec.right_y)}}
@@ -149,8 +184,13 @@ def figure(panel: RenderedPanel) -> dict[str, Any]:
         layout["yaxis"]["tickvals"] = list(range(1, top + 1)) if top <= 10 else [1, *range(5, top + 1, 5)]
     if spec.kind is Kind.BARS:
         layout["barmode"] = "stack" if spec.stack else "group"
-        layout["xaxis"].update(type="category", automargin=True, title={"text": spec.x_label})
-        if spec.series:  # long category labels (run ids): slanted, smaller
+        category, value = ("yaxis", "xaxis") if spec.horizontal else ("xaxis", "yaxis")
+        layout[category].update(type="category", automargin=True, title={"text": spec.x_label})
+        layout[value]["title"] = {"text": spec.y_label or spec.y[0]}
+        if spec.horizontal:  # the first category on top, as Grafana draws horizontal bars
+            layout["yaxis"].update(autorange="reversed", tickfont={"size": 10})
+            layout["legend"].update(orientation="h", y=-0.2, x=0)
+        elif spec.series:  # long category labels (run ids): slanted, smaller
             layout["xaxis"].update(tickangle=-30, tickfont={"size": 9})
     if spec.kind is Kind.TIMESERIES:
         layout["xaxis"]["type"] = "date"
@@ -211,7 +251,27 @@ document.addEventListener('DOMContentLoaded', function () {
 """
 
 
-def _cell(value: Any) -> str:
+def _bar_value(value: Any, unit: str) -> str:
+    if not isinstance(value, int | float) or not value:
+        return ""
+    return format_value(value, unit)
+
+
+def format_value(value: Any, unit: str) -> str:
+    """A number as Grafana shows it in `unit` (the units the dashboards use)."""
+    if unit == LAP_TIME and isinstance(value, int | float):
+        minutes, ms = divmod(round(value), 60_000)
+        return f"{minutes}:{ms // 1000:02d}.{ms % 1000:03d}"
+    if unit == "s" and isinstance(value, int | float):
+        return f"{value:.3f} s".replace(".000 s", " s")
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def _cell(value: Any, unit: str = "") -> str:
+    if unit and isinstance(value, int | float) and not isinstance(value, bool):
+        return f'<td class="num">{html.escape(format_value(value, unit))}</td>'
     if value is None:
         return '<td class="num"></td>'
     if isinstance(value, bool):
@@ -223,11 +283,14 @@ def _cell(value: Any) -> str:
     return f"<td>{html.escape(str(value))}</td>"
 
 
-def _table_html(result: Result) -> str:
+def _table_html(panel: RenderedPanel) -> str:
+    result = panel.result
     if not result.rows:
         return '<div class="empty">No rows</div>'
+    units = [panel.styles.get(c, {}).get("unit", panel.spec.unit) for c in result.columns]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in result.columns)
-    body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in result.rows)
+    body = "".join("<tr>" + "".join(_cell(v, u) for v, u in zip(row, units, strict=True)) + "</tr>"
+                   for row in result.rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -248,7 +311,7 @@ def page_html(dash: RenderedDashboard, warehouse_name: str, plotly_js: str) -> s
         style = (f"left:{p.x * unit_w:.1f}px;top:{p.y * ROW_PX}px;width:{p.w * unit_w - MARGIN_PX:.1f}px;"
                  f"height:{p.h * ROW_PX - MARGIN_PX}px")
         if panel.spec.kind is Kind.TABLE:
-            body = _table_html(panel.result)
+            body = _table_html(panel)
         elif panel.spec.kind is Kind.STAT:
             body = _stat_html(panel)
         elif not panel.result.rows:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grandprix_dashboards.panels import DashboardSpec, Pos, lines, session_variables, table
-from grandprix_dashboards.team_colours import label_sql
+from grandprix_dashboards.team_colours import label_sql, teammate_rank_sql
 
 MART = "analytics.mart_positions_by_lap"
 SESSION_FILTER = "season = ${season:raw} and event_name = ${event:sqlstring} and session = ${session:sqlstring}"
@@ -17,18 +17,22 @@ TRACK_STATUS_LABEL = """case
       when track_status like '%2%' then 'Yellow flag'
     end"""
 
-# One line per driver, named `VER · Red Bull Racing` (coloured by team), rows in lap order (x ascending).
-DRIVER_LABEL = label_sql("driver", "team_name")
+# One line per driver, named `VER · Red Bull Racing` (coloured by team; a team's second driver `PER (2) · Red
+# Bull Racing`, dashed), rows in lap order (x ascending).
+DRIVER_LABEL = label_sql("driver", "team_name", teammate_rank_sql("driver", "team_name"))
 
 # Laps the leader ran under a safety car, virtual safety car or red flag (not yellow): shaded behind the lines.
 FLAG_BANDS = (("Safety car", "#FF9830"), ("Virtual safety car", "#FADE2A"), ("Red flag", "#F2495C"))
 BANDED = ", ".join(f"'{name}'" for name, _ in FLAG_BANDS)
 
 
-def _with_flag_bands(series_sql: str, value: str) -> str:
-    """Driver rows plus one row per flagged lap, valued at the top of the chart (the largest value)."""
+def with_flag_bands(series_sql: str, value: str, ctes: str = "") -> str:
+    """Driver rows plus one row per flagged lap, valued at the top of the chart (the largest value).
+
+    `series_sql` selects `"lap", "driver", "<value>"`; `ctes` are common table expressions it reads.
+    """
     return f"""
-    with series as ({series_sql}),
+    with {ctes + "," if ctes else ""} series as ({series_sql}),
     flagged as (
       select lap_number as "lap", {TRACK_STATUS_LABEL} as "driver"
       from {MART}
@@ -43,13 +47,13 @@ def _with_flag_bands(series_sql: str, value: str) -> str:
 """
 
 
-POSITIONS = _with_flag_bands(f"""
+POSITIONS = with_flag_bands(f"""
       select lap_number as "lap", {DRIVER_LABEL} as "driver", position as "position"
       from {MART}
       where {SESSION_FILTER} and {DRIVER_FILTER} and position is not null
     """, "position")
 
-GAPS = _with_flag_bands(f"""
+GAPS = with_flag_bands(f"""
       select lap_number as "lap", {DRIVER_LABEL} as "driver", gap_to_leader_ms / 1000.0 as "gap_s"
       from {MART}
       where {SESSION_FILTER} and {DRIVER_FILTER} and gap_to_leader_ms is not null

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grandprix_dashboards.panels import DashboardSpec, Pos, Variable, lines, table
-from grandprix_dashboards.team_colours import label_sql
+from grandprix_dashboards.team_colours import label_sql, teammate_rank_sql
 
 DRIVERS = "analytics.mart_driver_standings"
 SEASON = "${season:raw}"
@@ -29,7 +29,9 @@ def _driver_lines(value: str, alias: str) -> str:
       where season = {SEASON}
       qualify row_number() over (partition by driver_code order by round desc) = 1
     )
-    select standings.round as "round", {label_sql("standings.driver_code", "latest_team.team_name")} as "driver",
+    select standings.round as "round",
+           {label_sql("standings.driver_code", "latest_team.team_name",
+                      teammate_rank_sql("standings.driver_code", "latest_team.team_name"))} as "driver",
            standings.{value} as "{alias}"
     from {DRIVERS} as standings
     inner join latest_team on standings.driver_code = latest_team.driver_code

@@ -21,10 +21,11 @@ from typing import Any
 
 import duckdb
 
+from grandprix_dashboards.panels import SeriesStyle, js_escape, python_regex
+
 SEPARATOR = " · "
 COLOURS_FILE = Path(__file__).with_name("team_colours.json")
 _HEX = re.compile(r"^#[0-9A-F]{6}$")
-_JS_SPECIAL = re.compile(r"[.*+?^${}()|\[\]\\/]")
 
 # The latest colour of every FastF1 team name, and the Ergast constructor names (dim_teams) with the
 # colour of the FastF1 team they map to; a name known to both takes the colour of its latest season.
@@ -56,9 +57,39 @@ COLOURS_SQL = """
 """
 
 
-def label_sql(driver: str, team: str) -> str:
-    """SQL for a series label `driver · team` (just the driver when the team is unknown)."""
-    return f"{driver} || coalesce('{SEPARATOR}' || {team}, '')"
+def label_sql(driver: str, team: str, teammate_rank: str | None = None) -> str:
+    """SQL for a series label `driver · team` (just the driver when the team is unknown).
+
+    With `teammate_rank` (an SQL expression, see :func:`teammate_rank_sql`) a team's second and third drivers
+    are marked `PER (2) · Red Bull Racing`: :func:`teammate_styles` draws them dashed / dotted (lines) or
+    lighter (bars), so team-mates in one colour stay apart.
+    """
+    mark = "" if teammate_rank is None else (
+        f" || case when {teammate_rank} > 1 then ' (' || cast({teammate_rank} as varchar) || ')' else '' end")
+    return f"{driver}{mark} || coalesce('{SEPARATOR}' || {team}, '')"
+
+
+def teammate_rank_sql(driver: str, team: str, partition: str = "") -> str:
+    """SQL: 1 for the first of a team's drivers in the rows (by driver code), 2 for the second, ..."""
+    over = f"{partition}, {team}" if partition else team
+    return f"dense_rank() over (partition by {over} order by {driver})"
+
+
+# A team's second driver: dashed (lines) or lighter (bars); the third (a mid-season change): dotted / lighter still.
+TEAMMATE_LINE_STYLES = {2: "dash", 3: "dot"}
+TEAMMATE_FILL_OPACITY = {2: 40, 3: 20}
+
+
+def teammate_pattern(rank: int) -> str:
+    """Series of the `rank`-th driver of a team (`PER (2) · Red Bull Racing`, or `… · PER (2) · Red Bull Racing`)."""
+    return f"/ \\({rank}\\)({SEPARATOR}[^·]+)?$/"
+
+
+def teammate_styles(bars: bool = False) -> tuple[SeriesStyle, ...]:
+    if bars:
+        return tuple(SeriesStyle(teammate_pattern(rank), fill_opacity=opacity)
+                     for rank, opacity in TEAMMATE_FILL_OPACITY.items())
+    return tuple(SeriesStyle(teammate_pattern(rank), line_style=style) for rank, style in TEAMMATE_LINE_STYLES.items())
 
 
 def colours_from_warehouse(path: Path) -> dict[str, str]:
@@ -87,26 +118,24 @@ def team_colours() -> dict[str, str]:
 
 def pattern(team: str) -> str:
     """Grafana `byRegexp` matcher for a team's series: `/(^| · )<team>$/` (a JavaScript regex)."""
-    escaped = _JS_SPECIAL.sub(lambda m: "\\" + m.group(0), team)
-    return f"/(^|{SEPARATOR}){escaped}$/"
+    return f"/(^|{SEPARATOR}){js_escape(team)}$/"
 
 
-def overrides() -> list[dict[str, Any]]:
-    """Field overrides giving every team's series its colour."""
-    return [{"matcher": {"id": "byRegexp", "options": pattern(team)},
-             "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": colour}}]}
-            for team, colour in team_colours().items()]
+def styles(bars: bool = False) -> tuple[SeriesStyle, ...]:
+    """Every team's series in its colour, then the team-mate marks (a panel with `team_colours`)."""
+    colours = tuple(SeriesStyle(pattern(team), colour=colour) for team, colour in team_colours().items())
+    return colours + teammate_styles(bars)
 
 
 def colour_of(series: str) -> str | None:
-    """The colour Grafana gives a series through :func:`overrides` (the last matching override wins)."""
-    found = None
-    for override in overrides():
-        if re.search(_python_regex(override["matcher"]["options"]), series):
-            found = override["properties"][0]["value"]["fixedColor"]
+    """The colour Grafana gives a series through the team styles (the last matching override wins)."""
+    return style_of(series, styles()).get("colour")
+
+
+def style_of(series: str, series_styles: tuple[SeriesStyle, ...]) -> dict[str, Any]:
+    """What the matching styles set for a series, later styles winning (as Grafana applies overrides)."""
+    found: dict[str, Any] = {}
+    for style in series_styles:
+        if re.search(python_regex(style.pattern), series):
+            found.update({k: v for k, v in vars(style).items() if k != "pattern" and v not in (None, False)})
     return found
-
-
-def _python_regex(js: str) -> str:
-    body = js[1:js.rindex("/")]
-    return body.replace("\\/", "/")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grandprix_dashboards.panels import DashboardSpec, Pos, lines, scatter, session_variables, table
+from grandprix_dashboards.panels import LAP_TIME, DashboardSpec, Pos, column_units, lines, scatter, session_variables, table
 
 LAPS = "analytics.mart_lap_weather"
 SESSIONS = "analytics.mart_session_pace_weather"
@@ -20,7 +20,7 @@ TEMPERATURES = f"""
 """
 
 PACE_AND_RAIN = f"""
-    select lap_number as "lap", median(lap_time_ms) / 1000.0 as "median_lap_s",
+    select lap_number as "lap", median(lap_time_ms) as "median_lap_ms",
            avg(humidity_pct) as "humidity_pct",
            max(case when rainfall then 100 else 0 end) as "rain_pct"
     from {LAPS}
@@ -30,7 +30,7 @@ PACE_AND_RAIN = f"""
 """
 
 LAP_TIME_VS_TRACK = f"""
-    select track_temp_c as "track_temp_c", lap_time_ms / 1000.0 as "lap_time_s", driver as "driver"
+    select track_temp_c as "track_temp_c", lap_time_ms as "lap_time_ms", driver as "driver"
     from {LAPS}
     where {SESSION_FILTER} and {DRIVER_FILTER} and lap_time_ms is not null and track_temp_c is not null
       and is_accurate and not is_pit_lap
@@ -38,7 +38,7 @@ LAP_TIME_VS_TRACK = f"""
 """
 
 PACE_VS_TRACK = f"""
-    select avg_track_temp_c as "avg_track_temp_c", median_lap_time_ms / 1000.0 as "median_lap_s",
+    select avg_track_temp_c as "avg_track_temp_c", median_lap_time_ms as "median_lap_ms",
            cast(season as varchar) || ' ' || event_name as "event"
     from {SESSIONS}
     where session = ${{session:sqlstring}} and avg_track_temp_c is not null and median_lap_time_ms is not null
@@ -48,7 +48,7 @@ PACE_VS_TRACK = f"""
 SESSION_TABLE = f"""
     select season as "Season", round as "Round", event_name as "Event", session as "Session",
            round(avg_track_temp_c, 1) as "Track °C", round(avg_air_temp_c, 1) as "Air °C",
-           round(100 * rain_fraction, 0) as "Rain %", round(median_lap_time_ms / 1000.0, 3) as "Median lap s"
+           round(100 * rain_fraction, 0) as "Rain %", median_lap_time_ms as "Median lap"
     from {SESSIONS}
     where avg_track_temp_c is not null
     order by season desc, round desc, session
@@ -67,20 +67,20 @@ def dashboard() -> DashboardSpec:
                   y=("track_temp_c", "air_temp_c"), unit="celsius", x_label="Lap", y_label="°C",
                   description="Weather sample nearest each lap's end, averaged over the drivers on that lap."),
             lines("Median lap time, humidity and rain by lap", PACE_AND_RAIN, Pos(12, 0, 12, 10), x="lap",
-                  y=("median_lap_s", "humidity_pct", "rain_pct"), unit="s", right_y=("humidity_pct", "rain_pct"),
-                  right_unit="percent", x_label="Lap", y_label="Median lap time (s)",
-                  description="Median lap time (s) of the selected drivers; humidity %; 100 when rain fell."),
+                  y=("median_lap_ms", "humidity_pct", "rain_pct"), unit=LAP_TIME, right_y=("humidity_pct", "rain_pct"),
+                  right_unit="percent", x_label="Lap", y_label="Median lap time",
+                  description="Median lap time (m:ss.SSS) of the selected drivers; humidity %; 100 when rain fell."),
             scatter("Lap time vs track temperature", LAP_TIME_VS_TRACK, Pos(0, 10, 12, 11), x="track_temp_c",
-                    y="lap_time_s", series="driver", unit="s", x_label="Track temperature (°C)",
-                    y_label="Lap time (s)",
+                    y="lap_time_ms", series="driver", unit=LAP_TIME, x_label="Track temperature (°C)",
+                    y_label="Lap time",
                     description="Every accurate lap (no pit in/out) of the selected drivers against the track "
                     "temperature."),
             scatter("Session pace vs track temperature", PACE_VS_TRACK, Pos(12, 10, 12, 11), x="avg_track_temp_c",
-                    y="median_lap_s", series="event", unit="s", x_label="Mean track temperature (°C)",
-                    y_label="Median lap time (s)",
+                    y="median_lap_ms", series="event", unit=LAP_TIME, x_label="Mean track temperature (°C)",
+                    y_label="Median lap time",
                     description="Median lap time of each session of the selected type against its mean track "
                     "temperature (circuits differ in length: compare a circuit across years)."),
-            table("Weather by session", SESSION_TABLE, Pos(0, 21, 24, 9),
+            table("Weather by session", SESSION_TABLE, Pos(0, 21, 24, 9), styles=column_units({"Median lap": LAP_TIME}),
                   description="Mean track and air temperature, share of rainy samples and median lap time."),
         ),
     )

@@ -1,5 +1,5 @@
--- A driver's stints cover the laps with a stint number once each and follow each other without overlap.
--- Returns the offending stints.
+-- A driver's stints cover every lap of the driver once, in order: consecutive runs of laps, the first from the
+-- driver's first lap and each later one from a pit-out lap. Returns the offending stints.
 with
 
 stints as (
@@ -11,27 +11,27 @@ stints as (
         first_lap,
         last_lap,
         laps,
-        lag(last_lap) over (partition by session_key, driver_number order by stint) as previous_last_lap
+        pit_out_lap,
+        lag(last_lap) over (partition by session_key, driver_number order by stint) as previous_last_lap,
+        sum(laps) over (partition by session_key, driver_number) as driver_stint_laps
     from {{ ref('fct_stints') }}
 
 ),
 
-laps as (
+driver_laps as (
 
-    select session_key, driver_number, stint, count(*) as laps
+    select session_key, driver_number, min(lap_number) as first_lap, count(*) as laps
     from {{ ref('fct_laps') }}
-    where stint is not null
-    group by session_key, driver_number, stint
+    group by session_key, driver_number
 
 )
 
-select stints.*, laps.laps as laps_in_fct_laps
+select stints.*
 from stints
-left join laps
-    on stints.session_key = laps.session_key
-    and stints.driver_number = laps.driver_number
-    and stints.stint = laps.stint
-where laps.laps is null
-    or laps.laps <> stints.laps
-    or stints.first_lap > stints.last_lap
-    or stints.first_lap <= stints.previous_last_lap
+inner join driver_laps
+    on stints.session_key = driver_laps.session_key
+    and stints.driver_number = driver_laps.driver_number
+where stints.laps <> stints.last_lap - stints.first_lap + 1
+    or stints.driver_stint_laps <> driver_laps.laps
+    or (stints.stint = 1 and stints.first_lap <> driver_laps.first_lap)
+    or (stints.stint > 1 and (stints.first_lap <> stints.previous_last_lap + 1 or stints.pit_out_lap is null))

@@ -7,7 +7,8 @@
     )
 }}
 
--- One row per driver per stint (a run on one set of tyres, FastF1's stint number) of every session with laps.
+-- One row per driver per stint (a run on one set of tyres: from the start or a pit exit to the next pit exit) of
+-- every session with laps.
 -- Pace uses the clean laps and fuel correction of fct_laps (macros/lap_pace.sql). The degradation slope is
 -- the Theil-Sen estimate over the stint's clean fuel-corrected laps: the median of the slopes between every
 -- pair of them, so a lap behind traffic or a mistake does not tilt it.
@@ -48,6 +49,7 @@ session_laps as (
         laps.*,
         changed_sessions.laps_loaded_at,
         max(laps.lap_number) over (partition by laps.session_key) as session_last_lap,
+        min(laps.lap_number) over (partition by laps.session_key, laps.driver_number) as driver_first_lap,
         max(laps.lap_number) over (partition by laps.session_key, laps.driver_number) as driver_last_lap
     from laps
     inner join changed_sessions on laps.session_key = changed_sessions.session_key
@@ -66,14 +68,45 @@ flag as (
 
 stint_laps as (
 
+    -- a stint runs from the driver's first lap, or a pit exit, to the next pit exit: the stint number counts
+    -- the pit-out laps so far (FastF1's own stint number lags the stop by a few laps where its tyre data does,
+    -- and is missing where that is, e.g. 2025 Miami laps 1-24)
     select
-        session_laps.session_key || '-' || session_laps.driver_number || '-'
-            || cast(session_laps.stint as {{ dbt.type_string() }}) as stint_id,
-        session_laps.*,
-        case when session_laps.compound not in ('UNKNOWN', 'TEST_UNKNOWN', 'NONE') then session_laps.lap_number end
-            as known_compound_lap
-    from session_laps
-    where session_laps.stint is not null
+        numbered.session_key || '-' || numbered.driver_number || '-'
+            || cast(numbered.stint_number as {{ dbt.type_string() }}) as stint_id,
+        numbered.*
+    from (
+        select
+            session_laps.*,
+            1 + sum(case when session_laps.is_pit_out and session_laps.lap_number > session_laps.driver_first_lap
+                         then 1 else 0 end) over (
+                partition by session_laps.session_key, session_laps.driver_number
+                order by session_laps.lap_number
+                rows between unbounded preceding and current row
+            ) as stint_number
+        from session_laps
+    ) as numbered
+
+),
+
+stint_compounds as (
+
+    -- the set a stint ran on: the compound most of its laps show (a few lagging laps show the previous set)
+    select stint_id, mode(compound) as compound
+    from stint_laps
+    where compound not in ('UNKNOWN', 'TEST_UNKNOWN', 'NONE')
+    group by stint_id
+
+),
+
+stint_tyres as (
+
+    select
+        stint_laps.*,
+        stint_compounds.compound as stint_compound,
+        case when stint_laps.compound = stint_compounds.compound then stint_laps.lap_number end as set_lap
+    from stint_laps
+    left join stint_compounds on stint_laps.stint_id = stint_compounds.stint_id
 
 ),
 
@@ -90,11 +123,14 @@ stints as (
         min(constructor_id) as constructor_id,
         min(driver_code) as driver_code,
         min(team_name) as team_name,
-        stint,
-        min_by(compound, known_compound_lap) as compound,
-        min_by(is_fresh_tyre, lap_number) as is_fresh_tyre,
+        stint_number as stint,
+        min(stint_compound) as compound,
+        min_by(is_fresh_tyre, set_lap) as is_fresh_tyre,
         min_by(tyre_life, lap_number) as first_lap_tyre_life,
-        max(tyre_life) as tyre_age_end,
+        max_by(tyre_life, lap_number) as last_lap_tyre_life,
+        -- FastF1's tyre data agree with the stint when every lap shows the stint's set, its life one lap more each lap
+        count(set_lap) = count(*) and min(tyre_life - lap_number) = max(tyre_life - lap_number)
+            and count(tyre_life) = count(*) as has_consistent_tyre_data,
         min(lap_number) as first_lap,
         max(lap_number) as last_lap,
         count(*) as laps,
@@ -107,8 +143,8 @@ stints as (
         median(case when is_clean_lap then lap_time_ms end) as median_clean_lap_time_ms,
         median(case when is_clean_lap then fuel_corrected_lap_time_ms end) as median_fuel_corrected_lap_time_ms,
         max(laps_loaded_at) as _laps_loaded_at
-    from stint_laps
-    group by stint_id, session_key, driver_number, stint
+    from stint_tyres
+    group by stint_id, session_key, driver_number, stint_number
 
 ),
 
@@ -192,11 +228,7 @@ final as (
         {{ track_status_label('stints.last_lap_track_status') }} as end_track_status,
         case
             when stints.last_lap < stints.driver_last_lap then
-                case
-                    when stints.last_lap_track_status like '%5%' then 'red flag'
-                    when stints.ends_in_pit then 'pit stop'
-                    else 'unrecorded stop'
-                end
+                case when stints.last_lap_track_status like '%5%' then 'red flag' else 'pit stop' end
             when stints.session not in ('R', 'S') then 'session end'
             when stints.last_lap_end_session_time_ms >= flag.flag_session_time_ms then 'flag'
             else 'retired'
@@ -208,9 +240,10 @@ final as (
         stints.laps,
         case when stints.starts_from_pit then stints.first_lap end as pit_out_lap,
         case when stints.ends_in_pit then stints.last_lap end as pit_in_lap,
-        -- FastF1's tyre life counts the lap itself: a new set shows 1 on its first lap
-        stints.first_lap_tyre_life - 1 as tyre_age_start,
-        stints.tyre_age_end,
+        -- FastF1's tyre life counts the lap itself: a new set shows 1 on its first lap. Unknown where FastF1's
+        -- tyre data disagree with the stint (missing, or still showing the previous set).
+        case when stints.has_consistent_tyre_data then stints.first_lap_tyre_life - 1 end as tyre_age_start,
+        case when stints.has_consistent_tyre_data then stints.last_lap_tyre_life end as tyre_age_end,
         stints.clean_laps,
         stints.median_clean_lap_time_ms,
         stints.median_fuel_corrected_lap_time_ms,
@@ -225,6 +258,7 @@ final as (
 
         -- booleans
         stints.is_fresh_tyre,
+        stints.has_consistent_tyre_data,
         coalesce(stints.last_lap_track_status like '%4%', false) as ended_under_safety_car,
         coalesce(stints.last_lap_track_status like '%6%' or stints.last_lap_track_status like '%7%', false)
             as ended_under_vsc,
