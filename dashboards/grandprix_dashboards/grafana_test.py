@@ -111,18 +111,28 @@ def test_variables_refresh_and_defaults() -> None:
 
 def test_team_coloured_panels_carry_one_override_per_team() -> None:
     by_uid = {s.uid: dashboard(s, SNOWFLAKE) for s in dashboards()}
+    red_bull_pattern = "/(^| · )Red Bull Racing$/"
     coloured = {(uid, p["title"]) for uid, d in by_uid.items() for p in d["panels"]
-                if any(o["matcher"]["id"] == "byRegexp" for o in p.get("fieldConfig", {}).get("overrides", []))}
+                if any(o["matcher"]["options"] == red_bull_pattern
+                       for o in p.get("fieldConfig", {}).get("overrides", []))}
     assert coloured == {
         ("gpi-race-progress", "Positions by lap"), ("gpi-race-progress", "Gap to leader"),
         ("gpi-standings", "Drivers' championship: cumulative points"),
         ("gpi-standings", "Drivers' championship position"),
         ("gpi-standings", "Constructors' championship: cumulative points"),
+        ("gpi-tyre-strategy", "Tyre age by lap"), ("gpi-race-pace", "Clean-lap pace: gap to the fastest lap"),
+        ("gpi-race-pace", "Fuel-corrected clean laps"), ("gpi-race-pace", "Fuel-corrected median per stint"),
+        ("gpi-pit-stops", "Pit loss per stop, by team"),
     }
     gaps = next(p for p in by_uid["gpi-race-progress"]["panels"] if p["title"] == "Gap to leader")
-    red_bull = [o for o in gaps["fieldConfig"]["overrides"] if o["matcher"]["options"] == "/(^| · )Red Bull Racing$/"]
-    assert red_bull == [{"matcher": {"id": "byRegexp", "options": "/(^| · )Red Bull Racing$/"},
+    red_bull = [o for o in gaps["fieldConfig"]["overrides"] if o["matcher"]["options"] == red_bull_pattern]
+    assert red_bull == [{"matcher": {"id": "byRegexp", "options": red_bull_pattern},
                          "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": "#3671C6"}}]}]
+    # a team's second driver dashed, after the colours (a later override wins)
+    overrides = gaps["fieldConfig"]["overrides"]
+    dashed = [i for i, o in enumerate(overrides) if o["matcher"]["options"] == "/ \\(2\\)( · [^·]+)?$/"]
+    assert len(dashed) == 1 and dashed[0] > overrides.index(red_bull[0])
+    assert overrides[dashed[0]]["properties"] == [{"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 6]}}]
 
 
 def test_clean_keeps_threshold_null_and_drops_other_nulls() -> None:

@@ -19,7 +19,7 @@ from f1common.warehouse import replace_race_calendar as export_calendar
 from grandprix_dashboards.panels import DashboardSpec, Kind
 from grandprix_dashboards.query import QueryError, Warehouse, resolve_variables, run_panel, variable_options
 from grandprix_dashboards.sql import SNOWFLAKE, interpolate, render
-from grandprix_dashboards.team_colours import colour_of
+from grandprix_dashboards.team_colours import colour_of, driver_of
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +76,8 @@ def test_chart_values_are_real_data(wh: Warehouse, specs: list[DashboardSpec],
     assert min(laps) == 1 and max(laps) > 40, "a race default covers the whole race"
     assert set(positions.column("position")) <= set(range(1, 21))
     bands = dict(race.panels[0].bands)  # flag laps shaded behind the lines
-    labels = set(positions.column("driver")) - set(bands)  # `VER · Red Bull Racing`
-    drivers = {label.split(" · ")[0] for label in labels}
+    labels = set(positions.column("driver")) - set(bands)  # `VER · Red Bull Racing`, `PER (2) · Red Bull Racing`
+    drivers = {driver_of(label) for label in labels}
     assert drivers <= set(values["driver"]) and len(drivers) >= 18, "every classified driver has a line"
     assert all(colour_of(label) for label in labels), "every driver's line has a team colour"
 

@@ -69,6 +69,11 @@ def label_sql(driver: str, team: str, teammate_rank: str | None = None) -> str:
     return f"{driver}{mark} || coalesce('{SEPARATOR}' || {team}, '')"
 
 
+def driver_of(label: str) -> str:
+    """The driver of a series label: `PER (2) · Red Bull Racing` → `PER`."""
+    return label.split(SEPARATOR)[0].split(" (")[0]
+
+
 def teammate_rank_sql(driver: str, team: str, partition: str = "") -> str:
     """SQL: 1 for the first of a team's drivers in the rows (by driver code), 2 for the second, ..."""
     over = f"{partition}, {team}" if partition else team

@@ -7,8 +7,8 @@
     )
 }}
 
--- One row per driver per stint (a run on one set of tyres: from the start or a pit exit to the next pit exit) of
--- every session with laps.
+-- One row per driver per stint (a run on one set of tyres: from the start or a pit stop to the next stop; a pass
+-- through the pit lane without a tyre change does not end it) of every session with laps.
 -- Pace uses the clean laps and fuel correction of fct_laps (macros/lap_pace.sql). The degradation slope is
 -- the Theil-Sen estimate over the stint's clean fuel-corrected laps: the median of the slopes between every
 -- pair of them, so a lap behind traffic or a mistake does not tilt it.
@@ -66,26 +66,75 @@ flag as (
 
 ),
 
+passes as (
+
+    -- every pass through the pit lane opens a segment: segment 0 from the driver's first lap, segment k from the
+    -- k-th pit exit; a lap "continues" the set when FastF1 shows the previous lap's compound and one lap more life
+    select
+        session_laps.*,
+        sum(case when session_laps.is_pit_out and session_laps.lap_number > session_laps.driver_first_lap
+                 then 1 else 0 end) over (
+            partition by session_laps.session_key, session_laps.driver_number
+            order by session_laps.lap_number
+            rows between unbounded preceding and current row
+        ) as segment,
+        coalesce(
+            session_laps.compound = lag(session_laps.compound) over (
+                partition by session_laps.session_key, session_laps.driver_number order by session_laps.lap_number
+            )
+            and session_laps.tyre_life = 1 + lag(session_laps.tyre_life) over (
+                partition by session_laps.session_key, session_laps.driver_number order by session_laps.lap_number
+            ),
+            false
+        ) as continues_set
+    from session_laps
+
+),
+
+segments as (
+
+    -- a segment after a pit exit is a new stint unless every lap of it continues the set: a pass without a tyre
+    -- change (a drive-through, the safety car led through the pit lane). FastF1's tyre data can lag a real stop
+    -- by a few laps (2025 Miami) but then break within the segment, so the stop still counts.
+    select
+        session_key,
+        driver_number,
+        segment,
+        case when segment > 0 and min(case when continues_set then 1 else 0 end) = 0 then 1 else 0 end
+            as is_new_set
+    from passes
+    group by session_key, driver_number, segment
+
+),
+
+segment_stints as (
+
+    select
+        session_key,
+        driver_number,
+        segment,
+        1 + sum(is_new_set) over (
+            partition by session_key, driver_number order by segment rows between unbounded preceding and current row
+        ) as stint_number
+    from segments
+
+),
+
 stint_laps as (
 
-    -- a stint runs from the driver's first lap, or a pit exit, to the next pit exit: the stint number counts
-    -- the pit-out laps so far (FastF1's own stint number lags the stop by a few laps where its tyre data does,
-    -- and is missing where that is, e.g. 2025 Miami laps 1-24)
+    -- a stint runs on one set of tyres: from the driver's first lap, or a pit exit onto another set, to the next
+    -- such exit. Counted from the pit exits rather than taken from FastF1's stint number, which lags a stop
+    -- where its tyre data do, is missing where they are (2025 Miami laps 1-24) and counts passes without a change.
     select
-        numbered.session_key || '-' || numbered.driver_number || '-'
-            || cast(numbered.stint_number as {{ dbt.type_string() }}) as stint_id,
-        numbered.*
-    from (
-        select
-            session_laps.*,
-            1 + sum(case when session_laps.is_pit_out and session_laps.lap_number > session_laps.driver_first_lap
-                         then 1 else 0 end) over (
-                partition by session_laps.session_key, session_laps.driver_number
-                order by session_laps.lap_number
-                rows between unbounded preceding and current row
-            ) as stint_number
-        from session_laps
-    ) as numbered
+        passes.session_key || '-' || passes.driver_number || '-'
+            || cast(segment_stints.stint_number as {{ dbt.type_string() }}) as stint_id,
+        passes.*,
+        segment_stints.stint_number
+    from passes
+    inner join segment_stints
+        on passes.session_key = segment_stints.session_key
+        and passes.driver_number = segment_stints.driver_number
+        and passes.segment = segment_stints.segment
 
 ),
 
