@@ -185,7 +185,10 @@ def figure(panel: RenderedPanel) -> dict[str, Any]:
     if spec.kind is Kind.BARS:
         layout["barmode"] = "stack" if spec.stack else "group"
         category, value = ("yaxis", "xaxis") if spec.horizontal else ("xaxis", "yaxis")
-        layout[category].update(type="category", automargin=True, title={"text": spec.x_label})
+        # categories in the order of the result's rows, as groupingToMatrix keeps them in Grafana
+        order = list(dict.fromkeys(row[xi] for row in result.rows))
+        layout[category].update(type="category", automargin=True, title={"text": spec.x_label},
+                                categoryorder="array", categoryarray=order)
         layout[value]["title"] = {"text": spec.y_label or spec.y[0]}
         if spec.horizontal:  # the first category on top, as Grafana draws horizontal bars
             layout["yaxis"].update(autorange="reversed", tickfont={"size": 10})
