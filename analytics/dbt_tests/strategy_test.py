@@ -11,6 +11,7 @@ import math
 import re
 import shutil
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,8 @@ def test_fuel_correction_burns_the_race_fuel_evenly(con: duckdb.DuckDBPyConnecti
     laps times the time per kg: it falls strictly lap by lap, 3.27 s on lap 1 of a 57-lap race with 110 kg."""
     variables = _vars()
     per_kg_ms = variables["fuel_lap_time_s_per_kg"] * 1000
-    for session_key, start_kg in (("2023-01-R", 110.0), ("2023-04-S", 110.0 * variables["fuel_sprint_distance_fraction"])):
+    sprint_kg = 110.0 * variables["fuel_sprint_distance_fraction"]
+    for session_key, start_kg in (("2023-01-R", 110.0), ("2023-04-S", sprint_kg)):
         rows = _rows(con, """
             select lap_number, (select max(lap_number) from analytics.fct_laps where session_key = laps.session_key),
                    lap_time_ms - fuel_corrected_lap_time_ms
@@ -168,7 +170,7 @@ def test_fuel_correction_burns_the_race_fuel_evenly(con: duckdb.DuckDBPyConnecti
             if effect is not None:
                 assert effect == pytest.approx(start_kg * (1 - (lap - 0.5) / laps) * per_kg_ms), (session_key, lap)
         effects = [effect for _, _, effect in rows if effect is not None]
-        assert all(a > b > 0 for a, b in zip(effects, effects[1:])), f"{session_key}: the effect falls every lap"
+        assert all(a > b > 0 for a, b in pairwise(effects)), f"{session_key}: the effect falls every lap"
     ((lap_one,),) = _rows(con, "select max(lap_time_ms - fuel_corrected_lap_time_ms) from analytics.fct_laps "
                                "where session_key = '2023-01-R' and lap_number = 1")
     assert lap_one == pytest.approx(110 * (1 - 0.5 / 57) * 30)

@@ -83,8 +83,8 @@ def _eras() -> tuple[dict[str, str], dict[tuple[str, str], str], dict[tuple[str,
     for (compound, colour), seasons in older.items():
         era = str(min(seasons)) if len(seasons) == 1 else f"{min(seasons)}–{max(seasons)}"
         era_colours[(compound, era)] = colour
-        for season in seasons:
-            era_of[(str(season), compound)] = era
+        for year in seasons:
+            era_of[(str(year), compound)] = era
     return latest, era_colours, era_of
 
 

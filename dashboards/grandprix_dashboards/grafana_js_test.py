@@ -263,5 +263,7 @@ def test_box_plot_segments_stack_to_each_drivers_quantiles(applied: Applied) -> 
     for i, row in enumerate(rows):
         segments = [f for f in fields[1:] if f["values"][i] and f["name"] != "base"]
         assert [f["name"].split(SEPARATOR)[0] for f in segments] == ["P10–Q1", "Q1–median", "median–Q3", "Q3–P90"]
-        assert all(f["name"].endswith(row) and f["color"].lower() == colour_of(row).lower() for f in segments)
+        colour = colour_of(row)
+        assert colour is not None and all(f["name"].endswith(row) and f["color"].lower() == colour.lower()
+                                          for f in segments)
         assert all(f["values"][i] > 0 for f in segments)

@@ -132,7 +132,8 @@ def test_team_coloured_panels_carry_one_override_per_team() -> None:
     overrides = gaps["fieldConfig"]["overrides"]
     dashed = [i for i, o in enumerate(overrides) if o["matcher"]["options"] == "/ \\(2\\)( · [^·]+)?$/"]
     assert len(dashed) == 1 and dashed[0] > overrides.index(red_bull[0])
-    assert overrides[dashed[0]]["properties"] == [{"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 6]}}]
+    assert overrides[dashed[0]]["properties"] == [
+        {"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 6]}}]
 
 
 def test_clean_keeps_threshold_null_and_drops_other_nulls() -> None:

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from grandprix_dashboards.panels import LAP_TIME, DashboardSpec, Pos, column_units, lines, scatter, session_variables, table
+from grandprix_dashboards.panels import (
+    LAP_TIME,
+    DashboardSpec,
+    Pos,
+    column_units,
+    lines,
+    scatter,
+    session_variables,
+    table,
+)
 
 LAPS = "analytics.mart_lap_weather"
 SESSIONS = "analytics.mart_session_pace_weather"
