@@ -17,6 +17,7 @@ from grandprix_dashboards.panels import (
 from grandprix_dashboards.race_progress import FLAG_BANDS, with_flag_bands
 from grandprix_dashboards.race_session import DRIVER_FILTER, DRIVERS, SESSION_KEY, variables
 from grandprix_dashboards.team_colours import SEPARATOR, teammate_pattern
+from grandprix_dashboards.tyre_strategy import STINT_LABEL
 
 CLEAN_LAPS = f"""clean_laps as (
       select laps.lap_number, laps.fuel_corrected_lap_time_ms as lap_ms, placed.*
@@ -100,8 +101,7 @@ STINT_MEDIANS = f"""
 DEGRADATION = f"""
     with {DRIVERS}
     select placed.driver || ' S' || cast(stints.stint as varchar) as "driver",
-           {compound_colours.label_sql("stints.stint", "stints.compound", "stints.season", "stints.is_fresh_tyre")}
-             as "stint",
+           {STINT_LABEL} as "stint",
            stints.degradation_s_per_lap as "degradation"
     from analytics.fct_stints as stints
     inner join placed on stints.driver_number = placed.driver_number

@@ -32,14 +32,7 @@ session_versions as (
 
 changed_sessions as (
 
-    select session_versions.session_key, session_versions.laps_loaded_at
-    from session_versions
-    {% if is_incremental_run() %}
-    left join (select distinct session_key, _laps_loaded_at from {{ this }}) as built
-        on session_versions.session_key = built.session_key
-        and session_versions.laps_loaded_at = built._laps_loaded_at
-    where built.session_key is null
-    {% endif %}
+    {{ sessions_to_rebuild('session_versions', {'laps_loaded_at': '_laps_loaded_at'}) }}
 
 ),
 
