@@ -171,8 +171,8 @@ stints as (
         min_by(tyre_life, lap_number) as first_lap_tyre_life,
         max_by(tyre_life, lap_number) as last_lap_tyre_life,
         -- FastF1's tyre data agree with the stint when every lap shows the stint's set, its life one lap more each lap
-        count(set_lap) = count(*) and min(tyre_life - lap_number) = max(tyre_life - lap_number)
-            and count(tyre_life) = count(*) as has_consistent_tyre_data,
+        coalesce(count(set_lap) = count(*) and count(tyre_life) = count(*)
+            and min(tyre_life - lap_number) = max(tyre_life - lap_number), false) as has_consistent_tyre_data,
         min(lap_number) as first_lap,
         max(lap_number) as last_lap,
         count(*) as laps,
