@@ -1,7 +1,7 @@
 """Loader benchmark: files/s and rows/s into the DuckDB warehouse for the full shared dataset.
 
 The landing zone is S3 on moto (in-process), filled before the clock starts by the ingestion service:
-- the whole Ergast dump (`ingestion.backfill.land_ergast`: one run, every `ergast_*` dataset), and
+- the whole Ergast dump (`ingestion.ergast_landing.land_ergast`: one run, every `ergast_*` dataset), and
 - every FastF1 session the shared cache serves (`grandprix_local.catalog.offline_sessions`).
 Then `loader.loading.load_keys` processes every key (data files, then manifests, as the S3 notifications
 would arrive) into a fresh DuckDB file; staging row counts are checked against the manifests. A second
@@ -36,7 +36,7 @@ from loader.loading import Outcome, load_keys
 
 
 def land_ergast(s3: Any, settings: Settings) -> Manifest:
-    from ingestion.backfill import land_ergast as backfill
+    from ingestion.ergast_landing import land_ergast as backfill
 
     assert settings.ergast_dir is not None
     result = backfill(settings.ergast_dir, s3=s3, settings=settings, progress=lambda line: None)

@@ -49,7 +49,7 @@ class StagingWarehouse:
         return self.settings.warehouse_path
 
     def land_ergast(self) -> None:
-        from ingestion.backfill import land_ergast
+        from ingestion.ergast_landing import land_ergast
 
         if self.settings.ergast_dir is None:
             raise FileNotFoundError("no Ergast dump: set GPI_F1DATA_DIR to the shared f1data directory")

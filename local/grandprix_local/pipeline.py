@@ -62,11 +62,7 @@ class LocalPipeline:
 
     def __init__(self, settings: Settings, progress: Progress = print) -> None:
         from grandprix_local.stack import provision
-        from ingestion.handler import _settings as ingestion_settings
 
-        # The ingestion handler caches its Settings per process (as in Lambda); a new embedded stack has
-        # a new endpoint, so a second pipeline in the same process must not reuse the previous one's.
-        ingestion_settings.cache_clear()
         self.settings = settings
         self.progress = progress
         self.resources = provision(settings, notifications=False)
@@ -79,13 +75,13 @@ class LocalPipeline:
         enable_notifications(self.settings)
 
     def _scheduler_clients(self) -> Any:
-        from scheduler.handler import Clients
+        from scheduler.actions import Clients
 
         return Clients.from_settings(self.settings)
 
     def sync_calendar(self, sessions: Sequence[SessionId]) -> dict[str, int]:
         """Loads the seasons' official schedules into the race calendar, limited to `sessions`."""
-        from scheduler.handler import run_event
+        from scheduler.actions import run_event
 
         wanted = {s.key for s in sessions}
         seasons = sorted({s.season for s in sessions})
@@ -174,7 +170,7 @@ class LocalPipeline:
     # --- warehouse ------------------------------------------------------------------------------
 
     def drain_loader(self, totals: Replay | None = None) -> Any:
-        from loader.consumer import drain_queue
+        from grandprix_local.sqs_trigger import drain_queue
         from loader.duckdb_warehouse import DuckDBWarehouse
 
         with DuckDBWarehouse.open(self.settings.warehouse_path) as warehouse:

@@ -32,7 +32,7 @@ def replay(stack: Stack, key: str) -> list[Delivery]:
     """The scheduler's recurring action and the dispatcher on a simulated clock, from before the session
     to past its retry limit; every ingestion delivery (the real Lambda handler) is recorded."""
     from scheduler.dispatcher import Dispatcher, SimulatedClock, scheduler_tick
-    from scheduler.handler import Clients
+    from scheduler.actions import Clients
 
     settings = stack.settings
     stack.pipeline.sync_calendar([SessionId.parse(key)])

@@ -6,10 +6,11 @@ import datetime as dt
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from f1common.errors import describe_validation_error
-from f1common.sessions import SessionId, SessionType
+from f1common.sessions import FIRST_SEASON, LAST_SEASON, MAX_ROUND, SessionId, SessionType
 
 
 class BadRequest(ValueError):
@@ -25,12 +26,21 @@ class IngestionRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    season: int
-    round: int
-    session: SessionType
+    kind: Literal["session"] = Field(default="session", exclude=True, description="The ingestion event's kind")
+    season: int = Field(ge=FIRST_SEASON, le=LAST_SEASON)
+    round: int = Field(ge=1, le=MAX_ROUND)
+    session: SessionType = Field(description="Session type; accepts codes, FastF1 names and aliases")
     attempt: int = Field(default=1, ge=1, le=100, description="1 for the first try; retries count up")
     reason: Literal["scheduled", "retry", "backfill", "manual"] = "scheduled"
     requested_at: dt.datetime | None = None
+
+    @field_validator("session", mode="before")
+    @classmethod
+    def _session_type(cls, value: Any) -> Any:
+        try:
+            return SessionType.parse(value)
+        except ValueError as exc:
+            raise PydanticCustomError("session_type", "{reason}", {"reason": str(exc)}) from None
 
     @property
     def session_id(self) -> SessionId:
@@ -50,18 +60,10 @@ class IngestionRequest(BaseModel):
                 raise BadRequest(_describe(exc, "ingestion request")) from None
         if not isinstance(payload, dict):
             raise BadRequest(f"invalid ingestion request: expected an object, got {type(payload).__name__}")
-        data = dict(payload)
-        if isinstance(data.get("session"), str):
-            try:
-                data["session"] = SessionType.parse(data["session"])
-            except ValueError as exc:
-                raise BadRequest(f"invalid ingestion request: session: {exc}") from None
         try:
-            request = cls.model_validate(data)
-            request.session_id  # noqa: B018  (validates season and round ranges)
+            return cls.model_validate(payload)
         except ValidationError as exc:
             raise BadRequest(_describe(exc, "ingestion request")) from None
-        return request
 
     def to_payload(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

@@ -93,12 +93,10 @@ def moto_server(aws_env: None, settings: Settings, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("GPI_FASTF1_CACHE_DIR", str(settings.fastf1_cache_dir))
     monkeypatch.setenv("GPI_FASTF1_OFFLINE", "1")
     clear_client_cache()
-    handler_module._settings.cache_clear()
     try:
         yield endpoint
     finally:
         clear_client_cache()
-        handler_module._settings.cache_clear()
         server.stop()
 
 

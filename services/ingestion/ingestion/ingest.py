@@ -15,8 +15,6 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 from f1common import metrics as metric
 from f1common.clock import Clock, utc_iso, utc_now
 from f1common.datasets import SESSION_DATASETS, ScheduleRow, Source
@@ -30,7 +28,7 @@ from f1common.sessions import SessionId
 from f1common.settings import Settings
 from ingestion.landing import put_manifest, put_table
 from ingestion.normalize import DataNotAvailable, SessionTables, session_tables
-from ingestion.observability import emit_metric, emit_rows, logger
+from ingestion.observability import count, emit_rows, emit_seconds, logger
 from ingestion.records import COMPLETE, DEFAULT_IN_PROGRESS_TTL, IngestionRecords
 
 SessionLoader = Callable[[SessionId, Settings], Any]
@@ -132,7 +130,7 @@ def ingest_session(
         state = "ingested" if claim.status == COMPLETE else "being ingested"
         message = f"{session_id.key} is already {state} by run {claim.holder}"
         logger.info("duplicate ingestion request", extra={**log, "holder": claim.holder, "state": claim.status})
-        emit_metric(metric.DUPLICATE_REQUESTS, 1)
+        count(metric.DUPLICATE_REQUESTS)
         return IngestionOutcome(
             status=OutcomeStatus.DUPLICATE,
             session=session_id,
@@ -171,8 +169,8 @@ def ingest_session(
     )
     duration = time.perf_counter() - started
     emit_rows(manifest.rows)
-    emit_metric(metric.INGESTION_DURATION, duration, MetricUnit.Seconds)
-    emit_metric(metric.SESSIONS_INGESTED, 1)
+    emit_seconds(metric.INGESTION_DURATION, duration)
+    count(metric.SESSIONS_INGESTED)
     logger.info(
         "ingestion complete",
         extra={**log, "run_id": run_id, "rows": manifest.rows, "missing": missing, "duration_s": round(duration, 3)},
@@ -225,8 +223,8 @@ def _not_available(
         "session data not available yet",
         extra={"session": session_id.key, "attempt": request.attempt, "detail": message},
     )
-    emit_metric(metric.SESSIONS_NOT_AVAILABLE, 1)
-    emit_metric(metric.INGESTION_DURATION, time.perf_counter() - started, MetricUnit.Seconds)
+    count(metric.SESSIONS_NOT_AVAILABLE)
+    emit_seconds(metric.INGESTION_DURATION, time.perf_counter() - started)
     return IngestionOutcome(
         status=OutcomeStatus.NOT_AVAILABLE, session=session_id, attempt=request.attempt, message=message
     )

@@ -1,35 +1,30 @@
-"""Structured JSON logs and CloudWatch EMF metrics of the ingestion service (AWS Lambda Powertools)."""
+"""The ingestion service's logs and metrics (see :mod:`f1common.observability`).
+
+Inner modules log through a child of the handler's Logger. Counters are added to the service's Metrics and
+flushed with the invocation (``@metrics.log_metrics`` on the handler); rows per dataset and durations are
+emitted at once, each as its own EMF blob.
+"""
 
 from __future__ import annotations
 
-import os
-
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 
 from f1common import metrics as metric
-from f1common.names import METRICS_NAMESPACE, SERVICE_INGESTION
+from f1common.names import SERVICE_INGESTION
+from f1common.observability import child_logger, emit_metric, service_metrics
 
-logger = Logger(service=SERVICE_INGESTION)
+logger = child_logger(SERVICE_INGESTION)
+metrics = service_metrics(SERVICE_INGESTION)
 
 
-def emit_metric(name: str, value: float, unit: MetricUnit = MetricUnit.Count, **dimensions: str) -> None:
-    """Emits one EMF metric (a JSON line on stdout) with the service and the given dimensions.
+def count(name: str) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
-    Honours `POWERTOOLS_METRICS_DISABLED` like powertools' Metrics (its `single_metric` does not).
-    """
-    if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").strip().lower() in ("1", "true"):
-        return
-    with single_metric(
-        name=name,
-        unit=unit,
-        value=value,
-        namespace=METRICS_NAMESPACE,
-        default_dimensions={"service": SERVICE_INGESTION, **dimensions},
-    ):
-        pass
+
+def emit_seconds(name: str, seconds: float) -> None:
+    emit_metric(SERVICE_INGESTION, name, seconds, MetricUnit.Seconds)
 
 
 def emit_rows(rows: dict[str, int], **dimensions: str) -> None:
-    for dataset, count in rows.items():
-        emit_metric(metric.ROWS_LANDED, count, MetricUnit.Count, dataset=dataset, **dimensions)
+    for dataset, rows_landed in rows.items():
+        emit_metric(SERVICE_INGESTION, metric.ROWS_LANDED, rows_landed, MetricUnit.Count, dataset=dataset, **dimensions)

@@ -13,17 +13,15 @@ import fakesnow
 import pytest
 import snowflake.connector
 from boto3.dynamodb.types import TypeSerializer
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from f1common.events import CalendarStatus
 from f1common.sessions import SessionType
 from f1common.testing import START, calendar_item
-from loader import snowflake_loader
+from loader import load_health
 from loader.calendar_export import export_calendar_from_dynamodb
-from loader.conftest import BUCKET, REGION
+from loader.conftest import BUCKET, REGION, private_key_pem
 from loader.handler import health_handler
-from loader.snowflake_loader import SnowflakeWarehouse
+from loader.snowflake_warehouse import SnowflakeWarehouse
 
 TABLE_NAME = "gpi-test-race-calendar"
 
@@ -82,10 +80,8 @@ def test_health_handler_exports_the_calendar_to_snowflake(
 ) -> None:
     """The hourly loader-health Lambda (key-pair connection to fakesnow) exports the calendar table it is configured
     with, after the load-health check (no manifests landed: nothing to check)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_file = tmp_path / "rsa_key.p8"
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(private_key_pem())
     env = {"GPI_WAREHOUSE": "snowflake", "GPI_SNOWFLAKE_ACCOUNT": "gpi-test", "GPI_SNOWFLAKE_USER": "LOADER",
            "GPI_SNOWFLAKE_PRIVATE_KEY_PATH": str(key_file), "GPI_SNOWFLAKE_DATABASE": "GPI_TEST",
            "GPI_SNOWFLAKE_ROLE": "LOADER", "GPI_SNOWFLAKE_WAREHOUSE": "LOAD_WH", "GPI_LANDING_BUCKET": BUCKET,
@@ -98,8 +94,8 @@ def test_health_handler_exports_the_calendar_to_snowflake(
         invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:gpi-test-loader-health"
 
     # fakesnow has no COPY_HISTORY table function nor SYSTEM$PIPE_STATUS: the real check reads LOAD_HISTORY instead.
-    real_check = snowflake_loader.check_recent_loads
-    monkeypatch.setattr(snowflake_loader, "check_recent_loads",
+    real_check = load_health.check_recent_loads
+    monkeypatch.setattr(load_health, "check_recent_loads",
                         functools.partial(real_check, history_source="LOAD_HISTORY", check_pipes=False))
     with fakesnow.patch():
         setup = snowflake.connector.connect(database="GPI_TEST", schema="STAGING")

@@ -1,15 +1,19 @@
-"""Fixtures: moto S3/SQS in-process, and landed runs built with f1common from the real Ergast dump."""
+"""Fixtures: moto S3/SQS in-process, landed runs built with f1common from the real Ergast dump, fakesnow."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
+import fakesnow
 import pyarrow as pa
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from moto import mock_aws
 
 from f1common.clients import clear_client_cache
@@ -17,12 +21,17 @@ from f1common.datasets import Dataset, Source
 from f1common.ergast import ergast_files, read_ergast_csv
 from f1common.layout import data_key, manifest_key, new_run_id
 from f1common.manifest import Manifest, ManifestFile
+from f1common.settings import Settings
 from f1common.tables import sha256, to_parquet_bytes
 from f1common.testing import f1data_dir_or_skip
 from loader.duckdb_warehouse import DuckDBWarehouse
+from loader.snowflake_auth import connect
+from loader.snowflake_warehouse import SnowflakeWarehouse
 
 REGION = "eu-west-1"
 BUCKET = "gpi-test-landing"
+SNOWFLAKE_DATABASE = "GPI_TEST"
+SMALL = [Dataset.ERGAST_STATUS, Dataset.ERGAST_CIRCUITS, Dataset.ERGAST_CONSTRUCTORS]
 
 
 @pytest.fixture(scope="session")
@@ -111,3 +120,36 @@ def s3_event(key: str, bucket: str = BUCKET, encode: bool = True) -> str:
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION, "eventName": "ObjectCreated:Put",
         "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key) if encode else key}},
     }]})
+
+
+# --- Snowflake (fakesnow) ---
+
+
+def private_key_pem(passphrase: bytes | None = None) -> bytes:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    encryption = (serialization.BestAvailableEncryption(passphrase) if passphrase
+                  else serialization.NoEncryption())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+
+@pytest.fixture(scope="module")
+def pem() -> bytes:
+    return private_key_pem()
+
+
+@pytest.fixture
+def snowflake_settings(tmp_path: Path, pem: bytes) -> Settings:
+    key_file = tmp_path / "rsa_key.p8"
+    key_file.write_bytes(pem)
+    return Settings(snowflake_account="gpi-test", snowflake_user="LOADER", snowflake_private_key_path=key_file,
+                    snowflake_database=SNOWFLAKE_DATABASE, snowflake_role="LOADER", snowflake_warehouse="LOAD_WH")
+
+
+@pytest.fixture
+def sf(snowflake_settings: Settings, tmp_path: Path) -> Iterator[SnowflakeWarehouse]:
+    with fakesnow.patch():
+        conn = connect(snowflake_settings)
+        warehouse = SnowflakeWarehouse(conn, database=SNOWFLAKE_DATABASE, work_dir=tmp_path / "work")
+        warehouse.ensure_schema()
+        yield warehouse
+        conn.close()

@@ -1,19 +1,26 @@
-"""Consuming S3 event notifications from SQS: a Lambda batch, or draining the queue of the local stack."""
+"""An SQS batch of S3 event notifications (Powertools' BatchProcessor): each message loads what it announces.
+
+A body that is not an S3 notification is logged and dropped (retrying cannot fix it); a file that cannot be
+loaded is quarantined, which is success for the message. Only unexpected errors (S3 or warehouse
+unavailable) fail a message, which is reported in ``batchItemFailures`` and delivered again.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from f1common import metrics as metric
 from f1common.names import SERVICE_LOADER
-from loader.loading import LoadReport, Outcome, Warehouse, load_keys
+from f1common.observability import add_counts, child_logger
+from loader.loading import LoadReport, Outcome, StagingWarehouse, load_keys
 from loader.notifications import BadMessage, s3_objects
 
-logger = Logger(service=SERVICE_LOADER, child=True)
+logger = child_logger(SERVICE_LOADER)
 
 _METRICS = {
     Outcome.LOADED: metric.FILES_LOADED,
@@ -23,7 +30,7 @@ _METRICS = {
 }
 
 
-def process_body(body: str | dict[str, Any], *, s3: Any, warehouse: Warehouse) -> LoadReport:
+def process_body(body: str | dict[str, Any], *, s3: Any, warehouse: StagingWarehouse) -> LoadReport:
     """Loads what one SQS message (an S3 event notification) announces; raises BadMessage for other bodies."""
     report = LoadReport()
     refs = s3_objects(body)
@@ -34,69 +41,51 @@ def process_body(body: str | dict[str, Any], *, s3: Any, warehouse: Warehouse) -
 
 
 def record_metrics(report: LoadReport, metrics: Metrics) -> None:
-    for outcome, name in _METRICS.items():
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=report.counts[outcome.value])
-    metrics.add_metric(name=metric.ROWS_LOADED, unit=MetricUnit.Count, value=report.rows_loaded)
+    add_counts(metrics, {name: report.counts[outcome.value] for outcome, name in _METRICS.items()})
+    add_counts(metrics, {metric.ROWS_LOADED: report.rows_loaded})
+
+
+@dataclass
+class BatchResult:
+    """What a batch loaded, and the Lambda's partial-batch response (`batchItemFailures`)."""
+
+    report: LoadReport = field(default_factory=LoadReport)
+    response: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[str]:
+        return [f["itemIdentifier"] for f in self.response.get("batchItemFailures", [])]
+
+
+def load_batch(event: dict[str, Any], *, s3: Any, warehouse: StagingWarehouse, context: Any = None) -> BatchResult:
+    """Processes an SQS batch event message by message; failed messages are returned to be retried."""
+    result = BatchResult()
+
+    def record_handler(record: SQSRecord) -> None:
+        try:
+            result.report.extend(process_body(record.body, s3=s3, warehouse=warehouse))
+        except BadMessage as exc:
+            logger.error("dropping SQS message that is not an S3 notification",
+                         extra={"message_id": record.message_id, "error": str(exc)})
+        except Exception:
+            logger.exception("SQS message failed; it will be retried", extra={"message_id": record.message_id})
+            raise
+
+    # Every message failing is still a partial response (each is retried alone), not a failed invocation.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    result.response = dict(
+        process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    )
+    return result
 
 
 def process_sqs_batch(
-    event: dict[str, Any], *, s3: Any, warehouse: Warehouse, metrics: Metrics | None = None
+    event: dict[str, Any], *, s3: Any, warehouse: StagingWarehouse, metrics: Metrics | None = None, context: Any = None
 ) -> dict[str, Any]:
-    """Handles an SQS batch event; failed messages are returned as `batchItemFailures` to be retried.
-
-    A body that is not an S3 notification is logged and dropped (retrying cannot fix it); a file that
-    cannot be loaded is quarantined, which is success for the message. Only unexpected errors (S3 or
-    warehouse unavailable) fail the message.
-    """
-    failures: list[dict[str, str]] = []
-    report = LoadReport()
-    for record in event.get("Records", []):
-        message_id = record.get("messageId", "")
-        try:
-            report.extend(process_body(record.get("body", ""), s3=s3, warehouse=warehouse))
-        except BadMessage as exc:
-            logger.error("dropping SQS message that is not an S3 notification", extra={"message_id": message_id,
-                                                                                         "error": str(exc)})
-        except Exception:
-            logger.exception("SQS message failed; it will be retried", extra={"message_id": message_id})
-            failures.append({"itemIdentifier": message_id})
+    """The loader Lambda's work: :func:`load_batch`, its metrics and a summary log; returns the batch response."""
+    result = load_batch(event, s3=s3, warehouse=warehouse, context=context)
     if metrics is not None:
-        record_metrics(report, metrics)
-    logger.info("batch done", extra={"counts": report.counts, "rows": report.rows_loaded, "failed": len(failures)})
-    return {"batchItemFailures": failures}
-
-
-def drain_queue(
-    sqs: Any,
-    queue_url: str,
-    *,
-    s3: Any,
-    warehouse: Warehouse,
-    wait_seconds: int = 0,
-    max_batches: int | None = None,
-) -> LoadReport:
-    """Receives, processes and deletes messages until the queue is empty (the local stack's loader).
-
-    A message whose processing raises is left on the queue (visible again after its visibility timeout).
-    """
-    report = LoadReport()
-    batches = 0
-    while max_batches is None or batches < max_batches:
-        response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds)
-        messages: Iterable[dict[str, Any]] = response.get("Messages", [])
-        if not messages:
-            break
-        batches += 1
-        done = []
-        for message in messages:
-            try:
-                report.extend(process_body(message["Body"], s3=s3, warehouse=warehouse))
-            except BadMessage as exc:
-                logger.error("dropping SQS message that is not an S3 notification", extra={"error": str(exc)})
-            except Exception:
-                logger.exception("SQS message failed; left on the queue", extra={"message_id": message["MessageId"]})
-                continue
-            done.append({"Id": message["MessageId"], "ReceiptHandle": message["ReceiptHandle"]})
-        if done:
-            sqs.delete_message_batch(QueueUrl=queue_url, Entries=done)
-    return report
+        record_metrics(result.report, metrics)
+    logger.info("batch done", extra={"counts": result.report.counts, "rows": result.report.rows_loaded,
+                                     "failed": len(result.failed)})
+    return result.response

@@ -1,4 +1,4 @@
-"""S3 -> SQS notifications on moto, drained into DuckDB; the Lambda handler over an SQS batch."""
+"""S3 event notifications in SQS bodies; the Lambda handler over an SQS batch (moto S3, DuckDB)."""
 
 from __future__ import annotations
 
@@ -6,33 +6,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pyarrow as pa
 import pytest
 
 from f1common.datasets import Dataset, dataset_spec
 from f1common.layout import data_key, new_run_id
-from loader.conftest import BUCKET, REGION, Run, s3_event
-from loader.consumer import drain_queue
+from loader.conftest import BUCKET, SMALL, Run, s3_event
 from loader.duckdb_warehouse import DuckDBWarehouse
 from loader.handler import handler
-from loader.loading import Outcome
 from loader.notifications import BadMessage, S3ObjectRef, s3_objects
-
-SMALL = [Dataset.ERGAST_STATUS, Dataset.ERGAST_CIRCUITS, Dataset.ERGAST_CONSTRUCTORS]
-
-
-@pytest.fixture
-def queue(s3: Any) -> tuple[Any, str]:
-    """The loader queue subscribed to the bucket's ObjectCreated events."""
-    sqs = boto3.client("sqs", region_name=REGION)
-    url = sqs.create_queue(QueueName="gpi-test-loader-events")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    s3.put_bucket_notification_configuration(
-        Bucket=BUCKET,
-        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
-    )
-    return sqs, url
 
 
 def test_s3_objects_decodes_keys_and_skips_test_events() -> None:
@@ -55,25 +37,6 @@ def test_s3_objects_rejects_other_bodies() -> None:
         s3_objects('{"season": 2023}')
     with pytest.raises(BadMessage, match="lacks s3.bucket.name"):
         s3_objects('{"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {}}]}')
-
-
-def test_drain_queue_loads_notified_files_exactly_once(s3: Any, queue: tuple[Any, str], warehouse: DuckDBWarehouse,
-                                                       ergast_tables: dict[Dataset, pa.Table]) -> None:
-    sqs, url = queue
-    run = Run()
-    for d in SMALL:
-        run.add(d, ergast_tables[d])
-    run.land(s3)  # moto sends the notifications
-    for key in [*run.keys, run.manifest_key]:  # and every message arrives twice
-        sqs.send_message(QueueUrl=url, MessageBody=s3_event(key))
-
-    report = drain_queue(sqs, url, s3=s3, warehouse=warehouse)
-
-    assert sorted(report.keys(Outcome.LOADED)) == sorted(run.keys)
-    for entry in run.manifest.files:
-        assert warehouse.staging_rows(dataset_spec(entry.dataset)) == entry.rows
-    assert sqs.receive_message(QueueUrl=url).get("Messages") is None  # all deleted
-    assert drain_queue(sqs, url, s3=s3, warehouse=warehouse).results == []
 
 
 def test_handler_processes_an_sqs_batch_and_reports_failures(

@@ -22,17 +22,17 @@ from enum import Enum
 from typing import Any, Protocol
 
 import pyarrow as pa
-from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from f1common.datasets import ColumnType, DatasetSpec, dataset_spec
 from f1common.layout import is_manifest_key, manifest_key, parse_data_key, parse_manifest_key
 from f1common.manifest import Manifest, ManifestFile
 from f1common.names import SERVICE_LOADER
+from f1common.observability import child_logger
 from f1common.tables import read_parquet_bytes, schema_diff, sha256
 from f1common.warehouse import METADATA_COLUMNS, Dialect, StagingColumn, column_type
 
-logger = Logger(service=SERVICE_LOADER, child=True)
+logger = child_logger(SERVICE_LOADER)
 
 
 class FileRejected(ValueError):
@@ -81,7 +81,7 @@ class LoadReport:
         return [r.key for r in self.results if r.outcome is outcome]
 
 
-class Warehouse(Protocol):
+class StagingWarehouse(Protocol):
     """What the Snowpipe semantics need from a warehouse (DuckDB locally, Snowflake in the cloud)."""
 
     dialect: Dialect
@@ -169,7 +169,7 @@ def _get(s3: Any, bucket: str, key: str) -> bytes | None:
 
 
 class _Loader:
-    def __init__(self, s3: Any, bucket: str, warehouse: Warehouse) -> None:
+    def __init__(self, s3: Any, bucket: str, warehouse: StagingWarehouse) -> None:
         self.s3, self.bucket, self.warehouse = s3, bucket, warehouse
         self.report = LoadReport()
         self._manifests: dict[str, Manifest] = {}
@@ -263,7 +263,7 @@ class _Loader:
         self.report.add(FileResult(key, Outcome.LOADED, rows=rows, detail=detail))
 
 
-def load_keys(keys: list[str], *, s3: Any, bucket: str, warehouse: Warehouse) -> LoadReport:
+def load_keys(keys: list[str], *, s3: Any, bucket: str, warehouse: StagingWarehouse) -> LoadReport:
     """Processes created keys of the landing bucket with Snowpipe semantics (see the module doc)."""
     loader = _Loader(s3, bucket, warehouse)
     for key in dict.fromkeys(keys):

@@ -11,11 +11,9 @@ import pyarrow.compute as pc
 from f1common.datasets import Dataset, dataset_spec
 from f1common.layout import data_key
 from f1common.tables import to_parquet_bytes
-from loader.conftest import BUCKET, Run
+from loader.conftest import BUCKET, SMALL, Run
 from loader.duckdb_warehouse import DuckDBWarehouse
 from loader.loading import Outcome, load_keys
-
-SMALL = [Dataset.ERGAST_STATUS, Dataset.ERGAST_CIRCUITS, Dataset.ERGAST_CONSTRUCTORS]
 
 
 def _run(tables: dict[Dataset, pa.Table], datasets: list[Dataset]) -> Run:

@@ -1,4 +1,4 @@
-"""S3 event notifications as delivered through SQS: the object keys that were created."""
+"""S3 event notifications as delivered through SQS (Powertools' S3 event data classes): the created objects."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.data_classes import S3Event
 
 
 class BadMessage(ValueError):
@@ -38,17 +40,14 @@ def s3_objects(body: str | bytes | dict[str, Any]) -> list[S3ObjectRef]:
         return []
     if message.get("Type") == "Notification" and isinstance(message.get("Message"), str):
         return s3_objects(message["Message"])
-    records = message.get("Records")
-    if not isinstance(records, list):
+    if not isinstance(message.get("Records"), list):
         raise BadMessage(f"not an S3 event notification: no 'Records' list (keys: {sorted(message)})")
     refs: dict[S3ObjectRef, None] = {}
-    for i, record in enumerate(records):
+    for i, record in enumerate(S3Event(message).records):
         if record.get("eventSource") != "aws:s3" or not str(record.get("eventName", "")).startswith("ObjectCreated"):
             continue
         try:
-            bucket = record["s3"]["bucket"]["name"]
-            key = unquote_plus(record["s3"]["object"]["key"])
-        except (KeyError, TypeError):
+            refs[S3ObjectRef(bucket=record.s3.bucket.name, key=unquote_plus(record.s3.get_object.key))] = None
+        except (KeyError, TypeError, AttributeError):
             raise BadMessage(f"S3 event record {i} lacks s3.bucket.name or s3.object.key") from None
-        refs[S3ObjectRef(bucket=bucket, key=key)] = None
     return list(refs)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from f1common.datasets import ScheduleRow
 from f1common.events import CalendarStatus, IngestionRequest
+from f1common.names import SERVICE_SCHEDULER
+from f1common.observability import child_logger
 from f1common.race_calendar import RaceCalendar
 from f1common.sessions import SessionType
 from scheduler.planning import MIN_LEAD, SchedulingPolicy, claim
@@ -17,7 +18,7 @@ from scheduler.ratelimit import SESSION_COST, RateLimiter
 from scheduler.schedules import ScheduleTarget
 from scheduler.sync import SyncReport, sync_season
 
-log = logging.getLogger(__name__)
+logger = child_logger(SERVICE_SCHEDULER)
 
 # FAILED sessions are retried by a backfill; NOT_AVAILABLE ones are the recurring run's retries.
 BACKFILL_STATUSES = (CalendarStatus.PENDING, CalendarStatus.FAILED)
@@ -94,5 +95,5 @@ def run_backfill(
             report.last_at = max(report.last_at or when, when)
         else:
             report.already.append(item.pk)
-    log.info("backfill planned", extra={"report": report.summary()})
+    logger.info("backfill planned", extra={"report": report.summary()})
     return report

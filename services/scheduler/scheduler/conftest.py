@@ -17,7 +17,7 @@ from f1common.race_calendar import RaceCalendar
 from f1common.schedule import load_schedule
 from f1common.settings import Settings
 from f1common.testing import f1data_dir_or_skip
-from scheduler.handler import Clients
+from scheduler.actions import Clients
 from scheduler.planning import SchedulingPolicy
 from scheduler.schedules import ScheduleTarget
 

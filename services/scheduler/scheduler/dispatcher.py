@@ -286,7 +286,7 @@ class Dispatcher:
 
 def scheduler_tick(settings: Settings, clients: Any, load: Callable[[int], Any] | None = None) -> Tick:
     """The scheduler's recurring action as a replay tick; returns when it next has work."""
-    from scheduler.handler import run_event
+    from scheduler.actions import run_event
 
     def tick(now: dt.datetime) -> dt.datetime | None:
         result = run_event({"action": "schedule"}, settings, clients, now=now, load=load)

@@ -9,9 +9,9 @@ from f1common.events import CalendarStatus, IngestionRequest
 from f1common.race_calendar import RaceCalendar
 from f1common.schedule import expected_end
 from f1common.settings import Settings, ingestion_target_arn
+from scheduler.actions import Clients, run_event
 from scheduler.conftest import utc
 from scheduler.dispatcher import Dispatcher, Firing, SimulatedClock, scheduler_tick
-from scheduler.handler import Clients, run_event
 from scheduler.schedules import (
     ScheduleTarget,
     create_ingestion_schedule,

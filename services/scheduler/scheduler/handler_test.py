@@ -10,18 +10,11 @@ from f1common.names import METRICS_NAMESPACE
 from f1common.race_calendar import RaceCalendar
 from f1common.schedule import ScheduleError
 from f1common.settings import Settings
+from scheduler.actions import Clients, run_event
 from scheduler.conftest import max_in_window, utc
 from scheduler.dispatcher import LocalContext
-from scheduler.handler import (
-    BackfillEvent,
-    Clients,
-    ScheduleEvent,
-    SyncEvent,
-    handler,
-    logger,
-    parse_event,
-    run_event,
-)
+from scheduler.events import BackfillEvent, ScheduleEvent, SyncEvent, parse_event
+from scheduler.handler import handler, logger
 from scheduler.ratelimit import JOLPICA, LIVE_TIMING, SESSION_COST
 from scheduler.schedules import list_schedule_names, parse_at_expression
 

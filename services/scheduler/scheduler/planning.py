@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from f1common.events import CalendarItem, CalendarStatus, IngestionRequest
+from f1common.names import SERVICE_SCHEDULER
+from f1common.observability import child_logger
 from f1common.race_calendar import ConditionFailed, RaceCalendar
 from f1common.settings import Settings
 from scheduler.schedules import ScheduleTarget, create_ingestion_schedule, schedule_name
 
-log = logging.getLogger(__name__)
+logger = child_logger(SERVICE_SCHEDULER)
 
 MIN_LEAD = dt.timedelta(minutes=1)  # a schedule is never created in the past
 DEFAULT_LOOKAHEAD = dt.timedelta(hours=2)  # > the hourly invocation period, so no session is late
@@ -110,7 +111,7 @@ def run_scheduling(
     scan = table.scan(statuses=ACTIONABLE, pending_ended_by=horizon)
     for bad in scan.invalid:
         report.invalid.append(f"{bad.pk}: {bad.error}")
-        log.warning("invalid calendar item skipped", extra={"session": bad.pk, "error": bad.error})
+        logger.warning("invalid calendar item skipped", extra={"session": bad.pk, "error": bad.error})
     next_due: dt.datetime | None = None
     for item in scan.items:
         due: dt.datetime | None = None
@@ -127,7 +128,7 @@ def run_scheduling(
         due_later = later + policy.delay - policy.lookahead
         next_due = due_later if next_due is None else min(next_due, due_later)
     report.next_due = next_due
-    log.info("scheduling run", extra={"report": report.summary()})
+    logger.info("scheduling run", extra={"report": report.summary()})
     return report
 
 
@@ -181,7 +182,7 @@ def _schedule_retry(
             report.already.append(item.pk)
             return
         report.failed.append(item.pk)
-        log.error("session failed", extra={"session": item.pk, "attempt": item.attempt, "reason": message})
+        logger.error("session failed", extra={"session": item.pk, "attempt": item.attempt, "reason": message})
         return
     request = IngestionRequest.for_session(item.session_id, attempt=decision.attempt, reason="retry", requested_at=now)
     claim(item, request, decision.when, now, table, scheduler, target, report.retries, report)
@@ -241,7 +242,7 @@ def claim(
             report.already.append(item.pk)
         return False
     created.append(name)
-    log.info(
+    logger.info(
         "ingestion scheduled",
         extra={
             "session": item.pk,

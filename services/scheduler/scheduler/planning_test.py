@@ -8,8 +8,8 @@ from f1common.datasets import ScheduleRow
 from f1common.events import CalendarStatus, IngestionRequest
 from f1common.race_calendar import RaceCalendar
 from f1common.settings import Settings
+from scheduler.actions import Clients
 from scheduler.conftest import make_clients, utc
-from scheduler.handler import Clients
 from scheduler.planning import SchedulingPolicy, SchedulingReport, backoff, claim, plan_retry, run_scheduling
 from scheduler.schedules import ScheduleTarget, list_schedule_names, parse_at_expression
 from scheduler.sync import sync_season

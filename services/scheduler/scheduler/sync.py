@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from f1common.datasets import ScheduleRow
 from f1common.events import CalendarItem, CalendarStatus
+from f1common.names import SERVICE_SCHEDULER
+from f1common.observability import child_logger
 from f1common.race_calendar import SCHEDULE_FIELDS, ConditionFailed, RaceCalendar, item_from_row
 from scheduler.schedules import delete_schedule
 
-log = logging.getLogger(__name__)
+logger = child_logger(SERVICE_SCHEDULER)
 MAX_CONFLICTS = 3
 
 # Statuses whose pending work is reset when the session moves: it is scheduled again at the new time.
@@ -73,7 +74,7 @@ def sync_season(
             wanted = item_from_row(row, now)
         except ValueError as exc:
             report.skipped.append(str(exc))
-            log.warning("schedule row skipped", extra={"session": key, "reason": str(exc)})
+            logger.warning("schedule row skipped", extra={"session": key, "reason": str(exc)})
             continue
         _sync_one(wanted, existing.get(wanted.pk), table, scheduler, group, now, report)
     for pk, item in existing.items():
@@ -123,7 +124,7 @@ def _sync_one(
             report.restored.append(wanted.pk)
         else:
             report.updated.append(wanted.pk)
-        log.info("calendar item updated", extra={"session": wanted.pk, "changes": sorted(changes)})
+        logger.info("calendar item updated", extra={"session": wanted.pk, "changes": sorted(changes)})
         return
     raise RuntimeError(f"calendar item {wanted.pk} kept changing under concurrent writers; retry the sync")
 
@@ -143,9 +144,9 @@ def _cancel(
             expect={"status": item.status, "attempt": item.attempt},
         )
     except ConditionFailed:
-        log.warning("calendar item changed while cancelling; left for the next sync", extra={"session": item.pk})
+        logger.warning("calendar item changed while cancelling; left for the next sync", extra={"session": item.pk})
         return
     if item.status is CalendarStatus.SCHEDULED and item.schedule_name:
         delete_schedule(scheduler, group, item.schedule_name)
     report.cancelled.append(item.pk)
-    log.info("session cancelled", extra={"session": item.pk})
+    logger.info("session cancelled", extra={"session": item.pk})

@@ -5,8 +5,8 @@ from f1common.datasets import ScheduleRow
 from f1common.events import CalendarStatus
 from f1common.names import CALENDAR_KEY
 from f1common.race_calendar import RaceCalendar, next_session
+from scheduler.actions import Clients
 from scheduler.conftest import utc
-from scheduler.handler import Clients
 from scheduler.planning import SchedulingPolicy, run_scheduling
 from scheduler.schedules import ScheduleTarget, list_schedule_names
 from scheduler.sync import sync_season

@@ -14,7 +14,7 @@ from f1common.layout import MANIFEST_PREFIX, parse_data_key
 from f1common.manifest import Manifest
 from f1common.settings import Settings
 from f1common.tables import read_parquet_bytes, schema_diff
-from ingestion.backfill import MARKER_PREFIX, land_ergast, main
+from ingestion.ergast_landing import MARKER_PREFIX, land_ergast, main
 from ingestion.landing import list_keys
 
 

@@ -4,7 +4,7 @@ Idempotent by content: the run's ``source_version`` is the sha256 of the dump's 
 object ``markers/ergast/<source_version>.json`` is written after the manifest. When the marker (or a
 manifest of the same version, should the marker be lost) exists, nothing is landed.
 
-    python -m ingestion.backfill --dump DIR    # DIR: the shared ergast/ or a downloaded dump
+    python -m ingestion.ergast_landing --dump DIR    # DIR: the shared ergast/ or a downloaded dump
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from f1common import metrics as metric
@@ -32,7 +31,7 @@ from f1common.manifest import Manifest
 from f1common.names import SERVICE_INGESTION
 from f1common.settings import Settings
 from ingestion.landing import list_keys, put_manifest, put_table
-from ingestion.observability import emit_metric, emit_rows, logger
+from ingestion.observability import emit_rows, emit_seconds, logger
 
 MARKER_PREFIX = "markers/ergast/"
 Progress = Callable[[str], None]
@@ -120,7 +119,7 @@ def land_ergast(
     duration = time.perf_counter() - started
     progress(f"ergast backfill {run_id}: {sum(manifest.rows.values()):,} rows in {len(entries)} files, {duration:.1f}s")
     emit_rows(manifest.rows, source=Source.ERGAST.value)
-    emit_metric(metric.BACKFILL_DURATION, duration, MetricUnit.Seconds)
+    emit_seconds(metric.BACKFILL_DURATION, duration)
     logger.info("ergast backfill complete", extra={"run_id": run_id, "rows": manifest.rows, "duration_s": duration})
     return BackfillResult(source_version=version, run_id=run_id, rows=manifest.rows)
 
@@ -131,7 +130,7 @@ def _put_marker(s3: Any, bucket: str, source_version: str, run_id: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ingestion.backfill", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ingestion.ergast_landing", description=__doc__.splitlines()[0])
     parser.add_argument("--dump", type=Path, help="Ergast dump directory (default: the shared f1data/ergast)")
     args = parser.parse_args(argv)
     settings = Settings()

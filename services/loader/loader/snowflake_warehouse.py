@@ -1,0 +1,195 @@
+"""Snowflake as the loader's staging warehouse: the COPY for S3 notifications, with Snowpipe semantics.
+
+:class:`SnowflakeWarehouse` plugs Snowflake into the same Snowpipe semantics as DuckDB (:mod:`loader.loading`),
+for accounts without Snowpipe and for replays. Each file is downloaded from S3 and checked against its
+manifest first (so a bad file is quarantined whole, exactly as locally), its load metadata columns
+(``_file_name``, ``_run_id``, ``_row_number``) are added, and it is PUT to an internal stage (``stage``, a
+parameter: internal stages need no storage integration) under the same key. Then one transaction runs the
+COPY (the pipes' transformation, reading the metadata from the file and ``CURRENT_TIMESTAMP()`` as
+``_load_time``; ``PURGE = TRUE`` removes the staged copy) and records ``load_history``. The staged file's
+content is deterministic, so Snowflake's own COPY load metadata also skips a file staged twice (e.g. two
+Lambdas racing on duplicate notifications).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from snowflake.connector.errors import DatabaseError
+
+from f1common.datasets import DATASETS, DatasetSpec
+from f1common.layout import parse_data_key
+from f1common.settings import Settings
+from f1common.warehouse import (
+    FILE_NAME,
+    LOAD_HISTORY,
+    LOAD_PENDING,
+    LOAD_QUARANTINE,
+    LOAD_TIME,
+    ROW_NUMBER,
+    RUN_ID,
+    Dialect,
+    StagingColumn,
+    add_column_sql,
+    all_ddl,
+    dataset_columns,
+    rows_column,
+    schema_name,
+    table_name,
+)
+from loader.loading import FileRejected
+from loader.snowflake_auth import database_name, warehouse_connection
+
+STAGING = schema_name("snowflake")
+DEFAULT_LOADER_STAGE = "GPI_LOADER_STAGE"
+_WAREHOUSES: dict[int, Any] = {}
+
+
+def staged_copy_statement(
+    spec: DatasetSpec, *, database: str, schema: str, source: str, extra: Sequence[StagingColumn] = ()
+) -> str:
+    """COPY of one staged, enriched file: the pipes' transformation with the metadata read from the file."""
+    cols = [*dataset_columns(spec, "snowflake"), *extra]
+    target = ", ".join([c.name for c in cols] + [LOAD_TIME, FILE_NAME, RUN_ID, ROW_NUMBER])
+    select = ", ".join(
+        [f"$1:{c.name}::{c.type}" for c in cols]
+        + ["CURRENT_TIMESTAMP()", f"$1:{FILE_NAME}::VARCHAR", f"$1:{RUN_ID}::VARCHAR", f"$1:{ROW_NUMBER}::NUMBER(38,0)"]
+    )
+    return (
+        f"COPY INTO {database}.{schema}.{table_name(spec, 'snowflake')} ({target}) "
+        f"FROM (SELECT {select} FROM {source}) FILE_FORMAT = (TYPE = PARQUET USE_LOGICAL_TYPE = TRUE) PURGE = TRUE"
+    )
+
+
+def _is_data_error(exc: DatabaseError) -> bool:
+    """Data exceptions (SQLSTATE 22xxx) and integrity violations (23xxx): the file is at fault, not the service."""
+    return str(getattr(exc, "sqlstate", "") or "").startswith(("22", "23"))
+
+
+class SnowflakeWarehouse:
+    """Staging tables and bookkeeping in ``<database>.STAGING``; files arrive through an internal stage."""
+
+    dialect: Dialect = "snowflake"
+
+    def __init__(
+        self, conn: Any, *, database: str, schema: str = STAGING, stage: str = DEFAULT_LOADER_STAGE,
+        work_dir: Path | None = None,
+    ) -> None:
+        self.conn, self.database, self.schema = conn, database.upper(), schema.upper()
+        self.stage = stage if "." in stage else f"{self.database}.{self.schema}.{stage.upper()}"
+        self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="gpi-loader-"))
+        self.fq = f"{self.database}.{self.schema}"
+
+    def _execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params)
+            return list(cur.fetchall()) if cur.description else []
+
+    def ensure_schema(self) -> None:
+        for statement in all_ddl("snowflake", self.fq):
+            self._execute(statement)
+        self._execute(f"CREATE STAGE IF NOT EXISTS {self.stage}")
+
+    def file_state(self, key: str) -> str | None:
+        """The loader's bookkeeping, then the staging table itself: Snowpipe loads leave no load_history row."""
+        rows = self._execute(
+            f"SELECT 'LOADED' FROM {self.fq}.{LOAD_HISTORY} WHERE file_name = %s "
+            f"UNION ALL SELECT 'QUARANTINED' FROM {self.fq}.{LOAD_QUARANTINE} WHERE file_name = %s",
+            (key, key),
+        )
+        if rows:
+            return str(rows[0][0])
+        try:
+            spec = DATASETS[parse_data_key(key).dataset]
+        except ValueError:
+            return None
+        table = f"{self.fq}.{table_name(spec, 'snowflake')}"
+        if self._execute(f"SELECT 1 FROM {table} WHERE {FILE_NAME} = %s LIMIT 1", (key,)):
+            return "LOADED"
+        return None
+
+    def _stage_file(self, table: pa.Table, key: str, run_id: str) -> str:
+        n = table.num_rows
+        enriched = (
+            table.append_column(FILE_NAME, pa.array([key] * n, pa.string()))
+            .append_column(RUN_ID, pa.array([run_id] * n, pa.string()))
+            .append_column(ROW_NUMBER, pa.array(range(1, n + 1), pa.int64()))
+        )
+        path = self.work_dir / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(enriched, path, compression="zstd")
+        folder = key.rsplit("/", 1)[0]
+        self._execute(f"PUT 'file://{path}' @{self.stage}/{folder}/ AUTO_COMPRESS = FALSE")
+        path.unlink()
+        return f"@{self.stage}/{key}"
+
+    def load_file(
+        self, spec: DatasetSpec, table: pa.Table, *, key: str, run_id: str, new_columns: list[StagingColumn]
+    ) -> int:
+        for column in new_columns:  # DDL commits implicitly in Snowflake: add the nullable columns first
+            self._execute(add_column_sql(spec, column, "snowflake", self.fq))
+        source = self._stage_file(table, key, run_id)
+        copy = staged_copy_statement(spec, database=self.database, schema=self.schema, source=source,
+                                     extra=new_columns)
+        self._execute("BEGIN")
+        try:
+            result = self._execute(copy)
+            status, loaded = (str(result[0][1]), int(result[0][3] or 0)) if result else ("NO_FILE", 0)
+            if status == "LOADED" and loaded != table.num_rows:
+                raise FileRejected(f"COPY loaded {loaded} of {table.num_rows} rows")
+            if status not in ("LOADED", "LOAD_SKIPPED"):
+                raise FileRejected(f"COPY of {source} returned {status}: {result}")
+            self._execute(
+                f"INSERT INTO {self.fq}.{LOAD_HISTORY} (file_name, run_id, dataset, {rows_column('snowflake')}, "
+                "loaded_at, status) VALUES (%s, %s, %s, %s, CURRENT_TIMESTAMP(), 'LOADED')",
+                (key, run_id, spec.name, table.num_rows),
+            )
+            self._execute(f"DELETE FROM {self.fq}.{LOAD_PENDING} WHERE file_name = %s", (key,))
+            self._execute("COMMIT")
+        except FileRejected:
+            self._execute("ROLLBACK")
+            raise
+        except DatabaseError as exc:
+            self._execute("ROLLBACK")
+            if _is_data_error(exc):
+                raise FileRejected(f"Snowflake refused the rows of {spec.name}: {exc}") from None
+            raise
+        # LOAD_SKIPPED: Snowflake had loaded this staged file already (bookkeeping was lost); no new rows.
+        return loaded if status == "LOADED" else 0
+
+    def quarantine(self, key: str, *, run_id: str | None, dataset: str | None, error: str) -> None:
+        self._execute(
+            f"INSERT INTO {self.fq}.{LOAD_QUARANTINE} (file_name, run_id, dataset, error, quarantined_at) "
+            "VALUES (%s, %s, %s, %s, CURRENT_TIMESTAMP())",
+            (key, run_id, dataset, error),
+        )
+        self._execute(f"DELETE FROM {self.fq}.{LOAD_PENDING} WHERE file_name = %s", (key,))
+
+    def mark_pending(self, key: str, *, run_id: str, dataset: str, reason: str) -> None:
+        self._execute(f"DELETE FROM {self.fq}.{LOAD_PENDING} WHERE file_name = %s", (key,))
+        self._execute(
+            f"INSERT INTO {self.fq}.{LOAD_PENDING} (file_name, run_id, dataset, reason, seen_at) "
+            "VALUES (%s, %s, %s, %s, CURRENT_TIMESTAMP())",
+            (key, run_id, dataset, reason),
+        )
+
+    def staging_rows(self, spec: DatasetSpec, key: str | None = None) -> int:
+        where, params = (f" WHERE {FILE_NAME} = %s", (key,)) if key else ("", None)
+        rows = self._execute(f"SELECT COUNT(*) FROM {self.fq}.{table_name(spec, 'snowflake')}{where}", params)
+        return int(rows[0][0])
+
+
+def container_warehouse(settings: Settings, *, secrets: Any | None = None) -> SnowflakeWarehouse:
+    """The warm container's warehouse: one connection (:func:`warehouse_connection`), its schema ensured once."""
+    conn = warehouse_connection(settings, secrets=secrets)
+    warehouse = _WAREHOUSES.get(id(conn))
+    if warehouse is None or warehouse.conn is not conn:
+        warehouse = SnowflakeWarehouse(conn, database=database_name(settings))
+        warehouse.ensure_schema()
+        _WAREHOUSES[id(conn)] = warehouse
+    return warehouse  # type: ignore[no-any-return]

@@ -1,0 +1,100 @@
+"""The Snowflake COPY path in-process against fakesnow: PUT + COPY, quarantine, additive drift, replays."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pyarrow as pa
+
+from f1common.datasets import Dataset, dataset_spec
+from f1common.tables import to_parquet_bytes
+from loader.conftest import BUCKET, SMALL, Run
+from loader.loading import Outcome, load_keys
+from loader.snowflake_warehouse import SnowflakeWarehouse
+
+
+def test_copy_path_loads_manifest_counts_once_and_quarantines_bad_files(
+    s3: Any, sf: SnowflakeWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
+    run = Run()
+    for d in SMALL:
+        run.add(d, ergast_tables[d])
+    races = ergast_tables[Dataset.ERGAST_RACES]
+    drifted = run.add(Dataset.ERGAST_RACES, races.drop_columns(["name"]))
+    status = ergast_tables[Dataset.ERGAST_STATUS]
+    run.put_files(s3)
+
+    early = load_keys(run.keys, s3=s3, bucket=BUCKET, warehouse=sf)  # no manifest yet: held back
+    assert len(early.keys(Outcome.PENDING)) == 4 and sf.staging_rows(dataset_spec(Dataset.ERGAST_STATUS)) == 0
+
+    run.put_manifest(s3)
+    report = load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=sf)
+
+    assert report.keys(Outcome.QUARANTINED) == [drifted]
+    assert len(report.keys(Outcome.LOADED)) == 3
+    for entry in run.manifest.files:
+        expected = 0 if entry.key == drifted else entry.rows
+        assert sf.staging_rows(dataset_spec(entry.dataset)) == expected
+        assert sf.staging_rows(dataset_spec(entry.dataset), entry.key) == expected
+    rows = sf._execute(
+        "SELECT status, _file_name, _run_id, _row_number, _load_time FROM GPI_TEST.STAGING.ERGAST_STATUS_STAGING "
+        "WHERE status_id = 1"
+    )
+    assert rows[0][:4] == ("Finished", run.keys[0], run.run_id, 1)
+    assert isinstance(rows[0][4], dt.datetime)
+    errors = dict(sf._execute("SELECT file_name, error FROM GPI_TEST.STAGING.LOAD_QUARANTINE"))
+    assert "missing columns ['name']" in errors[drifted]
+    assert sf._execute("SELECT COUNT(*) FROM GPI_TEST.STAGING.LOAD_PENDING") == [(0,)]
+    assert not [row for row in sf._execute(f"LIST @{sf.stage}") if run.run_id in row[0]]  # PURGE = TRUE
+
+    again = load_keys([*run.keys, run.manifest_key], s3=s3, bucket=BUCKET, warehouse=sf)
+    assert again.rows_loaded == 0 and again.counts["loaded"] == 0
+    assert sf.staging_rows(dataset_spec(Dataset.ERGAST_STATUS)) == status.num_rows
+    history = dict(sf._execute('SELECT file_name, "ROWS" FROM GPI_TEST.STAGING.LOAD_HISTORY'))
+    assert history == {e.key: e.rows for e in run.manifest.files if e.key != drifted}
+
+
+def test_copy_path_adds_additive_columns(s3: Any, sf: SnowflakeWarehouse,
+                                         ergast_tables: dict[Dataset, pa.Table]) -> None:
+    status = ergast_tables[Dataset.ERGAST_STATUS]
+    notes = [f"n{i}" if i % 3 else None for i in range(status.num_rows)]
+    run = Run()
+    run.add(Dataset.ERGAST_STATUS, status.append_column("note", pa.array(notes, pa.string())))
+    run.land(s3)
+
+    report = load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=sf)
+
+    assert report.counts["loaded"] == 1
+    loaded = sf._execute("SELECT note FROM GPI_TEST.STAGING.ERGAST_STATUS_STAGING ORDER BY _row_number")
+    assert [r[0] for r in loaded] == notes
+
+
+def test_corrupt_file_is_not_staged(s3: Any, sf: SnowflakeWarehouse, ergast_tables: dict[Dataset, pa.Table]) -> None:
+    run = Run()
+    status = ergast_tables[Dataset.ERGAST_STATUS]
+    key = run.add(Dataset.ERGAST_STATUS, data=to_parquet_bytes(status)[:500], rows=status.num_rows)
+    run.land(s3)
+    report = load_keys([key], s3=s3, bucket=BUCKET, warehouse=sf)
+    assert report.keys(Outcome.QUARANTINED) == [key]
+    assert not [row for row in sf._execute(f"LIST @{sf.stage}") if key in row[0]]
+
+
+def test_replay_skips_files_snowpipe_already_loaded(s3: Any, sf: SnowflakeWarehouse,
+                                                    ergast_tables: dict[Dataset, pa.Table]) -> None:
+    status = ergast_tables[Dataset.ERGAST_STATUS]
+    run = Run()
+    key = run.add(Dataset.ERGAST_STATUS, status)
+    run.land(s3)
+    # what a pipe leaves behind: staging rows with the file's key, and no load_history row
+    sf._execute(
+        "INSERT INTO GPI_TEST.STAGING.ERGAST_STATUS_STAGING (status_id, status, _load_time, _file_name, _run_id, "
+        "_row_number) SELECT status_id, status, CURRENT_TIMESTAMP(), %s, %s, ROW_NUMBER() OVER (ORDER BY status_id) "
+        "FROM (SELECT 1 AS status_id, 'Finished' AS status UNION ALL SELECT 2, 'Disqualified')",
+        (key, run.run_id),
+    )
+
+    report = load_keys([key, run.manifest_key], s3=s3, bucket=BUCKET, warehouse=sf)
+
+    assert report.counts["loaded"] == 0 and report.keys(Outcome.SKIPPED) == [key, key]
+    assert sf.staging_rows(dataset_spec(Dataset.ERGAST_STATUS), key) == 2
