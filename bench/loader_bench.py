@@ -2,7 +2,7 @@
 
 The landing zone is S3 on moto (in-process), filled before the clock starts by the ingestion service:
 - the whole Ergast dump (`ingestion.ergast_landing.land_ergast`: one run, every `ergast_*` dataset), and
-- every FastF1 session the shared cache serves (`grandprix_local.catalog.offline_sessions`).
+- every FastF1 session the shared cache serves (`grandprix_local.offline_catalogue.offline_sessions`).
 Then `loader.loading.load_keys` processes every key (data files, then manifests, as the S3 notifications
 would arrive) into a fresh DuckDB file; staging row counts are checked against the manifests. A second
 pass (every file already loaded) measures the per-notification cost of duplicates.
@@ -30,7 +30,7 @@ from f1common.datasets import dataset_spec
 from f1common.layout import manifest_key, new_run_id
 from f1common.manifest import Manifest
 from f1common.settings import Settings
-from grandprix_local.catalog import offline_sessions
+from grandprix_local.offline_catalogue import offline_sessions
 from loader.duckdb_warehouse import DuckDBWarehouse
 from loader.loading import Outcome, load_keys
 

@@ -89,18 +89,15 @@ def freshness(state: Path, new: Sequence[str]) -> list[Freshness]:
 
     import ingestion.handler
     from f1common.sessions import SessionId
-    from f1common.settings import Settings
-    from grandprix_local.pipeline import LocalPipeline
-    from grandprix_local.stack import moto_server
+    from grandprix_local.harness import embedded_stack
     from grandprix_local.state import restore_state, save_state
 
     run(state, [SessionId.parse(k) for k in BASELINE], dashboards=False, label=f"(a) baseline {BASELINE}")
     warehouse, artifacts = state / "warehouse.duckdb", state / "dbt"
     real_handler = ingestion.handler.handler
     results: list[Freshness] = []
-    with quiet(), moto_server():
-        settings = Settings()
-        pipeline = LocalPipeline(settings, progress=lambda line: None)
+    with quiet(), embedded_stack(state, notifications=False) as stack:
+        settings, pipeline = stack.settings, stack.pipeline
         restore_state(settings, state / "aws")
         pipeline.enable_notifications()
         pipeline.sync_calendar([SessionId.parse(k) for k in [*BASELINE, *new]])

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from f1common.settings import patched_environ
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
 WAREHOUSE_ENV = "GPI_WAREHOUSE_PATH"
@@ -44,20 +44,6 @@ class DbtRun:
         return found[0]
 
 
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def run_dbt(
     args: Sequence[str],
     *,
@@ -89,7 +75,7 @@ def run_dbt(
     if artifacts_dir is not None:
         cli_args += ["--target-path", str(artifacts_dir / "target"), "--log-path", str(artifacts_dir / "logs")]
     started = time.perf_counter()
-    with _environment(values):
+    with patched_environ(values):
         try:
             result = dbtRunner().invoke(cli_args)
         finally:

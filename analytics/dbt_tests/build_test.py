@@ -13,9 +13,9 @@ import duckdb
 import pytest
 from dbt_runner.runner import DbtRun, run_dbt
 
-from dbt_tests.staging_warehouse import StagingWarehouse, staging_warehouse
 from f1common.settings import Settings
 from f1common.testing import f1data_dir_or_skip
+from grandprix_local.harness import EmbeddedStack, embedded_stack
 
 # A real race weekend with every session kind that scores or sets a grid (2023 Azerbaijan: sprint
 # shootout, sprint, qualifying) and two races, one of them without points/grid/status in FastF1.
@@ -34,7 +34,7 @@ def _require_shared_data() -> Settings:
 
 @dataclass
 class Built:
-    landing: StagingWarehouse
+    landing: EmbeddedStack
     artifacts: Path
     full: DbtRun
     full_seconds: float
@@ -52,12 +52,12 @@ class Built:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     settings = _require_shared_data()
     work = tmp_path_factory.mktemp("dbt-build")
-    with staging_warehouse(work / "warehouse.duckdb", work, settings) as landing:
+    with embedded_stack(work, f1data_dir=settings.f1data_dir) as landing:
         landing.land_ergast()
         landing.land_schedules([2023])
         for session in INITIAL_SESSIONS:
-            landing.ingest(session)
-        landing.load_new_files()
+            landing.land_session(session)
+        landing.load_landed()
         started = time.perf_counter()
         full = run_dbt(["build"], warehouse_path=landing.path, artifacts_dir=work)
         yield Built(landing, work, full, time.perf_counter() - started)
@@ -66,8 +66,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
 @pytest.fixture(scope="module")
 def incremental(built: Built) -> DbtRun:
     """Lands and loads one more session, then runs `dbt build` again (incremental facts)."""
-    built.landing.ingest(NEW_SESSION)
-    built.landing.load_new_files()
+    built.landing.land_session(NEW_SESSION)
+    built.landing.load_landed()
     run = run_dbt(["build"], warehouse_path=built.path, artifacts_dir=built.artifacts)
     print(f"\nfull dbt build {built.full_seconds:.1f}s, incremental dbt build {run.elapsed_s:.1f}s")
     return run

@@ -2,10 +2,11 @@
 
     python -m dbt_tests.proof --out .local/dev-warehouse.duckdb
 
-Lands and loads Ergast, the schedules and all cached sessions but the last through the project's
-ingestion and loader (moto in-process), runs a full `dbt build`, then lands one more session and
-runs `dbt build` again (incremental). Prints, as JSON: both build times, the 2023 driver standings
-top 5 after the final round, the row count of each fact and the rows the incremental run touched.
+Lands and loads Ergast, the schedules and all cached sessions (the offline catalogue) but the last through
+the project's ingestion and loader on the embedded stack (`grandprix_local.harness`), runs a full
+`dbt build`, then lands one more session and runs `dbt build` again (incremental). Prints, as JSON: both
+build times, the 2023 driver standings top 5 after the final round, the row count of each fact and the
+rows the incremental run touched.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from typing import Any
 import duckdb
 from dbt_runner.runner import run_dbt
 
-from dbt_tests.staging_warehouse import CACHED_SESSIONS, staging_warehouse
-from f1common.sessions import SessionId
+from f1common.settings import Settings
+from grandprix_local.harness import cached_sessions, embedded_stack
 
 FACTS = ("fct_laps", "fct_race_results", "fct_weather", "fct_pit_stops", "fct_race_control")
 
@@ -31,22 +32,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dbt_tests.proof", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="where to write the built DuckDB warehouse")
     args = parser.parse_args(argv)
-    *initial, new = CACHED_SESSIONS
+    sessions = [s.key for s in cached_sessions(Settings())]
+    *initial, new = sessions
     proof: dict[str, Any] = {"initial_sessions": len(initial), "new_session": new}
     with tempfile.TemporaryDirectory(prefix="gpi-dbt-proof-") as tmp:
         work = Path(tmp)
-        with staging_warehouse(work / "warehouse.duckdb", work) as landing:
+        with embedded_stack(work) as landing:
             started = time.perf_counter()
             landing.land_ergast()
-            landing.land_schedules(SessionId.parse(s).season for s in CACHED_SESSIONS)
+            landing.land_schedules(int(s[:4]) for s in sessions)
             for session in initial:
-                landing.ingest(session)
-            landing.load_new_files()
+                landing.land_session(session)
+            landing.load_landed()
             proof["ingest_and_load_s"] = round(time.perf_counter() - started, 1)
             full = run_dbt(["build"], warehouse_path=landing.path, artifacts_dir=work)
             proof["full_build_s"] = round(full.elapsed_s, 1)
-            landing.ingest(new)
-            landing.load_new_files()
+            landing.land_session(new)
+            landing.load_landed()
             incremental = run_dbt(["build"], warehouse_path=landing.path, artifacts_dir=work)
             proof["incremental_build_s"] = round(incremental.elapsed_s, 1)
             proof["nodes"] = len(full.nodes)

@@ -14,14 +14,14 @@ from f1common.testing import f1data_dir_or_skip
 from grandprix_dashboards.catalog import dashboards
 from grandprix_dashboards.panels import DashboardSpec
 from grandprix_dashboards.preview import RenderedDashboard, preview
-from grandprix_local.warehouse import build_warehouse
+from grandprix_local.harness import build_warehouse
 
 
 @pytest.fixture(scope="session")
 def warehouse_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A DuckDB warehouse (staging + dbt marts + race calendar) built from the real shared data.
 
-    Built by `grandprix_local.warehouse.build_warehouse` (the local stack: scheduler replay, ingestion,
+    Built by `grandprix_local.harness.build_warehouse` (the local stack: scheduler replay, ingestion,
     loader, calendar export, dbt), shared between test processes through its cache.
     """
     data = f1data_dir_or_skip()
@@ -31,7 +31,7 @@ def warehouse_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.fail(f"build_warehouse wrote no warehouse at {path}")
     missing = missing_relations(path)
     if missing:
-        pytest.fail(f"the warehouse built by grandprix_local.warehouse lacks {missing} (staging.race_calendar is "
+        pytest.fail(f"the warehouse built by grandprix_local.harness lacks {missing} (staging.race_calendar is "
                     "written by f1common.warehouse.replace_race_calendar from the race calendar)")
     return path
 

@@ -3,7 +3,7 @@
 
 Every stage calls the services' own code paths (handlers and plain functions) against moto, so what
 runs here is what runs in the cloud, minus the things moto cannot do (it never fires schedules: the
-scheduler service's local dispatcher does; it cannot invoke Lambdas: handlers are called in-process).
+local dispatcher, `grandprix_local.dispatcher`, does; it cannot invoke Lambdas: handlers are called in-process).
 """
 
 from __future__ import annotations
@@ -111,8 +111,9 @@ class LocalPipeline:
         one-time schedule at its instant by calling the ingestion handler in-process; after each
         firing the loader drains the S3 notifications from SQS into DuckDB.
         """
+        from f1common.clock import SimulatedClock
+        from grandprix_local.dispatcher import Dispatcher, scheduler_tick
         from ingestion.handler import handler as ingestion_handler
-        from scheduler.dispatcher import Dispatcher, SimulatedClock, scheduler_tick
 
         result = Replay()
         items = [i for i in self.calendar() if i.session_id in set(sessions)]
@@ -153,13 +154,14 @@ class LocalPipeline:
 
     # --- landing outside the calendar -------------------------------------------------------------
 
-    def land_history(self, seasons: Sequence[int]) -> dict[str, Any]:
-        """The Ergast history backfill and each season's schedule, through the ingestion handler."""
+    def land_history(self, seasons: Sequence[int], *, ergast: bool = True) -> dict[str, Any]:
+        """The Ergast history backfill (unless `ergast` is false) and each season's schedule, through the
+        ingestion service's event router."""
         from ingestion.handler import route
 
         s3, ddb = self._s3(), self._aws("dynamodb")
         out: dict[str, Any] = {}
-        if self.settings.ergast_dir is not None:
+        if ergast and self.settings.ergast_dir is not None:
             result = route({"kind": "ergast_backfill"}, settings=self.settings, s3=s3, dynamodb=ddb)
             out["ergast"] = "unchanged (already landed)" if result["skipped"] else result["rows"]
         for season in seasons:

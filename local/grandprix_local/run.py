@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -82,21 +81,28 @@ class RunSummary:
 
 
 def run_local(options: RunOptions, progress: Progress = lambda line: print(line, flush=True)) -> RunSummary:
+    """The whole job; the embedded stack's environment (:func:`environment`) is set for it, then restored."""
+    from grandprix_local.stack import patched_environ
+
+    if options.fresh and options.state_dir.exists():
+        for child in options.state_dir.iterdir():
+            if child.name != "fastf1-cache":  # a copy of the shared cache: keep it
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    options.state_dir.mkdir(parents=True, exist_ok=True)
+    env = environment(options.state_dir, options.warehouse)
+    if options.data_dir is not None:
+        env[F1DATA_ENV] = str(options.data_dir.resolve())
+    with patched_environ(env):
+        return _run(options, progress)
+
+
+def _run(options: RunOptions, progress: Progress) -> RunSummary:
     from grandprix_local.stack import moto_server
     from grandprix_local.state import restore_state, save_state
 
     started = time.perf_counter()
     summary = RunSummary()
     timer = StageTimer(progress)
-    if options.fresh and options.state_dir.exists():
-        for child in options.state_dir.iterdir():
-            if child.name != "fastf1-cache":  # a copy of the shared cache: keep it
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
-    options.state_dir.mkdir(parents=True, exist_ok=True)
-    if options.data_dir is not None:
-        os.environ[F1DATA_ENV] = str(options.data_dir.resolve())
-    os.environ.update(environment(options.state_dir, options.warehouse))
-
     with moto_server() as endpoint:
         settings = Settings()
         with timer.stage(f"embedded AWS (moto at {endpoint})"):
@@ -153,7 +159,7 @@ def run_local(options: RunOptions, progress: Progress = lambda line: print(line,
 
 def _available_sessions(settings: Settings, seasons: Sequence[int] | None) -> list[SessionId]:
     """Offline: what the shared FastF1 cache serves. Online: every past session of `seasons`."""
-    from grandprix_local.catalog import offline_sessions
+    from grandprix_local.offline_catalogue import offline_sessions
 
     if settings.offline:
         return offline_sessions(settings, seasons)

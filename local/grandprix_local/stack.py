@@ -8,7 +8,6 @@ notifications to the loader queue, the DynamoDB race calendar, the ingestion DLQ
 from __future__ import annotations
 
 import logging
-import os
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +17,7 @@ from typing import Any
 from f1common.clients import aws_client, clear_client_cache
 from f1common.layout import DATA_PREFIX, MANIFEST_PREFIX
 from f1common.names import CALENDAR_KEY, CALENDAR_TTL_ATTRIBUTE
-from f1common.settings import Settings, ingestion_target_arn, invoke_role_arn
+from f1common.settings import Settings, ingestion_target_arn, invoke_role_arn, patched_environ
 
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -123,17 +122,23 @@ def moto_server() -> Iterator[str]:
     endpoint = f"http://{host}:{port}"
     # moto keeps its state in process-wide backends that every server of the process shares: start empty
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
-    saved = {k: os.environ.get(k) for k in [*_FAKE_CREDENTIALS, "AWS_ENDPOINT_URL"]}
-    os.environ.update(_FAKE_CREDENTIALS)
-    os.environ["AWS_ENDPOINT_URL"] = endpoint
     clear_client_cache()
     try:
-        yield endpoint
+        with patched_environ({**_FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}):
+            yield endpoint
     finally:
         server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        clear_client_cache()
+
+
+@contextmanager
+def moto_in_process() -> Iterator[None]:
+    """moto inside this process (no endpoint: boto3's own calls are intercepted), for the duration."""
+    from moto import mock_aws
+
+    clear_client_cache()
+    try:
+        with patched_environ({**_FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": None, "GPI_AWS_ENDPOINT_URL": None}), mock_aws():
+            yield
+    finally:
         clear_client_cache()

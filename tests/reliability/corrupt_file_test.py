@@ -12,15 +12,15 @@ from f1common.datasets import Dataset, dataset_spec
 from f1common.manifest import Manifest, ManifestFile
 from f1common.sessions import SessionId
 from f1common.tables import sha256
+from grandprix_local.harness import EmbeddedStack, run_dbt_facts
 from loader.loading import Outcome
-from reliability.harness import Stack, run_dbt_facts
 
 CORRUPTED = "2023-01-R"
 CLEAN = "2025-01-R"
 VICTIM = Dataset.WEATHER
 
 
-def overwrite_before_manifest(monkeypatch: pytest.MonkeyPatch, stack: Stack) -> None:
+def overwrite_before_manifest(monkeypatch: pytest.MonkeyPatch, stack: EmbeddedStack) -> None:
     """The weather file of the run is overwritten with a truncated copy before the manifest is written."""
     real_put_manifest = ingestion.ingest.put_manifest
 
@@ -33,7 +33,7 @@ def overwrite_before_manifest(monkeypatch: pytest.MonkeyPatch, stack: Stack) -> 
     monkeypatch.setattr(ingestion.ingest, "put_manifest", put_manifest)
 
 
-def bad_parquet_under_manifest(monkeypatch: pytest.MonkeyPatch, stack: Stack) -> None:
+def bad_parquet_under_manifest(monkeypatch: pytest.MonkeyPatch, stack: EmbeddedStack) -> None:
     """The weather file is not Parquet at all, and the manifest lists it with its true size and checksum."""
     real_put_table = ingestion.ingest.put_table
 
@@ -52,7 +52,7 @@ def bad_parquet_under_manifest(monkeypatch: pytest.MonkeyPatch, stack: Stack) ->
     [(overwrite_before_manifest, "bytes, manifest says"), (bad_parquet_under_manifest, "not a readable Parquet file")],
 )
 def test_a_corrupt_file_is_quarantined_and_the_rest_flows(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch, corrupt: Any, reason: str
+    stack: EmbeddedStack, monkeypatch: pytest.MonkeyPatch, corrupt: Any, reason: str
 ) -> None:
     stack.pipeline.sync_calendar([SessionId.parse(CORRUPTED), SessionId.parse(CLEAN)])
     with monkeypatch.context() as patch:

@@ -15,7 +15,7 @@ from f1common.datasets import dataset_spec
 from f1common.events import CalendarStatus
 from f1common.layout import DATA_PREFIX, MANIFEST_PREFIX, parse_data_key
 from f1common.sessions import SessionId
-from reliability.harness import Stack
+from grandprix_local.harness import EmbeddedStack
 
 SESSION = "2023-01-R"
 
@@ -41,13 +41,13 @@ def crash_on_third_dataset(monkeypatch: pytest.MonkeyPatch, on_crash: Callable[[
     monkeypatch.setattr(ingestion.ingest, "put_table", put_table)
 
 
-def staged_rows(stack: Stack) -> dict[str, int]:
+def staged_rows(stack: EmbeddedStack) -> dict[str, int]:
     from f1common.datasets import SESSION_DATASETS
 
     return {d.value: stack.session_rows(dataset_spec(d).staging_table, SESSION) for d in SESSION_DATASETS}
 
 
-def assert_one_complete_run(stack: Stack, run_id: str) -> None:
+def assert_one_complete_run(stack: EmbeddedStack, run_id: str) -> None:
     manifest = stack.manifests()[run_id]
     assert manifest.files
     for entry in manifest.files:
@@ -62,7 +62,7 @@ def assert_one_complete_run(stack: Stack, run_id: str) -> None:
 
 
 def test_crash_between_datasets_loads_nothing_and_the_retry_lands_everything(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
+    stack: EmbeddedStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stack.pipeline.sync_calendar([SessionId.parse(SESSION)])
     crash_on_third_dataset(monkeypatch)
@@ -93,7 +93,7 @@ def test_crash_between_datasets_loads_nothing_and_the_retry_lands_everything(
 
 
 def test_a_crash_in_a_scheduled_ingestion_is_retried_by_the_dispatcher(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
+    stack: EmbeddedStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at_crash: list[dict[str, int]] = []
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from f1common.sessions import SessionId
-from reliability.harness import NATURAL_KEYS, Stack, run_dbt_facts
+from grandprix_local.harness import NATURAL_KEYS, EmbeddedStack, run_dbt_facts
 
 SEQUENTIAL = "2023-01-R"
 CONCURRENT = "2025-01-R"
 
 
-def test_five_deliveries_land_once_and_load_once(stack: Stack) -> None:
+def test_five_deliveries_land_once_and_load_once(stack: EmbeddedStack) -> None:
     stack.pipeline.sync_calendar([SessionId.parse(SEQUENTIAL), SessionId.parse(CONCURRENT)])
 
     sequential = [stack.ingest(SEQUENTIAL)["status"] for _ in range(5)]
@@ -66,6 +66,6 @@ def test_five_deliveries_land_once_and_load_once(stack: Stack) -> None:
         ]
 
 
-def _staging(stack: Stack) -> dict[str, int]:
+def _staging(stack: EmbeddedStack) -> dict[str, int]:
     tables = [*NATURAL_KEYS, "load_history"]
     return {t: int(stack.query(f"select count(*) from staging.{t}")[0][0]) for t in tables}

@@ -16,7 +16,7 @@ import ingestion.ingest
 from f1common.events import CalendarStatus
 from f1common.layout import DATA_PREFIX
 from f1common.sessions import SessionId
-from reliability.harness import Stack
+from grandprix_local.harness import EmbeddedStack
 
 TICK = dt.timedelta(hours=1)  # the scheduler's recurring action in the replay (Dispatcher.replay's step)
 
@@ -28,10 +28,11 @@ class Delivery:
     status: str
 
 
-def replay(stack: Stack, key: str) -> list[Delivery]:
+def replay(stack: EmbeddedStack, key: str) -> list[Delivery]:
     """The scheduler's recurring action and the dispatcher on a simulated clock, from before the session
     to past its retry limit; every ingestion delivery (the real Lambda handler) is recorded."""
-    from scheduler.dispatcher import Dispatcher, SimulatedClock, scheduler_tick
+    from f1common.clock import SimulatedClock
+    from grandprix_local.dispatcher import Dispatcher, scheduler_tick
     from scheduler.actions import Clients
 
     settings = stack.settings
@@ -54,7 +55,7 @@ def replay(stack: Stack, key: str) -> list[Delivery]:
     return deliveries
 
 
-def assert_backoff(stack: Stack, deliveries: list[Delivery]) -> None:
+def assert_backoff(stack: EmbeddedStack, deliveries: list[Delivery]) -> None:
     """Attempt n+1 comes backoff(n) = base * 2**(n-1) after the scheduler's hourly run that saw attempt n's
     NOT_AVAILABLE, so 0-1 h (TICK) later than that after the delivery of attempt n."""
     base = dt.timedelta(minutes=stack.settings.retry_base_minutes)
@@ -65,7 +66,7 @@ def assert_backoff(stack: Stack, deliveries: list[Delivery]) -> None:
 
 
 def test_not_available_yet_is_retried_with_backoff_and_ingested_later(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
+    stack: EmbeddedStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key = "2023-03-R"
     real_load = ingestion.ingest.load_fastf1_session
@@ -97,7 +98,7 @@ def test_not_available_yet_is_retried_with_backoff_and_ingested_later(
     assert stack.session_rows("laps_staging", key) > 1000
 
 
-def test_a_session_that_never_comes_fails_after_the_retry_limit(stack: Stack) -> None:
+def test_a_session_that_never_comes_fails_after_the_retry_limit(stack: EmbeddedStack) -> None:
     key = "2025-07-R"  # a past session the offline FastF1 cache does not hold
     deliveries = replay(stack, key)
 

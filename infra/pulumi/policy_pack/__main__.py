@@ -3,8 +3,9 @@
 import sys
 from pathlib import Path
 
+# Source roots of the monorepo checkout: the policies import gpi_infra and f1common from it.
 _REPO = Path(__file__).resolve().parents[3]
-sys.path[:0] = [str(_REPO / root) for root in ("infra/pulumi", "libs/f1common", "services/loader")]
+sys.path[:0] = [str(_REPO / root) for root in ("infra/pulumi", "libs/f1common")]
 
 from pulumi_policy import PolicyPack  # noqa: E402
 

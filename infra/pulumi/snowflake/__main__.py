@@ -3,9 +3,9 @@
 import sys
 from pathlib import Path
 
-# Source roots of the monorepo checkout: this program imports gpi_infra, f1common and loader from it.
+# Source roots of the monorepo checkout: this program imports gpi_infra and f1common (no service) from it.
 _REPO = Path(__file__).resolve().parents[3]
-sys.path[:0] = [str(_REPO / root) for root in ("infra/pulumi", "libs/f1common", "services/loader")]
+sys.path[:0] = [str(_REPO / root) for root in ("infra/pulumi", "libs/f1common")]
 
 import pulumi  # noqa: E402
 

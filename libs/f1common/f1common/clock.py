@@ -21,3 +21,23 @@ def utc_iso(value: dt.datetime) -> str:
     if value.tzinfo is None:
         raise ValueError(f"timestamp {value!r} has no time zone; stored timestamps must be UTC")
     return value.astimezone(dt.UTC).strftime(ISO_FORMAT)
+
+
+class SimulatedClock:
+    """A clock that only moves when told to (forwards only)."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("the simulated clock needs an aware (UTC) start time")
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def set(self, when: dt.datetime) -> None:
+        if when < self.now:
+            raise ValueError(f"the simulated clock cannot go back from {self.now.isoformat()} to {when.isoformat()}")
+        self.now = when
+
+    def advance(self, delta: dt.timedelta) -> None:
+        self.set(self.now + delta)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -125,3 +127,22 @@ def ingestion_target_arn(settings: Settings) -> str:
 def invoke_role_arn(settings: Settings) -> str:
     """The role the one-time schedules assume: configured in the cloud; locally a fake ARN of the same name."""
     return settings.scheduler_role_arn or role_arn(settings.names.ingestion_invoke_role)
+
+
+@contextmanager
+def patched_environ(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Sets (None: unsets) environment variables for the duration and restores every one of them after."""
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -6,13 +6,13 @@ import pytest
 
 from f1common.datasets import ScheduleRow
 from f1common.events import BadRequest, CalendarStatus, IngestionRequest
+from f1common.lambda_context import LocalContext
 from f1common.names import METRICS_NAMESPACE
 from f1common.race_calendar import RaceCalendar
 from f1common.schedule import ScheduleError
 from f1common.settings import Settings
 from scheduler.actions import Clients, run_event
 from scheduler.conftest import max_in_window, utc
-from scheduler.dispatcher import LocalContext
 from scheduler.events import BackfillEvent, ScheduleEvent, SyncEvent, parse_event
 from scheduler.handler import handler, logger
 from scheduler.ratelimit import JOLPICA, LIVE_TIMING, SESSION_COST

@@ -2,8 +2,8 @@ import datetime as dt
 
 import pytest
 
+from f1common.clock import SimulatedClock
 from scheduler.conftest import max_in_window, utc
-from scheduler.dispatcher import SimulatedClock
 from scheduler.ratelimit import JOLPICA, LIVE_TIMING, SESSION_COST, RateLimiter, TokenBucket, fastf1_limiter
 
 START = utc(2025, 1, 1)

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from f1common.settings import Settings
 from f1common.testing import f1data_dir_or_skip
-from grandprix_local.catalog import cached_api_paths, offline_sessions
+from grandprix_local.offline_catalogue import cached_api_paths, offline_sessions
 
 
 def test_offline_sessions_are_the_cached_ones(tmp_path: Path) -> None:

@@ -14,12 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from f1common.clock import Clock, utc_now
+from f1common.clock import Clock, SimulatedClock, utc_now
+from f1common.lambda_context import LocalContext
 from f1common.settings import Settings
 from scheduler.schedules import list_schedule_names, parse_at_expression
 
@@ -28,42 +28,6 @@ log = logging.getLogger(__name__)
 LambdaHandler = Callable[[dict[str, Any], Any], object]
 Tick = Callable[[dt.datetime], "dt.datetime | None"]
 IDLE = dt.datetime.max.replace(tzinfo=dt.UTC)  # a tick's answer when it has no work until something fires
-
-
-class SimulatedClock:
-    """A clock that only moves when told to (forwards only)."""
-
-    def __init__(self, start: dt.datetime) -> None:
-        if start.tzinfo is None:
-            raise ValueError("the simulated clock needs an aware (UTC) start time")
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def set(self, when: dt.datetime) -> None:
-        if when < self.now:
-            raise ValueError(f"the simulated clock cannot go back from {self.now.isoformat()} to {when.isoformat()}")
-        self.now = when
-
-    def advance(self, delta: dt.timedelta) -> None:
-        self.set(self.now + delta)
-
-
-@dataclass(frozen=True)
-class LocalContext:
-    """The Lambda context attributes handlers (and powertools' Logger) read."""
-
-    function_name: str
-    invoked_function_arn: str
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    memory_limit_in_mb: int = 1024
-    function_version: str = "$LATEST"
-    log_group_name: str = "/aws/lambda/local"
-    log_stream_name: str = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
 
 
 @dataclass(frozen=True)
@@ -286,7 +250,7 @@ class Dispatcher:
 
 def scheduler_tick(settings: Settings, clients: Any, load: Callable[[int], Any] | None = None) -> Tick:
     """The scheduler's recurring action as a replay tick; returns when it next has work."""
-    from scheduler.actions import run_event
+    from scheduler.actions import run_event  # the scheduler Lambda's own action
 
     def tick(now: dt.datetime) -> dt.datetime | None:
         result = run_event({"action": "schedule"}, settings, clients, now=now, load=load)

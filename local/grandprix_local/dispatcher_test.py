@@ -4,14 +4,15 @@ from typing import Any
 
 import pytest
 
+from f1common.clock import SimulatedClock
 from f1common.datasets import ScheduleRow
 from f1common.events import CalendarStatus, IngestionRequest
 from f1common.race_calendar import RaceCalendar
 from f1common.schedule import expected_end
 from f1common.settings import Settings, ingestion_target_arn
+from grandprix_local.conftest import utc
+from grandprix_local.dispatcher import Dispatcher, Firing, scheduler_tick
 from scheduler.actions import Clients, run_event
-from scheduler.conftest import utc
-from scheduler.dispatcher import Dispatcher, Firing, SimulatedClock, scheduler_tick
 from scheduler.schedules import (
     ScheduleTarget,
     create_ingestion_schedule,
@@ -193,14 +194,6 @@ def test_unmapped_target_is_a_clear_error(settings: Settings, clients: Clients, 
     dispatcher = Dispatcher(clients.scheduler, clients.sqs, settings.group, {}, clock=SimulatedClock(utc(2025, 4, 1)))
     with pytest.raises(LookupError, match="ingest-2025-01-R-a1 targets arn:aws:lambda:.*which has no local handler"):
         dispatcher.run_due()
-
-
-def test_simulated_clock_only_moves_forward() -> None:
-    clock = SimulatedClock(utc(2025, 1, 1))
-    with pytest.raises(ValueError, match="cannot go back"):
-        clock.set(utc(2024, 12, 31))
-    with pytest.raises(ValueError, match="aware"):
-        SimulatedClock(dt.datetime(2025, 1, 1))
 
 
 def test_replay_without_a_tick_fires_stored_schedules_at_their_instants(
