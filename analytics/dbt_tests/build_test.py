@@ -52,12 +52,12 @@ class Built:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     settings = _require_shared_data()
     work = tmp_path_factory.mktemp("dbt-build")
-    with embedded_stack(work, f1data_dir=settings.f1data_dir) as landing:
+    with embedded_stack(work, f1data_dir=settings.f1data_dir, notifications=False) as landing:
         landing.land_ergast()
         landing.land_schedules([2023])
         for session in INITIAL_SESSIONS:
             landing.land_session(session)
-        landing.load_landed()
+        landing.load_new_files()
         started = time.perf_counter()
         full = run_dbt(["build"], warehouse_path=landing.path, artifacts_dir=work)
         yield Built(landing, work, full, time.perf_counter() - started)
@@ -67,7 +67,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
 def incremental(built: Built) -> DbtRun:
     """Lands and loads one more session, then runs `dbt build` again (incremental facts)."""
     built.landing.land_session(NEW_SESSION)
-    built.landing.load_landed()
+    built.landing.load_new_files()
     run = run_dbt(["build"], warehouse_path=built.path, artifacts_dir=built.artifacts)
     print(f"\nfull dbt build {built.full_seconds:.1f}s, incremental dbt build {run.elapsed_s:.1f}s")
     return run

@@ -37,18 +37,18 @@ def main(argv: list[str] | None = None) -> int:
     proof: dict[str, Any] = {"initial_sessions": len(initial), "new_session": new}
     with tempfile.TemporaryDirectory(prefix="gpi-dbt-proof-") as tmp:
         work = Path(tmp)
-        with embedded_stack(work) as landing:
+        with embedded_stack(work, notifications=False) as landing:
             started = time.perf_counter()
             landing.land_ergast()
             landing.land_schedules(int(s[:4]) for s in sessions)
             for session in initial:
                 landing.land_session(session)
-            landing.load_landed()
+            landing.load_new_files()
             proof["ingest_and_load_s"] = round(time.perf_counter() - started, 1)
             full = run_dbt(["build"], warehouse_path=landing.path, artifacts_dir=work)
             proof["full_build_s"] = round(full.elapsed_s, 1)
             landing.land_session(new)
-            landing.load_landed()
+            landing.load_new_files()
             incremental = run_dbt(["build"], warehouse_path=landing.path, artifacts_dir=work)
             proof["incremental_build_s"] = round(incremental.elapsed_s, 1)
             proof["nodes"] = len(full.nodes)

@@ -13,6 +13,7 @@ from typing import Any
 from f1common.events import CalendarStatus
 from f1common.sessions import SessionId
 from f1common.settings import F1DATA_ENV, Settings
+from f1common.warehouse import STAGING_SCHEMA
 from grandprix_local.pipeline import LocalPipeline, Progress, Replay, StageTimer, environment
 
 
@@ -273,7 +274,7 @@ def _row_counts(warehouse: Path) -> tuple[dict[str, int], dict[str, int]]:
     try:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where (table_schema = 'staging' and table_name like '%_staging') "
+            f"where (table_schema = '{STAGING_SCHEMA}' and table_name like '%_staging') "
             "or (table_schema = 'analytics' and (table_name like 'fct_%' or table_name like 'dim_%')) "
             "order by 1, 2"
         ).fetchall()
@@ -281,7 +282,7 @@ def _row_counts(warehouse: Path) -> tuple[dict[str, int], dict[str, int]]:
         facts: dict[str, int] = {}
         for schema, table in tables:
             count = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
-            (staging if schema == "staging" else facts)[table] = int(count[0]) if count else 0
+            (staging if schema == STAGING_SCHEMA else facts)[table] = int(count[0]) if count else 0
         return staging, facts
     finally:
         con.close()
