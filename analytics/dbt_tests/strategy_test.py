@@ -1,7 +1,7 @@
 """The race-strategy models on real races of the shared data: stints, fuel correction, clean laps, pit-stop losses.
 
-The warehouse is the local stack's test warehouse (`grandprix_local.warehouse`: ingestion, loader, `dbt build`,
-shared with the dashboards' tests through its cache): 2023 Bahrain, 2023 Australia, 2025 Australia and China
+The warehouse is the local stack's test warehouse (`grandprix_local.harness.build_warehouse`: ingestion, loader,
+`dbt build`, shared with the dashboards' tests through its cache): 2023 Bahrain, 2023 Australia, 2025 Australia and China
 with their sprints and qualifying, and the Ergast history.
 """
 
@@ -22,7 +22,7 @@ from dbt_runner.runner import PROJECT_DIR, run_dbt
 
 from f1common.settings import Settings
 from f1common.testing import f1data_dir_or_skip
-from grandprix_local.warehouse import build_warehouse
+from grandprix_local.harness import build_warehouse
 
 
 @pytest.fixture(scope="module")
