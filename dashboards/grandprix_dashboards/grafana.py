@@ -45,7 +45,7 @@ def _generic(**fields: Any) -> g.Panel:
 
 
 def _fmt(spec: PanelSpec) -> Format:
-    return Format.TIME_SERIES if spec.kind is Kind.TIMESERIES else Format.TABLE
+    return Format.TABLE  # every panel's SQL returns rows; no time-series frames
 
 
 def _matrix(spec: PanelSpec) -> list[dict[str, Any]]:
@@ -178,8 +178,6 @@ def panel(spec: PanelSpec, ds: Datasource) -> g.Panel:
                                       "color": {"mode": "palette-classic"}},
                          "overrides": _series_names(spec)},
         )
-    if spec.kind is Kind.TIMESERIES:
-        return g.TimeSeries(**common, unit=spec.unit, legendPlacement="right", lineWidth=2)
     if spec.kind is Kind.BARS:
         assert spec.x is not None
         # long (x, series, value) → one column per series; a missing bar is a zero

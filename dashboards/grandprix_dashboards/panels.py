@@ -9,7 +9,7 @@ JSON for a datasource; :mod:`grandprix_dashboards.preview` runs the same SQL and
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 from grandprix_dashboards.sql import SqlSource
@@ -24,7 +24,6 @@ LAP_TIME = "time:m:ss.SSS"
 
 class Kind(str, Enum):
     LINES = "lines"  # numeric x (lap, round), one line per series: Grafana "trend"
-    TIMESERIES = "timeseries"  # time x: Grafana "timeseries" with the time-series format
     SCATTER = "scatter"  # numeric x and y points: Grafana "xychart"
     BARS = "bars"  # categorical x: Grafana "barchart"
     TABLE = "table"
@@ -86,7 +85,7 @@ class PanelSpec:
     sql: SqlSource
     pos: Pos
     description: str = ""
-    x: str | None = None  # x column (LINES, SCATTER, BARS) or time column (TIMESERIES)
+    x: str | None = None  # x column (LINES, SCATTER, BARS)
     y: tuple[str, ...] = ()  # value columns; one line/bar group each
     series: str | None = None  # column whose values split rows into series (long format)
     unit: str = ""  # Grafana unit id, e.g. "s", "celsius", "short"
@@ -120,7 +119,6 @@ class DashboardSpec:
     tags: tuple[str, ...] = ("grand-prix-insights",)
     refresh: str = "5m"
     time_from: str = "now-7d"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def slug(self) -> str:
@@ -153,12 +151,6 @@ def bars(title: str, sql: SqlSource, pos: Pos, *, x: str, y: str, series: str | 
                      unit=unit, team_colours=team_colours, styles=styles, horizontal=horizontal,
                      show_values=show_values, legend=legend, x_label=x_label, y_label=y_label,
                      description=description)
-
-
-def timeseries(title: str, sql: SqlSource, pos: Pos, *, time: str, y: str | tuple[str, ...],
-               series: str | None = None, unit: str = "", description: str = "") -> PanelSpec:
-    return PanelSpec(title=title, kind=Kind.TIMESERIES, sql=sql, pos=pos, x=time, y=_tuple(y), series=series,
-                     unit=unit, description=description)
 
 
 def table(title: str, sql: SqlSource, pos: Pos, *, description: str = "", empty_ok: str | None = None,
