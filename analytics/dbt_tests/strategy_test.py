@@ -1,8 +1,8 @@
 """The race-strategy models on real races of the shared data: stints, fuel correction, clean laps, pit-stop losses.
 
 The warehouse is the local stack's test warehouse (`grandprix_local.harness.build_warehouse`: ingestion, loader,
-`dbt build`, shared with the dashboards' tests through its cache): 2023 Bahrain, 2023 Australia, 2025 Australia and China
-with their sprints and qualifying, and the Ergast history.
+`dbt build`, shared with the dashboards' tests through its cache): 2023 Bahrain, 2023 Australia, 2025 Australia
+and China with their sprints and qualifying, and the Ergast history.
 """
 
 from __future__ import annotations
