@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,29 +15,39 @@ from gpi_infra.config import AWS_PROJECT, AwsStackConfig, snowflake_access_role_
 from gpi_infra.iam import UNSCOPED_ACTIONS
 from gpi_infra.testing import (
     ACCOUNT,
+    LOADER_PRIVATE_KEY,
+    REGION,
     SNOWFLAKE_EXTERNAL_ID,
     SNOWFLAKE_IAM_USER_ARN,
     SNOWPIPE_QUEUE_ARN,
     Recorded,
     Stack,
+    packages_for,
     run_program,
     snowflake_outputs,
+    with_packages,
 )
 
 NAMES = ResourceNames.for_stage("dev")
 BUCKET_ARN = f"arn:aws:s3:::{NAMES.landing_bucket}"
 TABLE_ARN = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/{NAMES.calendar_table}"
+FUNCTIONS = {"scheduler": NAMES.scheduler_function, "ingestion": NAMES.ingestion_function, "loader": NAMES.loader_function}
+
+
+def run_aws(cfg: AwsStackConfig, stack: str = "dev") -> Stack:
+    return run_program(lambda: aws_program(cfg, snowflake_outputs(stack), packages_for(cfg)), project=AWS_PROJECT,
+                       stack=stack)
 
 
 @pytest.fixture(scope="module")
-def stack() -> Stack:
+def packages_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("dist")
+
+
+@pytest.fixture(scope="module")
+def stack(packages_dir: Path) -> Stack:
     cfg = AwsStackConfig(stage="dev", snowflake_stack="acme/gpi-snowflake/dev", alarm_email="ops@example.com")
-    return run_program(lambda: aws_program(cfg, snowflake_outputs()), project=AWS_PROJECT)
-
-
-def function_name(service: str) -> str:
-    """The Lambda function name of a service, from the stage's resource names."""
-    return str(getattr(NAMES, f"{service}_function"))
+    return run_aws(with_packages(cfg, packages_dir))
 
 
 def statements(resource: Recorded, key: str = "policy") -> list[dict[str, Any]]:
@@ -99,9 +110,9 @@ def test_data_files_go_to_snowpipe_by_default(stack: Stack) -> None:
     assert stack.of_type("aws:sqs/queuePolicy:QueuePolicy") == []  # Snowflake owns its queue's policy
 
 
-def test_without_snowpipe_the_loader_gets_every_event() -> None:
+def test_without_snowpipe_the_loader_gets_every_event(packages_dir: Path) -> None:
     cfg = AwsStackConfig(stage="dev", snowflake_stack="acme/gpi-snowflake/dev", load_with="loader")
-    stack = run_program(lambda: aws_program(cfg, snowflake_outputs()), project=AWS_PROJECT)
+    stack = run_aws(with_packages(cfg, packages_dir))
     queues = stack.one("aws:s3/bucketNotification:BucketNotification").inputs["queues"]
     loader_queue = stack.outputs["loader_queue_arn"]
     assert {(q["filterPrefix"], q["queueArn"]) for q in queues} == {
@@ -125,13 +136,22 @@ def test_calendar_table(stack: Stack) -> None:
     assert table["ttl"] == {"attributeName": CALENDAR_TTL_ATTRIBUTE, "enabled": True}
 
 
-def test_lambdas_packages_runtime_and_sizing(stack: Stack) -> None:
+def test_lambdas_code_runtime_and_sizing(stack: Stack) -> None:
+    cfg = AwsStackConfig(stage="dev", snowflake_stack="o/p/s")
     for fn in stack.of_type("aws:lambda/function:Function"):
         service = fn.inputs["environment"]["variables"]["POWERTOOLS_SERVICE_NAME"]
-        assert fn.inputs["runtime"] == "python3.11"
-        health = fn.name == "loader-health"
-        assert fn.inputs["handler"] == ("loader.handler.health_handler" if health else "lambda_function.handler")
-        assert fn.inputs["code"].path == f"../../../dist/services.{service}/lambda.zip"
+        handler = "loader.handler.health_handler" if fn.name == "loader-health" else "lambda_function.handler"
+        assert fn.inputs["packageType"] == cfg.functions[service].package_type.capitalize()
+        if fn.inputs["packageType"] == "Zip":
+            # AWS's managed python3.11 runtime runs the Pants zip as it is.
+            assert (fn.inputs["runtime"], fn.inputs["handler"]) == ("python3.11", handler)
+            assert fn.inputs["code"].path.endswith(f"services.{service}/lambda.zip")
+            assert "imageUri" not in fn.inputs
+        else:
+            # The image's CMD is the handler; the entrypoint (the runtime interface client) is in the image.
+            assert fn.inputs["imageConfig"] == {"commands": [handler]}
+            assert "code" not in fn.inputs and "runtime" not in fn.inputs and "handler" not in fn.inputs
+        assert fn.inputs["architectures"] == ["x86_64"]
         assert fn.inputs["loggingConfig"]["logGroup"] == f"/aws/lambda/{fn.inputs['name']}"
     ingestion = stack.one("aws:lambda/function:Function", "ingestion").inputs
     assert ingestion["memorySize"] >= 1024 and 300 <= ingestion["timeout"] <= 900
@@ -140,29 +160,57 @@ def test_lambdas_packages_runtime_and_sizing(stack: Stack) -> None:
     assert loader_queue.inputs["visibilityTimeoutSeconds"] >= loader["timeout"]
 
 
-def test_lambdas_can_run_from_container_images() -> None:
-    image = f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/gpi-ingestion:2025-11-26"
-    cfg = AwsStackConfig.model_validate(
-        {
-            "stage": "dev",
-            "snowflakeStack": "acme/gpi-snowflake/dev",
-            "functions": {"ingestion": {"imageUri": image, "memoryMb": 2048, "timeoutSeconds": 900}},
-        }
+def test_each_image_service_has_its_repository_image_and_function_by_digest(stack: Stack) -> None:
+    images = stack.of_type("docker-build:index:Image")
+    repositories = {r.name: r for r in stack.of_type("aws:ecr/repository:Repository")}
+    image_services = [s for s, f in AwsStackConfig(stage="dev", snowflake_stack="o/p/s").functions.items()
+                      if f.package_type == "image"]
+    assert sorted(i.name for i in images) == sorted(f"{s}-image" for s in image_services)
+    for service in image_services:
+        # Repository: named like the function, scanned on push, immutable tags, encrypted, with a lifecycle.
+        repository = repositories[f"{service}-repository"]
+        assert repository.inputs["name"] == FUNCTIONS[service]
+        assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
+        assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+        assert repository.inputs["encryptionConfigurations"] == [{"encryptionType": "AES256"}]
+        assert repository.inputs["forceDelete"] is True  # dev; prod keeps its images (projects_test)
+        lifecycle = stack.one("aws:ecr/lifecyclePolicy:LifecyclePolicy", f"{service}-lifecycle").inputs
+        assert lifecycle["repository"] == FUNCTIONS[service]
+        rules = json.loads(lifecycle["policy"])["rules"]
+        assert [r["selection"]["tagStatus"] for r in rules] == ["untagged", "any"]
+        assert rules[1]["selection"]["countNumber"] == 10
+        # Image: built from the Pants package's directory with the shared Dockerfile, pushed to that repository
+        # under the content fingerprint as its (immutable) tag, as one plain manifest Lambda accepts.
+        image = stack.one("docker-build:index:Image", f"{service}-image").inputs
+        url = repository.state["repositoryUrl"]
+        [tag] = image["tags"]
+        assert tag.startswith(f"{url}:") and len(tag.rsplit(":", 1)[1]) == 20
+        assert image["context"]["location"].endswith(f"services.{service}")
+        assert image["dockerfile"]["location"].endswith("services/lambda.Dockerfile")
+        assert image["buildArgs"] == {"BASE_IMAGE": "public.ecr.aws/docker/library/python:3.11-slim-bookworm"}
+        assert image["platforms"] == ["linux/amd64"]
+        assert image["exports"] == [{"registry": {"ociMediaTypes": False, "compression": "gzip", "compressionLevel": 0,
+                                                   "forceCompression": False, "push": True, "store": True}}]
+        [registry] = image["registries"]
+        assert registry["address"] == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
+        assert registry["username"] == "AWS"
+        # Function: that repository's image by the digest the push reported.
+        digest = stack.one("docker-build:index:Image", f"{service}-image").state["digest"]
+        function = stack.one("aws:lambda/function:Function", service).inputs
+        assert function["imageUri"] == f"{url}@{digest}"
+        assert stack.outputs["images"][service] == function["imageUri"]
+    assert stack.one("aws:lambda/function:Function", "loader-health").inputs["imageUri"] == (
+        stack.one("aws:lambda/function:Function", "loader").inputs["imageUri"]
     )
-    stack = run_program(lambda: aws_program(cfg, snowflake_outputs()), project=AWS_PROJECT)
-    ingestion = stack.one("aws:lambda/function:Function", "ingestion").inputs
-    assert (ingestion["packageType"], ingestion["imageUri"]) == ("Image", image)
-    assert ingestion["imageConfig"] == {"commands": ["lambda_function.handler"]}
-    assert "code" not in ingestion and "runtime" not in ingestion
-    assert stack.one("aws:lambda/function:Function", "loader").inputs["packageType"] == "Zip"
-    with pytest.raises(ValueError, match="exactly one of package"):
-        AwsStackConfig.model_validate(
-            {
-                "stage": "dev",
-                "snowflakeStack": "o/p/s",
-                "functions": {"loader": {"memoryMb": 512, "timeoutSeconds": 60}},
-            }
-        )
+
+
+def test_a_changed_package_changes_only_its_image(packages_dir: Path, tmp_path: Path) -> None:
+    cfg = AwsStackConfig(stage="dev", snowflake_stack="acme/gpi-snowflake/dev")
+    before = run_aws(with_packages(cfg, packages_dir))
+    after = run_aws(with_packages(cfg, tmp_path, loader="v2"))
+    uris = {s: {st.one("aws:lambda/function:Function", s).inputs["imageUri"] for st in (before, after)}
+            for s in ("ingestion", "loader")}
+    assert len(uris["loader"]) == 2 and len(uris["ingestion"]) == 1
 
 
 def test_lambda_env_is_f1common_settings(stack: Stack) -> None:
@@ -251,15 +299,13 @@ def test_wildcard_resources_only_for_unscoped_actions(stack: Stack) -> None:
 
 def test_log_groups_have_retention(stack: Stack) -> None:
     groups = {g.inputs["name"]: g.inputs["retentionInDays"] for g in stack.of_type("aws:cloudwatch/logGroup:LogGroup")}
-    functions = [function_name(s) for s in ("scheduler", "ingestion", "loader")] + [
-        f"{NAMES.loader_function}-health"
-    ]
+    functions = [*FUNCTIONS.values(), f"{NAMES.loader_function}-health"]
     assert groups == {f"/aws/lambda/{name}": 30 for name in functions}
 
 
 def test_schedules_invoke_only_the_ingestion_and_dead_letter(stack: Stack) -> None:
     role = stack.one("aws:iam/role:Role", "ingestion-schedules-role")
-    assert role.inputs["name"] == f"{NAMES.scheduler_function}-invoke-ingestion"
+    assert role.inputs["name"] == NAMES.ingestion_invoke_role
     [trust] = statements(role, "assumeRolePolicy")
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
     assert trust["Condition"]["ArnLike"]["aws:SourceArn"].endswith(f":schedule/{NAMES.schedule_group}/*")
@@ -313,7 +359,7 @@ def test_alarms(stack: Stack) -> None:
     for svc in ("scheduler", "ingestion", "loader"):
         errors = alarms[f"gpi-dev-{svc}-errors"]
         assert (errors["namespace"], errors["metricName"]) == ("AWS/Lambda", "Errors")
-        assert errors["dimensions"] == {"FunctionName": function_name(svc)}
+        assert errors["dimensions"] == {"FunctionName": FUNCTIONS[svc]}
     assert alarms["gpi-dev-loader-health-errors"]["dimensions"] == {"FunctionName": f"{NAMES.loader_function}-health"}
     dlq = alarms["gpi-dev-ingestion-dlq-depth"]
     assert dlq["dimensions"] == {"QueueName": NAMES.ingestion_dlq}
@@ -347,15 +393,10 @@ def test_loader_consumes_its_queue(stack: Stack) -> None:
     assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
-def test_private_key_only_from_secret_config() -> None:
-    cfg = AwsStackConfig(stage="dev", snowflake_stack="acme/gpi-snowflake/dev")
-    without = run_program(lambda: aws_program(cfg, snowflake_outputs()), project=AWS_PROJECT)
-    assert without.of_type("aws:secretsmanager/secretVersion:SecretVersion") == []
-    assert without.of_type("aws:sns/topicSubscription:TopicSubscription") == []
-    pem = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
-    with_key = run_program(
-        lambda: aws_program(cfg, snowflake_outputs(), snowflake_private_key=pem), project=AWS_PROJECT
-    )
-    secret = with_key.one("aws:secretsmanager/secretVersion:SecretVersion").inputs["secretString"]
-    # The provider marks the value secret: it reaches the engine encrypted, never as plain state.
-    assert secret == {rpc._special_sig_key: rpc._special_secret_sig, "value": pem}
+def test_loader_key_comes_from_the_snowflake_stack_as_a_secret(stack: Stack) -> None:
+    assert stack.of_type("aws:sns/topicSubscription:TopicSubscription")  # alarm_email given
+    version = stack.one("aws:secretsmanager/secretVersion:SecretVersion").inputs
+    # The Snowflake stack's secret output reaches the engine encrypted, never as plain state.
+    assert version["secretString"] == {rpc._special_sig_key: rpc._special_secret_sig, "value": LOADER_PRIVATE_KEY}
+    secret = stack.one("aws:secretsmanager/secret:Secret").inputs
+    assert secret["name"] == "gpi-dev/snowflake/loader-private-key"

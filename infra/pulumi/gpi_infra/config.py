@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 from f1common.errors import describe_validation_error
@@ -42,53 +42,64 @@ class _Config(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
 
+PackageType = Literal["zip", "image"]
+
+# How each service ships (build-support/lambda.py declares the same in the service's BUILD): a zip on AWS's
+# python3.11 runtime where its wheels load there, else a container image built by this stack.
+# Memory, timeout and /tmp per service: the scheduler syncs and plans the calendar (boto3 and pydantic only); a
+# race loaded with FastF1 (laps, results, weather, race control) peaks at ~150-250 MB of Python heap plus the HTTP
+# cache in /tmp, and 1 GB also buys a full vCPU for the pandas work; the loader copies one run's files.
+_DEFAULT_FUNCTIONS: dict[str, tuple[PackageType, int, int, int]] = {
+    "scheduler": ("image", 512, 300, 512),
+    "ingestion": ("image", 1024, 600, 2048),
+    "loader": ("image", 512, 300, 512),
+}
+
+
+def default_package(service: str) -> str:
+    """Where `pants package services/<service>:lambda` writes the package, relative to a Pulumi project dir."""
+    return f"../../../dist/services.{service}/lambda.zip"
+
+
 class FunctionSettings(_Config):
     """Deployment settings of one Lambda."""
 
-    package: str | None = Field(
-        default=None, description="Path of the Pants-built zip, relative to the Pulumi project dir"
-    )
-    image_uri: str | None = Field(
-        default=None,
-        description="ECR image instead of a zip: Lambda caps zips at 250 MB unpacked, FastF1 + pyarrow need more",
-    )
+    package_type: PackageType = Field(description="zip (managed python3.11 runtime) or image (built by the stack)")
+    package: str = Field(description="The Pants-built zip, relative to the Pulumi project dir (or absolute)")
     handler: str = DEFAULT_LAMBDA_HANDLER
     memory_mb: int = Field(ge=128, le=10240)
     timeout_seconds: int = Field(ge=1, le=900)
     ephemeral_storage_mb: int = Field(default=512, ge=512, le=10240)
 
-    @model_validator(mode="after")
-    def _one_source(self) -> FunctionSettings:
-        if (self.package is None) == (self.image_uri is None):
-            raise ValueError("set exactly one of package (a zip) and imageUri (an ECR image)")
-        return self
 
-
-def _default_functions() -> dict[str, FunctionSettings]:
-    sizes = {
-        # The scheduler loads one season's schedule with FastF1 (pandas) and writes the calendar.
-        "scheduler": (512, 300, 512),
-        # A race session loaded with FastF1 (laps, results, weather, race control) peaks at ~150-250 MB of
-        # Python heap plus the HTTP cache in /tmp; 1 GB also buys a full vCPU for the pandas work.
-        "ingestion": (1024, 600, 2048),
-        # The loader copies one run's files into Snowflake.
-        "loader": (512, 300, 512),
-    }
+def _default_functions() -> dict[str, dict[str, Any]]:
     return {
-        svc: FunctionSettings(
-            package=f"../../../dist/services.{svc}/lambda.zip",
-            memory_mb=mem,
-            timeout_seconds=timeout,
-            ephemeral_storage_mb=tmp,
-        )
-        for svc, (mem, timeout, tmp) in sizes.items()
+        svc: {
+            "packageType": kind,
+            "package": default_package(svc),
+            "memoryMb": mem,
+            "timeoutSeconds": timeout,
+            "ephemeralStorageMb": tmp,
+        }
+        for svc, (kind, mem, timeout, tmp) in _DEFAULT_FUNCTIONS.items()
     }
 
 
 class AwsStackConfig(_Config):
     stage: str = Field(pattern=r"^[a-z][a-z0-9]{1,15}$")
     landing_bucket: str | None = Field(default=None, description="Override of the bucket name (must match Snowflake's)")
-    functions: dict[str, FunctionSettings] = Field(default_factory=_default_functions)
+    functions: dict[str, FunctionSettings] = Field(
+        default_factory=lambda: {svc: FunctionSettings.model_validate(v) for svc, v in _default_functions().items()},
+        description="Per service: a partial override of the defaults, e.g. {ingestion: {memoryMb: 1536}}",
+    )
+    build_packages: bool = Field(
+        default=True, description="Run `pants package` for the services before deploying (the program does it)"
+    )
+    lambda_base_image: str = Field(
+        default="public.ecr.aws/docker/library/python:3.11-slim-bookworm",
+        description="Base of the service images: CPython 3.11 on Debian 12 (pin it by digest for reproducible builds)",
+    )
+    image_retention_count: int = Field(default=10, ge=1, description="Images kept per service repository")
     log_retention_days: int = 30
     landing_ia_after_days: int = Field(default=30, ge=30, description="Move landed files to STANDARD_IA after")
     landing_expire_after_days: int = Field(default=365, ge=31, description="Delete landed runs after")
@@ -113,14 +124,20 @@ class AwsStackConfig(_Config):
     alarm_email: str | None = None
     snowflake_stack: str = Field(description="StackReference name of the Snowflake stack, e.g. acme/gpi-snowflake/dev")
 
-    @field_validator("functions")
+    @field_validator("functions", mode="before")
     @classmethod
-    def _all_services(cls, value: dict[str, FunctionSettings]) -> dict[str, FunctionSettings]:
-        defaults = _default_functions()
+    def _all_services(cls, value: Any) -> Any:
+        """Each service's settings are its defaults updated with what the stack config sets."""
+        if not isinstance(value, dict):
+            return value
         unknown = set(value) - set(SERVICES)
         if unknown:
             raise ValueError(f"unknown services in functions: {sorted(unknown)}; expected some of {list(SERVICES)}")
-        return {**defaults, **value}
+        merged = _default_functions()
+        for svc, override in value.items():
+            fields = override.model_dump(by_alias=True) if isinstance(override, BaseModel) else dict(override)
+            merged[svc] = {**merged[svc], **{to_camel(k): v for k, v in fields.items()}}
+        return merged
 
     @property
     def names(self) -> ResourceNames:
@@ -128,12 +145,16 @@ class AwsStackConfig(_Config):
         return names.model_copy(update={"landing_bucket": self.landing_bucket}) if self.landing_bucket else names
 
 
-class ServiceUserKeys(_Config):
-    """RSA public keys (PEM body, no header lines) of the service users; the private keys never leave their owners."""
+class KeyGenerations(_Config):
+    """The current key-pair generation of each Snowflake service user (see the README: rotation).
 
-    loader: str
-    transformer: str
-    reporter: str
+    The stack generates one key pair per generation (pulumi-tls) and registers the current and the previous
+    generation's public keys on the user, so raising a number rotates that user's key without downtime.
+    """
+
+    loader: int = Field(default=1, ge=1)
+    transformer: int = Field(default=1, ge=1)
+    reporter: int = Field(default=1, ge=1)
 
 
 class SnowflakeStackConfig(_Config):
@@ -144,7 +165,7 @@ class SnowflakeStackConfig(_Config):
     admin_role: str = "ACCOUNTADMIN"
     aws_account_id: str = Field(pattern=r"^\d{12}$")
     landing_bucket: str | None = Field(default=None, description="Override of the bucket name (must match AWS's)")
-    public_keys: ServiceUserKeys
+    key_generations: KeyGenerations = Field(default_factory=KeyGenerations)
     load_warehouse_size: str = "XSMALL"
     transform_warehouse_size: str = "XSMALL"
     bi_warehouse_size: str = "XSMALL"

@@ -34,6 +34,8 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 FUNCTION = "aws:lambda/function:Function"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+REPOSITORY = "aws:ecr/repository:Repository"
+LIFECYCLE_POLICY = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
 
 PUBLIC_ACL = {"public-read", "public-read-write", "authenticated-read"}
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
@@ -290,6 +292,47 @@ schedule_dlq = ResourceValidationPolicy(
 )
 
 
+# --- container images ------------------------------------------------------------------------------------
+
+
+def _ecr_repositories(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    lifecycles = {str(r.props.get("repository")) for r in args.resources if r.resource_type == LIFECYCLE_POLICY}
+    for r in args.resources:
+        if r.resource_type != REPOSITORY:
+            continue
+        name = str(r.props.get("name") or r.name)
+        if (r.props.get("imageScanningConfiguration") or {}).get("scanOnPush") is not True:
+            report_violation(f"ECR repository {name} does not scan images on push", r.urn)
+        if r.props.get("imageTagMutability") != "IMMUTABLE":
+            report_violation(f"ECR repository {name} allows tags to be overwritten: set IMMUTABLE", r.urn)
+        if name not in lifecycles:
+            report_violation(f"ECR repository {name} has no lifecycle policy: old images would pile up", r.urn)
+
+
+ecr_repositories = StackValidationPolicy(
+    name="ecr-repositories",
+    description="Every ECR repository scans images on push, has immutable tags and a lifecycle policy.",
+    validate=_ecr_repositories,
+    enforcement_level=MANDATORY,
+)
+
+
+def _lambda_images_by_digest(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != FUNCTION or args.props.get("packageType") != "Image":
+        return
+    uri = str(args.props.get("imageUri") or "")
+    if "@sha256:" not in uri or ":" in uri.split("@", 1)[0].rsplit("/", 1)[-1]:
+        report_violation(f"Lambda {args.props.get('name') or args.name} must use its image by digest, got {uri!r}", None)
+
+
+lambda_images_by_digest = ResourceValidationPolicy(
+    name="lambda-image-by-digest",
+    description="Every container-image Lambda names its image as repository@sha256:digest (no tag that can move).",
+    validate=_lambda_images_by_digest,
+    enforcement_level=MANDATORY,
+)
+
+
 POLICIES: list[Policy] = [
     no_public_buckets,
     encryption_at_rest,
@@ -298,4 +341,6 @@ POLICIES: list[Policy] = [
     dynamodb_pitr,
     log_retention,
     schedule_dlq,
+    ecr_repositories,
+    lambda_images_by_digest,
 ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,26 +14,35 @@ from gpi_infra.snowflake_stack import snowflake_program
 from gpi_infra.testing import (
     Recorded,
     Stack,
+    packages_for,
     policy_resource,
     resource_args,
     run_program,
     snowflake_config,
     snowflake_outputs,
     violations,
+    with_packages,
 )
 
 
+def run_prod(cfg: AwsStackConfig, directory: Path) -> Stack:
+    cfg = with_packages(cfg, directory)
+    return run_program(
+        lambda: aws_program(cfg, snowflake_outputs("prod"), packages_for(cfg)), project=AWS_PROJECT, stack="prod"
+    )
+
+
 @pytest.fixture(scope="module")
-def aws() -> Stack:
+def aws(tmp_path_factory: pytest.TempPathFactory) -> Stack:
     """The prod stack in the mode that has every kind of resource (the loader's queue policy)."""
     cfg = AwsStackConfig(stage="prod", snowflake_stack="acme/gpi-snowflake/prod", load_with="loader")
-    return run_program(lambda: aws_program(cfg, snowflake_outputs("prod")), project=AWS_PROJECT, stack="prod")
+    return run_prod(cfg, tmp_path_factory.mktemp("dist"))
 
 
 @pytest.fixture(scope="module")
-def aws_snowpipe() -> Stack:
+def aws_snowpipe(tmp_path_factory: pytest.TempPathFactory) -> Stack:
     cfg = AwsStackConfig(stage="prod", snowflake_stack="acme/gpi-snowflake/prod", alarm_email="ops@example.com")
-    return run_program(lambda: aws_program(cfg, snowflake_outputs("prod")), project=AWS_PROJECT, stack="prod")
+    return run_prod(cfg, tmp_path_factory.mktemp("dist"))
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +74,7 @@ def test_both_stacks_comply(
 
 def test_policy_pack_lists_each_policy_once() -> None:
     names = [p.name for p in policies.POLICIES]
-    assert len(names) == len(set(names)) == 7
+    assert len(names) == len(set(names)) == 9
 
 
 def test_public_bucket_is_refused(aws: Stack) -> None:
@@ -168,3 +178,25 @@ def test_schedule_without_dlq_is_refused(aws: Stack) -> None:
     assert violations(policies.schedule_dlq, resource_args(schedule, target=no_retry)) == [
         "schedule gpi-prod-scheduler-hourly has no retry policy"
     ]
+
+
+def test_ecr_repository_without_scan_immutability_or_lifecycle_is_refused(aws: Stack) -> None:
+    assert run_all(policies.ecr_repositories, aws, {"ingestion-repository": {"imageTagMutability": "MUTABLE"}}) == [
+        "ECR repository gpi-prod-ingestion allows tags to be overwritten: set IMMUTABLE"
+    ]
+    no_scan = {"loader-repository": {"imageScanningConfiguration": {"scanOnPush": False}}}
+    assert run_all(policies.ecr_repositories, aws, no_scan) == ["ECR repository gpi-prod-loader does not scan images on push"]
+    assert run_all(policies.ecr_repositories, aws, drop="loader-lifecycle") == [
+        "ECR repository gpi-prod-loader has no lifecycle policy: old images would pile up"
+    ]
+
+
+def test_lambda_image_by_tag_is_refused(aws: Stack) -> None:
+    function = aws.one("aws:lambda/function:Function", "ingestion")
+    by_digest = function.inputs["imageUri"]
+    assert violations(policies.lambda_images_by_digest, resource_args(function)) == []
+    repository = by_digest.split("@")[0]
+    for uri in (f"{repository}:latest", f"{repository}:latest@{by_digest.split('@')[1]}"):
+        assert violations(policies.lambda_images_by_digest, resource_args(function, imageUri=uri)) == [
+            f"Lambda gpi-prod-ingestion must use its image by digest, got {uri!r}"
+        ]

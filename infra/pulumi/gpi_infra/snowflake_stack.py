@@ -18,6 +18,7 @@ from gpi_infra.components.database import (
     WarehouseDatabase,
     WarehouseDatabaseArgs,
 )
+from gpi_infra.components.service_keys import ServiceKeyPair, ServiceKeyPairArgs
 from gpi_infra.components.snowpipe import SnowpipeIngest, SnowpipeIngestArgs
 from gpi_infra.components.warehouse_access import ServiceAccess, WarehouseAccess, WarehouseAccessArgs
 from gpi_infra.config import SnowflakeStackConfig
@@ -28,6 +29,10 @@ PREVIEW_FEATURES = {
     "snowflake:index/table:Table": "snowflake_table_resource",
     "snowflake:index/pipe:Pipe": "snowflake_pipe_resource",
 }
+
+
+# The Snowflake service users (one role, warehouse and key pair each): loader Lambda, dbt, Grafana.
+SERVICE_USERS = ("loader", "transformer", "reporter")
 
 
 def object_names(stage: str) -> dict[str, str]:
@@ -109,7 +114,28 @@ def snowflake_program(
         ),
         opts=pulumi.ResourceOptions(providers=[provider], depends_on=[db]),
     )
-    keys = cfg.public_keys
+    # One key pair per service user, generated here; the private keys leave the stack only as secret outputs.
+    keys = {
+        svc: ServiceKeyPair(f"{svc}-keys", ServiceKeyPairArgs(generation=getattr(cfg.key_generations, svc)))
+        for svc in SERVICE_USERS
+    }
+    services = [
+        ServiceAccess(
+            svc,
+            objects[f"{svc}_role"],
+            objects[f"{svc}_user"],
+            objects[warehouse],
+            schema,
+            comment,
+            rsa_public_key=keys[svc].rsa_public_key,
+            rsa_public_key2=keys[svc].rsa_public_key2,
+        )
+        for svc, (warehouse, schema, comment) in {
+            "loader": ("load_warehouse", names.staging_schema, "Loads landed files into staging (loader Lambda)"),
+            "transformer": ("transform_warehouse", names.analytics_schema, "Builds the analytics schema (dbt)"),
+            "reporter": ("bi_warehouse", names.analytics_schema, "Reads the analytics marts (Grafana)"),
+        }.items()
+    ]
     access = WarehouseAccess(
         "access",
         WarehouseAccessArgs(
@@ -120,35 +146,7 @@ def snowflake_program(
             stage=ingest.stage.fully_qualified_name,
             file_format=ingest.file_format.fully_qualified_name,
             warehouses={k: wh.fully_qualified_name for k, wh in warehouses.warehouses.items()},
-            services=[
-                ServiceAccess(
-                    "loader",
-                    objects["loader_role"],
-                    objects["loader_user"],
-                    objects["load_warehouse"],
-                    keys.loader,
-                    names.staging_schema,
-                    "Loads landed files into staging (loader Lambda)",
-                ),
-                ServiceAccess(
-                    "transformer",
-                    objects["transformer_role"],
-                    objects["transformer_user"],
-                    objects["transform_warehouse"],
-                    keys.transformer,
-                    names.analytics_schema,
-                    "Builds the analytics schema (dbt)",
-                ),
-                ServiceAccess(
-                    "reporter",
-                    objects["reporter_role"],
-                    objects["reporter_user"],
-                    objects["bi_warehouse"],
-                    keys.reporter,
-                    names.analytics_schema,
-                    "Reads the analytics marts (Grafana)",
-                ),
-            ],
+            services=services,
         ),
         # Grants on "all" objects must come after the tables and pipes exist; "future" grants cover later ones.
         opts=pulumi.ResourceOptions(providers=[provider], depends_on=[ingest, warehouses]),
@@ -175,4 +173,8 @@ def snowflake_program(
         "loader_user": access.users["loader"].name,
         "transformer_user": access.users["transformer"].name,
         "reporter_user": access.users["reporter"].name,
+        # Secret outputs: the AWS stack puts the loader's into Secrets Manager; dbt and Grafana read theirs with
+        # `pulumi stack output --show-secrets <svc>_private_key` (README: keys and rotation).
+        **{f"{svc}_private_key": keys[svc].private_key for svc in SERVICE_USERS},
+        **{f"{svc}_key_generation": getattr(cfg.key_generations, svc) for svc in SERVICE_USERS},
     }

@@ -14,7 +14,6 @@ from gpi_infra.config import SNOWFLAKE_PROJECT, snowflake_access_role_arn
 from gpi_infra.snowflake_stack import PREVIEW_FEATURES, object_names, snowflake_program
 from gpi_infra.testing import (
     ACCOUNT,
-    SERVICE_KEYS,
     SNOWFLAKE_EXTERNAL_ID,
     SNOWFLAKE_IAM_USER_ARN,
     SNOWPIPE_QUEUE_ARN,
@@ -24,7 +23,7 @@ from gpi_infra.testing import (
 )
 
 NAMES = ResourceNames.for_stage("dev")
-KEYS = SERVICE_KEYS
+USERS = {"loader": "GPI_DEV_LOADER_SVC", "transformer": "GPI_DEV_DBT_SVC", "reporter": "GPI_DEV_GRAFANA_SVC"}
 
 
 @pytest.fixture(scope="module")
@@ -179,9 +178,6 @@ def test_transformer_and_reporter_roles_are_least_privilege(stack: Stack) -> Non
 def test_service_users_use_key_pair_auth(stack: Stack) -> None:
     users = {u.inputs["name"]: u.inputs for u in stack.of_type("snowflake:index/serviceUser:ServiceUser")}
     assert set(users) == {"GPI_DEV_LOADER_SVC", "GPI_DEV_DBT_SVC", "GPI_DEV_GRAFANA_SVC"}
-    assert users["GPI_DEV_LOADER_SVC"]["rsaPublicKey"] == KEYS.loader
-    assert users["GPI_DEV_DBT_SVC"]["rsaPublicKey"] == KEYS.transformer
-    assert users["GPI_DEV_GRAFANA_SVC"]["rsaPublicKey"] == KEYS.reporter
     assert users["GPI_DEV_LOADER_SVC"]["defaultRole"] == "GPI_DEV_LOADER"
     assert users["GPI_DEV_GRAFANA_SVC"]["defaultWarehouse"] == "GPI_DEV_BI_WH"
     assert not any("password" in u for u in users.values())
@@ -199,3 +195,49 @@ def test_bad_config_is_refused() -> None:
         snowflake_config(aws_account_id="12345")
     with pytest.raises(ValueError, match="stage"):
         snowflake_config(stage="Dev Stage")
+
+
+def public_key(stack: Stack, name: str) -> str:
+    """The Snowflake form of a generated key's public half: the PEM body on one line."""
+    pem = stack.one("tls:index/privateKey:PrivateKey", name).state["publicKeyPem"]
+    return "".join(line for line in pem.splitlines() if "-----" not in line)
+
+
+def test_the_stack_generates_each_users_key_pair(stack: Stack) -> None:
+    keys = {k.name: k.inputs for k in stack.of_type("tls:index/privateKey:PrivateKey")}
+    assert keys == {f"{svc}-keys-key-1": {"algorithm": "RSA", "rsaBits": 2048} for svc in USERS}
+    users = {u.inputs["name"]: u.inputs for u in stack.of_type("snowflake:index/serviceUser:ServiceUser")}
+    for svc, user in USERS.items():
+        assert users[user]["rsaPublicKey"] == public_key(stack, f"{svc}-keys-key-1")
+        assert "rsaPublicKey2" not in users[user]
+        # The private half leaves the stack only as a secret output (AWS stack, dbt, Grafana).
+        private = stack.one("tls:index/privateKey:PrivateKey", f"{svc}-keys-key-1").state["privateKeyPemPkcs8"]
+        assert stack.outputs[f"{svc}_private_key"] == private
+        assert stack.outputs[f"{svc}_key_generation"] == 1
+
+
+def test_raising_a_generation_rotates_that_key_without_downtime(stack: Stack) -> None:
+    rotated = run_program(
+        lambda: snowflake_program(snowflake_config(key_generations={"loader": 2})), project=SNOWFLAKE_PROJECT
+    )
+    users = {u.inputs["name"]: u.inputs for u in rotated.of_type("snowflake:index/serviceUser:ServiceUser")}
+    # Generation 1 stays in its slot (the loader still holds it until the AWS stack hands out the new key);
+    # generation 2 takes the other slot and is the one handed out.
+    assert users[USERS["loader"]]["rsaPublicKey"] == public_key(stack, "loader-keys-key-1")
+    assert users[USERS["loader"]]["rsaPublicKey2"] == public_key(rotated, "loader-keys-key-2")
+    new_private = rotated.one("tls:index/privateKey:PrivateKey", "loader-keys-key-2").state["privateKeyPemPkcs8"]
+    assert rotated.outputs["loader_private_key"] == new_private != stack.outputs["loader_private_key"]
+    assert users[USERS["reporter"]]["rsaPublicKey"] == public_key(stack, "reporter-keys-key-1")
+    # Generation 3 replaces generation 1 in slot 1; generation 2 is untouched.
+    third = run_program(
+        lambda: snowflake_program(snowflake_config(key_generations={"loader": 3})), project=SNOWFLAKE_PROJECT
+    )
+    assert {k.name for k in third.of_type("tls:index/privateKey:PrivateKey") if k.name.startswith("loader")} == {
+        "loader-keys-key-2",
+        "loader-keys-key-3",
+    }
+    user = {u.inputs["name"]: u.inputs for u in third.of_type("snowflake:index/serviceUser:ServiceUser")}[USERS["loader"]]
+    assert (user["rsaPublicKey"], user["rsaPublicKey2"]) == (
+        public_key(third, "loader-keys-key-3"),
+        public_key(rotated, "loader-keys-key-2"),
+    )

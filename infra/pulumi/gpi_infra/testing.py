@@ -6,18 +6,22 @@ outputs), so cross-resource wiring can be asserted on resolved values.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import runpy
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi.runtime.mocks
 import yaml  # type: ignore[import-untyped]
 
+from gpi_infra import packages as service_packages
 from gpi_infra.aws_stack import SnowflakeOutputs
-from gpi_infra.config import ServiceUserKeys, SnowflakeStackConfig
+from gpi_infra.config import AwsStackConfig, FunctionSettings, SnowflakeStackConfig
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -58,6 +62,7 @@ def _arn(typ: str, inputs: dict[str, Any], name: str) -> str | None:
         f"{inputs.get('groupName', 'default')}/{n}",
         "aws:secretsmanager/secret:Secret": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{n}-AbCdEf",
         "aws:cloudwatch/metricAlarm:MetricAlarm": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{n}",
+        "aws:ecr/repository:Repository": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{n}",
     }
     return arns.get(typ)
 
@@ -88,6 +93,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
                     "roleArn": inputs.get("storageAwsRoleArn"),
                 }
             ]
+        elif typ == "aws:ecr/repository:Repository":
+            resource_id = inputs.get("name", name)
+            state["registryId"] = ACCOUNT
+            state["repositoryUrl"] = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{resource_id}"
+        elif typ == "docker-build:index:Image":
+            # What a push reports: the manifest's digest (here derived from the tags, i.e. the content fingerprint).
+            digest = "sha256:" + hashlib.sha256(json.dumps(inputs.get("tags")).encode()).hexdigest()
+            state["digest"] = digest
+            state["ref"] = f"{(inputs.get('tags') or [''])[0]}@{digest}"
+        elif typ == "tls:index/privateKey:PrivateKey":
+            body = hashlib.sha256(name.encode()).hexdigest()
+            state["publicKeyPem"] = f"-----BEGIN PUBLIC KEY-----\nMIIB{body[:32]}\n{body[32:]}\n-----END PUBLIC KEY-----\n"
+            state["privateKeyPemPkcs8"] = f"-----BEGIN PRIVATE KEY-----\nMIIE{body}\n-----END PRIVATE KEY-----\n"
         elif typ == "pulumi:pulumi:StackReference":
             stack_name = inputs.get("name", name)
             if stack_name not in self.stack_outputs:
@@ -109,7 +127,26 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/deployer", "userId": "AIDA"}, None
         if args.token == "aws:index/getRegion:getRegion":
             return {"name": REGION, "region": REGION, "id": REGION}, None
+        if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            registry = f"https://{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
+            return {"userName": "AWS", "password": "ecr-token", "proxyEndpoint": registry, "id": REGION}, []
         raise NotImplementedError(f"no mock for call {args.token}")
+
+
+def _engine_urn(self: Any, parent: str, type_: str, name: str) -> str:
+    """URNs as the engine makes them: the parent's whole type chain qualifies the type (`a$b$c`), except for the
+    root stack; the SDK's mock monitor keeps only the parent's last type."""
+    if parent and (chain := parent.split("::")[2]) != "pulumi:pulumi:Stack":
+        type_ = chain + "$" + type_
+    return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
+
+
+pulumi.runtime.mocks.MockMonitor.make_urn = _engine_urn  # type: ignore[method-assign]
+
+
+def _registered_urns() -> list[str]:
+    monitor = pulumi.runtime.settings.get_monitor()
+    return sorted(getattr(monitor, "resources", {}))
 
 
 @dataclass
@@ -118,6 +155,7 @@ class Stack:
 
     resources: list[Recorded]
     outputs: dict[str, Any] = field(default_factory=dict)
+    urns: list[str] = field(default_factory=list)  # of every registered resource, components included
 
     def of_type(self, typ: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == typ]
@@ -151,7 +189,7 @@ def run_program(program: Callable[[], dict[str, pulumi.Input[Any]]], *, project:
         return pulumi.Output.from_input(outputs).apply(resolved.update)
 
     _run()
-    return Stack(resources=list(mocks.resources), outputs=resolved)
+    return Stack(resources=list(mocks.resources), outputs=resolved, urns=_registered_urns())
 
 
 def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
@@ -186,7 +224,7 @@ def run_project(
         _run()
     finally:
         pulumi.runtime.set_all_config({})
-    return Stack(resources=list(mocks.resources))
+    return Stack(resources=list(mocks.resources), urns=_registered_urns())
 
 
 def _urn(project: str, resource: Recorded) -> str:
@@ -229,9 +267,6 @@ def violations(policy: Any, target: Any) -> list[str]:
     return found
 
 
-SERVICE_KEYS = ServiceUserKeys(loader="MIIBIjLOADER", transformer="MIIBIjDBT", reporter="MIIBIjGRAFANA")
-
-
 def snowflake_config(**overrides: Any) -> SnowflakeStackConfig:
     """A Snowflake stack config as a deployment would set it (account values are examples)."""
     values: dict[str, Any] = {
@@ -240,7 +275,6 @@ def snowflake_config(**overrides: Any) -> SnowflakeStackConfig:
         "account_name": "GPI",
         "admin_user": "PULUMI_ADMIN",
         "aws_account_id": ACCOUNT,
-        "public_keys": SERVICE_KEYS,
     }
     return SnowflakeStackConfig.model_validate({**values, **overrides})
 
@@ -257,4 +291,36 @@ def snowflake_outputs(stage: str = "dev") -> SnowflakeOutputs:
         loader_user=f"{prefix}_LOADER_SVC",
         loader_role=f"{prefix}_LOADER",
         load_warehouse=f"{prefix}_LOAD_WH",
+        loader_private_key=pulumi.Output.secret(LOADER_PRIVATE_KEY),
     )
+
+
+LOADER_PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEloader\n-----END PRIVATE KEY-----\n"
+
+
+def fake_package(directory: Path, service: str, content: str = "v1") -> Path:
+    """A stand-in for `dist/services.<service>/lambda.zip` (the program only fingerprints and ships it)."""
+    path = directory / f"services.{service}" / "lambda.zip"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:  # fixed timestamps: the same content makes the same bytes
+        archive.writestr(zipfile.ZipInfo("lambda_function.py", (2025, 1, 1, 0, 0, 0)), f"# {service} {content}\n")
+    return path
+
+
+def functions_with_packages(directory: Path, **contents: str) -> dict[str, dict[str, Any]]:
+    """`functions` config whose packages are fake zips in `directory` (per-service content, default v1)."""
+    defaults = AwsStackConfig(stage="dev", snowflake_stack="o/p/s").functions
+    return {svc: {"package": str(fake_package(directory, svc, contents.get(svc, "v1")))} for svc in defaults}
+
+
+def packages_for(cfg: AwsStackConfig) -> dict[str, service_packages.ServicePackage]:
+    return service_packages.locate(cfg.functions, Path("/"), base_image=cfg.lambda_base_image)
+
+
+def with_packages(cfg: AwsStackConfig, directory: Path, **contents: str) -> AwsStackConfig:
+    """The config with its services' packages replaced by fake zips in `directory`."""
+    functions: dict[str, FunctionSettings] = {
+        svc: settings.model_copy(update={"package": str(fake_package(directory, svc, contents.get(svc, "v1")))})
+        for svc, settings in cfg.functions.items()
+    }
+    return cfg.model_copy(update={"functions": functions})

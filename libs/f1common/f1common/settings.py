@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     snowflake_database: str | None = None
     snowflake_private_key_path: Path | None = None
     snowflake_private_key_secret_id: str | None = Field(default=None, description="Secrets Manager id of the PEM key")
+    snowflake_host: str | None = Field(
+        default=None, description="Endpoint instead of the account's own (PrivateLink; a Snowflake emulator in tests)"
+    )
+    snowflake_port: int | None = None
+    snowflake_protocol: Literal["https", "http"] = "https"
 
     @cached_property
     def names(self) -> ResourceNames:

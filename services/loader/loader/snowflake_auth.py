@@ -61,7 +61,13 @@ def connect(settings: Settings, *, secrets: Any | None = None) -> Any:
     missing = [f"GPI_{name.upper()}" for name, value in required.items() if not value]
     if missing:
         raise ValueError(f"Snowflake settings missing: {', '.join(missing)}")
+    endpoint: dict[str, Any] = {}
+    if settings.snowflake_host:
+        endpoint = {"host": settings.snowflake_host, "protocol": settings.snowflake_protocol}
+        if settings.snowflake_port:
+            endpoint["port"] = settings.snowflake_port
     return snowflake.connector.connect(
+        **endpoint,
         account=settings.snowflake_account,
         user=settings.snowflake_user,
         authenticator="SNOWFLAKE_JWT",

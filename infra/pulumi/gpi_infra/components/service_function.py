@@ -1,4 +1,4 @@
-"""One service Lambda: its own least-privilege role, a log group with retention, and the Pants-built package."""
+"""One service Lambda: its own least-privilege role, a log group with retention, and its code (zip or image)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ import pulumi_aws as aws
 
 from f1common.names import METRICS_NAMESPACE
 from gpi_infra import iam
+from gpi_infra.components.service_code import LAMBDA_ARCHITECTURE, FunctionCode
 from gpi_infra.config import FunctionSettings
-
-RUNTIME = "python3.11"
 
 
 @dataclass(frozen=True)
@@ -21,6 +20,7 @@ class ServiceFunctionArgs:
     service: str
     function_name: str
     settings: FunctionSettings
+    code: FunctionCode
     environment: Mapping[str, pulumi.Input[str]]
     statements: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
     log_retention_days: int = 30
@@ -63,27 +63,13 @@ class ServiceFunction(pulumi.ComponentResource):
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             **args.environment,
         }
-        if args.settings.image_uri is not None:
-            # A container image built FROM the AWS Python 3.11 base image; the handler is its command.
-            source: dict[str, Any] = {
-                "package_type": "Image",
-                "image_uri": args.settings.image_uri,
-                "image_config": aws.lambda_.FunctionImageConfigArgs(commands=[args.settings.handler]),
-            }
-        else:
-            assert args.settings.package is not None  # FunctionSettings requires one of the two
-            source = {
-                "package_type": "Zip",
-                "runtime": RUNTIME,
-                "handler": args.settings.handler,
-                "code": pulumi.FileArchive(args.settings.package),
-            }
         self.function = aws.lambda_.Function(
             name,
             name=args.function_name,
             role=self.role.arn,
-            architectures=["x86_64"],
-            **source,
+            architectures=[LAMBDA_ARCHITECTURE],
+            package_type=args.code.package_type,
+            **args.code.arguments,
             memory_size=args.settings.memory_mb,
             timeout=args.settings.timeout_seconds,
             ephemeral_storage=aws.lambda_.FunctionEphemeralStorageArgs(size=args.settings.ephemeral_storage_mb),

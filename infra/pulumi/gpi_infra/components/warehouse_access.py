@@ -21,9 +21,11 @@ class ServiceAccess:
     role_name: str
     user_name: str
     warehouse_name: str
-    public_key: str
     default_schema: str
     comment: str
+    # The user's two key slots (one line of base64 each; see components/service_keys.py).
+    rsa_public_key: pulumi.Input[str] | None = None
+    rsa_public_key2: pulumi.Input[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ class WarehouseAccess(pulumi.ComponentResource):
                 default_warehouse=svc.warehouse_name,
                 default_namespace=f"{args.database_name}.{svc.default_schema}",
                 default_secondary_roles_option="NONE",
-                rsa_public_key=svc.public_key,
+                rsa_public_key=svc.rsa_public_key,
+                rsa_public_key2=svc.rsa_public_key2,
                 opts=self._child,
             )
             self.users[svc.key] = user

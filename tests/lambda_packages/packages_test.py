@@ -1,0 +1,316 @@
+"""Each service's Pants package runs as Lambda runs it, against the embedded stack, on real data.
+
+Image packages are built into the image the AWS stack builds (services/lambda.Dockerfile, the same build
+context: the package zip) on a local stand-in for its base; zip packages run on the plain Debian CPython 3.11
+with only the runtime interface client beside them, as AWS's managed python3.11 runtime does. Each container
+starts with its real entrypoint against a local Lambda Runtime API and reaches moto (and, for the loader,
+fakesnow's Snowflake server) on 127.0.0.1 through host networking. The invocations chain like the cloud's:
+the scheduler's schedule event creates the ingestion schedule, whose input the ingestion function gets; the
+S3 notifications of the landed files reach the loader as one SQS batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from f1common.datasets import Dataset, dataset_spec
+from f1common.names import METRICS_NAMESPACE
+from f1common.schedule import load_schedule
+from f1common.settings import Settings
+from f1common.testing import f1data_dir_or_skip
+from grandprix_local.stack import StackResources, moto_server, provision
+from lambda_packages.containers import REQUIRE_ENV, Docker, DockerUnavailable, Function, base_image, docker_daemon, running
+
+REGION = "eu-west-1"
+STAGE = "dev"
+DOCKERFILE = Path("services/lambda.Dockerfile")
+BASE_IMAGE_SCRIPT = Path("tools/lambda-base-image")
+# How each service ships (build-support/lambda.py), with the memory, timeout and /tmp the stack gives it
+# (infra/pulumi/gpi_infra/config.py).
+PACKAGES: dict[str, tuple[str, int, int, int]] = {
+    "scheduler": ("image", 512, 300, 512),
+    "ingestion": ("image", 1024, 600, 2048),
+    "loader": ("image", 512, 300, 512),
+}
+RUNTIME_DISTRIBUTIONS = ("awslambdaric", "simplejson", "snapshot-restore-py")  # AWS's runtime, not ours
+AUSTRALIA_2025_RACE_START = dt.datetime(2025, 3, 16, 4, 0, tzinfo=dt.UTC)
+
+
+def package_zip(service: str) -> Path:
+    return Path(f"services.{service}/lambda.zip")
+
+
+# --- the environment: Docker, the base image, moto, fakesnow ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def docker() -> Iterator[Docker]:
+    try:
+        with docker_daemon() as found:
+            yield found
+    except DockerUnavailable as exc:
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"Docker is required here ({REQUIRE_ENV}=1): {exc}")
+        pytest.skip(f"Docker cannot run here: {exc}")
+
+
+@pytest.fixture(scope="module")
+def base(docker: Docker) -> str:
+    return base_image(docker, BASE_IMAGE_SCRIPT)
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[tuple[Settings, StackResources]]:
+    f1data_dir_or_skip()
+    with moto_server():
+        settings = Settings(stage=STAGE, aws_region=REGION)
+        yield settings, provision(settings)
+
+
+@pytest.fixture(scope="module")
+def snowflake_server() -> Iterator[dict[str, Any]]:
+    import fakesnow
+
+    with fakesnow.server() as kwargs:
+        yield kwargs
+
+
+# --- deploying a package ------------------------------------------------------------------------------
+
+
+def image_for(docker: Docker, base: str, service: str, work: Path) -> str:
+    """Builds the service's image from services/lambda.Dockerfile with the package zip as the build context."""
+    context = work / f"{service}-context"
+    context.mkdir()
+    shutil.copy(package_zip(service), context / "lambda.zip")
+    tag = f"gpi-{service}:test"
+    started = time.perf_counter()
+    docker.run("build", "--quiet", "--network=none", f"--build-arg=BASE_IMAGE={base}", f"--file={DOCKERFILE}",
+               f"--tag={tag}", str(context), timeout=900)
+    print(f"{service}: image built in {time.perf_counter() - started:.1f} s")
+    return tag
+
+
+def zip_runtime(work: Path, service: str) -> tuple[Path, Path]:
+    """The zip unpacked as /var/task, and the runtime interface client alone as /var/runtime."""
+    task = work / f"{service}-task"
+    with zipfile.ZipFile(package_zip(service)) as archive:
+        archive.extractall(task)
+    runtime = work / "runtime"
+    if not runtime.exists():
+        for name in RUNTIME_DISTRIBUTIONS:
+            dist = importlib.metadata.distribution(name)
+            for file in dist.files or ():
+                source = Path(str(dist.locate_file(file)))
+                if source.is_file() and "__pycache__" not in file.parts:
+                    (runtime / file).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(source, runtime / file)
+    for path in [task, runtime, *task.rglob("*"), *runtime.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return task, runtime
+
+
+def function(docker: Docker, base: str, service: str, work: Path, environment: dict[str, str],
+             mounts: tuple[tuple[Path, str], ...] = (), command: tuple[str, ...] = ()) -> Function:
+    kind, memory, timeout, tmp = PACKAGES[service]
+    env = {
+        "AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"],
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "POWERTOOLS_SERVICE_NAME": service,
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        **environment,
+    }
+    name = f"gpi-{STAGE}-{service}"
+    if kind == "image":
+        return Function(name, image_for(docker, base, service, work), memory, timeout, tmp, env, command, mounts)
+    task, runtime = zip_runtime(work, service)
+    env = {**env, "PYTHONPATH": "/var/runtime", "LAMBDA_TASK_ROOT": "/var/task", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11"}
+    return Function(
+        name, base, memory, timeout, tmp, env,
+        command=("python3", "-m", "awslambdaric", *(command or ("lambda_function.handler",))),
+        mounts=((task, "/var/task"), (runtime, "/var/runtime"), *mounts), workdir="/var/task",
+    )
+
+
+def common_env(settings: Settings) -> dict[str, str]:
+    """What the AWS stack gives every function (gpi_infra.aws_stack), for this stage's resources."""
+    return {
+        "GPI_STAGE": settings.stage,
+        "GPI_LANDING_BUCKET": settings.bucket,
+        "GPI_CALENDAR_TABLE": settings.table,
+        "GPI_LOADER_QUEUE": settings.queue,
+        "GPI_INGESTION_DLQ": settings.dlq,
+        "GPI_SCHEDULE_GROUP": settings.group,
+    }
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("lambda")
+
+
+# --- the chain: schedule -> ingestion -> loader -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def race_schedule(docker: Docker, base: str, work: Path, stack: tuple[Settings, StackResources]) -> dict[str, Any]:
+    """The 2025 calendar synced in-process; the scheduler container then plans the Australian GP race."""
+    from scheduler.calendar import CalendarTable
+    from scheduler.sync import sync_season
+
+    settings, resources = stack
+    from f1common.clients import aws_client
+
+    rows = load_schedule(2025, settings)
+    sync_season(2025, rows, CalendarTable(aws_client("dynamodb", settings), settings.table),
+                aws_client("scheduler", settings), settings.group, AUSTRALIA_2025_RACE_START - dt.timedelta(days=7))
+    env = {
+        **common_env(settings),
+        "GPI_INGESTION_FUNCTION_ARN": resources.ingestion_function_arn,
+        "GPI_SCHEDULER_ROLE_ARN": resources.scheduler_role_arn,
+        "GPI_INGESTION_DLQ_ARN": resources.dlq_arn,
+    }
+    scheduler = function(docker, base, "scheduler", work, env)
+    now = AUSTRALIA_2025_RACE_START + dt.timedelta(hours=1, minutes=30)
+    with running(docker, scheduler, REGION) as api:
+        started = time.perf_counter()
+        result = api.invoke({"action": "schedule", "now": now.isoformat()})
+        print(f"scheduler: schedule event answered in {time.perf_counter() - started:.1f} s (cold start included)")
+    assert result["action"] == "schedule"
+    [race] = [name for name in result["scheduled"] if name.endswith("2025-01-R-a1")], result
+    found = aws_client("scheduler", settings).get_schedule(GroupName=settings.group, Name=race)
+    return found
+
+
+def test_scheduler_plans_the_race_from_a_schedule_event(race_schedule: dict[str, Any]) -> None:
+    # One hour after the expected end (start + 2 h), as configured; the target is the ingestion function.
+    assert race_schedule["ScheduleExpression"] == "at(2025-03-16T07:00:00)"
+    target = race_schedule["Target"]
+    assert target["Arn"].endswith(":function:gpi-dev-ingestion")
+    assert json.loads(target["Input"])["session"] == "R"
+
+
+@pytest.fixture(scope="module")
+def ingested(docker: Docker, base: str, work: Path, stack: tuple[Settings, StackResources],
+             race_schedule: dict[str, Any]) -> dict[str, Any]:
+    """The ingestion container gets the schedule's input, as EventBridge Scheduler would send it."""
+    settings, _ = stack
+    f1data = f1data_dir_or_skip()
+    env = {**common_env(settings), "GPI_F1DATA_DIR": "/opt/f1data", "GPI_FASTF1_CACHE_DIR": "/tmp/fastf1-cache"}
+    ingestion = function(docker, base, "ingestion", work, env, mounts=((f1data, "/opt/f1data"),))
+    with running(docker, ingestion, REGION) as api:
+        started = time.perf_counter()
+        outcome = api.invoke(json.loads(race_schedule["Target"]["Input"]))
+        print(f"ingestion: 2025-01-R ingested in {time.perf_counter() - started:.1f} s (cold start included)")
+    return outcome
+
+
+def test_ingestion_lands_one_real_session(ingested: dict[str, Any], stack: tuple[Settings, StackResources]) -> None:
+    from f1common.clients import aws_client
+
+    settings, _ = stack
+    assert ingested["status"] == "ingested", ingested
+    assert ingested["session"] == {"season": 2025, "round": 1, "session": "R"}
+    manifest_keys = [o["Key"] for o in aws_client("s3", settings).list_objects_v2(
+        Bucket=settings.bucket, Prefix="manifests/").get("Contents", [])]
+    assert manifest_keys == [f"manifests/{ingested['run_id']}.json"]
+    manifest = json.loads(aws_client("s3", settings).get_object(Bucket=settings.bucket, Key=manifest_keys[0])["Body"].read())
+    laps = [f for f in manifest["files"] if f["dataset"] == "laps"]
+    assert [f["rows"] for f in laps] == [927]  # the real race's laps (shared data README)
+
+
+def sqs_batches(settings: Settings, queue_url: str) -> Iterator[dict[str, Any]]:
+    """The loader queue's messages (moto's S3 notifications) as the event source mapping delivers them."""
+    from f1common.clients import aws_client
+
+    sqs = aws_client("sqs", settings)
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        yield {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": {"ApproximateReceiveCount": "1"},
+                    "messageAttributes": {},
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": arn,
+                    "awsRegion": REGION,
+                }
+                for m in messages
+            ]
+        }
+        sqs.delete_message_batch(
+            QueueUrl=queue_url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+        )
+
+
+def test_loader_loads_the_session_from_its_sqs_batches(
+    docker: Docker, base: str, work: Path, stack: tuple[Settings, StackResources], ingested: dict[str, Any],
+    snowflake_server: dict[str, Any],
+) -> None:
+    import snowflake.connector
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from f1common.clients import aws_client
+
+    settings, resources = stack
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    secret = aws_client("secretsmanager", settings).create_secret(
+        Name=f"gpi-{STAGE}/snowflake/loader-private-key", SecretString=pem.decode()
+    )
+    database = settings.names.warehouse_database
+    env = {
+        **common_env(settings),
+        "GPI_WAREHOUSE": "snowflake",
+        "GPI_SNOWFLAKE_ACCOUNT": "gpi-test",
+        "GPI_SNOWFLAKE_USER": f"{database}_LOADER_SVC",
+        "GPI_SNOWFLAKE_ROLE": f"{database}_LOADER",
+        "GPI_SNOWFLAKE_WAREHOUSE": f"{database}_LOAD_WH",
+        "GPI_SNOWFLAKE_DATABASE": database,
+        "GPI_SNOWFLAKE_PRIVATE_KEY_SECRET_ID": secret["ARN"],
+        "GPI_SNOWFLAKE_HOST": snowflake_server["host"],
+        "GPI_SNOWFLAKE_PORT": str(snowflake_server["port"]),
+        "GPI_SNOWFLAKE_PROTOCOL": snowflake_server["protocol"],
+    }
+    with snowflake.connector.connect(**snowflake_server) as conn:
+        conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+    loader = function(docker, base, "loader", work, env)
+    failures: list[Any] = []
+    with running(docker, loader, REGION) as api:
+        started = time.perf_counter()
+        batches = 0
+        for batch in sqs_batches(settings, resources.loader_queue_url):
+            failures += api.invoke(batch)["batchItemFailures"]
+            batches += 1
+        print(f"loader: {batches} SQS batches loaded in {time.perf_counter() - started:.1f} s (cold start included)")
+    assert batches >= 1 and failures == []
+    with snowflake.connector.connect(**snowflake_server) as conn:
+        cur = conn.cursor()
+        loaded = {}
+        for dataset, rows in ingested["rows"].items():
+            table = dataset_spec(Dataset(dataset)).staging_table
+            cur.execute(f"SELECT COUNT(*) FROM {database}.STAGING.{table} WHERE _run_id = %s",
+                        (ingested["run_id"],))
+            loaded[dataset] = cur.fetchone()[0]
+    assert loaded == ingested["rows"]
+    assert loaded["laps"] == 927
