@@ -5,8 +5,10 @@ Only host networking (to reach moto and the Runtime API on 127.0.0.1) or none is
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import os
+import signal
 import shutil
 import subprocess
 import tempfile
@@ -68,6 +70,11 @@ class Docker:
             return False
 
 
+def _die_with_parent() -> None:
+    """In the dockerd child: SIGTERM it when the test process dies, even if killed (no orphan holds the data root)."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 @contextmanager
 def docker_daemon() -> Iterator[Docker]:
     """The machine's daemon when one answers (DOCKER_HOST or the default socket), else a dockerd started here.
@@ -98,7 +105,7 @@ def docker_daemon() -> Iterator[Docker]:
         proc = subprocess.Popen(
             [dockerd, "--bridge=none", "--iptables=false", "--ip6tables=false", f"--host=unix://{sock}",
              f"--data-root={data_root}", f"--exec-root={run_dir / 'exec'}", f"--pidfile={run_dir / 'docker.pid'}"],
-            stdout=log, stderr=subprocess.STDOUT, env={"PATH": env["PATH"]}, start_new_session=True,
+            stdout=log, stderr=subprocess.STDOUT, env={"PATH": env["PATH"]}, preexec_fn=_die_with_parent,
         )
         docker = Docker(cli, {**env, "DOCKER_HOST": f"unix://{sock}"})
         try:
@@ -109,6 +116,9 @@ def docker_daemon() -> Iterator[Docker]:
                 time.sleep(0.5)
             yield docker
         finally:
+            # Untagged images older than an hour go (earlier package versions, their build cache); this run's stay
+            # as the next run's cache.
+            docker.run("image", "prune", "--force", "--filter", "until=1h", check=False)
             proc.terminate()
             try:
                 proc.wait(timeout=30)

@@ -25,8 +25,10 @@ from typing import Any
 
 import pytest
 
+from f1common.clients import aws_client
 from f1common.datasets import Dataset, dataset_spec
 from f1common.names import METRICS_NAMESPACE
+from f1common.race_calendar import RaceCalendar
 from f1common.schedule import load_schedule
 from f1common.settings import Settings
 from f1common.testing import f1data_dir_or_skip
@@ -81,9 +83,12 @@ def stack() -> Iterator[tuple[Settings, StackResources]]:
 
 @pytest.fixture(scope="module")
 def snowflake_server() -> Iterator[dict[str, Any]]:
+    import logging
+
     import fakesnow
 
     with fakesnow.server() as kwargs:
+        logging.getLogger("uvicorn.access").setLevel(logging.WARNING)  # one line per query otherwise
         yield kwargs
 
 
@@ -169,14 +174,11 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def race_schedule(docker: Docker, base: str, work: Path, stack: tuple[Settings, StackResources]) -> dict[str, Any]:
     """The 2025 calendar synced in-process; the scheduler container then plans the Australian GP race."""
-    from scheduler.calendar import CalendarTable
     from scheduler.sync import sync_season
 
     settings, resources = stack
-    from f1common.clients import aws_client
-
     rows = load_schedule(2025, settings)
-    sync_season(2025, rows, CalendarTable(aws_client("dynamodb", settings), settings.table),
+    sync_season(2025, rows, RaceCalendar(aws_client("dynamodb", settings), settings.table),
                 aws_client("scheduler", settings), settings.group, AUSTRALIA_2025_RACE_START - dt.timedelta(days=7))
     env = {
         **common_env(settings),
@@ -191,9 +193,9 @@ def race_schedule(docker: Docker, base: str, work: Path, stack: tuple[Settings, 
         result = api.invoke({"action": "schedule", "now": now.isoformat()})
         print(f"scheduler: schedule event answered in {time.perf_counter() - started:.1f} s (cold start included)")
     assert result["action"] == "schedule"
-    [race] = [name for name in result["scheduled"] if name.endswith("2025-01-R-a1")], result
-    found = aws_client("scheduler", settings).get_schedule(GroupName=settings.group, Name=race)
-    return found
+    races = [name for name in result["scheduled"] if name.endswith("2025-01-R-a1")]
+    assert len(races) == 1, result
+    return dict(aws_client("scheduler", settings).get_schedule(GroupName=settings.group, Name=races[0]))
 
 
 def test_scheduler_plans_the_race_from_a_schedule_event(race_schedule: dict[str, Any]) -> None:
@@ -220,8 +222,6 @@ def ingested(docker: Docker, base: str, work: Path, stack: tuple[Settings, Stack
 
 
 def test_ingestion_lands_one_real_session(ingested: dict[str, Any], stack: tuple[Settings, StackResources]) -> None:
-    from f1common.clients import aws_client
-
     settings, _ = stack
     assert ingested["status"] == "ingested", ingested
     assert ingested["session"] == {"season": 2025, "round": 1, "session": "R"}
@@ -235,8 +235,6 @@ def test_ingestion_lands_one_real_session(ingested: dict[str, Any], stack: tuple
 
 def sqs_batches(settings: Settings, queue_url: str) -> Iterator[dict[str, Any]]:
     """The loader queue's messages (moto's S3 notifications) as the event source mapping delivers them."""
-    from f1common.clients import aws_client
-
     sqs = aws_client("sqs", settings)
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
@@ -268,8 +266,6 @@ def test_loader_loads_the_session_from_its_sqs_batches(
     import snowflake.connector
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
-
-    from f1common.clients import aws_client
 
     settings, resources = stack
     pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
