@@ -8,8 +8,8 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import os
-import signal
 import shutil
+import signal
 import subprocess
 import tempfile
 import time

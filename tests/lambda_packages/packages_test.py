@@ -15,7 +15,6 @@ import datetime as dt
 import importlib.metadata
 import json
 import os
-import re
 import shutil
 import time
 import zipfile
@@ -33,7 +32,15 @@ from f1common.schedule import load_schedule
 from f1common.settings import Settings
 from f1common.testing import f1data_dir_or_skip
 from grandprix_local.stack import StackResources, moto_server, provision
-from lambda_packages.containers import REQUIRE_ENV, Docker, DockerUnavailable, Function, base_image, docker_daemon, running
+from lambda_packages.containers import (
+    REQUIRE_ENV,
+    Docker,
+    DockerUnavailable,
+    Function,
+    base_image,
+    docker_daemon,
+    running,
+)
 
 REGION = "eu-west-1"
 STAGE = "dev"
@@ -143,7 +150,9 @@ def function(docker: Docker, base: str, service: str, work: Path, environment: d
     if kind == "image":
         return Function(name, image_for(docker, base, service, work), memory, timeout, tmp, env, command, mounts)
     task, runtime = zip_runtime(work, service)
-    env = {**env, "PYTHONPATH": "/var/runtime", "LAMBDA_TASK_ROOT": "/var/task", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11"}
+    # What the managed runtime sets: its own code on the path, the task root, the runtime's name.
+    env = {**env, "PYTHONPATH": "/var/runtime", "LAMBDA_TASK_ROOT": "/var/task"}
+    env["AWS_EXECUTION_ENV"] = "AWS_Lambda_python3.11"
     return Function(
         name, base, memory, timeout, tmp, env,
         command=("python3", "-m", "awslambdaric", *(command or ("lambda_function.handler",))),
@@ -228,7 +237,8 @@ def test_ingestion_lands_one_real_session(ingested: dict[str, Any], stack: tuple
     manifest_keys = [o["Key"] for o in aws_client("s3", settings).list_objects_v2(
         Bucket=settings.bucket, Prefix="manifests/").get("Contents", [])]
     assert manifest_keys == [f"manifests/{ingested['run_id']}.json"]
-    manifest = json.loads(aws_client("s3", settings).get_object(Bucket=settings.bucket, Key=manifest_keys[0])["Body"].read())
+    body = aws_client("s3", settings).get_object(Bucket=settings.bucket, Key=manifest_keys[0])["Body"]
+    manifest = json.loads(body.read())
     laps = [f for f in manifest["files"] if f["dataset"] == "laps"]
     assert [f["rows"] for f in laps] == [927]  # the real race's laps (shared data README)
 
@@ -255,7 +265,8 @@ def sqs_batches(settings: Settings, queue_url: str) -> Iterator[dict[str, Any]]:
             ]
         }
         sqs.delete_message_batch(
-            QueueUrl=queue_url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
         )
 
 
@@ -303,10 +314,10 @@ def test_loader_loads_the_session_from_its_sqs_batches(
     with snowflake.connector.connect(**snowflake_server) as conn:
         cur = conn.cursor()
         loaded = {}
-        for dataset, rows in ingested["rows"].items():
+        for dataset in ingested["rows"]:
             table = dataset_spec(Dataset(dataset)).staging_table
             cur.execute(f"SELECT COUNT(*) FROM {database}.STAGING.{table} WHERE _run_id = %s",
                         (ingested["run_id"],))
-            loaded[dataset] = cur.fetchone()[0]
+            [(loaded[dataset],)] = cur.fetchall()
     assert loaded == ingested["rows"]
     assert loaded["laps"] == 927

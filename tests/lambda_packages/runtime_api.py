@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 PREFIX = "/2018-06-01/runtime"
+HOST = "127.0.0.1"
 
 
 @dataclass
@@ -44,15 +45,14 @@ class RuntimeApi:
         self._active: dict[str, Invocation] = {}
         self.init_error: dict[str, Any] | None = None
         self._init_failed = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = ThreadingHTTPServer((HOST, 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="lambda-runtime-api", daemon=True)
 
     @property
     def address(self) -> str:
         """`AWS_LAMBDA_RUNTIME_API` for the container (host networking)."""
-        host, port = self._server.server_address[:2]
-        return f"{host}:{port}"
+        return f"{HOST}:{self._server.server_port}"
 
     def __enter__(self) -> RuntimeApi:
         self._thread.start()
@@ -91,7 +91,7 @@ class RuntimeApi:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (BaseHTTPRequestHandler's name)
+            def log_message(self, format: str, *args: Any) -> None:  # (BaseHTTPRequestHandler's name)
                 pass
 
             def _body(self) -> bytes:

@@ -54,7 +54,9 @@ class SnowflakeOutputs:
         return cls(**{name: stack.require_output(name) for name in cls.output_names()})
 
 
-def aws_program(cfg: AwsStackConfig, snowflake: SnowflakeOutputs, packages: dict[str, ServicePackage]) -> dict[str, Any]:
+def aws_program(
+    cfg: AwsStackConfig, snowflake: SnowflakeOutputs, packages: dict[str, ServicePackage]
+) -> dict[str, Any]:
     """Declares every AWS resource of one stage; returns the stack outputs."""
     names = cfg.names
     prefix = f"gpi-{cfg.stage}"

@@ -31,7 +31,11 @@ from gpi_infra.testing import (
 NAMES = ResourceNames.for_stage("dev")
 BUCKET_ARN = f"arn:aws:s3:::{NAMES.landing_bucket}"
 TABLE_ARN = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/{NAMES.calendar_table}"
-FUNCTIONS = {"scheduler": NAMES.scheduler_function, "ingestion": NAMES.ingestion_function, "loader": NAMES.loader_function}
+FUNCTIONS = {
+    "scheduler": NAMES.scheduler_function,
+    "ingestion": NAMES.ingestion_function,
+    "loader": NAMES.loader_function,
+}
 
 
 def run_aws(cfg: AwsStackConfig, stack: str = "dev") -> Stack:

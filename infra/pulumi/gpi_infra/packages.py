@@ -58,7 +58,11 @@ def fingerprint(files: Iterable[Path], *extra: str) -> str:
 
 
 def locate(
-    functions: Mapping[str, FunctionSettings], project_dir: Path, *, base_image: str, dockerfile: Path = LAMBDA_DOCKERFILE
+    functions: Mapping[str, FunctionSettings],
+    project_dir: Path,
+    *,
+    base_image: str,
+    dockerfile: Path = LAMBDA_DOCKERFILE,
 ) -> dict[str, ServicePackage]:
     """Each service's package as configured (`functions.<svc>.package`, relative to the project dir)."""
     found: dict[str, ServicePackage] = {}

@@ -322,7 +322,8 @@ def _lambda_images_by_digest(args: ResourceValidationArgs, report_violation: Rep
         return
     uri = str(args.props.get("imageUri") or "")
     if "@sha256:" not in uri or ":" in uri.split("@", 1)[0].rsplit("/", 1)[-1]:
-        report_violation(f"Lambda {args.props.get('name') or args.name} must use its image by digest, got {uri!r}", None)
+        name = args.props.get("name") or args.name
+        report_violation(f"Lambda {name} must use its image by digest, got {uri!r}", None)
 
 
 lambda_images_by_digest = ResourceValidationPolicy(

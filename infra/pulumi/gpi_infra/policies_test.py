@@ -185,7 +185,9 @@ def test_ecr_repository_without_scan_immutability_or_lifecycle_is_refused(aws: S
         "ECR repository gpi-prod-ingestion allows tags to be overwritten: set IMMUTABLE"
     ]
     no_scan = {"loader-repository": {"imageScanningConfiguration": {"scanOnPush": False}}}
-    assert run_all(policies.ecr_repositories, aws, no_scan) == ["ECR repository gpi-prod-loader does not scan images on push"]
+    assert run_all(policies.ecr_repositories, aws, no_scan) == [
+        "ECR repository gpi-prod-loader does not scan images on push"
+    ]
     assert run_all(policies.ecr_repositories, aws, drop="loader-lifecycle") == [
         "ECR repository gpi-prod-loader has no lifecycle policy: old images would pile up"
     ]

@@ -271,7 +271,9 @@ class LoaderService(LambdaService):
             args,
             [
                 iam.statement(
-                    ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], [queue_arn], sid="LoaderQueue"
+                    ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                    [queue_arn],
+                    sid="LoaderQueue",
                 ),
                 iam.statement(["s3:GetObject"], [arn_suffix(bucket, "/*")], sid="LandedObjects"),
                 # Lets S3 answer 404 (not 403) for a file listed in a manifest that has not landed yet.

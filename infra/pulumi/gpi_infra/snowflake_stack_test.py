@@ -236,7 +236,8 @@ def test_raising_a_generation_rotates_that_key_without_downtime(stack: Stack) ->
         "loader-keys-key-2",
         "loader-keys-key-3",
     }
-    user = {u.inputs["name"]: u.inputs for u in third.of_type("snowflake:index/serviceUser:ServiceUser")}[USERS["loader"]]
+    third_users = third.of_type("snowflake:index/serviceUser:ServiceUser")
+    [user] = [u.inputs for u in third_users if u.inputs["name"] == USERS["loader"]]
     assert (user["rsaPublicKey"], user["rsaPublicKey2"]) == (
         public_key(third, "loader-keys-key-3"),
         public_key(rotated, "loader-keys-key-2"),

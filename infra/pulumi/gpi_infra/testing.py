@@ -104,7 +104,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["ref"] = f"{(inputs.get('tags') or [''])[0]}@{digest}"
         elif typ == "tls:index/privateKey:PrivateKey":
             body = hashlib.sha256(name.encode()).hexdigest()
-            state["publicKeyPem"] = f"-----BEGIN PUBLIC KEY-----\nMIIB{body[:32]}\n{body[32:]}\n-----END PUBLIC KEY-----\n"
+            pem = f"MIIB{body[:32]}\n{body[32:]}"
+            state["publicKeyPem"] = f"-----BEGIN PUBLIC KEY-----\n{pem}\n-----END PUBLIC KEY-----\n"
             state["privateKeyPemPkcs8"] = f"-----BEGIN PRIVATE KEY-----\nMIIE{body}\n-----END PRIVATE KEY-----\n"
         elif typ == "pulumi:pulumi:StackReference":
             stack_name = inputs.get("name", name)

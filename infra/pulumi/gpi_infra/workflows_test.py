@@ -226,7 +226,9 @@ def test_the_deploy_script_targets_one_service_and_waits_for_the_stack_lock(tmp_
     fake.write_text(
         "#!/bin/sh\n"
         f'printf "%s\\n" "$*" >> {calls}\n'
-        f'if [ "$(wc -l < {calls})" -eq 1 ]; then echo "error: [409] Conflict: Another update is currently in progress."; exit 255; fi\n'
+        f'if [ "$(wc -l < {calls})" -eq 1 ]; then\n'
+        '  echo "error: [409] Conflict: Another update is currently in progress."; exit 255\n'
+        "fi\n"
     )
     fake.chmod(0o755)
     env = {**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
