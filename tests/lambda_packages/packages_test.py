@@ -1,12 +1,16 @@
 """Each service's Pants package runs as Lambda runs it, against the embedded stack, on real data.
 
-Image packages are built into the image the AWS stack builds (services/lambda.Dockerfile, the same build
-context: the package zip) on a local stand-in for its base; zip packages run on the plain Debian CPython 3.11
-with only the runtime interface client beside them, as AWS's managed python3.11 runtime does. Each container
-starts with its real entrypoint against a local Lambda Runtime API and reaches moto (and, for the loader,
-fakesnow's Snowflake server) on 127.0.0.1 through host networking. The invocations chain like the cloud's:
-the scheduler's schedule event creates the ingestion schedule, whose input the ingestion function gets; the
-S3 notifications of the landed files reach the loader as one SQS batch.
+One image is built the way the AWS stack builds every image package (services/lambda.Dockerfile, the same
+build context: the package zip) on a local stand-in for its base: the loader's, the smallest. The other image
+packages run on that same base with their zip unpacked read-only as /var/task and the image's entrypoint
+(`python3 -m awslambdaric` from the package), which is what their images hold less the compiled bytecode:
+building each ~500 MiB image costs minutes on a fresh 2-core machine and proves nothing the first build does
+not. Zip packages run on the plain Debian CPython 3.11 with only the runtime interface client beside them, as
+AWS's managed python3.11 runtime does. Each container starts with its real entrypoint against a local Lambda
+Runtime API and reaches moto (and, for the loader, fakesnow's Snowflake server) on 127.0.0.1 through host
+networking. The invocations chain like the cloud's: the scheduler's schedule event creates the ingestion
+schedule, whose input the ingestion function gets; the S3 notifications of the landed files reach the loader as
+one SQS batch.
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ PACKAGES: dict[str, tuple[str, int, int, int]] = {
     "loader": ("image", 512, 300, 512),
 }
 RUNTIME_DISTRIBUTIONS = ("awslambdaric", "simplejson", "snapshot-restore-py")  # AWS's runtime, not ours
+# The one image package built from services/lambda.Dockerfile (the smallest: the build is the same for each).
+BUILT_IMAGE = "loader"
 AUSTRALIA_2025_RACE_START = dt.datetime(2025, 3, 16, 4, 0, tzinfo=dt.UTC)
 
 
@@ -115,11 +121,24 @@ def image_for(docker: Docker, base: str, service: str, work: Path) -> str:
     return tag
 
 
-def zip_runtime(work: Path, service: str) -> tuple[Path, Path]:
-    """The zip unpacked as /var/task, and the runtime interface client alone as /var/runtime."""
+def dockerfile_entrypoint() -> tuple[str, ...]:
+    """The images' ENTRYPOINT (exec form) as services/lambda.Dockerfile declares it."""
+    [line] = [line for line in DOCKERFILE.read_text().splitlines() if line.startswith("ENTRYPOINT ")]
+    return tuple(json.loads(line.removeprefix("ENTRYPOINT ")))
+
+
+def unpacked(work: Path, service: str) -> Path:
+    """The package zip unpacked (world-readable, as the image's COPY leaves it), to mount as /var/task."""
     task = work / f"{service}-task"
     with zipfile.ZipFile(package_zip(service)) as archive:
         archive.extractall(task)
+    for path in [task, *task.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return task
+
+
+def zip_runtime(work: Path) -> Path:
+    """The runtime interface client alone, as the managed runtime's /var/runtime."""
     runtime = work / "runtime"
     if not runtime.exists():
         for name in RUNTIME_DISTRIBUTIONS:
@@ -129,9 +148,9 @@ def zip_runtime(work: Path, service: str) -> tuple[Path, Path]:
                 if source.is_file() and "__pycache__" not in file.parts:
                     (runtime / file).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy(source, runtime / file)
-    for path in [task, runtime, *task.rglob("*"), *runtime.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    return task, runtime
+        for path in [runtime, *runtime.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    return runtime
 
 
 def function(docker: Docker, base: str, service: str, work: Path, environment: dict[str, str],
@@ -147,16 +166,21 @@ def function(docker: Docker, base: str, service: str, work: Path, environment: d
         **environment,
     }
     name = f"gpi-{STAGE}-{service}"
-    if kind == "image":
+    handler = command or ("lambda_function.handler",)
+    if kind == "image" and service == BUILT_IMAGE:
         return Function(name, image_for(docker, base, service, work), memory, timeout, tmp, env, command, mounts)
-    task, runtime = zip_runtime(work, service)
+    task = ((unpacked(work, service), "/var/task"),)
+    if kind == "image":
+        # The image's ENV and ENTRYPOINT (services/lambda.Dockerfile) over the unpacked package.
+        env = {**env, "LAMBDA_TASK_ROOT": "/var/task", "PYTHONDONTWRITEBYTECODE": "1"}
+        return Function(name, base, memory, timeout, tmp, env, command=(*dockerfile_entrypoint(), *handler),
+                        mounts=(*task, *mounts), workdir="/var/task")
     # What the managed runtime sets: its own code on the path, the task root, the runtime's name.
     env = {**env, "PYTHONPATH": "/var/runtime", "LAMBDA_TASK_ROOT": "/var/task"}
     env["AWS_EXECUTION_ENV"] = "AWS_Lambda_python3.11"
     return Function(
-        name, base, memory, timeout, tmp, env,
-        command=("python3", "-m", "awslambdaric", *(command or ("lambda_function.handler",))),
-        mounts=((task, "/var/task"), (runtime, "/var/runtime"), *mounts), workdir="/var/task",
+        name, base, memory, timeout, tmp, env, command=("python3", "-m", "awslambdaric", *handler),
+        mounts=(*task, (zip_runtime(work), "/var/runtime"), *mounts), workdir="/var/task",
     )
 
 
