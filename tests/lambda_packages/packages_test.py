@@ -31,7 +31,6 @@ import pytest
 from f1common.clients import aws_client
 from f1common.datasets import Dataset, dataset_spec
 from f1common.names import METRICS_NAMESPACE
-from f1common.race_calendar import RaceCalendar
 from f1common.schedule import load_schedule
 from f1common.settings import Settings
 from f1common.testing import f1data_dir_or_skip
@@ -206,25 +205,30 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def race_schedule(docker: Docker, base: str, work: Path, stack: tuple[Settings, StackResources]) -> dict[str, Any]:
-    """The 2025 calendar synced in-process; the scheduler container then plans the Australian GP race."""
-    from scheduler.sync import sync_season
-
+    """The scheduler container syncs the 2025 calendar (FastF1 in its package, on the shared cache), then plans
+    the Australian GP race in a second, warm invocation."""
     settings, resources = stack
-    rows = load_schedule(2025, settings)
-    sync_season(2025, rows, RaceCalendar(aws_client("dynamodb", settings), settings.table),
-                aws_client("scheduler", settings), settings.group, AUSTRALIA_2025_RACE_START - dt.timedelta(days=7))
+    f1data = f1data_dir_or_skip()
     env = {
         **common_env(settings),
         "GPI_INGESTION_FUNCTION_ARN": resources.ingestion_function_arn,
         "GPI_SCHEDULER_ROLE_ARN": resources.scheduler_role_arn,
         "GPI_INGESTION_DLQ_ARN": resources.dlq_arn,
+        "GPI_F1DATA_DIR": "/opt/f1data",
+        "GPI_FASTF1_CACHE_DIR": "/tmp/fastf1-cache",
     }
-    scheduler = function(docker, base, "scheduler", work, env)
+    scheduler = function(docker, base, "scheduler", work, env, mounts=((f1data, "/opt/f1data"),))
+    week_before = AUSTRALIA_2025_RACE_START - dt.timedelta(days=7)
     now = AUSTRALIA_2025_RACE_START + dt.timedelta(hours=1, minutes=30)
     with running(docker, scheduler, REGION) as api:
         started = time.perf_counter()
+        synced = api.invoke({"action": "sync", "season": 2025, "now": week_before.isoformat()})
+        print(f"scheduler: 2025 calendar synced in {time.perf_counter() - started:.1f} s (cold start included)")
+        started = time.perf_counter()
         result = api.invoke({"action": "schedule", "now": now.isoformat()})
-        print(f"scheduler: schedule event answered in {time.perf_counter() - started:.1f} s (cold start included)")
+        print(f"scheduler: schedule event answered in {time.perf_counter() - started:.1f} s (warm)")
+    # Every session of the season's schedule became a calendar item.
+    assert synced["seasons"][0]["created"] == len(load_schedule(2025, settings)), synced
     assert result["action"] == "schedule"
     races = [name for name in result["scheduled"] if name.endswith("2025-01-R-a1")]
     assert len(races) == 1, result
