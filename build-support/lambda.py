@@ -5,7 +5,7 @@
 # `package` is how it ships (the Pulumi stack's `functions.<service>.packageType` must agree):
 # - "zip":   a zip for AWS's python3.11 managed runtime (Amazon Linux 2, glibc 2.26), so only wheels that
 #            load there; Lambda caps zips at 250 MiB unpacked.
-# - "image": the zip's content in a container image built from services/lambda.Dockerfile on Debian 12
+# - "image": the zip's content in a container image built from build-support/lambda.Dockerfile on Debian 12
 #            (python:3.11-slim-bookworm, glibc 2.36) with the Lambda runtime interface client as entrypoint.
 # `exclude` names requirements the sources import only where this package never runs (a type-only import,
 # a local-only branch); the package tests run each package without them, as Lambda runs it.

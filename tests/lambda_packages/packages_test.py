@@ -1,6 +1,6 @@
 """Each service's Pants package runs as Lambda runs it, against the embedded stack, on real data.
 
-One image is built the way the AWS stack builds every image package (services/lambda.Dockerfile, the same
+One image is built the way the AWS stack builds every image package (build-support/lambda.Dockerfile, the same
 build context: the package zip) on a local stand-in for its base: the loader's, the smallest. The other image
 packages run on that same base with their zip unpacked read-only as /var/task and the image's entrypoint
 (`python3 -m awslambdaric` from the package), which is what their images hold less the compiled bytecode:
@@ -47,7 +47,7 @@ from lambda_packages.containers import (
 
 REGION = "eu-west-1"
 STAGE = "dev"
-DOCKERFILE = Path("services/lambda.Dockerfile")
+DOCKERFILE = Path("build-support/lambda.Dockerfile")
 BASE_IMAGE_SCRIPT = Path("tools/lambda-base-image")
 # How each service ships (build-support/lambda.py), with the memory, timeout and /tmp the stack gives it
 # (infra/pulumi/gpi_infra/config.py).
@@ -57,7 +57,7 @@ PACKAGES: dict[str, tuple[str, int, int, int]] = {
     "loader": ("image", 512, 300, 512),
 }
 RUNTIME_DISTRIBUTIONS = ("awslambdaric", "simplejson", "snapshot-restore-py")  # AWS's runtime, not ours
-# The one image package built from services/lambda.Dockerfile (the smallest: the build is the same for each).
+# The one image package built from build-support/lambda.Dockerfile (the smallest: the build is the same for each).
 BUILT_IMAGE = "loader"
 AUSTRALIA_2025_RACE_START = dt.datetime(2025, 3, 16, 4, 0, tzinfo=dt.UTC)
 
@@ -108,7 +108,7 @@ def snowflake_server() -> Iterator[dict[str, Any]]:
 
 
 def image_for(docker: Docker, base: str, service: str, work: Path) -> str:
-    """Builds the service's image from services/lambda.Dockerfile with the package zip as the build context."""
+    """Builds the service's image from build-support/lambda.Dockerfile with the package zip as the build context."""
     context = work / f"{service}-context"
     context.mkdir()
     shutil.copy(package_zip(service), context / "lambda.zip")
@@ -121,7 +121,7 @@ def image_for(docker: Docker, base: str, service: str, work: Path) -> str:
 
 
 def dockerfile_entrypoint() -> tuple[str, ...]:
-    """The images' ENTRYPOINT (exec form) as services/lambda.Dockerfile declares it."""
+    """The images' ENTRYPOINT (exec form) as build-support/lambda.Dockerfile declares it."""
     [line] = [line for line in DOCKERFILE.read_text().splitlines() if line.startswith("ENTRYPOINT ")]
     return tuple(json.loads(line.removeprefix("ENTRYPOINT ")))
 
@@ -170,7 +170,7 @@ def function(docker: Docker, base: str, service: str, work: Path, environment: d
         return Function(name, image_for(docker, base, service, work), memory, timeout, tmp, env, command, mounts)
     task = ((unpacked(work, service), "/var/task"),)
     if kind == "image":
-        # The image's ENV and ENTRYPOINT (services/lambda.Dockerfile) over the unpacked package.
+        # The image's ENV and ENTRYPOINT (build-support/lambda.Dockerfile) over the unpacked package.
         env = {**env, "LAMBDA_TASK_ROOT": "/var/task", "PYTHONDONTWRITEBYTECODE": "1"}
         return Function(name, base, memory, timeout, tmp, env, command=(*dockerfile_entrypoint(), *handler),
                         mounts=(*task, *mounts), workdir="/var/task")

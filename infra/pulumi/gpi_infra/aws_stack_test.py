@@ -190,7 +190,7 @@ def test_each_image_service_has_its_repository_image_and_function_by_digest(stac
         [tag] = image["tags"]
         assert tag.startswith(f"{url}:") and len(tag.rsplit(":", 1)[1]) == 20
         assert image["context"]["location"].endswith(f"services.{service}")
-        assert image["dockerfile"]["location"].endswith("services/lambda.Dockerfile")
+        assert image["dockerfile"]["location"].endswith("build-support/lambda.Dockerfile")
         assert image["buildArgs"] == {"BASE_IMAGE": "public.ecr.aws/docker/library/python:3.11-slim-bookworm"}
         assert image["platforms"] == ["linux/amd64"]
         assert image["exports"] == [{"registry": {"ociMediaTypes": False, "compression": "gzip", "compressionLevel": 0,

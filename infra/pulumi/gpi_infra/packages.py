@@ -17,7 +17,7 @@ from gpi_infra.config import FunctionSettings, PackageType
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 # The Dockerfile of every image package (build-support/lambda.py); its build context is the package's directory.
-LAMBDA_DOCKERFILE = REPO_ROOT / "services" / "lambda.Dockerfile"
+LAMBDA_DOCKERFILE = REPO_ROOT / "build-support" / "lambda.Dockerfile"
 
 
 @dataclass(frozen=True)

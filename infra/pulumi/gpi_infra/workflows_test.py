@@ -81,7 +81,7 @@ def test_every_service_package_has_its_delivery_workflow() -> None:
         push, pull = wf["on"]["push"], wf["on"]["pull_request"]
         assert push["branches"] == ["main"]
         assert push["paths"] == pull["paths"]
-        for needed in (f"services/{service}/**", "libs/f1common/**", "services/lambda.Dockerfile", "build-support/**",
+        for needed in (f"services/{service}/**", "libs/f1common/**", "build-support/**",
                        f".github/workflows/{service}.yml", ".github/workflows/deploy.yml"):
             assert needed in push["paths"], (service, needed)
         test = wf["jobs"]["test"]

@@ -1,7 +1,7 @@
 """A service's code as Lambda takes it: the Pants zip, or a container image the stack builds from that zip.
 
 An image service gets its own ECR repository (scan on push, immutable tags, a lifecycle that keeps the last
-images) and the image is built from services/lambda.Dockerfile with the package's directory as the build
+images) and the image is built from build-support/lambda.Dockerfile with the package's directory as the build
 context, pushed with the repository's credentials and used by digest, so a function never runs an image
 that changed under its tag.
 """

@@ -1,6 +1,6 @@
 # The container image of a service shipped as `service_lambda(package="image")` (build-support/lambda.py).
 # Build context: the directory holding the service's Pants package, `dist/services.<service>/lambda.zip`.
-# The AWS stack builds it with pulumi-docker-build; tests/deploy builds it from the same file on a local base.
+# The AWS stack builds it with pulumi-docker-build; tests/lambda_packages builds it from the same file on a local base.
 #
 # BASE_IMAGE must be CPython 3.11 on Debian 12 (glibc 2.36), the platform the package's wheels were chosen for
 # (3rdparty/platforms/lambda-py311-bookworm.json).
