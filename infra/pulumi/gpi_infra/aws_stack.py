@@ -91,7 +91,7 @@ def aws_program(
     # (the loader then only checks load health and serves replays sent to its queue), or, for accounts
     # without Snowpipe, the loader consumes every data-file and manifest event itself.
     if cfg.load_with == "snowpipe":
-        notifications = [QueueNotification("snowpipe", snowflake.pipe_notification_channel, (DATA_PREFIX,))]
+        notifications = [QueueNotification("snowpipe", snowflake.pipe_notification_channel, (DATA_PREFIX, MANIFEST_PREFIX))]
     else:
         notifications = [
             QueueNotification(

@@ -91,10 +91,11 @@ def test_bucket_is_private_encrypted_versioned_with_lifecycle(stack: Stack) -> N
 
 def test_data_files_go_to_snowpipe_by_default(stack: Stack) -> None:
     queues = stack.one("aws:s3/bucketNotification:BucketNotification").inputs["queues"]
-    # Cross-stack wiring: data files go to the queue the Snowflake pipes listen on, and nowhere else, so the
-    # loader never loads what Snowpipe loads.
+    # Cross-stack wiring: data files and manifests go to the queue the Snowflake pipes listen on, and nowhere
+    # else, so the loader never loads what Snowpipe loads.
     assert [(q["filterPrefix"], q["queueArn"], q["events"]) for q in queues] == [
-        (DATA_PREFIX, SNOWPIPE_QUEUE_ARN, ["s3:ObjectCreated:*"])
+        (DATA_PREFIX, SNOWPIPE_QUEUE_ARN, ["s3:ObjectCreated:*"]),
+        (MANIFEST_PREFIX, SNOWPIPE_QUEUE_ARN, ["s3:ObjectCreated:*"]),
     ]
     assert stack.of_type("aws:sqs/queuePolicy:QueuePolicy") == []  # Snowflake owns its queue's policy
 

@@ -67,7 +67,11 @@ def test_staging_tables_are_generated_from_the_loader(stack: Stack) -> None:
 def test_pipes_copy_each_dataset_prefix(stack: Stack) -> None:
     pipes = {p.inputs["name"]: p.inputs for p in stack.of_type("snowflake:index/pipe:Pipe")}
     expected = defs.pipe_definitions(NAMES.warehouse_database, "STAGING", defs.DEFAULT_STAGE, defs.DEFAULT_FILE_FORMAT)
-    assert set(pipes) == {p.name for p in expected}
+    manifests = defs.manifest_pipe_definition(NAMES.warehouse_database, "STAGING", defs.DEFAULT_STAGE,
+                                              defs.DEFAULT_MANIFEST_FILE_FORMAT)
+    assert set(pipes) == {p.name for p in expected} | {manifests.name}
+    assert pipes[manifests.name]["copyStatement"] == manifests.copy_statement
+    assert pipes[manifests.name]["autoIngest"] is True
     for pipe in expected:
         got = pipes[pipe.name]
         assert got["autoIngest"] is True
@@ -89,6 +93,8 @@ def test_stage_format_and_integration(stack: Stack) -> None:
     assert stage["fileFormat"]["formatName"] == f'"{NAMES.warehouse_database}"."STAGING"."{defs.DEFAULT_FILE_FORMAT}"'
     fmt = stack.one("snowflake:index/fileFormatParquet:FileFormatParquet").inputs
     assert (fmt["name"], fmt["useLogicalType"]) == (defs.DEFAULT_FILE_FORMAT, "true")
+    manifest_fmt = stack.one("snowflake:index/fileFormatJson:FileFormatJson").inputs
+    assert (manifest_fmt["name"], manifest_fmt["stripOuterArray"]) == (defs.DEFAULT_MANIFEST_FILE_FORMAT, "false")
     assert stack.outputs["storage_aws_iam_user_arn"] == SNOWFLAKE_IAM_USER_ARN
     assert stack.outputs["storage_aws_external_id"] == SNOWFLAKE_EXTERNAL_ID
 

@@ -8,8 +8,9 @@ unquoted identifiers (DuckDB resolves them case-insensitively, Snowflake upper-c
 are the dataset's columns in order, followed by the load metadata columns of :data:`METADATA_COLUMNS`.
 Bookkeeping tables in the same schema: ``load_history`` (one row per loaded file: a path is never
 loaded twice), ``load_quarantine`` (files refused with the error) and ``load_pending`` (files seen
-before the manifest that lists them); and ``race_calendar``, the DynamoDB calendar's session items
-exported for the pipeline-health dashboard (:func:`replace_race_calendar`).
+before the manifest that lists them); ``load_manifests`` (every manifest: dbt derives the complete
+runs from it, in loader and Snowpipe mode alike); and ``race_calendar``, the DynamoDB calendar's session
+items exported for the pipeline-health dashboard (:func:`replace_race_calendar`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ LOAD_HISTORY = "load_history"
 LOAD_QUARANTINE = "load_quarantine"
 LOAD_PENDING = "load_pending"
 RACE_CALENDAR = "race_calendar"
+LOAD_MANIFESTS = "load_manifests"
 
 LOAD_TIME = "_load_time"
 FILE_NAME = "_file_name"
@@ -130,11 +132,15 @@ def rows_column(dialect: Dialect) -> str:
     return "rows" if _check(dialect) == "duckdb" else '"ROWS"'
 
 
+_JSON_TYPES: Mapping[Dialect, str] = {"duckdb": "JSON", "snowflake": "VARIANT"}
+
+
 def bookkeeping_columns(dialect: Dialect) -> dict[str, list[StagingColumn]]:
-    """Columns of ``load_history``, ``load_quarantine`` and ``load_pending`` (timestamps UTC)."""
+    """Columns of ``load_history``, ``load_quarantine``, ``load_pending`` and ``load_manifests`` (timestamps UTC)."""
     s = column_type(ColumnType.STRING, dialect)
     ts = column_type(ColumnType.TIMESTAMP, dialect)
     i = column_type(ColumnType.INT, dialect)
+    json = _JSON_TYPES[_check(dialect)]
     return {
         LOAD_HISTORY: [
             StagingColumn("file_name", s, False),
@@ -158,12 +164,29 @@ def bookkeeping_columns(dialect: Dialect) -> dict[str, list[StagingColumn]]:
             StagingColumn("reason", s, False),
             StagingColumn("seen_at", ts, False),
         ],
+        # One row per manifest, in the manifest's own terms (Snowpipe's manifests pipe writes the same).
+        LOAD_MANIFESTS: [
+            StagingColumn("run_id", s, False),
+            StagingColumn("source", s, False),
+            StagingColumn("season", i, True),
+            StagingColumn("round", i, True),
+            StagingColumn("session", s, True),
+            StagingColumn("created_at", ts, False),
+            StagingColumn("files", json, False),
+            StagingColumn("manifest_key", s, False),
+            StagingColumn("loaded_at", ts, False),
+        ],
     }
 
 
 def bookkeeping_sql(dialect: Dialect, schema: str | None = None) -> list[str]:
     schema = schema or schema_name(dialect)
-    keys = {LOAD_HISTORY: "PRIMARY KEY (file_name)", LOAD_QUARANTINE: "", LOAD_PENDING: "PRIMARY KEY (file_name)"}
+    keys = {
+        LOAD_HISTORY: "PRIMARY KEY (file_name)",
+        LOAD_QUARANTINE: "",
+        LOAD_PENDING: "PRIMARY KEY (file_name)",
+        LOAD_MANIFESTS: "PRIMARY KEY (run_id)",
+    }
     return [
         create_table_sql(schema, name if dialect == "duckdb" else name.upper(), cols, keys[name])
         for name, cols in bookkeeping_columns(dialect).items()

@@ -9,9 +9,11 @@ import pyarrow as pa
 
 from f1common.clock import utc_now
 from f1common.datasets import DatasetSpec
+from f1common.manifest import Manifest
 from f1common.warehouse import (
     FILE_NAME,
     LOAD_HISTORY,
+    LOAD_MANIFESTS,
     LOAD_PENDING,
     LOAD_QUARANTINE,
     LOAD_TIME,
@@ -124,6 +126,17 @@ class DuckDBWarehouse:
             f"INSERT INTO {_S}.{LOAD_PENDING} (file_name, run_id, dataset, reason, seen_at) "
             "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (file_name) DO UPDATE SET reason = excluded.reason",
             [key, run_id, dataset, reason, utc_now()],
+        )
+
+    def record_manifest(self, manifest: Manifest, *, key: str) -> None:
+        session = manifest.session
+        self.con.execute(
+            f"INSERT INTO {_S}.{LOAD_MANIFESTS} "
+            "(run_id, source, season, round, session, created_at, files, manifest_key, loaded_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (run_id) DO NOTHING",
+            [manifest.run_id, manifest.source.value, session.season if session else None,
+             session.round if session else None, session.session.code if session else None,
+             manifest.created_at, manifest.files_json(), key, _now()],
         )
 
     def staging_rows(self, spec: DatasetSpec, key: str | None = None) -> int:

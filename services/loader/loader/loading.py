@@ -103,6 +103,9 @@ class StagingWarehouse(Protocol):
 
     def mark_pending(self, key: str, *, run_id: str, dataset: str, reason: str) -> None: ...
 
+    def record_manifest(self, manifest: Manifest, *, key: str) -> None:
+        """Records the manifest in ``load_manifests`` once (dbt derives the complete runs from it)."""
+
 
 _ARROW_TO_COLUMN: list[tuple[Any, ColumnType]] = [
     (pa.types.is_boolean, ColumnType.BOOL),
@@ -206,6 +209,7 @@ class _Loader:
         if manifest is None:
             self.report.add(FileResult(key, Outcome.IGNORED, detail="manifest no longer exists"))
             return
+        self.warehouse.record_manifest(manifest, key=key)
         for entry in manifest.files:
             self.entry(entry, manifest)
 
@@ -229,6 +233,7 @@ class _Loader:
             self.warehouse.mark_pending(key, run_id=landed.run_id, dataset=landed.dataset.value, reason=reason)
             self.report.add(FileResult(key, Outcome.PENDING, detail=reason))
             return
+        self.warehouse.record_manifest(manifest, key=manifest_key(manifest.run_id))  # its own event may be lost
         entry = manifest.file_for(key)
         if entry is None:
             self.reject(key, landed.run_id, landed.dataset.value, f"not listed in the manifest of run {landed.run_id}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pyarrow as pa
@@ -75,6 +76,21 @@ def test_reload_and_duplicate_keys_add_no_rows(s3: Any, warehouse: DuckDBWarehou
     assert set(again.keys(Outcome.SKIPPED)) == set(run.keys)
     for entry in run.manifest.files:
         assert warehouse.staging_rows(dataset_spec(entry.dataset)) == entry.rows
+
+
+def test_every_manifest_is_recorded_once_with_its_files(s3: Any, warehouse: DuckDBWarehouse,
+                                                        ergast_tables: dict[Dataset, pa.Table]) -> None:
+    run = _run(ergast_tables, SMALL)
+    run.land(s3)
+    load_keys([run.keys[0], run.manifest_key, *run.keys, run.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)
+    load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)
+
+    rows = warehouse.con.execute(
+        "SELECT run_id, source, season, manifest_key, files FROM staging.load_manifests").fetchall()
+    assert [r[:4] for r in rows] == [(run.run_id, "ergast", None, run.manifest_key)]
+    files = json.loads(rows[0][4])
+    assert [(f["dataset"], f["key"], f["rows"]) for f in files] == [
+        (e.dataset.value, e.key, e.rows) for e in run.manifest.files]
 
 
 def test_files_before_their_manifest_are_held_back(s3: Any, warehouse: DuckDBWarehouse,

@@ -24,10 +24,12 @@ from snowflake.connector.errors import DatabaseError
 
 from f1common.datasets import DATASETS, DatasetSpec
 from f1common.layout import parse_data_key
+from f1common.manifest import Manifest
 from f1common.settings import Settings
 from f1common.warehouse import (
     FILE_NAME,
     LOAD_HISTORY,
+    LOAD_MANIFESTS,
     LOAD_PENDING,
     LOAD_QUARANTINE,
     LOAD_TIME,
@@ -176,6 +178,18 @@ class SnowflakeWarehouse:
             f"INSERT INTO {self.fq}.{LOAD_PENDING} (file_name, run_id, dataset, reason, seen_at) "
             "VALUES (%s, %s, %s, %s, CURRENT_TIMESTAMP())",
             (key, run_id, dataset, reason),
+        )
+
+    def record_manifest(self, manifest: Manifest, *, key: str) -> None:
+        session = manifest.session
+        self._execute(
+            f"INSERT INTO {self.fq}.{LOAD_MANIFESTS} "
+            "(run_id, source, season, round, session, created_at, files, manifest_key, loaded_at) "
+            "SELECT %s, %s, %s, %s, %s, %s::TIMESTAMP_TZ, PARSE_JSON(%s), %s, CURRENT_TIMESTAMP() "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {self.fq}.{LOAD_MANIFESTS} WHERE run_id = %s)",
+            (manifest.run_id, manifest.source.value, session.season if session else None,
+             session.round if session else None, session.session.code if session else None,
+             manifest.created_at.isoformat(), manifest.files_json(), key, manifest.run_id),
         )
 
     def staging_rows(self, spec: DatasetSpec, key: str | None = None) -> int:

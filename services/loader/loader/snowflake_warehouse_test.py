@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pyarrow as pa
@@ -53,6 +54,12 @@ def test_copy_path_loads_manifest_counts_once_and_quarantines_bad_files(
     assert sf.staging_rows(dataset_spec(Dataset.ERGAST_STATUS)) == status.num_rows
     history = dict(sf._execute('SELECT file_name, "ROWS" FROM GPI_TEST.STAGING.LOAD_HISTORY'))
     assert history == {e.key: e.rows for e in run.manifest.files if e.key != drifted}
+    # the manifest is recorded once, its files as JSON (dbt derives the complete runs from it)
+    manifests = sf._execute("SELECT run_id, source, manifest_key, files FROM GPI_TEST.STAGING.LOAD_MANIFESTS")
+    assert [m[:3] for m in manifests] == [(run.run_id, "ergast", run.manifest_key)]
+    files = manifests[0][3]
+    assert [f["key"] for f in (json.loads(files) if isinstance(files, str) else files)] == [
+        e.key for e in run.manifest.files]
 
 
 def test_copy_path_adds_additive_columns(s3: Any, sf: SnowflakeWarehouse,

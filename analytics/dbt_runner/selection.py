@@ -1,0 +1,148 @@
+"""What a build after a load must run: the models and tests downstream of what changed, or nothing.
+
+The staging tables are append-only, so their row counts say whether they changed; a new manifest can
+also make a run complete whose files arrived earlier (Snowpipe loads files as they come). The datasets
+that changed since the last successful build are therefore those whose staging table grew, plus those
+listed in manifests not seen before. The build selects
+
+- the landing models (which runs are complete and current) and the session input versions, and
+- `source:<source>.<table>+` for each changed dataset: its staging model and everything downstream,
+
+so a new FastF1 session does not rebuild or re-test the Ergast staging, and a build with nothing new
+does not start dbt at all. The incremental models then recompute only the sessions whose inputs changed
+(macros/incremental.sql). The state of the last successful build is a small JSON file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+from dbt_runner.runner import DbtRun, run_dbt
+
+from f1common.datasets import DATASETS, Dataset, dataset_spec
+
+STAGING_SCHEMA = "staging"
+MANIFESTS_TABLE = "load_manifests"
+STATE_FILE = "staging-state.json"
+# Always part of a build after a load: which runs are complete and current, and the session versions.
+LANDING_MODELS = (
+    "stg_landing__manifest_files",
+    "stg_landing__loaded_files",
+    "stg_landing__runs",
+    "stg_landing__current_files",
+    "int_sessions__input_versions",
+)
+
+
+@dataclass(frozen=True)
+class StagingState:
+    """Row counts of the staging tables and the run ids of the manifests in the warehouse."""
+
+    rows: Mapping[str, int]
+    runs: frozenset[str] = field(default_factory=frozenset)
+
+    def to_json(self) -> str:
+        return json.dumps({"rows": dict(sorted(self.rows.items())), "runs": sorted(self.runs)})
+
+    @classmethod
+    def from_json(cls, text: str) -> StagingState:
+        data = json.loads(text)
+        return cls(rows={str(k): int(v) for k, v in data["rows"].items()}, runs=frozenset(map(str, data["runs"])))
+
+
+def read_state(warehouse: Path) -> tuple[StagingState, dict[str, list[str]]]:
+    """The warehouse's staging state and the datasets listed by each manifest (read-only, no dbt)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = {}
+        for spec in DATASETS.values():
+            table = spec.staging_table.lower()
+            [(count,)] = con.execute(f"select count(*) from {STAGING_SCHEMA}.{table}").fetchall()
+            rows[table] = int(count)
+        listed: dict[str, list[str]] = {}
+        for run_id, files in con.execute(f"select run_id, files from {STAGING_SCHEMA}.{MANIFESTS_TABLE}").fetchall():
+            listed[str(run_id)] = sorted({str(f["dataset"]) for f in json.loads(files)})
+    return StagingState(rows=rows, runs=frozenset(listed)), listed
+
+
+def changed_datasets(before: StagingState | None, now: StagingState, listed: Mapping[str, list[str]]) -> list[Dataset]:
+    """The datasets whose current runs may differ from those of the `before` build (all without one)."""
+    if before is None:
+        return list(DATASETS)
+    names = {spec.name for spec in DATASETS.values() if now.rows.get(spec.staging_table.lower(), 0)
+             != before.rows.get(spec.staging_table.lower(), 0)}
+    for run_id in now.runs - before.runs:
+        names.update(listed.get(run_id, []))
+    return [d for d in DATASETS if d.value in names]
+
+
+def selection(datasets: list[Dataset]) -> list[str]:
+    """dbt `--select` arguments for a build after `datasets` changed (empty: nothing to build)."""
+    if not datasets:
+        return []
+    sources = [f"source:{dataset_spec(d).source.value}.{dataset_spec(d).staging_table.lower()}+" for d in datasets]
+    return [*LANDING_MODELS, *sources]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the next build runs: `select` is empty when nothing changed (then dbt is not started)."""
+
+    datasets: list[Dataset]
+    select: list[str]
+    state: StagingState
+    full: bool
+
+    @property
+    def nothing_new(self) -> bool:
+        return not self.select
+
+
+def plan_build(warehouse: Path, state_file: Path, *, full: bool = False) -> Plan:
+    """The build after a load: everything when there is no state of a previous build (or `full`)."""
+    now, listed = read_state(warehouse)
+    before = None if full or not state_file.is_file() else StagingState.from_json(state_file.read_text())
+    datasets = changed_datasets(before, now, listed)
+    select = selection(datasets) if before is not None else ["fqn:*"]
+    return Plan(datasets=datasets, select=select, state=now, full=before is None)
+
+
+def record_build(plan: Plan, state_file: Path) -> None:
+    """Remembers the staging state a successful build saw (call after the build succeeded)."""
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = state_file.with_suffix(".tmp")
+    tmp.write_text(plan.state.to_json())
+    tmp.replace(state_file)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    plan: Plan
+    run: DbtRun | None  # None: nothing new, dbt was not started
+
+    @property
+    def seconds(self) -> float:
+        return self.run.elapsed_s if self.run else 0.0
+
+
+def build_after_load(warehouse: Path, artifacts_dir: Path, *, full_refresh: bool = False,
+                     project_dir: Path | None = None, quiet: bool = True) -> BuildResult:
+    """`dbt build` of what changed since the last successful build (state in `artifacts_dir`).
+
+    `full_refresh` rebuilds every model from the current runs (after a change to the project's SQL).
+    Raises :class:`dbt_runner.runner.DbtRunError` when dbt fails; the state is then not advanced.
+    """
+    state_file = artifacts_dir / STATE_FILE
+    plan = plan_build(warehouse, state_file, full=full_refresh)
+    if plan.nothing_new:
+        return BuildResult(plan, None)
+    args = ["build", *(["--quiet"] if quiet else []), "--select", *plan.select]
+    if full_refresh:
+        args.append("--full-refresh")
+    extra = {"project_dir": project_dir} if project_dir is not None else {}
+    run = run_dbt(args, warehouse_path=warehouse, artifacts_dir=artifacts_dir, **extra)
+    record_build(plan, state_file)
+    return BuildResult(plan, run)
