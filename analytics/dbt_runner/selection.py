@@ -24,9 +24,8 @@ import duckdb
 from dbt_runner.runner import DbtRun, run_dbt
 
 from f1common.datasets import DATASETS, Dataset, dataset_spec
+from f1common.warehouse import LOAD_MANIFESTS, STAGING_SCHEMA
 
-STAGING_SCHEMA = "staging"
-MANIFESTS_TABLE = "load_manifests"
 STATE_FILE = "staging-state.json"
 # Always part of a build after a load: which runs are complete and current, and the session versions.
 LANDING_MODELS = (
@@ -63,7 +62,7 @@ def read_state(warehouse: Path) -> tuple[StagingState, dict[str, list[str]]]:
             [(count,)] = con.execute(f"select count(*) from {STAGING_SCHEMA}.{table}").fetchall()
             rows[table] = int(count)
         listed: dict[str, list[str]] = {}
-        for run_id, files in con.execute(f"select run_id, files from {STAGING_SCHEMA}.{MANIFESTS_TABLE}").fetchall():
+        for run_id, files in con.execute(f"select run_id, files from {STAGING_SCHEMA}.{LOAD_MANIFESTS}").fetchall():
             listed[str(run_id)] = sorted({str(f["dataset"]) for f in json.loads(files)})
     return StagingState(rows=rows, runs=frozenset(listed)), listed
 

@@ -8,8 +8,7 @@ import yaml  # type: ignore[import-untyped]
 from dbt_runner.runner import PROJECT_DIR, run_dbt
 
 from f1common.datasets import DATASETS, Source
-
-METADATA_COLUMNS = ["_load_time", "_file_name", "_run_id", "_row_number"]
+from f1common.warehouse import METADATA_COLUMNS
 # Dummy key-pair settings: parse/compile must never need a real account.
 OFFLINE_SNOWFLAKE = {
     "SNOWFLAKE_ACCOUNT": "ci-offline",
@@ -37,7 +36,7 @@ def test_sources_declare_every_staging_table_with_the_contract_columns() -> None
         source = "ergast" if spec.source is Source.ERGAST else "fastf1"
         table = spec.staging_table.lower()
         assert table in sources[source], f"source {source} lacks staging table {table}"
-        assert sources[source][table] == spec.column_names + METADATA_COLUMNS, f"columns of {table} drifted"
+        assert sources[source][table] == [*spec.column_names, *METADATA_COLUMNS], f"columns of {table} drifted"
     assert sum(len(t) for t in sources.values()) == len(DATASETS)
 
 
