@@ -57,7 +57,7 @@ MANIFEST_COLUMNS: Mapping[str, str] = {
 NOT_NULL_MANIFEST_COLUMNS = ("run_id", "created_at")
 SOURCE_DESCRIPTIONS: Mapping[Source, str] = {
     Source.FASTF1: "FastF1 session data landed by ingestion and loaded by the loader or Snowpipe.",
-    Source.ERGAST: "Ergast/Jolpica history (database dump) landed by the backfill and loaded by the loader or Snowpipe.",
+    Source.ERGAST: "Ergast/Jolpica history (database dump) landed by the backfill, loaded by the loader or Snowpipe.",
 }
 FRESHNESS: Mapping[Source, dict[str, Any]] = {
     Source.FASTF1: {"warn_after": {"count": 8, "period": "day"}, "error_after": {"count": 30, "period": "day"}},

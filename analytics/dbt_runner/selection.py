@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-from dbt_runner.runner import DbtRun, run_dbt
 
+from dbt_runner.runner import PROJECT_DIR, DbtRun, run_dbt
 from f1common.datasets import DATASETS, Dataset, dataset_spec
 from f1common.warehouse import LOAD_MANIFESTS, STAGING_SCHEMA
 
@@ -141,7 +141,6 @@ def build_after_load(warehouse: Path, artifacts_dir: Path, *, full_refresh: bool
     args = ["build", *(["--quiet"] if quiet else []), "--select", *plan.select]
     if full_refresh:
         args.append("--full-refresh")
-    extra = {"project_dir": project_dir} if project_dir is not None else {}
-    run = run_dbt(args, warehouse_path=warehouse, artifacts_dir=artifacts_dir, **extra)
+    run = run_dbt(args, project_dir=project_dir or PROJECT_DIR, warehouse_path=warehouse, artifacts_dir=artifacts_dir)
     record_build(plan, state_file)
     return BuildResult(plan, run)

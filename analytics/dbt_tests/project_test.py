@@ -9,6 +9,7 @@ from dbt_runner.runner import PROJECT_DIR, run_dbt
 
 from f1common.datasets import DATASETS, Source
 from f1common.warehouse import METADATA_COLUMNS
+
 # Dummy key-pair settings: parse/compile must never need a real account.
 OFFLINE_SNOWFLAKE = {
     "SNOWFLAKE_ACCOUNT": "ci-offline",

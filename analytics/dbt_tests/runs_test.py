@@ -69,10 +69,9 @@ def _current_tables(s3: Any, bucket: str, run_id: str) -> dict[Dataset, pa.Table
 
 def _land_run(landing: EmbeddedStack, session_key: str, tables: dict[Dataset, pa.Table],
               created_at: dt.datetime, *, missing: dict[Dataset, str] | None = None) -> str:
+    from f1common.sessions import SessionId
     from ingestion.ingest import land_session
     from ingestion.normalize import SessionTables
-
-    from f1common.sessions import SessionId
 
     session = SessionTables(SessionId.parse(session_key), tables=tables, missing=missing or {})
     run_id = new_run_id(created_at)
@@ -145,8 +144,8 @@ def landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landed]:
         # a run that crashed before its manifest (newest of all): its files alone
         crashed = new_run_id(later + dt.timedelta(hours=1))
         s3, bucket = landing.s3, landing.settings.bucket
-        from ingestion.landing import put_manifest, put_table
         from f1common.sessions import SessionId
+        from ingestion.landing import put_manifest, put_table
 
         session_id = SessionId.parse(RELANDED)
         put_table(s3, bucket, data_key(Dataset.LAPS, crashed, session=session_id), Dataset.LAPS,
@@ -209,7 +208,8 @@ def test_the_relanded_session_holds_only_its_latest_complete_run(landed: Landed,
                                                                   which: str) -> None:
     path = landed.landing.path if which == "incremental" else full_rebuild
     [(laps, runs, max_lap, dropped)] = landed.query(f"""
-        select count(*), list(distinct _run_id), max(lap_number), count(*) filter (where driver_number = '{DROPPED_DRIVER}')
+        select count(*), list(distinct _run_id), max(lap_number),
+            count(*) filter (where driver_number = '{DROPPED_DRIVER}')
         from analytics.fct_laps where session_key = '{RELANDED}'""", path)
     assert (laps, runs, max_lap, dropped) == (landed.relanded_laps, [landed.relanded_run], KEPT_LAPS, 0)
     [(weather,)] = landed.query(f"select count(*) from analytics.fct_weather where session_key = '{RELANDED}'", path)
@@ -217,7 +217,7 @@ def test_the_relanded_session_holds_only_its_latest_complete_run(landed: Landed,
     [(fastf1_results,)] = landed.query(f"""select count(*) from analytics.fct_race_results
         where session_key = '{RELANDED}' and has_fastf1_result and driver_number = '{DROPPED_DRIVER}'""", path)
     assert fastf1_results == 0
-    [(positions,)] = landed.query(f"""select count(*) from analytics.mart_positions_by_lap
+    [(positions,)] = landed.query("""select count(*) from analytics.mart_positions_by_lap
         where season = 2023 and round = 1 and session = 'R'""", path)
     assert positions == landed.relanded_laps
 

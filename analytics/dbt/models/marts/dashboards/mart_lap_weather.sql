@@ -79,7 +79,8 @@ final as (
         weather_intervals.humidity_pct,
         weather_intervals.is_raining as rainfall,
         laps.session_key,
-        laps.input_version as _input_version
+        laps.input_version as _input_version,
+        '{{ invocation_id }}' as _dbt_invocation_id
     from laps
     inner join sessions on laps.session_key = sessions.session_key
     inner join weather_intervals

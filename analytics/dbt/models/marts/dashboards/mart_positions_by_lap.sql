@@ -59,7 +59,8 @@ final as (
         laps.track_status,
         laps.lap_end_utc,
         laps.session_key,
-        laps.input_version as _input_version
+        laps.input_version as _input_version,
+        '{{ invocation_id }}' as _dbt_invocation_id
     from laps
     inner join sessions on laps.session_key = sessions.session_key
     left join session_drivers

@@ -85,7 +85,8 @@ final as (
         conditions.rain_fraction,
         conditions.weather_samples,
         pace.session_key,
-        changed_sessions.input_version as _input_version
+        changed_sessions.input_version as _input_version,
+        '{{ invocation_id }}' as _dbt_invocation_id
     from pace
     inner join changed_sessions on pace.session_key = changed_sessions.session_key
     inner join sessions on pace.session_key = sessions.session_key
