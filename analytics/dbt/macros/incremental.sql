@@ -50,3 +50,17 @@
     select 1
     {%- endif -%}
 {%- endmacro %}
+
+{#- The config of a session-incremental model: `{{ config(**session_incremental(version, where)) }}`.
+    On Snowflake the table is clustered by (season, session_key), the keys every delete and the
+    version check filter on. -#}
+{% macro session_incremental(version, where=none) -%}
+    {%- set hook_args = "'" ~ version ~ "'" ~ (", '" ~ where ~ "'" if where else "") -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'append',
+        'pre_hook': '{{ delete_stale_sessions(' ~ hook_args ~ ') }}',
+        'on_schema_change': 'append_new_columns',
+        'cluster_by': ['season', 'session_key'],
+    }) }}
+{%- endmacro %}

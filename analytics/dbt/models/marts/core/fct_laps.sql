@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_stale_sessions('identified_version', 'laps_rows > 0') }}",
-        on_schema_change='append_new_columns',
-        cluster_by=['season', 'session_key']
-    )
-}}
+{{ config(**session_incremental('identified_version', 'laps_rows > 0')) }}
 
 -- One row per driver per lap. Incremental by session (macros/incremental.sql): a build recomputes
 -- the sessions whose inputs changed, whole (the gap to the leader needs the whole session).

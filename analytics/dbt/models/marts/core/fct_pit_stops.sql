@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_stale_sessions('identified_version', 'is_race_like and (laps_rows > 0 or has_ergast_pit_stops)') }}",
-        on_schema_change='append_new_columns',
-        cluster_by=['season', 'session_key']
-    )
-}}
+{{ config(**session_incremental('identified_version', 'is_race_like and (laps_rows > 0 or has_ergast_pit_stops)')) }}
 
 -- Pit stops in races and sprints, one row per driver and in-lap. FastF1 gives the pit-lane time
 -- (pit entry on the in-lap to pit exit on the next lap) and the tyres; Ergast gives the stop number

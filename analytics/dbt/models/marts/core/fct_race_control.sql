@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_stale_sessions('session_version', 'race_control_rows > 0') }}",
-        on_schema_change='append_new_columns',
-        cluster_by=['season', 'session_key']
-    )
-}}
+{{ config(**session_incremental('session_version', 'race_control_rows > 0')) }}
 
 -- Race control messages (flags, safety car, DRS, penalties) per session. Incremental by session
 -- (macros/incremental.sql).

@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_stale_sessions('identified_version', '(is_race_like and results_rows > 0) or has_ergast_results') }}",
-        on_schema_change='append_new_columns',
-        cluster_by=['season', 'session_key']
-    )
-}}
+{{ config(**session_incremental('identified_version', '(is_race_like and results_rows > 0) or has_ergast_results')) }}
 
 -- Race and sprint classifications, FastF1 reconciled with Ergast, one row per session and driver.
 -- Priority: Ergast (the official classification after the stewards' decisions) for position, points,

@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_stale_sessions('session_version', 'weather_rows > 0') }}",
-        on_schema_change='append_new_columns',
-        cluster_by=['season', 'session_key']
-    )
-}}
+{{ config(**session_incremental('session_version', 'weather_rows > 0')) }}
 
 -- Weather samples (about one a minute) per session. Incremental by session (macros/incremental.sql).
 with

@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_stale_sessions('dashboard_version', 'laps_rows > 0 and weather_rows > 0') }}",
-        on_schema_change='append_new_columns',
-        cluster_by=['season', 'session_key']
-    )
-}}
+{{ config(**session_incremental('dashboard_version', 'laps_rows > 0 and weather_rows > 0')) }}
 
 -- Every lap with the weather at the moment it ended: the latest weather sample at or before the
 -- lap's end (session time), or the first sample when the lap ended before any. Incremental by

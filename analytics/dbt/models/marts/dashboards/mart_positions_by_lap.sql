@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_stale_sessions('dashboard_version', 'laps_rows > 0') }}",
-        on_schema_change='append_new_columns',
-        cluster_by=['season', 'session_key']
-    )
-}}
+{{ config(**session_incremental('dashboard_version', 'laps_rows > 0')) }}
 
 -- Every driver's position, lap time and gap to the leader at the end of every lap, for the
 -- dashboards' race-trace and position-chart panels. Incremental by session (macros/incremental.sql).

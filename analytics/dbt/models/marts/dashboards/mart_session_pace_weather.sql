@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_stale_sessions('dashboard_version', 'laps_rows > 0') }}",
-        on_schema_change='append_new_columns',
-        cluster_by=['season', 'session_key']
-    )
-}}
+{{ config(**session_incremental('dashboard_version', 'laps_rows > 0')) }}
 
 -- Per session: median representative lap time (accurate, not deleted, no pit in/out) against the
 -- session's average temperatures and the share of weather samples with rainfall. Incremental by
