@@ -117,30 +117,62 @@ def record_build(plan: Plan, state_file: Path) -> None:
     tmp.replace(state_file)
 
 
+MATERIALIZED = ("config.materialized:table", "config.materialized:incremental", "resource_type:snapshot")
+
+
+def publish_selection(select: list[str]) -> list[str]:
+    """The tables, incremental models and snapshots of `select`: what must be rebuilt to publish new data.
+
+    The views among them are stored queries whose SQL did not change (a changed project gets a full
+    build), so they already show the new rows and are not recreated.
+    """
+    return [f"{s},{kind}" for s in select for kind in MATERIALIZED]
+
+
 @dataclass(frozen=True)
 class BuildResult:
+    """`run` published the data (the whole build, or its tables and incrementals), `tests` ran after it."""
+
     plan: Plan
     run: DbtRun | None  # None: nothing new, dbt was not started
+    tests: DbtRun | None = None
 
     @property
     def seconds(self) -> float:
+        return sum(r.elapsed_s for r in (self.run, self.tests) if r is not None)
+
+    @property
+    def published_s(self) -> float:
+        """Seconds until every model downstream of the change held the new data."""
         return self.run.elapsed_s if self.run else 0.0
 
 
 def build_after_load(warehouse: Path, artifacts_dir: Path, *, full_refresh: bool = False,
                      project_dir: Path | None = None, quiet: bool = True) -> BuildResult:
-    """`dbt build` of what changed since the last successful build (state in `artifacts_dir`).
+    """The build after a load: what changed since the last successful build (state in `artifacts_dir`).
 
-    `full_refresh` rebuilds every model from the current runs (after a change to the project's SQL).
-    Raises :class:`dbt_runner.runner.DbtRunError` when dbt fails; the state is then not advanced.
+    Without a record of an earlier build (or with `full_refresh`, after a change to the project's SQL)
+    it is one `dbt build` of everything. Otherwise it publishes first (`dbt run` of the changed tables,
+    incremental models and snapshot, so the marts are fresh as soon as possible), then runs the tests
+    and unit tests of everything downstream of the change. Raises :class:`dbt_runner.runner.DbtRunError`
+    when dbt or a test fails; the state is then not advanced, so the next build runs the same selection.
     """
     state_file = artifacts_dir / STATE_FILE
     plan = plan_build(warehouse, state_file, full=full_refresh)
     if plan.nothing_new:
         return BuildResult(plan, None)
-    args = ["build", *(["--quiet"] if quiet else []), "--select", *plan.select]
-    if full_refresh:
-        args.append("--full-refresh")
-    run = run_dbt(args, project_dir=project_dir or PROJECT_DIR, warehouse_path=warehouse, artifacts_dir=artifacts_dir)
+    flags = ["--quiet"] if quiet else []
+    project = project_dir or PROJECT_DIR
+
+    def dbt(*args: str) -> DbtRun:
+        return run_dbt([*args, *flags], project_dir=project, warehouse_path=warehouse, artifacts_dir=artifacts_dir)
+
+    if plan.full:
+        refresh = ["--full-refresh"] if full_refresh else []
+        result = BuildResult(plan, dbt("build", "--select", *plan.select, *refresh))
+    else:
+        published = dbt("build", "--select", *publish_selection(plan.select), "--exclude-resource-type", "test",
+                        "--exclude-resource-type", "unit_test")
+        result = BuildResult(plan, published, dbt("test", "--select", *plan.select))
     record_build(plan, state_file)
-    return BuildResult(plan, run)
+    return result

@@ -3,6 +3,7 @@ project's own ingestion and loader, then an incremental run after one new sessio
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -231,9 +232,13 @@ def test_a_build_after_a_new_session_runs_only_what_is_downstream_of_its_dataset
 ) -> None:
     assert {d.value for d in incremental_build.plan.datasets} == {"laps", "results", "drivers", "weather",
                                                                    "race_control"}
-    assert incremental_build.run is not None
+    assert incremental_build.run is not None and incremental_build.tests is not None
     ran = {n.unique_id.split(".")[-1] for n in incremental_build.run.nodes if n.unique_id.startswith("model.")}
-    assert {"stg_landing__runs", "stg_fastf1__laps", "fct_laps", "mart_positions_by_lap"} <= ran
+    assert {"stg_landing__runs", "int_sessions__input_versions", "fct_laps", "mart_positions_by_lap"} <= ran
+    assert not {n for n in ran if n.startswith("stg_fastf1__")}, "views are not recreated to publish new rows"
+    tested = {n.unique_id for n in incremental_build.tests.nodes}
+    assert any("stg_fastf1__laps" in t for t in tested) and any(t.startswith("unit_test.") for t in tested)
+    assert not [t for t in tested if re.match(r"test\.grandprix_insights\.(not_null|unique)_stg_ergast__", t)]
     unchanged = {n for n in ran if n.startswith("stg_ergast__") or n in ("dim_circuits", "stg_fastf1__schedule")}
     assert not unchanged
 
