@@ -45,7 +45,7 @@ COMMAND = (
     "GPI_F1DATA_DIR=../shared/f1data PYTHONPATH=libs/f1common:services/scheduler:services/ingestion:"
     "services/loader:local:analytics:dashboards python bench/scale_bench.py"
 )
-SEASON_STRIDE = 1000  # replica k of season S is season S + 1000 * k: far from any real season
+SEASON_STRIDE = 1000  # replica k of season S is season S + 1000 * k: beyond any real season (LAST_SEASON)
 SESSION_TABLES = ("laps_staging", "results_staging", "drivers_info_staging", "weather_staging",
                   "race_control_staging")  # fmt: skip
 NEW_SESSION = "2023-10-R"  # held out of the base, landed again as the new session
@@ -96,6 +96,8 @@ def replicate(path: Path, scale: int) -> None:
     """Copies every FastF1 session run (staging rows + manifest) to scale-1 synthetic seasons."""
     import duckdb
 
+    from f1common.sessions import LAST_SEASON
+
     if scale <= 1:
         return
     with duckdb.connect(str(path)) as con:
@@ -103,23 +105,23 @@ def replicate(path: Path, scale: int) -> None:
         for table in SESSION_TABLES:
             con.execute(f"""
                 insert into staging.{table}
-                select * replace (
+                select original.* replace (
                     season + {SEASON_STRIDE} * k as season,
                     replace(replace(_file_name, _run_id, {_new_run_sql('_run_id', 'k')}),
                             'season=' || season, 'season=' || (season + {SEASON_STRIDE} * k)) as _file_name,
                     {_new_run_sql('_run_id', 'k')} as _run_id)
-                from staging.{table} cross join replicas
-                where season < {SEASON_STRIDE * 2}""")
+                from staging.{table} as original cross join replicas
+                where season <= {LAST_SEASON}""")
         con.execute(f"""
             insert into staging.load_manifests
-            select * replace (
+            select original.* replace (
                 {_new_run_sql('run_id', 'k')} as run_id,
                 season + {SEASON_STRIDE} * k as season,
                 replace(replace(cast(files as varchar), run_id, {_new_run_sql('run_id', 'k')}),
                         'season=' || season, 'season=' || (season + {SEASON_STRIDE} * k))::json as files,
                 replace(manifest_key, run_id, {_new_run_sql('run_id', 'k')}) as manifest_key)
-            from staging.load_manifests cross join replicas
-            where session is not null and season < {SEASON_STRIDE * 2}""")
+            from staging.load_manifests as original cross join replicas
+            where session is not null and season <= {LAST_SEASON}""")
 
 
 def hold_out(path: Path, session_key: str) -> None:

@@ -26,6 +26,7 @@ from f1common.sessions import SessionType
 from f1common.warehouse import (
     FILE_NAME,
     LOAD_MANIFESTS,
+    LOAD_QUARANTINE,
     LOAD_TIME,
     ROW_NUMBER,
     RUN_ID,
@@ -55,6 +56,13 @@ MANIFEST_COLUMNS: Mapping[str, str] = {
     "loaded_at": "When the manifest was loaded (UTC)",
 }
 NOT_NULL_MANIFEST_COLUMNS = ("run_id", "created_at")
+QUARANTINE_COLUMNS: Mapping[str, str] = {
+    "file_name": "S3 key of the refused file",
+    "run_id": "Its run",
+    "dataset": "Its dataset",
+    "error": "Why the loader refused it",
+    "quarantined_at": "When (UTC)",
+}
 SOURCE_DESCRIPTIONS: Mapping[Source, str] = {
     Source.FASTF1: "FastF1 session data landed by ingestion and loaded by the loader or Snowpipe.",
     Source.ERGAST: "Ergast/Jolpica history (database dump) landed by the backfill, loaded by the loader or Snowpipe.",
@@ -112,6 +120,8 @@ def landing_sources_yaml() -> str:
         if column.name in NOT_NULL_MANIFEST_COLUMNS:
             entry["data_tests"] = ["not_null"]
         columns.append(entry)
+    quarantine = [{"name": c.name, "description": QUARANTINE_COLUMNS[c.name]}
+                  for c in bookkeeping_columns("duckdb")[LOAD_QUARANTINE]]
     document = {
         "version": 2,
         "sources": [
@@ -126,6 +136,11 @@ def landing_sources_yaml() -> str:
                                    "counts. A run is complete in the warehouse when every file it lists is loaded "
                                    "with that many rows. Snowpipe may load a manifest twice.",
                     "columns": columns,
+                }, {
+                    "name": LOAD_QUARANTINE,
+                    "description": "Files the loader refused (loader mode), with the reason: they count as "
+                                   "settled, so a bad file does not hold back the rest of its run.",
+                    "columns": quarantine,
                 }],
             }
         ],

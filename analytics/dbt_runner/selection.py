@@ -6,7 +6,7 @@ that changed since the last successful build are therefore those whose staging t
 listed in manifests not seen before. The build selects
 
 - the landing models (which runs are complete and current) and the session input versions, and
-- `source:<source>.<table>+` for each changed dataset: its staging model and everything downstream,
+- `<staging model>+` for each changed dataset: its staging model and everything downstream,
 
 so a new FastF1 session does not rebuild or re-test the Ergast staging, and a build with nothing new
 does not start dbt at all. The incremental models then recompute only the sessions whose inputs changed
@@ -16,6 +16,7 @@ does not start dbt at all. The incremental models then recompute only the sessio
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,9 @@ import duckdb
 
 from dbt_runner.runner import PROJECT_DIR, DbtRun, run_dbt
 from f1common.datasets import DATASETS, Dataset, dataset_spec
-from f1common.warehouse import LOAD_MANIFESTS, STAGING_SCHEMA
+from f1common.warehouse import LOAD_MANIFESTS, LOAD_QUARANTINE, STAGING_SCHEMA
+
+QUARANTINED = "(quarantined)"  # key of the quarantined files' datasets in read_state's listing
 
 STATE_FILE = "staging-state.json"
 # Always part of a build after a load: which runs are complete and current, and the session versions.
@@ -61,10 +64,16 @@ def read_state(warehouse: Path) -> tuple[StagingState, dict[str, list[str]]]:
             table = spec.staging_table.lower()
             [(count,)] = con.execute(f"select count(*) from {STAGING_SCHEMA}.{table}").fetchall()
             rows[table] = int(count)
+        [(quarantined,)] = con.execute(f"select count(*) from {STAGING_SCHEMA}.{LOAD_QUARANTINE}").fetchall()
+        rows[LOAD_QUARANTINE] = int(quarantined)
         listed: dict[str, list[str]] = {}
         for run_id, files in con.execute(f"select run_id, files from {STAGING_SCHEMA}.{LOAD_MANIFESTS}").fetchall():
             listed[str(run_id)] = sorted({str(f["dataset"]) for f in json.loads(files)})
-    return StagingState(rows=rows, runs=frozenset(listed)), listed
+        if rows[LOAD_QUARANTINE]:  # a refused file settles its run: the datasets of those runs may change
+            for (dataset,) in con.execute(f"select distinct dataset from {STAGING_SCHEMA}.{LOAD_QUARANTINE} "
+                                          "where dataset is not null").fetchall():
+                listed.setdefault(QUARANTINED, []).append(str(dataset))
+    return StagingState(rows=rows, runs=frozenset(k for k in listed if k != QUARANTINED)), listed
 
 
 def changed_datasets(before: StagingState | None, now: StagingState, listed: Mapping[str, list[str]]) -> list[Dataset]:
@@ -75,15 +84,30 @@ def changed_datasets(before: StagingState | None, now: StagingState, listed: Map
              != before.rows.get(spec.staging_table.lower(), 0)}
     for run_id in now.runs - before.runs:
         names.update(listed.get(run_id, []))
+    if now.rows.get(LOAD_QUARANTINE, 0) != before.rows.get(LOAD_QUARANTINE, 0):
+        names.update(listed.get(QUARANTINED, []))
     return [d for d in DATASETS if d.value in names]
 
 
-def selection(datasets: list[Dataset]) -> list[str]:
-    """dbt `--select` arguments for a build after `datasets` changed (empty: nothing to build)."""
+def staging_models(project_dir: Path = PROJECT_DIR) -> dict[str, str]:
+    """Staging table -> the staging model that reads it (`current_run_rows('<table>')`, one each)."""
+    found = {}
+    for path in (project_dir / "models" / "staging").rglob("stg_*.sql"):
+        for table in re.findall(r"current_run_rows\('(\w+)'\)", path.read_text()):
+            found[table] = path.stem
+    return found
+
+
+def selection(datasets: list[Dataset], project_dir: Path = PROJECT_DIR) -> list[str]:
+    """dbt `--select` arguments for a build after `datasets` changed (empty: nothing to build).
+
+    From each changed dataset's staging model, not from its source: every staging model also depends
+    on the landing models, which read every source, so `source:...+` would select the whole project.
+    """
     if not datasets:
         return []
-    sources = [f"source:{dataset_spec(d).source.value}.{dataset_spec(d).staging_table.lower()}+" for d in datasets]
-    return [*LANDING_MODELS, *sources]
+    models = staging_models(project_dir)
+    return [*LANDING_MODELS, *(f"{models[dataset_spec(d).staging_table.lower()]}+" for d in datasets)]
 
 
 @dataclass(frozen=True)
@@ -100,12 +124,12 @@ class Plan:
         return not self.select
 
 
-def plan_build(warehouse: Path, state_file: Path, *, full: bool = False) -> Plan:
+def plan_build(warehouse: Path, state_file: Path, *, full: bool = False, project_dir: Path = PROJECT_DIR) -> Plan:
     """The build after a load: everything when there is no state of a previous build (or `full`)."""
     now, listed = read_state(warehouse)
     before = None if full or not state_file.is_file() else StagingState.from_json(state_file.read_text())
     datasets = changed_datasets(before, now, listed)
-    select = selection(datasets) if before is not None else ["fqn:*"]
+    select = selection(datasets, project_dir) if before is not None else ["fqn:*"]
     return Plan(datasets=datasets, select=select, state=now, full=before is None)
 
 
@@ -158,11 +182,11 @@ def build_after_load(warehouse: Path, artifacts_dir: Path, *, full_refresh: bool
     when dbt or a test fails; the state is then not advanced, so the next build runs the same selection.
     """
     state_file = artifacts_dir / STATE_FILE
-    plan = plan_build(warehouse, state_file, full=full_refresh)
+    project = project_dir or PROJECT_DIR
+    plan = plan_build(warehouse, state_file, full=full_refresh, project_dir=project)
     if plan.nothing_new:
         return BuildResult(plan, None)
     flags = ["--quiet"] if quiet else []
-    project = project_dir or PROJECT_DIR
 
     def dbt(*args: str) -> DbtRun:
         return run_dbt([*args, *flags], project_dir=project, warehouse_path=warehouse, artifacts_dir=artifacts_dir)

@@ -4,8 +4,10 @@
 -- rebuild exactly the sessions whose version differs from the one their rows were built from
 -- (macros/incremental.sql). One row per session with a current FastF1 run or Ergast results.
 --   session_version:    the session's current FastF1 run (its latest complete run)
---   identified_version: + the current FastF1 runs of the season and the Ergast history (drivers and
---                       teams are identified across the season's sessions and with Ergast)
+--   identified_version: + the Ergast history (drivers and teams are identified with Ergast). The
+--                       fallback that learns a team's constructor from other sessions of the season
+--                       (int_fastf1__session_drivers) is not part of it: a session is recomputed when
+--                       its own run changes, not when another session of its season lands.
 --   dashboard_version:  + the season's current schedule run (event names)
 with
 
@@ -43,16 +45,6 @@ fastf1 as (
         {% endfor %}
     from runs
     where run_scope = 'session'
-
-),
-
-fastf1_seasons as (
-
-    select
-        season,
-        {{ dbt.hash(dbt.listagg('fastf1_run_id', "','", 'order by fastf1_run_id')) }} as season_runs_version
-    from fastf1
-    group by season
 
 ),
 
@@ -94,16 +86,14 @@ final as (
         ergast_results.session_key is not null as has_ergast_results,
         ergast_pit_stop_sessions.session_key is not null as has_ergast_pit_stops,
         fastf1.fastf1_run_id as session_version,
-        coalesce(fastf1.fastf1_run_id, '-') || '|' || coalesce(fastf1_seasons.season_runs_version, '-')
-            || '|' || coalesce(ergast_history.ergast_version, '-') as identified_version,
-        coalesce(fastf1.fastf1_run_id, '-') || '|' || coalesce(fastf1_seasons.season_runs_version, '-')
-            || '|' || coalesce(ergast_history.ergast_version, '-')
+        coalesce(fastf1.fastf1_run_id, '-') || '|' || coalesce(ergast_history.ergast_version, '-')
+            as identified_version,
+        coalesce(fastf1.fastf1_run_id, '-') || '|' || coalesce(ergast_history.ergast_version, '-')
             || '|' || coalesce(schedules.schedule_run_id, '-') as dashboard_version
     from sessions
     left join fastf1 on sessions.session_key = fastf1.session_key
     left join ergast_results on sessions.session_key = ergast_results.session_key
     left join ergast_pit_stop_sessions on sessions.session_key = ergast_pit_stop_sessions.session_key
-    left join fastf1_seasons on sessions.season = fastf1_seasons.season
     left join schedules on sessions.season = schedules.season
     left join ergast_history on true
 

@@ -1,7 +1,8 @@
 {{ config(materialized='table') }}
 
 -- Every run of the landing zone that has a manifest in the warehouse: its scope, whether it is complete
--- (every file it lists is loaded with the manifest's row count) and whether it is current: the latest
+-- (every file it lists is loaded with the manifest's row count, or was refused by the loader and
+-- quarantined: a bad file does not hold back the rest of its run) and whether it is current: the latest
 -- complete run of its session (FastF1 session runs) or season (schedule runs), or any complete Ergast
 -- run (the history is merged by natural key across runs). Runs are ordered by the time their manifest
 -- was written, never by load time, so the order and timing of loads do not matter.
@@ -26,6 +27,12 @@ loaded as (
 
 ),
 
+quarantined as (
+
+    select distinct file_name from {{ source('landing', 'load_quarantine') }}
+
+),
+
 file_status as (
 
     select
@@ -33,6 +40,7 @@ file_status as (
         listed.dataset,
         listed.listed_rows,
         coalesce(loaded.loaded_rows, 0) = listed.listed_rows as is_loaded,
+        quarantined.file_name is not null as is_quarantined,
         case
             when listed.dataset = 'schedule'
                 then split_part(split_part(listed.file_name, 'season=', 2), '/', 1)
@@ -41,6 +49,7 @@ file_status as (
     left join loaded
         on listed.file_name = loaded.file_name
         and listed.run_id = loaded.run_id
+    left join quarantined on listed.file_name = quarantined.file_name
 
 ),
 
@@ -50,6 +59,7 @@ run_files as (
         run_id,
         count(*) as files_listed,
         sum(case when is_loaded then 1 else 0 end) as files_loaded,
+        sum(case when is_quarantined and not is_loaded then 1 else 0 end) as files_quarantined,
         {% for dataset in session_datasets() -%}
         sum(case when dataset = '{{ dataset }}' then listed_rows else 0 end) as {{ dataset }}_rows,
         {% endfor -%}
@@ -77,7 +87,9 @@ runs as (
         end as session_key,
         coalesce(run_files.files_listed, 0) as files_listed,
         coalesce(run_files.files_loaded, 0) as files_loaded,
-        coalesce(run_files.files_listed, 0) = coalesce(run_files.files_loaded, 0) as is_complete,
+        coalesce(run_files.files_quarantined, 0) as files_quarantined,
+        coalesce(run_files.files_listed, 0)
+            = coalesce(run_files.files_loaded, 0) + coalesce(run_files.files_quarantined, 0) as is_complete,
         {% for dataset in session_datasets() -%}
         coalesce(run_files.{{ dataset }}_rows, 0) as {{ dataset }}_rows,
         {% endfor -%}
