@@ -232,9 +232,12 @@ def measure(base: Path, root: Path, scale: int, repeat: int) -> Scale:
     result.staged_rows, result.sessions = staged_rows(path)
     say(f"\n{scale}x: {result.sessions} FastF1 sessions, {result.staged_rows:,} staged rows")
 
-    full = build_after_load(path, artifacts, full_refresh=True)
+    # the synthetic seasons have no Ergast entrants, so a few identification tests fail on them: counted
+    full = build_after_load(path, artifacts, full_refresh=True, raise_on_failure=False)
     result.full_s = full.seconds
-    say(f"  full build:         {result.full_s:7.1f} s ({len(full.run.nodes) if full.run else 0} nodes)")
+    failing = [n for n in (full.run.nodes if full.run else []) if n.status in ("fail", "error")]
+    say(f"  full build:         {result.full_s:7.1f} s ({len(full.run.nodes) if full.run else 0} nodes, "
+        f"{len(failing)} failing: {', '.join(sorted(n.unique_id.split('.')[2] for n in failing)) or 'none'})")
 
     started = time.perf_counter()
     nothing = build_after_load(path, artifacts)
@@ -244,7 +247,7 @@ def measure(base: Path, root: Path, scale: int, repeat: int) -> Scale:
     land_held_out(path)
     new_key = NEW_SESSION
     started = time.perf_counter()
-    incremental = build_after_load(path, artifacts)
+    incremental = build_after_load(path, artifacts, raise_on_failure=False)
     result.incremental_s = time.perf_counter() - started
     assert incremental.run is not None and incremental.run.invocation_id
     result.incremental_nodes = len(incremental.run.nodes) + (len(incremental.tests.nodes) if incremental.tests else 0)

@@ -172,14 +172,15 @@ class BuildResult:
 
 
 def build_after_load(warehouse: Path, artifacts_dir: Path, *, full_refresh: bool = False,
-                     project_dir: Path | None = None, quiet: bool = True) -> BuildResult:
+                     project_dir: Path | None = None, quiet: bool = True, raise_on_failure: bool = True) -> BuildResult:
     """The build after a load: what changed since the last successful build (state in `artifacts_dir`).
 
     Without a record of an earlier build (or with `full_refresh`, after a change to the project's SQL)
     it is one `dbt build` of everything. Otherwise it publishes first (`dbt run` of the changed tables,
     incremental models and snapshot, so the marts are fresh as soon as possible), then runs the tests
     and unit tests of everything downstream of the change. Raises :class:`dbt_runner.runner.DbtRunError`
-    when dbt or a test fails; the state is then not advanced, so the next build runs the same selection.
+    when dbt or a test fails; the state is then not advanced, so the next build runs the same selection
+    (with `raise_on_failure=False`, for benchmarks, failures are in the results and the state advances).
     """
     state_file = artifacts_dir / STATE_FILE
     project = project_dir or PROJECT_DIR
@@ -189,7 +190,8 @@ def build_after_load(warehouse: Path, artifacts_dir: Path, *, full_refresh: bool
     flags = ["--quiet"] if quiet else []
 
     def dbt(*args: str) -> DbtRun:
-        return run_dbt([*args, *flags], project_dir=project, warehouse_path=warehouse, artifacts_dir=artifacts_dir)
+        return run_dbt([*args, *flags], project_dir=project, warehouse_path=warehouse, artifacts_dir=artifacts_dir,
+                       raise_on_failure=raise_on_failure)
 
     if plan.full:
         refresh = ["--full-refresh"] if full_refresh else []
