@@ -5,7 +5,8 @@ In one run, on the embedded warehouse (DuckDB + dbt's duckdb target):
 1. a base warehouse: the Ergast history, the season schedules and every session the offline FastF1 cache
    serves, landed by the ingestion service and loaded by the loader (the real pipeline, real data);
 2. for each scale N, a copy of it in which every FastF1 session's staging rows and manifest are
-   replicated N-1 times under synthetic seasons (season + 1000 * k, k = 1..N-1, so 3018..31025: BENCHMARK
+   replicated until there are N times as many sessions (those whose FastF1 data names every driver's and team's Ergast reference: the
+   synthetic seasons have no Ergast entrants to identify the others by) under synthetic seasons (season + 1000 * k, k = 1..N-1, so 3018..31025: BENCHMARK
    DATA, in this benchmark's own temporary files, never in the demo warehouse), then
    - the full build (`dbt build --full-refresh` of every model and test),
    - a build with nothing new (the transformer's own selection: dbt is not started),
@@ -101,7 +102,19 @@ def replicate(path: Path, scale: int) -> None:
     if scale <= 1:
         return
     with duckdb.connect(str(path)) as con:
-        con.execute(f"create temp table replicas as select range as k from range(1, {scale})")
+        # sessions whose FastF1 data names every driver and team (Ergast refs): the synthetic seasons have
+        # no Ergast entrants to identify the others by, so their identification tests would fail
+        con.execute("""
+            create temp table replicated_runs as
+            select _run_id from staging.drivers_info_staging group by _run_id
+            having count(*) = count(nullif(driver_id, '')) and count(*) = count(nullif(team_id, ''))
+            intersect
+            select _run_id from staging.results_staging group by _run_id
+            having count(*) = count(nullif(driver_id, '')) and count(*) = count(nullif(team_id, ''))""")
+        [(sessions,)] = con.execute("select count(*) from staging.load_manifests where session is not null").fetchall()
+        [(eligible,)] = con.execute("select count(*) from replicated_runs").fetchall()
+        copies = max(1, round((scale - 1) * sessions / eligible))  # scale x the sessions in all
+        con.execute(f"create temp table replicas as select range as k from range(1, {copies + 1})")
         for table in SESSION_TABLES:
             con.execute(f"""
                 insert into staging.{table}
@@ -111,7 +124,7 @@ def replicate(path: Path, scale: int) -> None:
                             'season=' || season, 'season=' || (season + {SEASON_STRIDE} * k)) as _file_name,
                     {_new_run_sql('_run_id', 'k')} as _run_id)
                 from staging.{table} as original cross join replicas
-                where season <= {LAST_SEASON}""")
+                where season <= {LAST_SEASON} and _run_id in (select _run_id from replicated_runs)""")
         con.execute(f"""
             insert into staging.load_manifests
             select original.* replace (
@@ -121,7 +134,8 @@ def replicate(path: Path, scale: int) -> None:
                         'season=' || season, 'season=' || (season + {SEASON_STRIDE} * k))::json as files,
                 replace(manifest_key, run_id, {_new_run_sql('run_id', 'k')}) as manifest_key)
             from staging.load_manifests as original cross join replicas
-            where session is not null and season <= {LAST_SEASON}""")
+            where session is not null and season <= {LAST_SEASON}
+                and run_id in (select _run_id from replicated_runs)""")
 
 
 def hold_out(path: Path, session_key: str) -> None:
