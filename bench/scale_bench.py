@@ -4,9 +4,10 @@ In one run, on the embedded warehouse (DuckDB + dbt's duckdb target):
 
 1. a base warehouse: the Ergast history, the season schedules and every session the offline FastF1 cache
    serves, landed by the ingestion service and loaded by the loader (the real pipeline, real data);
-2. for each scale N, a copy of it in which every FastF1 session's staging rows and manifest are
-   replicated until there are N times as many sessions (those whose FastF1 data names every driver's and team's Ergast reference: the
-   synthetic seasons have no Ergast entrants to identify the others by) under synthetic seasons (season + 1000 * k, k = 1..N-1, so 3018..31025: BENCHMARK
+2. for each scale N, a copy of it in which the FastF1 sessions' staging rows and manifests are replicated
+   until there are N times as many sessions (the sessions whose FastF1 data names every driver's and team's
+   Ergast reference: the synthetic seasons have no Ergast entrants to identify the others by) under
+   synthetic seasons (season + 1000 * k, k = 1, 2, ...: beyond any real season, BENCHMARK
    DATA, in this benchmark's own temporary files, never in the demo warehouse), then
    - the full build (`dbt build --full-refresh` of every model and test),
    - a build with nothing new (the transformer's own selection: dbt is not started),
