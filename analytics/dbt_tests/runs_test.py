@@ -103,7 +103,7 @@ def _load(landing: EmbeddedStack, keys: list[str], stamps: Iterator[dt.datetime]
     import loader.duckdb_warehouse as duckdb_warehouse
     from loader.loading import load_keys
 
-    monkeypatch.setattr(duckdb_warehouse, "_now", lambda: next(stamps))
+    monkeypatch.setattr(duckdb_warehouse, "utc_now", lambda: next(stamps))
     with duckdb_warehouse.DuckDBWarehouse.open(landing.path) as warehouse:
         load_keys(keys, s3=landing.s3, bucket=landing.settings.bucket, warehouse=warehouse)
     monkeypatch.undo()

@@ -136,7 +136,7 @@ class DuckDBWarehouse:
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (run_id) DO NOTHING",
             [manifest.run_id, manifest.source.value, session.season if session else None,
              session.round if session else None, session.session.code if session else None,
-             manifest.created_at, manifest.files_json(), key, _now()],
+             manifest.created_at, manifest.files_json(), key, utc_now()],
         )
 
     def staging_rows(self, spec: DatasetSpec, key: str | None = None) -> int:
