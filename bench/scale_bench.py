@@ -89,9 +89,9 @@ def build_base(path: Path, work: Path) -> None:
     say(f"base: {files} files, {rows:,} rows in {time.perf_counter() - started:.0f} s")
 
 
-def _new_run_sql(run_id: str, k: str) -> str:
-    """A distinct run id of the same shape: the last 8 hex digits replaced by the replica number."""
-    return f"substr({run_id}, 1, 17) || lpad(printf('%x', {k}), 8, '0')"
+def _new_run_sql(run_id: str, k: str, kind: int = 0) -> str:
+    """A distinct run id of the same shape: the last 8 hex digits replaced by the kind and replica number."""
+    return f"substr({run_id}, 1, 17) || lpad(printf('%x', {k} + {kind * 0x10000000}), 8, '0')"
 
 
 def replicate(path: Path, scale: int) -> None:
@@ -137,6 +137,29 @@ def replicate(path: Path, scale: int) -> None:
             from staging.load_manifests as original cross join replicas
             where session is not null and season <= {LAST_SEASON}
                 and run_id in (select _run_id from replicated_runs)""")
+        # each synthetic season gets its real season's schedule (event names), as its own schedule run
+        con.execute(f"""
+            insert into staging.schedule_staging
+            select original.* replace (
+                season + {SEASON_STRIDE} * k as season,
+                replace(replace(_file_name, _run_id, {_new_run_sql('_run_id', 'k * 10000 + season', 1)}),
+                        'season=' || season, 'season=' || (season + {SEASON_STRIDE} * k)) as _file_name,
+                {_new_run_sql('_run_id', 'k * 10000 + season', 1)} as _run_id)
+            from staging.schedule_staging as original cross join replicas
+            where season <= {LAST_SEASON}""")
+        con.execute(f"""
+            insert into staging.load_manifests
+            select original.* exclude (schedule_season) replace (
+                {_new_run_sql('run_id', 'k * 10000 + schedule_season', 1)} as run_id,
+                replace(replace(cast(files as varchar), run_id, {_new_run_sql('run_id', 'k * 10000 + schedule_season', 1)}),
+                        'season=' || schedule_season, 'season=' || (schedule_season + {SEASON_STRIDE} * k))::json
+                    as files,
+                replace(manifest_key, run_id, {_new_run_sql('run_id', 'k * 10000 + schedule_season', 1)}) as manifest_key)
+            from (select *, cast(regexp_extract(cast(files as varchar), 'season=(\d{{4}})', 1) as integer)
+                      as schedule_season
+                  from staging.load_manifests
+                  where session is null and cast(files as varchar) like '%dataset=schedule/%') as original
+            cross join replicas""")
 
 
 def hold_out(path: Path, session_key: str) -> None:
