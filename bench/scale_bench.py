@@ -147,14 +147,15 @@ def replicate(path: Path, scale: int) -> None:
                 {_new_run_sql('_run_id', 'k * 10000 + season', 1)} as _run_id)
             from staging.schedule_staging as original cross join replicas
             where season <= {LAST_SEASON}""")
+        schedule_run = _new_run_sql("run_id", "k * 10000 + schedule_season", 1)
         con.execute(f"""
             insert into staging.load_manifests
             select original.* exclude (schedule_season) replace (
-                {_new_run_sql('run_id', 'k * 10000 + schedule_season', 1)} as run_id,
-                replace(replace(cast(files as varchar), run_id, {_new_run_sql('run_id', 'k * 10000 + schedule_season', 1)}),
+                {schedule_run} as run_id,
+                replace(replace(cast(files as varchar), run_id, {schedule_run}),
                         'season=' || schedule_season, 'season=' || (schedule_season + {SEASON_STRIDE} * k))::json
                     as files,
-                replace(manifest_key, run_id, {_new_run_sql('run_id', 'k * 10000 + schedule_season', 1)}) as manifest_key)
+                replace(manifest_key, run_id, {schedule_run}) as manifest_key)
             from (select *, cast(regexp_extract(cast(files as varchar), 'season=(\d{{4}})', 1) as integer)
                       as schedule_season
                   from staging.load_manifests
