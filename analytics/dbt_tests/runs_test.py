@@ -41,7 +41,8 @@ KEPT_LAPS = 50
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
 # The session-incremental models and what they are compared on (everything but the build's own id).
 COMPARED = ("fct_laps", "fct_weather", "fct_race_control", "fct_race_results", "fct_pit_stops",
-            "mart_positions_by_lap", "mart_lap_weather", "mart_session_pace_weather", "dim_sessions")  # fmt: skip
+            "fct_stints", "fct_pit_losses", "mart_positions_by_lap", "mart_lap_weather", "mart_session_pace_weather",
+            "dim_sessions")  # fmt: skip
 # dbt run without the snapshot-based and standings models: they are tables, rebuilt whole every time.
 RUN = ["run", "--exclude", "dim_drivers", "mart_driver_standings", "mart_constructor_standings",
        "int_championship__results", "--quiet"]  # fmt: skip
@@ -220,6 +221,14 @@ def test_the_relanded_session_holds_only_its_latest_complete_run(landed: Landed,
     [(positions,)] = landed.query("""select count(*) from analytics.mart_positions_by_lap
         where season = 2023 and round = 1 and session = 'R'""", path)
     assert positions == landed.relanded_laps
+    [(stint_laps, dropped_stints, last_lap)] = landed.query(f"""
+        select sum(laps), count(*) filter (where driver_number = '{DROPPED_DRIVER}'), max(last_lap)
+        from analytics.fct_stints where session_key = '{RELANDED}'""", path)
+    assert (stint_laps, dropped_stints, last_lap) == (landed.relanded_laps, 0, KEPT_LAPS)
+    [(losses, dropped_losses, last_stop)] = landed.query(f"""
+        select count(*), count(*) filter (where driver_number = '{DROPPED_DRIVER}'), max(lap_number)
+        from analytics.fct_pit_losses where session_key = '{RELANDED}'""", path)
+    assert losses > 0 and dropped_losses == 0 and last_stop < KEPT_LAPS
 
 
 def test_every_session_holds_its_current_runs_rows_and_no_other(landed: Landed) -> None:

@@ -1,19 +1,12 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='session_key',
-        on_schema_change='append_new_columns'
-    )
-}}
+{{ config(**session_incremental('identified_version', 'laps_rows > 0')) }}
 
 -- One row per driver per stint (a run on one set of tyres: from the start or a pit stop to the next stop; a pass
 -- through the pit lane without a tyre change does not end it) of every session with laps.
 -- Pace uses the clean laps and fuel correction of fct_laps (macros/lap_pace.sql). The degradation slope is
 -- the Theil-Sen estimate over the stint's clean fuel-corrected laps: the median of the slopes between every
 -- pair of them, so a lap behind traffic or a mistake does not tilt it.
--- Incremental: a run rebuilds every session whose laps in fct_laps changed since this table last saw them
--- (rows of a rebuilt session are replaced, so a stint that disappears from the data disappears here).
+-- Incremental by session (macros/incremental.sql), on the same version as fct_laps: a build recomputes the
+-- sessions whose inputs changed, whole (a stint that disappears from the data disappears here).
 with
 
 laps as (
@@ -22,17 +15,9 @@ laps as (
 
 ),
 
-session_versions as (
-
-    select session_key, max(_loaded_at) as laps_loaded_at
-    from laps
-    group by session_key
-
-),
-
 changed_sessions as (
 
-    {{ sessions_to_rebuild('session_versions', {'laps_loaded_at': '_laps_loaded_at'}) }}
+    {{ sessions_to_build('identified_version', 'laps_rows > 0') }}
 
 ),
 
@@ -40,7 +25,7 @@ session_laps as (
 
     select
         laps.*,
-        changed_sessions.laps_loaded_at,
+        changed_sessions.input_version,
         max(laps.lap_number) over (partition by laps.session_key) as session_last_lap,
         min(laps.lap_number) over (partition by laps.session_key, laps.driver_number) as driver_first_lap,
         max(laps.lap_number) over (partition by laps.session_key, laps.driver_number) as driver_last_lap
@@ -184,7 +169,7 @@ stints as (
         sum(case when is_clean_lap then 1 else 0 end) as clean_laps,
         median(case when is_clean_lap then lap_time_ms end) as median_clean_lap_time_ms,
         median(case when is_clean_lap then fuel_corrected_lap_time_ms end) as median_fuel_corrected_lap_time_ms,
-        max(laps_loaded_at) as _laps_loaded_at
+        min(input_version) as input_version
     from stint_tyres
     group by stint_id, session_key, driver_number, stint_number
 
@@ -271,7 +256,7 @@ final as (
         case
             when stints.last_lap < stints.driver_last_lap then
                 case when stints.last_lap_track_status like '%5%' then 'red flag' else 'pit stop' end
-            when stints.session not in ('R', 'S') then 'session end'
+            when not {{ is_race_like('stints.session') }} then 'session end'
             when stints.last_lap_end_session_time_ms >= flag.flag_session_time_ms then 'flag'
             else 'retired'
         end as end_reason,
@@ -307,7 +292,7 @@ final as (
         coalesce(stints.last_lap_track_status like '%5%', false) as ended_under_red_flag,
 
         -- timestamps
-        stints._laps_loaded_at,
+        stints.input_version as _input_version,
         '{{ invocation_id }}' as _dbt_invocation_id
 
     from stints
