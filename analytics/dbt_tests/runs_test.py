@@ -5,8 +5,10 @@ order, in two batches whose load times go backwards (the second batch is stamped
 an overlapping COPY, a Snowpipe batch or a skewed clock would), with an incremental `dbt run` after each.
 Between them a session is re-landed with fewer rows (a driver removed, its last laps cut, no weather), an
 older run of it is landed late, and two runs that never complete are landed (a crashed run's files
-without a manifest, a manifest whose file never arrives). The incremental result must equal a full
-rebuild of the same staging data, and both must hold exactly the current runs' rows.
+without a manifest, a manifest whose file never arrives), and the warehouse is taken back to what a version
+before `load_manifests` left (no manifests table, facts without `_input_version`): the loader backfills the
+manifests at its next load. The incremental result must equal a full rebuild of the same staging data, and
+both must hold exactly the current runs' rows.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ import pytest
 from dbt_runner.runner import run_dbt
 
 from f1common.datasets import Dataset
-from f1common.layout import MANIFEST_PREFIX, data_key, manifest_key, new_run_id
+from f1common.layout import MANIFEST_PREFIX, data_key, is_manifest_key, manifest_key, new_run_id, parse_manifest_key
 from f1common.manifest import Manifest
 from f1common.settings import Settings
 from f1common.tables import read_parquet_bytes
 from f1common.testing import f1data_dir_or_skip
+from f1common.warehouse import LOAD_MANIFESTS
 from grandprix_local.harness import EmbeddedStack, embedded_stack
 
 SESSIONS = ("2023-01-R", "2023-03-R", "2023-04-SS")
@@ -56,6 +59,7 @@ class Landed:
     relanded_laps: int
     late_old_run: str
     incomplete_runs: tuple[str, ...]
+    backfilled_runs: tuple[str, ...]  # loaded before the warehouse had load_manifests
 
     def query(self, sql: str, path: Path | None = None) -> list[tuple[Any, ...]]:
         with duckdb.connect(str(path or self.landing.path), read_only=True) as con:
@@ -127,6 +131,14 @@ def landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landed]:
         # batch 1: half of the keys, stamped at a late time
         _load(landing, first[: len(first) // 2], (base + dt.timedelta(seconds=i) for i in range(10**6)), monkeypatch)
         run_dbt(RUN, warehouse_path=landing.path, artifacts_dir=work)
+        # the warehouse as a version before load_manifests left it: staging rows, no manifests, facts without
+        # versions. The upgraded loader backfills the manifests at its first load (batch 2), dbt rebuilds.
+        with duckdb.connect(str(landing.path)) as con:
+            con.execute(f"drop table staging.{LOAD_MANIFESTS}")
+            for (model,) in con.execute("select table_name from information_schema.columns where "
+                                        "table_schema = 'analytics' and column_name = '_input_version'").fetchall():
+                con.execute(f'alter table analytics."{model}" drop column _input_version')
+        backfilled = tuple(parse_manifest_key(k) for k in first[: len(first) // 2] if is_manifest_key(k))
 
         original = _session_manifest(landing, RELANDED)
         original_run, original_created = original.run_id, original.created_at
@@ -174,7 +186,7 @@ def landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landed]:
         _load(landing, [*rest, manifest_key(late_old)], (early + dt.timedelta(seconds=i) for i in range(10**6)),
               monkeypatch)
         run_dbt(RUN, warehouse_path=landing.path, artifacts_dir=work)
-        yield Landed(landing, work, relanded, reduced[Dataset.LAPS].num_rows, late_old, (crashed, never))
+        yield Landed(landing, work, relanded, reduced[Dataset.LAPS].num_rows, late_old, (crashed, never), backfilled)
 
 
 @pytest.fixture(scope="module")
@@ -246,3 +258,12 @@ def test_every_session_holds_its_current_runs_rows_and_no_other(landed: Landed) 
     complete = dict(landed.query("select run_id, is_complete from analytics.stg_landing__runs"))
     assert complete[landed.late_old_run] is True and complete[landed.incomplete_runs[1]] is False
     assert landed.incomplete_runs[0] not in complete, "a run without a manifest is not a run"
+
+
+def test_a_warehouse_from_before_load_manifests_gets_every_loaded_runs_manifest(landed: Landed) -> None:
+    assert landed.backfilled_runs
+    recorded = {r[0] for r in landed.query("select run_id from staging.load_manifests")}
+    loaded = {r[0] for r in landed.query("select distinct run_id from staging.load_history")}
+    assert set(landed.backfilled_runs) <= recorded and loaded <= recorded
+    [(unversioned,)] = landed.query("select count(*) from analytics.fct_laps where _input_version is null")
+    assert unversioned == 0, "rows built before the upgrade are rebuilt"

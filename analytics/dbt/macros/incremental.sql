@@ -22,11 +22,18 @@
     where {{ version }} is not null{% if where %} and ({{ where }}){% endif %}
 {%- endmacro %}
 
+{#- Whether {{ this }} records the versions its rows were built from: a table built before this mechanism
+    has no `_input_version` (its rows are all stale; the column is added by on_schema_change). -#}
+{%- macro _holds_versions() -%}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {{ return('_input_version' in columns) }}
+{%- endmacro -%}
+
 {#- session_key and input_version of the sessions the build (re)computes. -#}
 {% macro sessions_to_build(version, where=none) -%}
     select current_versions.session_key, current_versions.input_version
     from ({{ _current_versions(version, where) }}) as current_versions
-    {%- if is_incremental_run() %}
+    {%- if is_incremental_run() and _holds_versions() %}
     where not exists (
         select 1 from {{ this }} as built
         where built.session_key = current_versions.session_key and built._input_version = current_versions.input_version
@@ -36,7 +43,9 @@
 
 {#- The pre-hook: removes the rows of sessions whose inputs changed (or that the model no longer holds). -#}
 {% macro delete_stale_sessions(version, where=none) -%}
-    {%- if is_incremental_run() -%}
+    {%- if is_incremental_run() and not _holds_versions() -%}
+    delete from {{ this }}
+    {%- elif is_incremental_run() -%}
     delete from {{ this }}
     where session_key in (
         select built.session_key

@@ -26,7 +26,7 @@ from f1common.warehouse import (
     all_ddl,
     table_name,
 )
-from loader.loading import FileRejected
+from loader.loading import FileRejected, runs_without_manifest_sql
 
 _S = STAGING_SCHEMA
 # Errors caused by the file's data (quarantine it); anything else (I/O, locks) propagates and is retried.
@@ -138,6 +138,9 @@ class DuckDBWarehouse:
              session.round if session else None, session.session.code if session else None,
              manifest.created_at, manifest.files_json(), key, utc_now()],
         )
+
+    def runs_without_manifest(self) -> list[str]:
+        return [str(r[0]) for r in self.con.execute(runs_without_manifest_sql(_S)).fetchall()]
 
     def staging_rows(self, spec: DatasetSpec, key: str | None = None) -> int:
         target = f"{_S}.{table_name(spec, 'duckdb')}"

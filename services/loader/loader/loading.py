@@ -16,6 +16,7 @@ The warehouse loads one file in one transaction, together with its `load_history
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
@@ -30,7 +31,15 @@ from f1common.manifest import Manifest, ManifestFile
 from f1common.names import SERVICE_LOADER
 from f1common.observability import child_logger
 from f1common.tables import read_parquet_bytes, schema_diff, sha256
-from f1common.warehouse import METADATA_COLUMNS, Dialect, StagingColumn, column_type
+from f1common.warehouse import (
+    LOAD_HISTORY,
+    LOAD_MANIFESTS,
+    LOAD_QUARANTINE,
+    METADATA_COLUMNS,
+    Dialect,
+    StagingColumn,
+    column_type,
+)
 
 logger = child_logger(SERVICE_LOADER)
 
@@ -105,6 +114,17 @@ class StagingWarehouse(Protocol):
 
     def record_manifest(self, manifest: Manifest, *, key: str) -> None:
         """Records the manifest in ``load_manifests`` once (dbt derives the complete runs from it)."""
+
+    def runs_without_manifest(self) -> list[str]:
+        """Run ids with loaded or quarantined files and no ``load_manifests`` row (:func:`runs_without_manifest_sql`)."""
+
+
+def runs_without_manifest_sql(schema: str) -> str:
+    """The run ids of ``load_history`` and ``load_quarantine`` that ``load_manifests`` does not hold, sorted."""
+    runs = " UNION ".join(f"SELECT run_id FROM {schema}.{table} WHERE run_id IS NOT NULL"
+                          for table in (LOAD_HISTORY, LOAD_QUARANTINE))
+    return (f"SELECT DISTINCT runs.run_id FROM ({runs}) AS runs WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {schema}.{LOAD_MANIFESTS} AS m WHERE m.run_id = runs.run_id) ORDER BY 1")
 
 
 _ARROW_TO_COLUMN: list[tuple[Any, ColumnType]] = [
@@ -268,8 +288,47 @@ class _Loader:
         self.report.add(FileResult(key, Outcome.LOADED, rows=rows, detail=detail))
 
 
+def backfill_manifests(*, s3: Any, bucket: str, warehouse: StagingWarehouse) -> list[str]:
+    """Records the manifests of runs loaded before ``load_manifests`` existed; returns their run ids.
+
+    A warehouse created before the loader recorded manifests holds staging rows whose runs dbt cannot see
+    as complete (analytics/dbt ``stg_landing__runs``). Each run with loaded or quarantined files and no
+    manifest row gets its manifest from the bucket. A manifest that is gone or invalid is logged and its run
+    left out (as it would be had it never been loaded). Idempotent: in an up-to-date warehouse it is one query.
+    """
+    missing = warehouse.runs_without_manifest()
+    if not missing:
+        return []
+    loader = _Loader(s3, bucket, warehouse)
+    recorded: list[str] = []
+    for run_id in missing:
+        try:
+            manifest = loader.manifest(run_id)
+        except FileRejected as exc:
+            logger.warning("manifest not backfilled: invalid", extra={"run_id": run_id, "error": str(exc)[:200]})
+            continue
+        if manifest is None or manifest.run_id != run_id:
+            logger.warning("manifest not backfilled: not in the bucket", extra={"run_id": run_id})
+            continue
+        warehouse.record_manifest(manifest, key=manifest_key(run_id))
+        recorded.append(run_id)
+    logger.info("manifests backfilled", extra={"recorded": len(recorded), "missing": len(missing)})
+    return recorded
+
+
+# The warehouses whose manifests were backfilled: once per connection (a warm Lambda container's, a local run's).
+_BACKFILLED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 def load_keys(keys: list[str], *, s3: Any, bucket: str, warehouse: StagingWarehouse) -> LoadReport:
-    """Processes created keys of the landing bucket with Snowpipe semantics (see the module doc)."""
+    """Processes created keys of the landing bucket with Snowpipe semantics (see the module doc).
+
+    The first call on a warehouse connection first backfills the manifests of older loads
+    (:func:`backfill_manifests`): upgrading a warehouse needs no separate step.
+    """
+    if warehouse not in _BACKFILLED:
+        backfill_manifests(s3=s3, bucket=bucket, warehouse=warehouse)
+        _BACKFILLED.add(warehouse)
     loader = _Loader(s3, bucket, warehouse)
     for key in dict.fromkeys(keys):
         loader.key(key)

@@ -44,7 +44,7 @@ from f1common.warehouse import (
     schema_name,
     table_name,
 )
-from loader.loading import FileRejected
+from loader.loading import FileRejected, runs_without_manifest_sql
 from loader.snowflake_auth import database_name, warehouse_connection
 
 STAGING = schema_name("snowflake")
@@ -191,6 +191,9 @@ class SnowflakeWarehouse:
              session.round if session else None, session.session.code if session else None,
              manifest.created_at.isoformat(), manifest.files_json(), key, manifest.run_id),
         )
+
+    def runs_without_manifest(self) -> list[str]:
+        return [str(r[0]) for r in self._execute(runs_without_manifest_sql(self.fq))]
 
     def staging_rows(self, spec: DatasetSpec, key: str | None = None) -> int:
         where, params = (f" WHERE {FILE_NAME} = %s", (key,)) if key else ("", None)

@@ -11,7 +11,7 @@ import pyarrow as pa
 from f1common.datasets import Dataset, dataset_spec
 from f1common.tables import to_parquet_bytes
 from loader.conftest import BUCKET, SMALL, Run
-from loader.loading import Outcome, load_keys
+from loader.loading import Outcome, backfill_manifests, load_keys
 from loader.snowflake_warehouse import SnowflakeWarehouse
 
 
@@ -60,6 +60,12 @@ def test_copy_path_loads_manifest_counts_once_and_quarantines_bad_files(
     files = manifests[0][3]
     assert [f["key"] for f in (json.loads(files) if isinstance(files, str) else files)] == [
         e.key for e in run.manifest.files]
+    # a warehouse loaded before LOAD_MANIFESTS existed gets the manifest back from the bucket
+    assert sf.runs_without_manifest() == []
+    sf._execute("DELETE FROM GPI_TEST.STAGING.LOAD_MANIFESTS")
+    assert sf.runs_without_manifest() == [run.run_id]
+    assert backfill_manifests(s3=s3, bucket=BUCKET, warehouse=sf) == [run.run_id]
+    assert sf._execute("SELECT run_id FROM GPI_TEST.STAGING.LOAD_MANIFESTS") == [(run.run_id,)]
 
 
 def test_copy_path_adds_additive_columns(s3: Any, sf: SnowflakeWarehouse,
