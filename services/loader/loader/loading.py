@@ -116,7 +116,7 @@ class StagingWarehouse(Protocol):
         """Records the manifest in ``load_manifests`` once (dbt derives the complete runs from it)."""
 
     def runs_without_manifest(self) -> list[str]:
-        """Run ids with loaded or quarantined files and no ``load_manifests`` row (:func:`runs_without_manifest_sql`)."""
+        """Run ids with loaded or quarantined files and no ``load_manifests`` row."""
 
 
 def runs_without_manifest_sql(schema: str) -> str:
