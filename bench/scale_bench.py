@@ -148,7 +148,7 @@ def replicate(path: Path, scale: int) -> None:
             from staging.schedule_staging as original cross join replicas
             where season <= {LAST_SEASON}""")
         schedule_run = _new_run_sql("run_id", "k * 10000 + schedule_season", 1)
-        con.execute(f"""
+        con.execute(rf"""
             insert into staging.load_manifests
             select original.* exclude (schedule_season) replace (
                 {schedule_run} as run_id,
