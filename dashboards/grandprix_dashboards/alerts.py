@@ -1,0 +1,183 @@
+"""Grafana alert rules, written once next to the dashboards and emitted for every datasource.
+
+A rule is an :class:`AlertRuleSpec`: its SQL queries (written once, both dialects, as panel SQL is) and a
+server-side math expression over them that is non-zero where the rule fires. Each query returns a table with
+string columns (Grafana turns them into labels: one alert instance per label set, e.g. one per driver) and
+one numeric column (the value). :func:`provisioned_rule` emits the rule in the shape of Grafana's alerting
+provisioning HTTP API (`ProvisionedAlertRule`); the provisioning file (`provisioning/alerting/`), the upload
+command and the Pulumi Grafana stack all start from it. The rules route to one contact point through one
+notification policy route, matched on the `project` label every rule carries.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from f1common.grafana import EXPRESSION_DATASOURCE_UID
+from grandprix_dashboards import pipeline_health
+from grandprix_dashboards.datasources import Datasource, Format
+from grandprix_dashboards.sql import SqlSource, render
+
+PROJECT_LABEL = ("project", "grand-prix-insights")
+CONTACT_POINT = "grand-prix-insights"
+# Notifications group per rule and per alert instance's identity (a session, a driver): one message each.
+GROUP_BY = ("alertname", "grafana_folder", "session", "driver")
+EXPRESSION_REF = {"type": EXPRESSION_DATASOURCE_UID, "uid": EXPRESSION_DATASOURCE_UID}
+ORG_ID = 1
+_REF = re.compile(r"\$\{?([A-Za-z][A-Za-z0-9_]*)\}?")
+
+
+@dataclass(frozen=True)
+class AlertQuery:
+    """One datasource query of a rule: a table of label columns and one numeric value column."""
+
+    ref_id: str
+    sql: SqlSource
+    labels: tuple[str, ...]  # the string columns, in order
+    value: str  # the numeric column
+    lookback_s: int = 600  # relative time range handed to the query (the SQL does not use $__timeFilter)
+
+
+@dataclass(frozen=True)
+class AlertRuleSpec:
+    uid: str
+    title: str
+    queries: tuple[AlertQuery, ...]
+    condition: str  # a math expression over the queries' refIds, non-zero where the rule fires
+    summary: str  # annotation templates: {{ $labels.x }}, {{ $values.A.Value }}
+    description: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    dashboard_uid: str | None = None  # linked from the notification (per datasource: `<uid>-<datasource>`)
+    for_: str = "0s"
+    no_data_state: str = "OK"  # no rows means nothing to report
+    exec_err_state: str = "Error"
+
+    @property
+    def condition_ref(self) -> str:
+        return "C"
+
+
+@dataclass(frozen=True)
+class RuleGroupSpec:
+    name: str
+    interval_s: int
+    rules: tuple[AlertRuleSpec, ...]
+
+
+# --- the rules -----------------------------------------------------------------------------------------
+
+
+def problem_sessions_by_session(d: Any) -> str:
+    return f"""
+    select pk as "session", event_name as "event", status as "status",
+           round({d.hours_since('end_utc')}, 1) as "hours_since_end"
+    from {pipeline_health.CALENDAR}
+    where {pipeline_health.problem_filter(d)}
+    """
+
+
+SESSIONS_OVERDUE = AlertRuleSpec(
+    uid="gpi-sessions-overdue",
+    title="Session overdue or FAILED",
+    queries=(AlertQuery("A", problem_sessions_by_session, labels=("session", "event", "status"),
+                        value="hours_since_end"),),
+    condition="$A > 0",
+    summary="{{ $labels.session }} ({{ $labels.event }}) is {{ $labels.status }}",
+    description="Session {{ $labels.session }} of the {{ $labels.event }} ended {{ $values.A.Value }} h ago and "
+    f"is {{{{ $labels.status }}}}: FAILED, or not ingested within {pipeline_health.OVERDUE_HOURS} h of its end. "
+    "See the race calendar on the Pipeline health dashboard.",
+    labels={"area": "pipeline"},
+    dashboard_uid="gpi-pipeline-health",
+)
+
+
+def rule_groups() -> list[RuleGroupSpec]:
+    """Every alert rule of the project, by evaluation group."""
+    return [RuleGroupSpec("pipeline-health", 300, (SESSIONS_OVERDUE,))]
+
+
+# --- Grafana shapes --------------------------------------------------------------------------------------
+
+
+def rule_uid(rule: AlertRuleSpec, ds: Datasource) -> str:
+    return f"{rule.uid}-{ds.key}"
+
+
+def rule_data(rule: AlertRuleSpec, ds: Datasource) -> list[dict[str, Any]]:
+    """The rule's `data`: the datasource queries (in the plugin's target shape) and the condition expression."""
+    data: list[dict[str, Any]] = []
+    for query in rule.queries:
+        model = ds.target(query.ref_id, render(query.sql, ds.sql_dialect), Format.TABLE)
+        data.append({"refId": query.ref_id, "queryType": "", "datasourceUid": ds.uid,
+                     "relativeTimeRange": {"from": query.lookback_s, "to": 0}, "model": model})
+    data.append({"refId": rule.condition_ref, "queryType": "", "datasourceUid": EXPRESSION_DATASOURCE_UID,
+                 "relativeTimeRange": {"from": 0, "to": 0},
+                 "model": {"refId": rule.condition_ref, "type": "math", "expression": rule.condition,
+                           "datasource": EXPRESSION_REF}})
+    return data
+
+
+def provisioned_rule(rule: AlertRuleSpec, ds: Datasource, *, folder_uid: str, group: str) -> dict[str, Any]:
+    """The rule as Grafana's provisioning API takes it (`POST /api/v1/provisioning/alert-rules`)."""
+    annotations = {"summary": rule.summary, "description": rule.description}
+    if rule.dashboard_uid:
+        annotations["__dashboardUid__"] = f"{rule.dashboard_uid}-{ds.key}"
+    return {
+        "uid": rule_uid(rule, ds),
+        "orgID": ORG_ID,
+        "folderUID": folder_uid,
+        "ruleGroup": group,
+        "title": rule.title,
+        "condition": rule.condition_ref,
+        "data": rule_data(rule, ds),
+        "noDataState": rule.no_data_state,
+        "execErrState": rule.exec_err_state,
+        "for": rule.for_,
+        "annotations": annotations,
+        "labels": {PROJECT_LABEL[0]: PROJECT_LABEL[1], **rule.labels},
+        "isPaused": False,
+    }
+
+
+def rule_group(group: RuleGroupSpec, ds: Datasource, folder_uid: str) -> dict[str, Any]:
+    """The group as `PUT /api/v1/provisioning/folder/{folderUid}/rule-groups/{group}` takes it."""
+    return {"title": group.name, "folderUid": folder_uid, "interval": group.interval_s,
+            "rules": [provisioned_rule(r, ds, folder_uid=folder_uid, group=group.name) for r in group.rules]}
+
+
+def route() -> dict[str, Any]:
+    """The notification policy route that sends every project rule to the project's contact point."""
+    return {"receiver": CONTACT_POINT, "object_matchers": [[PROJECT_LABEL[0], "=", PROJECT_LABEL[1]]],
+            "group_by": list(GROUP_BY), "group_wait": "30s", "group_interval": "5m", "repeat_interval": "12h"}
+
+
+def provisioning_file(groups: list[RuleGroupSpec], folders: Mapping[str, tuple[str, Datasource]],
+                      email_env: str = "GPI_ALERT_EMAIL") -> dict[str, Any]:
+    """Grafana's alerting provisioning file: every group for each folder (uid -> (title, datasource)), the
+    contact point (address from `$email_env`) and the policy route."""
+    file_groups = []
+    for folder_uid, (title, ds) in folders.items():
+        for group in groups:
+            rules = []
+            for rule in group.rules:
+                api = provisioned_rule(rule, ds, folder_uid=folder_uid, group=group.name)
+                rules.append({k: v for k, v in api.items() if k not in ("orgID", "folderUID", "ruleGroup")})
+            file_groups.append({"orgId": ORG_ID, "name": group.name, "folder": title,
+                                "interval": f"{group.interval_s}s", "rules": rules})
+    return {
+        "apiVersion": 1,
+        "groups": file_groups,
+        "contactPoints": [{"orgId": ORG_ID, "name": CONTACT_POINT, "receivers": [
+            {"uid": "gpi-email", "type": "email", "settings": {"addresses": f"${{{email_env}}}"},
+             "disableResolveMessage": False}]}],
+        "policies": [{"orgId": ORG_ID, "receiver": CONTACT_POINT, "group_by": ["grafana_folder", "alertname"],
+                      "routes": [route()]}],
+    }
+
+
+def expression_refs(expression: str) -> list[str]:
+    """The refIds a math expression reads (`$A`, `${B}`)."""
+    return _REF.findall(expression)
