@@ -19,7 +19,7 @@ from typing import Any
 from f1common.grafana import EXPRESSION_DATASOURCE_UID
 from grandprix_dashboards import pipeline_health
 from grandprix_dashboards.datasources import Datasource, Format
-from grandprix_dashboards.sql import SqlSource, render
+from grandprix_dashboards.sql import Dialect, SqlSource, render
 
 PROJECT_LABEL = ("project", "grand-prix-insights")
 CONTACT_POINT = "grand-prix-insights"
@@ -39,6 +39,8 @@ class AlertQuery:
     labels: tuple[str, ...]  # the string columns, in order
     value: str  # the numeric column
     lookback_s: int = 600  # relative time range handed to the query (the SQL does not use $__timeFilter)
+    # The SQL function also takes `scope=`: the local evaluation runs it for one session (SESSION_SCOPE).
+    session_scoped: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,9 +96,91 @@ SESSIONS_OVERDUE = AlertRuleSpec(
 )
 
 
+# Pace changes: a driver's fuel-corrected clean-lap time at least PACE_DROP_S slower than the median of their
+# previous 5 clean laps (mart_pace_changes, var pace_baseline_clean_laps) on two consecutive laps, both clean
+# (so never a pit, SC, VSC, yellow or red-flag lap). The pair's pace drop is the smaller of its two deltas.
+PACE_MART = "analytics.mart_pace_changes"
+PACE_DROP_S = 1.5
+PACE_RUN_LAPS = 2
+RECENT_HOURS = 24  # the rule looks at races whose laps ended in the last day (data lands 1-2 h after the flag)
+# The local evaluation scopes the same query to one session instead (a Grafana variable, quoted as a string).
+SESSION_SCOPE = "session_key = ${session_key:sqlstring}"
+
+
+def recent_scope(d: Dialect) -> str:
+    recent = d.hours_before_now(RECENT_HOURS)
+    return f"session_key in (select session_key from {PACE_MART} where lap_end_utc >= {recent})"
+
+
+def pace_drop_pairs(d: Dialect, scope: str) -> str:
+    """Every clean lap that follows a clean lap, with the pair's pace drop (s) against the driver's baseline."""
+    return f"""
+    with laps as (
+      select session_key, season, event_name, session, driver, team_name, lap_number, is_clean_lap,
+             fuel_corrected_delta_ms,
+             lag(lap_number) over (partition by session_key, driver_number order by lap_number) as prev_lap,
+             lag(is_clean_lap) over (partition by session_key, driver_number order by lap_number) as prev_clean,
+             lag(fuel_corrected_delta_ms) over (partition by session_key, driver_number order by lap_number)
+               as prev_delta_ms
+      from {PACE_MART}
+      where {scope}
+    )
+    select session_key, season, event_name, session, driver, team_name, lap_number,
+           fuel_corrected_delta_ms / 1000.0 as delta_s,
+           least(fuel_corrected_delta_ms, prev_delta_ms) / 1000.0 as drop_s
+    from laps
+    where is_clean_lap and prev_clean and prev_lap = lap_number - 1
+      and fuel_corrected_delta_ms is not null and prev_delta_ms is not null"""
+
+
+def firing_laps(d: Dialect, scope: str = SESSION_SCOPE) -> str:
+    """The laps the pace-change rule fires on: the second lap of each pair at least PACE_DROP_S slow."""
+    return f"""
+    with pairs as ({pace_drop_pairs(d, scope)})
+    select session_key as "session_key", event_name as "event", session as "session", driver as "driver",
+           team_name as "team", lap_number as "lap", round(delta_s, 3) as "delta_s", round(drop_s, 3) as "drop_s"
+    from pairs
+    where drop_s >= {PACE_DROP_S}
+    order by session_key, lap_number, driver"""
+
+
+def _pace_by_driver(value: str) -> Any:
+    def sql(d: Dialect, scope: str | None = None) -> str:
+        return f"""
+    with pairs as ({pace_drop_pairs(d, scope or recent_scope(d))})
+    select event_name || ' ' || session as "race", driver as "driver", max(team_name) as "team", {value}
+    from pairs
+    group by event_name || ' ' || session, driver"""
+    return sql
+
+
+# A: the driver's largest pace drop of the race (s); B: the lap it ended on (the rule's notification names both).
+PACE_DROP_BY_DRIVER = _pace_by_driver('round(max(drop_s), 2) as "drop_s"')
+PACE_DROP_LAP_BY_DRIVER = _pace_by_driver('max_by(lap_number, drop_s) as "lap"')
+
+PACE_CHANGE = AlertRuleSpec(
+    uid="gpi-pace-change",
+    title="Driver pace dropped abruptly",
+    queries=(AlertQuery("A", PACE_DROP_BY_DRIVER, labels=("race", "driver", "team"), value="drop_s",
+                        session_scoped=True),
+             AlertQuery("B", PACE_DROP_LAP_BY_DRIVER, labels=("race", "driver", "team"), value="lap",
+                        session_scoped=True)),
+    condition=f"$A >= {PACE_DROP_S}",
+    summary="{{ $labels.driver }} lost {{ $values.A.Value }} s a lap at lap {{ $values.B.Value }} "
+    "({{ $labels.race }})",
+    description=f"{{{{ $labels.driver }}}} ({{{{ $labels.team }}}}) ran {PACE_RUN_LAPS} consecutive clean laps at "
+    f"least {{{{ $values.A.Value }}}} s slower (fuel-corrected) than the median of their previous 5 clean laps, "
+    f"ending on lap {{{{ $values.B.Value }}}} of the {{{{ $labels.race }}}}: a puncture, damage or a failing car? "
+    f"(threshold {PACE_DROP_S} s; pit, safety-car, VSC, yellow and red-flag laps never count)",
+    labels={"area": "race"},
+    dashboard_uid="gpi-race-progress",
+)
+
+
 def rule_groups() -> list[RuleGroupSpec]:
     """Every alert rule of the project, by evaluation group."""
-    return [RuleGroupSpec("pipeline-health", 300, (SESSIONS_OVERDUE,))]
+    return [RuleGroupSpec("pipeline-health", 300, (SESSIONS_OVERDUE,)),
+            RuleGroupSpec("race-pace", 300, (PACE_CHANGE,))]
 
 
 # --- Grafana shapes --------------------------------------------------------------------------------------
