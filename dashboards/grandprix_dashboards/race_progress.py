@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from grandprix_dashboards import alerts
 from grandprix_dashboards.panels import DashboardSpec, Pos, SeriesStyle, lines, session_variables, table
-from grandprix_dashboards.sql import Dialect
+from grandprix_dashboards.sql import SESSION_FILTER, Dialect
 from grandprix_dashboards.team_colours import label_sql, teammate_rank_sql
 
 MART = "analytics.mart_positions_by_lap"
-SESSION_FILTER = "season = ${season:raw} and event_name = ${event:sqlstring} and session = ${session:sqlstring}"
 DRIVER_FILTER = "driver in (${driver:sqlstring})"
 
 # FastF1 track status codes seen during a lap ('124'): the most severe one names the lap.

@@ -9,10 +9,10 @@ which countback separated them.
 from __future__ import annotations
 
 from grandprix_dashboards.panels import DashboardSpec, Pos, Variable, lines, table
+from grandprix_dashboards.sql import SEASON
 from grandprix_dashboards.team_colours import label_sql, teammate_rank_sql
 
 DRIVERS = "analytics.mart_driver_standings"
-SEASON = "${season:raw}"
 CONSTRUCTORS = "analytics.mart_constructor_standings"
 
 
