@@ -98,7 +98,10 @@ SESSIONS_OVERDUE = AlertRuleSpec(
 
 # Pace changes: a driver's fuel-corrected clean-lap time at least PACE_DROP_S slower than the median of their
 # previous 5 clean laps (mart_pace_changes, var pace_baseline_clean_laps) on two consecutive laps, both clean
-# (so never a pit, SC, VSC, yellow or red-flag lap). The pair's pace drop is the smaller of its two deltas.
+# (so never a pit, SC, VSC, yellow or red-flag lap), neither of them a restart lap or a lap on which the driver was
+# shown blue flags (being lapped), and on both laps also PACE_DROP_S more than the field's median driver lost
+# against their own baselines (rain or a drying track slows everyone: that is not the car).
+# The pair's pace drop is the smallest of those four margins.
 PACE_MART = "analytics.mart_pace_changes"
 PACE_DROP_S = 1.5
 PACE_RUN_LAPS = 2
@@ -113,24 +116,42 @@ def recent_scope(d: Dialect) -> str:
 
 
 def pace_drop_pairs(d: Dialect, scope: str) -> str:
-    """Every clean lap that follows a clean lap, with the pair's pace drop (s) against the driver's baseline."""
+    """Every clean lap that follows a clean lap, with the pair's pace drop (s) against the driver's baseline
+    and against the field's change on the same laps."""
+    by_driver = "over (partition by session_key, driver_number order by lap_number)"
     return f"""
-    with laps as (
-      select session_key, season, event_name, session, driver, team_name, lap_number, is_clean_lap,
-             fuel_corrected_delta_ms,
-             lag(lap_number) over (partition by session_key, driver_number order by lap_number) as prev_lap,
-             lag(is_clean_lap) over (partition by session_key, driver_number order by lap_number) as prev_clean,
-             lag(fuel_corrected_delta_ms) over (partition by session_key, driver_number order by lap_number)
-               as prev_delta_ms
-      from {PACE_MART}
-      where {scope}
+    with scoped as (
+      select *, is_clean_lap and not is_blue_flagged and not is_restart_lap as counts
+      from {PACE_MART} where {scope}
+    ),
+    field as (
+      select session_key, lap_number, median(fuel_corrected_delta_ms) as field_delta_ms
+      from scoped
+      where counts and fuel_corrected_delta_ms is not null
+      group by session_key, lap_number
+    ),
+    laps as (
+      select scoped.session_key, season, event_name, session, driver, driver_number, team_name,
+             scoped.lap_number, counts, fuel_corrected_delta_ms,
+             fuel_corrected_delta_ms - field.field_delta_ms as vs_field_ms
+      from scoped
+      left join field on field.session_key = scoped.session_key and field.lap_number = scoped.lap_number
+    ),
+    paired as (
+      select laps.*,
+             lag(lap_number) {by_driver} as prev_lap,
+             lag(counts) {by_driver} as prev_counts,
+             lag(fuel_corrected_delta_ms) {by_driver} as prev_delta_ms,
+             lag(vs_field_ms) {by_driver} as prev_vs_field_ms
+      from laps
     )
     select session_key, season, event_name, session, driver, team_name, lap_number,
            fuel_corrected_delta_ms / 1000.0 as delta_s,
-           least(fuel_corrected_delta_ms, prev_delta_ms) / 1000.0 as drop_s
-    from laps
-    where is_clean_lap and prev_clean and prev_lap = lap_number - 1
-      and fuel_corrected_delta_ms is not null and prev_delta_ms is not null"""
+           least(fuel_corrected_delta_ms, prev_delta_ms, vs_field_ms, prev_vs_field_ms) / 1000.0 as drop_s
+    from paired
+    where counts and prev_counts and prev_lap = lap_number - 1
+      and fuel_corrected_delta_ms is not null and prev_delta_ms is not null
+      and vs_field_ms is not null and prev_vs_field_ms is not null"""
 
 
 def firing_laps(d: Dialect, scope: str = SESSION_SCOPE) -> str:
@@ -170,8 +191,9 @@ PACE_CHANGE = AlertRuleSpec(
     "({{ $labels.race }})",
     description=f"{{{{ $labels.driver }}}} ({{{{ $labels.team }}}}) ran {PACE_RUN_LAPS} consecutive clean laps at "
     f"least {{{{ $values.A.Value }}}} s slower (fuel-corrected) than the median of their previous 5 clean laps, "
+    f"and by as much more than the field lost on those laps, "
     f"ending on lap {{{{ $values.B.Value }}}} of the {{{{ $labels.race }}}}: a puncture, damage or a failing car? "
-    f"(threshold {PACE_DROP_S} s; pit, safety-car, VSC, yellow and red-flag laps never count)",
+    f"(threshold {PACE_DROP_S} s; pit, safety-car, VSC, yellow, red-flag, restart and blue-flag laps never count)",
     labels={"area": "race"},
     dashboard_uid="gpi-race-progress",
 )

@@ -1,6 +1,7 @@
 -- Every lap of every race and sprint against the driver's own recent pace: the median of the driver's previous
 -- var('pace_baseline_clean_laps') clean laps of the session (clean: macros/lap_pace.sql, via fct_laps), as
--- timed and after fuel correction. The pace-change alert rule (dashboards, alerts.py) reads this mart.
+-- timed and after fuel correction. The pace-change alert rule (dashboards, alerts.py) reads this mart; it also
+-- skips laps on which the driver was shown blue flags (being lapped costs time) and restart laps.
 with
 
 laps as (
@@ -16,6 +17,26 @@ sessions as (
 
 ),
 
+blue_flags as (
+
+    select session_key, driver_number, message_utc
+    from {{ ref('fct_race_control') }}
+    where flag = 'BLUE' and driver_number is not null
+
+),
+
+blue_flagged_laps as (
+
+    select distinct laps.lap_id
+    from laps
+    inner join blue_flags
+        on laps.session_key = blue_flags.session_key
+        and laps.driver_number = blue_flags.driver_number
+        and blue_flags.message_utc > laps.lap_start_utc
+        and blue_flags.message_utc <= laps.lap_end_utc
+
+),
+
 counted as (
 
     -- how many clean laps the driver had completed before this lap
@@ -25,7 +46,12 @@ counted as (
             partition by laps.session_key, laps.driver_number
             order by laps.lap_number
             rows between unbounded preceding and 1 preceding
-        ), 0) as clean_laps_before
+        ), 0) as clean_laps_before,
+        -- the previous lap ran (partly) under a safety car, VSC or red flag: this one is a restart
+        coalesce(lag(
+            laps.track_status like '%4%' or laps.track_status like '%5%'
+            or laps.track_status like '%6%' or laps.track_status like '%7%'
+        ) over (partition by laps.session_key, laps.driver_number order by laps.lap_number), false) as is_restart_lap
     from laps
 
 ),
@@ -96,6 +122,8 @@ final as (
         counted.is_clean_lap,
         counted.is_pit_in,
         counted.is_pit_out,
+        blue_flagged_laps.lap_id is not null as is_blue_flagged,
+        counted.is_restart_lap,
 
         -- timestamps
         counted.lap_end_utc
@@ -103,6 +131,7 @@ final as (
     from counted
     inner join sessions on counted.session_key = sessions.session_key
     left join baselines on counted.lap_id = baselines.lap_id
+    left join blue_flagged_laps on counted.lap_id = blue_flagged_laps.lap_id
 
 )
 
