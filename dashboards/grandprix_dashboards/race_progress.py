@@ -61,9 +61,8 @@ def positions(d: Dialect) -> str:
       where {SESSION_FILTER} and {DRIVER_FILTER} and position is not null
       union all
       select p.lap_number, '{PACE_DROP} ' || p.driver, p.position
-      from {MART} p
+      from (select * from {MART} where {SESSION_FILTER} and {DRIVER_FILTER} and position is not null) p
       inner join ({alerts.firing_laps(d, PACE_SCOPE)}) f on f."driver" = p.driver and f."lap" = p.lap_number
-      where {SESSION_FILTER} and {DRIVER_FILTER} and p.position is not null
     """, "position")
 
 
