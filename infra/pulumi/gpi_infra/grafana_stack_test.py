@@ -102,7 +102,12 @@ def test_every_built_dashboard_is_deployed_in_the_stage_folder(dev: Stack) -> No
 def test_alert_rules_are_the_built_rules_for_the_stage(dev: Stack, prod: Stack) -> None:
     build = bundle("michelin")
     groups = {g.inputs["name"]: g.inputs for g in dev.of_type(RULE_GROUP)}
-    assert sorted(groups) == sorted(g["name"] for g in build.rule_groups)
+    assert sorted(groups) == sorted(g["name"] for g in build.rule_groups) == ["pipeline-health", "race-pace"]
+    (pace,) = groups["race-pace"]["rules"]
+    assert pace["uid"] == "gpi-pace-change-michelin-dev" and pace["condition"] == "C"
+    assert [json.loads(d["model"]).get("expression") for d in pace["datas"]][-1] == "$A >= 1.5"
+    assert "analytics.mart_pace_changes" in json.loads(pace["datas"][0]["model"])["queryText"]
+    assert "{{ $labels.driver }}" in pace["annotations"]["summary"] and "$values.B" in pace["annotations"]["summary"]
     for group in build.rule_groups:
         deployed = groups[group["name"]]
         assert deployed["folderUid"] == "gpi-michelin-dev"
