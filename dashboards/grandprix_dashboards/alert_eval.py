@@ -1,7 +1,7 @@
 """Evaluates the alert rules on the local DuckDB warehouse as Grafana would: each query's table becomes labelled
 numbers (string columns are labels, the one numeric column the value), the math condition runs per label set,
 and the annotations are rendered for each firing instance. Rules that look at recent races run for one chosen
-session instead (their `session_scoped` queries), so historical races can be replayed.
+session instead (`AlertQuery.for_session`), so historical races can be replayed.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from grandprix_dashboards import alerts
@@ -35,8 +34,7 @@ class AlertInstance:
 
 def numbers(wh: Warehouse, query: alerts.AlertQuery, values: Mapping[str, Sequence[str]]) -> dict[Labels, float]:
     """The query's result as Grafana's numeric data: one number per label set (labels must be unique)."""
-    source = partial(query.sql, scope=alerts.SESSION_SCOPE) if query.session_scoped else query.sql
-    result = wh.run(source, values, what=f"alert query {query.ref_id}")
+    result = wh.run(query.for_session(), values, what=f"alert query {query.ref_id}")
     if set(result.columns) != {*query.labels, query.value}:
         raise QueryError(f"alert query {query.ref_id} returned {result.columns}, expected {query.labels} + value")
     out: dict[Labels, float] = {}

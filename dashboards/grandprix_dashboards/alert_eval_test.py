@@ -73,7 +73,7 @@ def test_the_provisioned_query_is_the_evaluated_one_and_fires_on_a_recent_race(w
     rule = alerts.provisioned_rule(alerts.PACE_CHANGE, DUCKDB_DS, folder_uid="gpi-duckdb", group="race-pace")
     *queries, expression = rule["data"]
     for query, spec in zip(queries, alerts.PACE_CHANGE.queries, strict=True):
-        scoped = render(lambda d, s=spec: s.sql(d, scope=alerts.SESSION_SCOPE), DUCKDB)  # type: ignore[misc]
+        scoped = render(spec.for_session(), DUCKDB)
         recent = alerts.recent_scope(DUCKDB)
         assert recent in query["model"]["rawSql"]
         assert query["model"]["rawSql"].replace(recent, alerts.SESSION_SCOPE) == scoped

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from f1common.grafana import EXPRESSION_DATASOURCE_UID
 from grandprix_dashboards import pipeline_health
@@ -30,6 +30,12 @@ ORG_ID = 1
 _REF = re.compile(r"\$\{?([A-Za-z][A-Za-z0-9_]*)\}?")
 
 
+class ScopedSql(Protocol):
+    """Rule SQL over the recent races, or over `scope` (an SQL condition) when one is given."""
+
+    def __call__(self, d: Dialect, scope: str | None = None) -> str: ...
+
+
 @dataclass(frozen=True)
 class AlertQuery:
     """One datasource query of a rule: a table of label columns and one numeric value column."""
@@ -39,8 +45,16 @@ class AlertQuery:
     labels: tuple[str, ...]  # the string columns, in order
     value: str  # the numeric column
     lookback_s: int = 600  # relative time range handed to the query (the SQL does not use $__timeFilter)
-    # The SQL function also takes `scope=`: the local evaluation runs it for one session (SESSION_SCOPE).
-    session_scoped: bool = False
+    # The same SQL over a chosen scope (an SQL condition) instead of the recent races: the local evaluation runs
+    # it for one session (SESSION_SCOPE).
+    scoped: ScopedSql | None = None
+
+    def for_session(self) -> SqlSource:
+        """The query for the session in `${session_key}` (as is when it has no scope)."""
+        scoped = self.scoped
+        if scoped is None:
+            return self.sql
+        return lambda d: scoped(d, SESSION_SCOPE)
 
 
 @dataclass(frozen=True)
@@ -165,7 +179,7 @@ def firing_laps(d: Dialect, scope: str = SESSION_SCOPE) -> str:
     order by session_key, lap_number, driver"""
 
 
-def _pace_by_driver(value: str) -> Any:
+def _pace_by_driver(value: str) -> ScopedSql:
     def sql(d: Dialect, scope: str | None = None) -> str:
         return f"""
     with pairs as ({pace_drop_pairs(d, scope or recent_scope(d))})
@@ -183,9 +197,9 @@ PACE_CHANGE = AlertRuleSpec(
     uid="gpi-pace-change",
     title="Driver pace dropped abruptly",
     queries=(AlertQuery("A", PACE_DROP_BY_DRIVER, labels=("race", "driver", "team"), value="drop_s",
-                        session_scoped=True),
+                        scoped=PACE_DROP_BY_DRIVER),
              AlertQuery("B", PACE_DROP_LAP_BY_DRIVER, labels=("race", "driver", "team"), value="lap",
-                        session_scoped=True)),
+                        scoped=PACE_DROP_LAP_BY_DRIVER)),
     condition=f"$A >= {PACE_DROP_S}",
     summary="{{ $labels.driver }} lost {{ $values.A.Value }} s a lap at lap {{ $values.B.Value }} "
     "({{ $labels.race }})",
