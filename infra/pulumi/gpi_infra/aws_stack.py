@@ -159,7 +159,11 @@ def aws_program(
             log_retention_days=cfg.log_retention_days,
             environment={**common_env, "GPI_FASTF1_CACHE_DIR": LAMBDA_FASTF1_CACHE, "GPI_FASTF1_OFFLINE": "false"},
             statements=[
-                iam.statement(["s3:GetObject", "s3:PutObject"], [_arn_suffix(bucket_arn, "/*")], sid="LandingObjects"),
+                iam.statement(
+                    ["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"],  # tags: publication state (orphans)
+                    [_arn_suffix(bucket_arn, "/*")],
+                    sid="LandingObjects",
+                ),
                 iam.statement(["s3:ListBucket"], [bucket_arn], sid="LandingList"),
                 iam.statement(
                     ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],

@@ -24,6 +24,7 @@ CALENDAR_ITEMS_INVALID = "CalendarItemsInvalid"  # also the loader's calendar ex
 SESSIONS_INGESTED = "SessionsIngested"
 SESSIONS_NOT_AVAILABLE = "SessionsNotAvailable"
 DUPLICATE_REQUESTS = "DuplicateRequests"
+ORPHAN_FILES = "OrphanFiles"  # files of a run that died or lost its claim before its manifest (alarmed)
 ROWS_LANDED = "RowsLanded"  # dimension `dataset`
 INGESTION_DURATION = "IngestionDuration"  # seconds
 BACKFILL_DURATION = "BackfillDuration"  # seconds

@@ -95,7 +95,8 @@ class SchedulingReport:
     overdue: list[str] = field(default_factory=list)  # SCHEDULED with no outcome by now: re-driven (or failed)
     stale: list[str] = field(default_factory=list)  # too old for the recurring run: backfill them
     invalid: list[str] = field(default_factory=list)  # "<pk>: <reason>" of items that failed: reported, skipped
-    next_due: dt.datetime | None = None  # earliest time a further invocation has work (None: unknown)
+    next_due: dt.datetime | None = None  # earliest time a further invocation has work (None: unknown): a PENDING
+    # session becoming due, or a SCHEDULED one becoming overdue
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -163,6 +164,8 @@ def _plan_item(
         report.overdue.append(item.pk)
         logger.warning("overdue session re-driven", extra={"session": item.pk, "attempt": item.attempt})
         _schedule_retry(item, now, table, scheduler, target, policy, report)
+    elif item.status is CalendarStatus.SCHEDULED and item.next_attempt_utc is not None:
+        return item.next_attempt_utc + OVERDUE_GRACE + MIN_LEAD  # when it would be overdue without an outcome
     return None
 
 

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from f1common import metrics as metric
-from f1common.names import METRICS_NAMESPACE, SERVICE_SCHEDULER
+from f1common.names import METRICS_NAMESPACE, SERVICE_INGESTION, SERVICE_SCHEDULER
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,22 @@ class Alarms(pulumi.ComponentResource):
             namespace=METRICS_NAMESPACE,
             metric_name=metric.SESSIONS_FAILED,
             dimensions={"service": SERVICE_SCHEDULER},
+            statistic="Sum",
+            period=3600,
+            evaluation_periods=1,
+            threshold=0,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+        )
+        alarm(
+            "orphan-files",
+            alarm_description=(
+                "An ingestion run died or lost its claim before its manifest: its files are orphans "
+                "(listed in markers/orphans/<run_id>.json; they expire by the landing bucket's lifecycle rule)"
+            ),
+            namespace=METRICS_NAMESPACE,
+            metric_name=metric.ORPHAN_FILES,
+            dimensions={"service": SERVICE_INGESTION},
             statistic="Sum",
             period=3600,
             evaluation_periods=1,
