@@ -70,14 +70,12 @@ class RetryDecision:
 def plan_retry(item: CalendarItem, now: dt.datetime, policy: SchedulingPolicy) -> RetryDecision:
     """After a NOT_AVAILABLE outcome (or an overdue SCHEDULED one): the next attempt, or FAILED.
 
-    The retry comes backoff(attempt) after the last attempt's planned time (`next_attempt_utc`, else now),
-    never before now + MIN_LEAD. FAILED once the retry would come more than the limit after the expected
-    end, but only after at least one retry (:data:`MIN_ATTEMPTS`: a scheduler clock hours fast does not fail
-    a session on its first outcome), and at the latest at attempt :data:`MAX_ATTEMPT`.
+    The retry comes at now + backoff(attempt). FAILED once it would come more than the limit after the
+    expected end, but only after at least one retry (:data:`MIN_ATTEMPTS`: a scheduler clock hours fast does
+    not fail a session on its first outcome), and at the latest at attempt :data:`MAX_ATTEMPT`.
     """
     last = max(item.attempt, 1)
-    planned = item.next_attempt_utc or now
-    when = max(planned + backoff(last, policy.retry_base), now + MIN_LEAD)
+    when = now + backoff(last, policy.retry_base)
     waited = when - item.end_utc
     exhausted = last >= MAX_ATTEMPT or (last >= MIN_ATTEMPTS and waited > policy.retry_limit)
     if exhausted:
