@@ -204,7 +204,7 @@ ingest.ingest_session(IngestionRequest.model_validate_json(sys.argv[1]), s3=aws_
 def run_killed_process(payload: dict[str, Any], now: dt.datetime) -> int:
     """The ingestion in its own process against the stack's moto server, killed by SIGKILL after its claim."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run(  # noqa: S603  (our own interpreter and script)
+    done = subprocess.run(  # our own interpreter and script
         [sys.executable, "-c", KILLED_AFTER_CLAIM, json.dumps(payload), now.isoformat()],
         env=env, capture_output=True, timeout=300, check=False,
     )

@@ -168,8 +168,9 @@ def ingest_session(
         if not fenced:  # nothing will publish these files: report them, and let the next delivery run at once
             calendar.release(session_id, run_id)
             if landed:  # best effort: never hides the failure itself (the takeover reports them otherwise)
+                reason = f"run failed: {type(exc).__name__}"
                 with contextlib.suppress(Exception):
-                    _report_orphans(s3, settings.bucket, run_id, session_id, f"run failed: {type(exc).__name__}", clock())
+                    _report_orphans(s3, settings.bucket, run_id, session_id, reason, clock())
         logger.exception("ingestion failed", extra={**log, "run_id": run_id, "fenced": fenced})
         raise
 

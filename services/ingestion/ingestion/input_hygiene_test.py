@@ -77,13 +77,14 @@ def test_the_handler_logs_a_bounded_summary_of_the_event(monkeypatch: pytest.Mon
     capture.setFormatter(logger.registered_formatter)
     level = logger.log_level
     logger.setLevel("INFO")
-    logger.addHandler(capture)
+    inner = logging.getLogger(logger.name)  # the stdlib logger the Powertools Logger writes through
+    inner.addHandler(capture)
     try:
         context = LocalContext(function_name="gpi-test-ingestion", invoked_function_arn="arn:aws:lambda:x")
         with pytest.raises(BadRequest):
             handler_module.handler({**GOOD, "session": HUGE}, context)
     finally:
-        logger.removeHandler(capture)
+        inner.removeHandler(capture)
         logger.setLevel(level)
     out = stream.getvalue()
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
