@@ -4,6 +4,9 @@ In one run, on the embedded stack (moto server + DuckDB + dbt, `grandprix_local`
 
 (b) cold replay: `run_local` with a fresh state directory over every session the offline FastF1 cache
     serves (plus the Ergast history and `dbt build`), with its time per stage (goal: <= 120 s on 2 cores);
+    and, side by side in the same run, the bare FastF1 loads of the sessions it ingested (a fresh copy of the
+    cache, one after the other): the replay stage against their sum (goal: <= 0.7x; the local dispatcher runs
+    due ingestions concurrently, up to the number of cores);
 (c) second run: `run_local` again on the same state directory, nothing new;
 (a) freshness: on a separate small warehouse (baseline: one session), each new session is replayed by
     the scheduler's dispatcher on the simulated clock; the time from the dispatcher firing the ingestion
@@ -168,12 +171,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(root, ignore_errors=True)
 
 
+def bare_loads(cache: Path, keys: Sequence[str]) -> float:
+    """Seconds of the bare FastF1 loads of `keys`, one after the other, on a fresh copy of the shared cache."""
+    from ingestion_bench import bare_load
+
+    from f1common.settings import Settings
+
+    settings = Settings(fastf1_cache_dir=cache, fastf1_offline=True)
+    started = time.perf_counter()
+    with quiet():
+        for key in keys:
+            bare_load(key, settings)
+    return time.perf_counter() - started
+
+
 def _bench(args: argparse.Namespace, root: Path) -> int:
     from f1common.sessions import SessionId
 
     sessions = [SessionId.parse(k) for k in args.sessions] if args.sessions else None
 
     cold = run(root / "full", sessions, dashboards=args.dashboards, label="(b) cold replay, fresh state directory")
+    ingested = sorted(set(cold.replay.ingested))
+    replay_s = next(v for k, v in cold.seconds.items() if k.startswith("replay"))
+    bare_s = bare_loads(root / "bare-fastf1-cache", ingested)
+    say(f"  replay stage {replay_s:.1f} s vs bare FastF1 loads of the same {len(ingested)} sessions {bare_s:.1f} s: "
+        f"{replay_s / bare_s:.2f}x (goal <= 0.7x; {os.cpu_count()} cores)")
     second = run(root / "full", sessions, dashboards=args.dashboards, label="(c) second run, nothing new")
     fresh = freshness(root / "freshness", args.new) if args.new else []
 
@@ -191,7 +213,8 @@ def _bench(args: argparse.Namespace, root: Path) -> int:
         )
 
     say("\nsummary")
-    say(f"  (b) cold replay of {cold.sessions_requested} sessions: {cold.total_seconds:.1f} s (goal <= 120 s)")
+    say(f"  (b) cold replay of {cold.sessions_requested} sessions: {cold.total_seconds:.1f} s (goal <= 120 s); "
+        f"replay stage / bare FastF1 loads: {replay_s / bare_s:.2f}x (goal <= 0.7x)")
     say(f"  (c) second run, nothing new: {second.total_seconds:.1f} s "
         f"({len(second.replay.ingested)} ingested, {second.replay.files_loaded} files loaded)")
     totals = [f.span("fired", "marts") for f in fresh if "marts" in f.marks]

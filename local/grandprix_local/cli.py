@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fresh", action="store_true", help="forget the previous runs' state first")
     run.add_argument("--no-history", action="store_true", help="skip the Ergast history backfill")
     run.add_argument("--no-dashboards", action="store_true", help="skip the dashboards and their preview")
+    run.add_argument(
+        "--concurrency", type=int, help="ingestions run at once by the local dispatcher (default: the number of cores)"
+    )
     alerts = local.add_parser("alerts", help="evaluate the pace-change alert rule on every race of the warehouse")
     alerts.add_argument("--state-dir", type=Path, default=Path(".local"), help="state of `local run` (default .local)")
     alerts.add_argument("--season", type=int, help="only this season's races and sprints")
@@ -75,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             fresh=args.fresh,
             history=not args.no_history,
             dashboards=not args.no_dashboards,
+            concurrency=args.concurrency,
         )
         summary = run_local(options)
         return 0 if summary.ok else 1

@@ -27,6 +27,7 @@ class RunOptions:
     history: bool = True
     dbt: bool = True
     dashboards: bool = True
+    concurrency: int | None = None  # ingestions at once in the replay (default: the number of cores)
 
     @property
     def warehouse(self) -> Path:
@@ -121,7 +122,9 @@ def _run(options: RunOptions, progress: Progress) -> RunSummary:
             progress(f"    {counts}")
         with timer.stage("replay: scheduler -> dispatcher -> ingestion -> S3 -> SQS -> loader"):
             totals = Replay()
-            replay = pipeline.replay(sessions, after_each=lambda: pipeline.drain_loader(totals))
+            replay = pipeline.replay(
+                sessions, after_each=lambda: pipeline.drain_loader(totals), concurrency=options.concurrency
+            )
             replay.files_loaded, replay.rows_loaded, replay.quarantined = (
                 totals.files_loaded,
                 totals.rows_loaded,
