@@ -116,13 +116,22 @@ stint_laps as (
 
 ),
 
-stint_compounds as (
+stint_compound_laps as (
 
-    -- the set a stint ran on: the compound most of its laps show (a few lagging laps show the previous set)
-    select stint_id, mode(compound) as compound
+    select stint_id, compound, count(*) as laps, max(lap_number) as last_lap
     from stint_laps
     where compound not in ('UNKNOWN', 'TEST_UNKNOWN', 'NONE')
-    group by stint_id
+    group by stint_id, compound
+
+),
+
+stint_compounds as (
+
+    -- the set a stint ran on: the compound most of its laps show (a few lagging laps show the previous set);
+    -- on a tie the compound of the later laps, so the choice never depends on the order rows are read in
+    select stint_id, compound
+    from stint_compound_laps
+    qualify row_number() over (partition by stint_id order by laps desc, last_lap desc) = 1
 
 ),
 
@@ -280,8 +289,10 @@ final as (
             as degradation_laps,
         case when fits.fit_laps >= {{ var('degradation_min_clean_laps') }} then fits.residual_mad_ms end
             as degradation_residual_mad_ms,
+        -- rounded: sums of floats depend on the order a parallel aggregate adds them in, and a rebuild must
+        -- give the same row as an incremental build
         case when fits.fit_laps >= {{ var('degradation_min_clean_laps') }} and fits.total_ss > 0
-            then 1 - fits.residual_ss / fits.total_ss end as degradation_r2,
+            then round(1 - fits.residual_ss / fits.total_ss, 6) end as degradation_r2,
 
         -- booleans
         stints.is_fresh_tyre,
