@@ -15,6 +15,7 @@ items exported for the pipeline-health dashboard (:func:`replace_race_calendar`)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Any, Literal, NamedTuple, Protocol
@@ -36,6 +37,37 @@ LOAD_TIME = "_load_time"
 FILE_NAME = "_file_name"
 RUN_ID = "_run_id"
 ROW_NUMBER = "_row_number"
+
+
+# --- identifiers ---------------------------------------------------------------------------------
+
+# A name from data (a Parquet column, a dataset) becomes an SQL identifier only if it matches this pattern,
+# and is then quoted (:func:`quote_identifier`): lower-case snake case, at most 63 characters, like every
+# column of the contract (f1common.datasets).
+IDENTIFIER_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_SHOWN = 80  # characters of a refused name quoted in the error
+
+
+class UnsafeIdentifier(ValueError):
+    """A name that cannot become an SQL identifier; the message quotes a bounded prefix of it."""
+
+
+def check_identifier(name: object) -> str:
+    """`name` when it matches :data:`IDENTIFIER_RE`; raises :class:`UnsafeIdentifier` otherwise."""
+    if not isinstance(name, str) or IDENTIFIER_RE.fullmatch(name) is None:
+        shown = repr(name[:_SHOWN] + "..." if isinstance(name, str) and len(name) > _SHOWN else name)
+        raise UnsafeIdentifier(f"{shown} is not a safe SQL identifier (expected {IDENTIFIER_RE.pattern})")
+    return name
+
+
+def quote_identifier(name: object, dialect: Dialect) -> str:
+    """`name`, checked (:func:`check_identifier`) and quoted for the dialect.
+
+    Quoted as the spelling its unquoted form resolves to (``"note"`` in DuckDB, ``"NOTE"`` in Snowflake),
+    so that quoted and unquoted uses name the same column.
+    """
+    checked = check_identifier(name)
+    return f'"{checked.upper()}"' if _check(dialect) == "snowflake" else f'"{checked}"'
 
 
 class StagingColumn(NamedTuple):
@@ -181,9 +213,12 @@ def bookkeeping_columns(dialect: Dialect) -> dict[str, list[StagingColumn]]:
 
 def bookkeeping_sql(dialect: Dialect, schema: str | None = None) -> list[str]:
     schema = schema or schema_name(dialect)
+    # DuckDB enforces the keys: a file's claim by the transaction that loads or quarantines it (the loader).
+    # Snowflake does not enforce them (its loader claims with conditional inserts): load_quarantine has none there.
+    quarantine_key = "PRIMARY KEY (file_name)" if dialect == "duckdb" else ""
     keys = {
         LOAD_HISTORY: "PRIMARY KEY (file_name)",
-        LOAD_QUARANTINE: "",
+        LOAD_QUARANTINE: quarantine_key,
         LOAD_PENDING: "PRIMARY KEY (file_name)",
         LOAD_MANIFESTS: "PRIMARY KEY (run_id)",
     }
@@ -204,9 +239,10 @@ def all_ddl(dialect: Dialect, schema: str | None = None) -> list[str]:
 
 
 def add_column_sql(spec: DatasetSpec, column: StagingColumn, dialect: Dialect, schema: str | None = None) -> str:
-    """Adds a new nullable column to a staging table (additive schema drift)."""
+    """Adds a new nullable column to a staging table (additive schema drift); the name comes from a file, so it
+    is checked and quoted (:func:`quote_identifier`)."""
     table = f"{schema or schema_name(dialect)}.{table_name(spec, dialect)}"
-    return f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column.name} {column.type}"
+    return f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote_identifier(column.name, dialect)} {column.type}"
 
 
 # --- race_calendar -------------------------------------------------------------------------------
