@@ -178,15 +178,24 @@ class DuckDBWarehouse:
         )
 
     def record_manifest(self, manifest: Manifest, *, key: str) -> None:
+        """Records the run's manifest once; a concurrent delivery of the same manifest that commits first wins."""
         session = manifest.session
-        self.con.execute(
-            f"INSERT INTO {_S}.{LOAD_MANIFESTS} "
-            "(run_id, source, season, round, session, created_at, files, manifest_key, loaded_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (run_id) DO NOTHING",
-            [manifest.run_id, manifest.source.value, session.season if session else None,
-             session.round if session else None, session.session.code if session else None,
-             manifest.created_at, manifest.files_json(), key, utc_now()],
-        )
+        try:
+            self.con.execute(
+                f"INSERT INTO {_S}.{LOAD_MANIFESTS} "
+                "(run_id, source, season, round, session, created_at, files, manifest_key, loaded_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (run_id) DO NOTHING",
+                [manifest.run_id, manifest.source.value, session.season if session else None,
+                 session.round if session else None, session.session.code if session else None,
+                 manifest.created_at, manifest.files_json(), key, utc_now()],
+            )
+        except (duckdb.ConstraintException, duckdb.TransactionException):
+            # ON CONFLICT sees committed rows only: two deliveries inserting at once collide at commit
+            recorded = self.con.execute(
+                f"SELECT count(*) FROM {_S}.{LOAD_MANIFESTS} WHERE run_id = $1", [manifest.run_id]
+            ).fetchall()
+            if not recorded or recorded[0][0] == 0:
+                raise
 
     def runs_without_manifest(self) -> list[str]:
         return [str(r[0]) for r in self.con.execute(runs_without_manifest_sql(_S)).fetchall()]
