@@ -7,7 +7,7 @@ with
 laps as (
 
     select * from {{ ref('fct_laps') }}
-    where session in ('R', 'S')
+    where {{ is_race_like('session') }}
 
 ),
 
