@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import yaml  # type: ignore[import-untyped]
-from dbt_runner.contract import PROJECT_DIR, contract_macros, generated_files, sources_yaml, stale_files
 
+from dbt_runner.contract import PROJECT_DIR, contract_macros, generated_files, sources_yaml, stale_files
 from f1common.datasets import DATASETS, Dataset, Source
 from f1common.sessions import SessionType
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-from dbt_runner.runner import PROJECT_DIR, DbtRun, run_dbt
 
+from dbt_runner.runner import PROJECT_DIR, DbtRun, run_dbt
 from f1common.datasets import DATASETS, Dataset, dataset_spec
 from f1common.warehouse import LOAD_MANIFESTS, LOAD_QUARANTINE, STAGING_SCHEMA
 
