@@ -3,6 +3,7 @@ project's own ingestion and loader, then an incremental run after one new sessio
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dbt_runner.runner import DbtRun, run_dbt
+from dbt_runner.runner import DbtRun
+from dbt_runner.selection import BuildResult, build_after_load
 
 from f1common.settings import Settings
 from f1common.testing import f1data_dir_or_skip
@@ -59,18 +61,25 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
             landing.land_session(session)
         landing.load_new_files()
         started = time.perf_counter()
-        full = run_dbt(["build"], warehouse_path=landing.path, artifacts_dir=work)
+        full = build_after_load(landing.path, work).run  # no record of an earlier build: everything
+        assert full is not None
         yield Built(landing, work, full, time.perf_counter() - started)
 
 
 @pytest.fixture(scope="module")
-def incremental(built: Built) -> DbtRun:
-    """Lands and loads one more session, then runs `dbt build` again (incremental facts)."""
+def incremental_build(built: Built) -> BuildResult:
+    """Lands and loads one more session, then builds what changed (incremental facts)."""
     built.landing.land_session(NEW_SESSION)
     built.landing.load_new_files()
-    run = run_dbt(["build"], warehouse_path=built.path, artifacts_dir=built.artifacts)
-    print(f"\nfull dbt build {built.full_seconds:.1f}s, incremental dbt build {run.elapsed_s:.1f}s")
-    return run
+    result = build_after_load(built.path, built.artifacts)
+    print(f"\nfull dbt build {built.full_seconds:.1f}s, incremental dbt build {result.seconds:.1f}s")
+    return result
+
+
+@pytest.fixture(scope="module")
+def incremental(incremental_build: BuildResult) -> DbtRun:
+    assert incremental_build.run is not None
+    return incremental_build.run
 
 
 def test_full_build_runs_every_model_test_and_unit_test(built: Built) -> None:
@@ -216,3 +225,26 @@ def test_incremental_run_touches_only_the_new_session(built: Built, incremental:
             where session_key <> '{NEW_SESSION}' and _dbt_invocation_id = '{incremental.invocation_id}'"""
     )
     assert rewritten == 0
+
+
+def test_a_build_after_a_new_session_runs_only_what_is_downstream_of_its_datasets(
+    incremental_build: BuildResult,
+) -> None:
+    assert {d.value for d in incremental_build.plan.datasets} == {"laps", "results", "drivers", "weather",
+                                                                   "race_control"}
+    assert incremental_build.run is not None and incremental_build.tests is not None
+    ran = {n.unique_id.split(".")[-1] for n in incremental_build.run.nodes if n.unique_id.startswith("model.")}
+    assert {"stg_landing__runs", "int_sessions__input_versions", "fct_laps", "mart_positions_by_lap"} <= ran
+    assert not {n for n in ran if n.startswith("stg_fastf1__")}, "views are not recreated to publish new rows"
+    tested = {n.unique_id for n in incremental_build.tests.nodes}
+    assert any("stg_fastf1__laps" in t for t in tested) and any(t.startswith("unit_test.") for t in tested)
+    assert not [t for t in tested if re.match(r"test\.grandprix_insights\.(not_null|unique)_stg_ergast__", t)]
+    unchanged = {n for n in ran if n.startswith("stg_ergast__") or n in ("dim_circuits", "stg_fastf1__schedule")}
+    assert not unchanged
+
+
+def test_a_build_with_nothing_new_starts_no_dbt(built: Built, incremental_build: BuildResult) -> None:
+    started = time.perf_counter()
+    again = build_after_load(built.path, built.artifacts)
+    assert again.run is None and again.plan.nothing_new
+    assert time.perf_counter() - started < 5.0

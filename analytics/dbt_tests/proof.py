@@ -6,7 +6,8 @@ Lands and loads Ergast, the schedules and all cached sessions (the offline catal
 the project's ingestion and loader on the embedded stack (`grandprix_local.harness`), runs a full
 `dbt build`, then lands one more session and runs `dbt build` again (incremental). Prints, as JSON: both
 build times, the 2023 driver standings top 5 after the final round, the row count of each fact and the
-rows the incremental run touched.
+rows the incremental run touched, the standings models' build times and the standings' match with the
+official tables.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from typing import Any
 import duckdb
 from dbt_runner.runner import run_dbt
 
+from dbt_tests.standings_reference import verify_warehouse
 from f1common.settings import Settings
 from grandprix_local.harness import cached_sessions, embedded_stack
 
 FACTS = ("fct_laps", "fct_race_results", "fct_weather", "fct_pit_stops", "fct_race_control")
+STANDINGS = ("int_championship__driver_rounds", "int_championship__constructor_rounds", "mart_driver_standings",
+             "mart_constructor_standings")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,8 +63,14 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 for f in FACTS
             }
+            proof["standings_model_seconds"] = {
+                m: round(full.node(f"model.grandprix_insights.{m}").execution_time_s, 2) for m in STANDINGS
+            }
             with duckdb.connect(str(landing.path), read_only=True) as con:
                 proof.update(_figures(con, incremental.invocation_id or ""))
+            proof["standings_vs_official_tables"] = {
+                c: r.as_dict() for c, r in verify_warehouse(landing.path).items()
+            }
             args.out.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(landing.path, args.out)
     print(json.dumps(proof, indent=2))

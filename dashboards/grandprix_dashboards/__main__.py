@@ -18,12 +18,21 @@ def _parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="write dashboard JSON and Grafana provisioning YAML")
     b.add_argument("--out", type=Path, required=True, help="output directory")
-    b.add_argument("--datasource", choices=["duckdb", "snowflake", "both"], default="both")
+    b.add_argument("--datasource", choices=datasources.CHOICES, default="both",
+                   help="duckdb, snowflake (Grafana Labs' plugin), michelin (open source), both (duckdb + "
+                   "snowflake) or all")
     b.add_argument("--grafana-dashboards-dir", default=DEFAULT_GRAFANA_DASHBOARDS_DIR,
                    help="where Grafana will find the dashboards/ folder (dashboard provider path)")
 
     u = sub.add_parser("upload", help="upload the dashboards to Grafana (env GRAFANA_URL, GRAFANA_TOKEN)")
-    u.add_argument("--datasource", choices=["duckdb", "snowflake", "both"], default="snowflake")
+    u.add_argument("--datasource", choices=datasources.CHOICES, default="snowflake")
+    u.add_argument("--create-datasource", action="store_true",
+                   help="also create/update the Snowflake datasource (env GPI_SNOWFLAKE_ACCOUNT, _USER, _ROLE, "
+                   "_WAREHOUSE, _DATABASE and the reporter's key file)")
+    u.add_argument("--private-key-file", type=Path,
+                   help="the reporter's PKCS#8 PEM key (or $GPI_SNOWFLAKE_PRIVATE_KEY_FILE)")
+    u.add_argument("--alert-email", help="also create the alert rules, a contact point mailing this address and "
+                   "the notification route")
 
     p = sub.add_parser("preview", help="render every dashboard to HTML + PNG from a local DuckDB warehouse")
     p.add_argument("--warehouse", type=Path, required=True, help="DuckDB warehouse file (staging + analytics)")
@@ -58,10 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for path in [*result.dashboards, *result.provisioning]:
                 print(path)
         elif args.command == "upload":
-            from grandprix_dashboards.upload import api_from_env, upload
+            from grandprix_dashboards.upload import access_from_env, api_from_env, upload
 
-            for saved in upload(api_from_env(), datasources.select(args.datasource)):
-                print(f"{saved.uid} v{saved.version} {saved.url}")
+            access = access_from_env(key_file=args.private_key_file) if args.create_datasource else None
+            for saved in upload(api_from_env(), datasources.select(args.datasource), access=access,
+                                alert_email=args.alert_email):
+                print(f"{saved.kind} {saved.uid} {saved.detail}")
         elif args.command == "preview":
             from grandprix_dashboards.preview import preview, values_summary
 

@@ -5,9 +5,13 @@ Layout of the output directory:
     dashboards/<datasource>/<dashboard>.json
     provisioning/datasources/grand-prix-insights.yaml
     provisioning/dashboards/grand-prix-insights.yaml
+    provisioning/alerting/grand-prix-insights.yaml   (alert rules per folder, contact point, policy)
 
 Mount `provisioning/` as Grafana's provisioning directory and `dashboards/` at `grafana_dashboards_dir`.
 Secrets and machine paths are left to Grafana's `$ENV` expansion in provisioning files.
+
+The Pulumi Grafana stack (`infra/pulumi/grafana`) deploys this same output: the dashboards from
+`dashboards/<datasource>/`, the alert rules and the notification route from the alerting file.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
+from f1common import grafana as f1grafana
+from grandprix_dashboards import alerts
+from grandprix_dashboards.alert_validate import route_problems, rule_problems
 from grandprix_dashboards.catalog import dashboards
-from grandprix_dashboards.datasources import DUCKDB, SNOWFLAKE, Datasource
+from grandprix_dashboards.datasources import DUCKDB, Datasource
 from grandprix_dashboards.grafana import dashboard
 from grandprix_dashboards.validate import all_problems
 
@@ -34,8 +41,19 @@ class BuildResult:
     provisioning: list[Path]
 
 
+# Grafana expands $VARS in provisioning files: the connection comes from the environment of the server.
+SNOWFLAKE_ENV = f1grafana.SnowflakeConnection(
+    account="${GPI_SNOWFLAKE_ACCOUNT}", user="${GPI_SNOWFLAKE_USER}", role="${GPI_SNOWFLAKE_ROLE}",
+    warehouse="${GPI_SNOWFLAKE_WAREHOUSE}", database="${GPI_SNOWFLAKE_DATABASE}", schema="ANALYTICS",
+)
+
+
 def folder_title(ds: Datasource) -> str:
-    return f"Grand Prix Insights ({'DuckDB' if ds is DUCKDB else 'Snowflake'})"
+    return ds.name  # "Grand Prix Insights (DuckDB)", "... (Snowflake)", "... (Snowflake, open source)"
+
+
+def folder_uid(ds: Datasource) -> str:
+    return f"gpi-{ds.key}"
 
 
 def datasource_provisioning(ds: Datasource, *, default: bool) -> dict[str, Any]:
@@ -44,20 +62,30 @@ def datasource_provisioning(ds: Datasource, *, default: bool) -> dict[str, Any]:
                              "isDefault": default, "editable": False}
     if ds is DUCKDB:
         entry["jsonData"] = {"path": "${GPI_WAREHOUSE_PATH}", "readOnly": True}
-    elif ds is SNOWFLAKE:
-        entry["jsonData"] = {
-            "account": "${GPI_SNOWFLAKE_ACCOUNT}",
-            "username": "${GPI_SNOWFLAKE_USER}",
-            "role": "${GPI_SNOWFLAKE_ROLE}",
-            "warehouse": "${GPI_SNOWFLAKE_WAREHOUSE}",
-            "database": "${GPI_SNOWFLAKE_DATABASE}",
-            "schema": "ANALYTICS",
-            "authType": "keypair",
-        }
+    elif ds.contract in f1grafana.SNOWFLAKE_PLUGINS:
+        entry["jsonData"] = f1grafana.snowflake_json_data(ds.contract, SNOWFLAKE_ENV)
+        # Michelin's plugin wants the key's URL-safe base64 body: set the variable to that form (README).
         entry["secureJsonData"] = {"privateKey": "${GPI_SNOWFLAKE_PRIVATE_KEY}"}
     else:
         raise ValueError(f"no provisioning known for datasource {ds.key!r}")
     return entry
+
+
+def alerting_provisioning(datasources: list[Datasource]) -> dict[str, Any]:
+    """The alerting provisioning file: every rule for each datasource's folder, checked like the API would."""
+    folders = {folder_uid(ds): (folder_title(ds), ds) for ds in datasources}
+    data = alerts.provisioning_file(alerts.rule_groups(), folders)
+    for ds in datasources:
+        for group in alerts.rule_groups():
+            for rule in group.rules:
+                problems = rule_problems(alerts.provisioned_rule(rule, ds, folder_uid=folder_uid(ds),
+                                                                 group=group.name), ds)
+                if problems:
+                    raise ValueError(f"alert rule {rule.uid!r} for {ds.key} is invalid: " + "; ".join(problems))
+    problems = route_problems(alerts.route())
+    if problems:
+        raise ValueError("the notification route is invalid: " + "; ".join(problems))
+    return data
 
 
 def provider(ds: Datasource, grafana_dashboards_dir: str) -> dict[str, Any]:
@@ -65,7 +93,7 @@ def provider(ds: Datasource, grafana_dashboards_dir: str) -> dict[str, Any]:
         "name": f"grand-prix-insights-{ds.key}",
         "orgId": 1,
         "folder": folder_title(ds),
-        "folderUid": f"gpi-{ds.key}",
+        "folderUid": folder_uid(ds),
         "type": "file",
         "disableDeletion": False,
         "allowUiUpdates": False,
@@ -93,7 +121,8 @@ def build(out: Path, datasources: list[Datasource],
             written.append(path)
     ds_file = out / "provisioning" / "datasources" / PROVISIONING_NAME
     dash_file = out / "provisioning" / "dashboards" / PROVISIONING_NAME
-    for path in (ds_file, dash_file):
+    alert_file = out / "provisioning" / "alerting" / PROVISIONING_NAME
+    for path in (ds_file, dash_file, alert_file):
         path.parent.mkdir(parents=True, exist_ok=True)
     ds_file.write_text(yaml.safe_dump(
         {"apiVersion": 1,
@@ -102,4 +131,5 @@ def build(out: Path, datasources: list[Datasource],
     dash_file.write_text(yaml.safe_dump(
         {"apiVersion": 1, "providers": [provider(ds, grafana_dashboards_dir) for ds in datasources]},
         sort_keys=False))
-    return BuildResult(dashboards=written, provisioning=[ds_file, dash_file])
+    alert_file.write_text(yaml.safe_dump(alerting_provisioning(datasources), sort_keys=False))
+    return BuildResult(dashboards=written, provisioning=[ds_file, dash_file, alert_file])

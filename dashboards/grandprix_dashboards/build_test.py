@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml  # type: ignore[import-untyped]
 
+from grandprix_dashboards import alerts
 from grandprix_dashboards.__main__ import main
 from grandprix_dashboards.catalog import dashboards
-from grandprix_dashboards.datasources import DUCKDB, SNOWFLAKE
+from grandprix_dashboards.datasources import DUCKDB, MICHELIN, SNOWFLAKE
 from grandprix_dashboards.validate import all_problems
 
 
@@ -52,3 +53,24 @@ def test_bad_arguments_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "invalid choice: 'postgres'" in capsys.readouterr().err
     assert main(["preview", "--warehouse", str(tmp_path / "missing.duckdb"), "--out", str(tmp_path)]) == 2
     assert "missing.duckdb does not exist" in capsys.readouterr().err
+
+
+def test_build_all_plugins_with_alerting(tmp_path: Path) -> None:
+    assert main(["build", "--out", str(tmp_path), "--datasource", "all"]) == 0
+    for ds in (DUCKDB, SNOWFLAKE, MICHELIN):
+        for path in (tmp_path / "dashboards" / ds.key).iterdir():
+            assert all_problems(json.loads(path.read_text()), ds) == []
+    oss = json.loads((tmp_path / "dashboards/michelin/race-progress.json").read_text())
+    target = oss["panels"][0]["targets"][0]
+    assert set(target) == {"refId", "datasource", "queryText", "queryType"} and target["queryType"] == "table"
+    sources = yaml.safe_load((tmp_path / "provisioning/datasources/grand-prix-insights.yaml").read_text())
+    michelin = next(d for d in sources["datasources"] if d["type"] == "michelin-snowflake-datasource")
+    assert michelin["jsonData"]["authMethod"] == "keyPair" and michelin["uid"] == "gpi-snowflake-oss"
+    alerting = yaml.safe_load((tmp_path / "provisioning/alerting/grand-prix-insights.yaml").read_text())
+    assert alerting["apiVersion"] == 1
+    folders = yaml.safe_load((tmp_path / "provisioning/dashboards/grand-prix-insights.yaml").read_text())
+    titles = {p["folder"] for p in folders["providers"]}
+    assert {g["folder"] for g in alerting["groups"]} == titles  # rules live in the dashboards' folders
+    uids = [r["uid"] for g in alerting["groups"] for r in g["rules"]]
+    assert len(uids) == len(set(uids)) == 3 * sum(len(g.rules) for g in alerts.rule_groups())
+    assert alerting["policies"][0]["routes"] == [alerts.route()]

@@ -65,8 +65,9 @@ def figure(panel: RenderedPanel) -> dict[str, Any]:
             elif style.get("draw") == "bars":
                 trace.update(type="bar", marker={"color": colour, "opacity": 0.8})
             else:
-                mode = "lines+markers" if style.get("draw") == "points" else "lines"
-                trace.update(type="scatter", mode=mode, connectgaps=True, marker={"size": 5},
+                mode = "markers" if style.get("draw") == "points" else "lines"  # Grafana's points: no line
+                trace.update(type="scatter", mode=mode, connectgaps=True,
+                             marker={"size": style.get("point_size", 5), "color": colour},
                              line={"color": colour, "width": 2, "dash": LINE_DASH.get(style.get("line_style", ""),
                                                                                        "solid")})
             if style.get("hidden") or style.get("invisible"):

@@ -154,7 +154,7 @@ def panel(spec: PanelSpec, ds: Datasource) -> g.Panel:
         "title": spec.title,
         "description": spec.description,
         "dataSource": ds.ref,
-        "targets": [ds.target("A", sql, _fmt(spec))],
+        "targets": [ds.target("A", sql, _fmt(spec), time_column=spec.x)],
         "gridPos": g.GridPos(h=spec.pos.h, w=spec.pos.w, x=spec.pos.x, y=spec.pos.y),
         "thresholds": [{"value": None, "color": "green"}],
     }

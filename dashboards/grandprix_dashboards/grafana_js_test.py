@@ -22,6 +22,7 @@ from grandprix_dashboards.grafana import dashboard
 from grandprix_dashboards.grafana_js import apply_panels, frame
 from grandprix_dashboards.panels import LAP_TIME, DashboardSpec, Kind, PanelSpec
 from grandprix_dashboards.query import Warehouse, resolve_variables, run_panel
+from grandprix_dashboards.race_progress import PACE_DROP, PACE_MARKERS
 from grandprix_dashboards.team_colours import SEPARATOR, colour_of
 from grandprix_dashboards.tyre_strategy import FLAG_COLOURS, TRACK_ROW
 
@@ -98,7 +99,10 @@ def _drawn(field: dict[str, Any]) -> bool:
 def test_driver_lines_are_one_series_per_driver_in_team_colours(applied: Applied) -> None:
     panel, _, out = applied[("gpi-race-progress", "Positions by lap")]
     bands = dict(panel.bands)
-    series = [f for f in _fields(out) if f["name"] != "lap\\driver" and f["name"] not in bands]
+    markers = [f for f in _fields(out) if f["name"].startswith(PACE_DROP)]
+    series = [f for f in _fields(out) if f["name"] != "lap\\driver" and f["name"] not in bands and f not in markers]
+    # the pace-change alert's laps (2025 China: Norris, lap 56) drawn by Grafana as red points
+    assert [(f["displayName"], f["color"].upper()) for f in markers] == [(f"{PACE_DROP} NOR", PACE_MARKERS[0].colour)]
     drivers = [f["displayName"].split(SEPARATOR)[0] for f in series]
     assert len(drivers) == len(set(drivers)) >= 18
     coloured = [(key, panel) for key, (panel, _, _) in applied.items() if panel.team_colours]
@@ -106,7 +110,8 @@ def test_driver_lines_are_one_series_per_driver_in_team_colours(applied: Applied
     # of the strategy dashboards also for 2023 Bahrain
     for key, panel in coloured:
         for field in filter(_drawn, _fields(applied[key][2])[1:]):
-            expected = dict(panel.bands).get(field["name"]) or colour_of(field["displayName"])
+            marker = PACE_MARKERS[0].colour if field["name"].startswith(PACE_DROP) else None
+            expected = dict(panel.bands).get(field["name"]) or marker or colour_of(field["displayName"])
             assert expected is not None, f"{key}: no team colour for {field['displayName']!r}"
             assert field["color"].lower() == expected.lower(), f"{key}: {field['displayName']} drawn {field['color']}"
     # team-mates share their team's colour; Red Bull's two cars are the same blue

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from grandprix_dashboards.sql import SqlSource
+from grandprix_dashboards.sql import SEASON, SqlSource
 
 GRID_COLUMNS = 24
 
@@ -194,7 +194,7 @@ SESSION_ORDER = (
 
 def session_variables(relation: str, *, driver_column: str | None = "driver") -> tuple[Variable, ...]:
     """season → event → session (→ driver) chained on one relation; defaults: latest season/event, race first."""
-    where_season = "where season = ${season:raw}"
+    where_season = f"where season = {SEASON}"
     where_event = f"{where_season} and event_name = ${{event:sqlstring}}"
     where_session = f"{where_event} and session = ${{session:sqlstring}}"
     variables = [

@@ -99,7 +99,8 @@ QUARANTINED_FILES = f"""
 QUARANTINED_COUNT = f'select count(*) as "quarantined" from {QUARANTINE}'
 
 
-def _problem_sessions(d: Dialect) -> str:
+def problem_filter(d: Dialect) -> str:
+    """Calendar sessions FAILED, or ended over OVERDUE_HOURS ago and not ingested (the dashboard and the alert)."""
     return (
         f"status = 'FAILED' or (status not in ('INGESTED', 'CANCELLED') "
         f"and end_utc < {d.hours_before_now(OVERDUE_HOURS)})"
@@ -111,14 +112,14 @@ def problem_sessions(d: Dialect) -> str:
     select pk as "Session", event_name as "Event", status as "Status", attempt as "Attempts",
            end_utc as "Ended (UTC)", round({d.hours_since('end_utc')}, 1) as "Hours since end"
     from {CALENDAR}
-    where {_problem_sessions(d)}
+    where {problem_filter(d)}
     order by case when status = 'FAILED' then 0 else 1 end, end_utc desc
     limit 100
     """
 
 
 def problem_count(d: Dialect) -> str:
-    return f'select count(*) as "sessions" from {CALENDAR} where {_problem_sessions(d)}'
+    return f'select count(*) as "sessions" from {CALENDAR} where {problem_filter(d)}'
 
 
 CALENDAR_STATUS = f"""

@@ -6,8 +6,8 @@ from __future__ import annotations
 from grandprix_dashboards.panels import DashboardSpec, Pos, SeriesStyle, bars, lines, stat, table
 from grandprix_dashboards.race_progress import FLAG_BANDS, with_flag_bands
 from grandprix_dashboards.race_session import DRIVER_FILTER, DRIVERS, SESSION_KEY, variables
+from grandprix_dashboards.sql import SEASON
 
-SEASON = "${season:raw}"
 # Stops whose loss means something: a red-flag stop changes tyres during the suspension (no loss).
 PRICED = "losses.pit_loss_ms is not null and not losses.is_under_red_flag"
 FLAG_MARK = """case when losses.is_under_safety_car then ' (SC)' when losses.is_under_vsc then ' (VSC)' else '' end"""

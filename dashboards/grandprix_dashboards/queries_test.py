@@ -18,6 +18,7 @@ from f1common.warehouse import RACE_CALENDAR_COLUMN_NAMES as COLUMN_NAMES
 from f1common.warehouse import replace_race_calendar as export_calendar
 from grandprix_dashboards.panels import DashboardSpec, Kind
 from grandprix_dashboards.query import QueryError, Warehouse, resolve_variables, run_panel, variable_options
+from grandprix_dashboards.race_progress import PACE_DROP
 from grandprix_dashboards.sql import SNOWFLAKE, interpolate, render
 from grandprix_dashboards.team_colours import colour_of, driver_of
 
@@ -76,7 +77,10 @@ def test_chart_values_are_real_data(wh: Warehouse, specs: list[DashboardSpec],
     assert min(laps) == 1 and max(laps) > 40, "a race default covers the whole race"
     assert set(positions.column("position")) <= set(range(1, 21))
     bands = dict(race.panels[0].bands)  # flag laps shaded behind the lines
-    labels = set(positions.column("driver")) - set(bands)  # `VER · Red Bull Racing`, `PER (2) · Red Bull Racing`
+    markers = {(d, lap) for d, lap in zip(positions.column("driver"), laps, strict=True) if d.startswith(PACE_DROP)}
+    assert markers == {(f"{PACE_DROP} NOR", 56)}, "the pace-change alert's laps (2025 China: Norris' brakes)"
+    # `VER · Red Bull Racing`, `PER (2) · Red Bull Racing`
+    labels = set(positions.column("driver")) - set(bands) - {d for d, _ in markers}
     drivers = {driver_of(label) for label in labels}
     assert drivers <= set(values["driver"]) and len(drivers) >= 18, "every classified driver has a line"
     assert all(colour_of(label) for label in labels), "every driver's line has a team colour"
@@ -106,9 +110,13 @@ def test_snowflake_dialect_runs_with_the_same_results(warehouse_path: Path, spec
 
 def test_bad_query_names_the_panel(wh: Warehouse, specs: list[DashboardSpec]) -> None:
     spec = specs[0]
-    with pytest.raises(QueryError, match="Race progress: panel 'Positions by lap' failed"):
-        run_panel(wh, spec, spec.panels[0], {"season": ["not a number"], "event": ["x"], "session": ["R"],
-                                             "driver": ["VER"]})
+    # a hostile season stays a literal that fails the integer cast (sql.SEASON) instead of widening the query
+    with pytest.raises(QueryError, match="Race progress: panel 'Positions by lap' failed.*2023%20or%201%3D1"):
+        run_panel(wh, spec, spec.panels[0], {"season": ["2023 or 1=1"], "event": ["Chinese Grand Prix"],
+                                             "session": ["R"], "driver": ["VER"]})
+    hostile = run_panel(wh, spec, spec.panels[0], {"season": ["2025"], "event": ["x' or 'a'='a"],
+                                                   "session": ["R' UNION SELECT 1, 'x', 1 --"], "driver": ["VER"]})
+    assert hostile.rows == []
 
 
 def test_pipeline_health_lists_failed_overdue_and_quarantined(warehouse_path: Path, specs: list[DashboardSpec],

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from grandprix_dashboards.panels import DashboardSpec, Pos, lines, session_variables, table
+from grandprix_dashboards import alerts
+from grandprix_dashboards.panels import DashboardSpec, Pos, SeriesStyle, lines, session_variables, table
+from grandprix_dashboards.sql import SESSION_FILTER, Dialect
 from grandprix_dashboards.team_colours import label_sql, teammate_rank_sql
 
 MART = "analytics.mart_positions_by_lap"
-SESSION_FILTER = "season = ${season:raw} and event_name = ${event:sqlstring} and session = ${session:sqlstring}"
 DRIVER_FILTER = "driver in (${driver:sqlstring})"
 
 # FastF1 track status codes seen during a lap ('124'): the most severe one names the lap.
@@ -47,11 +48,32 @@ def with_flag_bands(series_sql: str, value: str, ctes: str = "") -> str:
 """
 
 
-POSITIONS = with_flag_bands(f"""
+# The laps the pace-change alert rule fires on in the selected session (alerts.firing_laps, the rule's own SQL).
+PACE_SCOPE = SESSION_FILTER
+PACE_DROP = "Pace drop"  # series `Pace drop VER`: a marker at the driver's position on each firing lap
+PACE_MARKERS = (SeriesStyle(f"/^{PACE_DROP} /", colour="#F2495C", draw="points"),)
+
+
+def positions(d: Dialect) -> str:
+    return with_flag_bands(f"""
       select lap_number as "lap", {DRIVER_LABEL} as "driver", position as "position"
       from {MART}
       where {SESSION_FILTER} and {DRIVER_FILTER} and position is not null
+      union all
+      select p.lap_number, '{PACE_DROP} ' || p.driver, p.position
+      from (select * from {MART} where {SESSION_FILTER} and {DRIVER_FILTER} and position is not null) p
+      inner join ({alerts.firing_laps(d, PACE_SCOPE)}) f on f."driver" = p.driver and f."lap" = p.lap_number
     """, "position")
+
+
+def pace_changes(d: Dialect) -> str:
+    return f"""
+    select "lap" as "Lap", "driver" as "Driver", "team" as "Team", "delta_s" as "Slower than baseline (s)",
+           "drop_s" as "Two-lap drop (s)"
+    from ({alerts.firing_laps(d, PACE_SCOPE)}) f
+    where "driver" in (${{driver:sqlstring}})
+    order by "lap", "driver"
+"""
 
 GAPS = with_flag_bands(f"""
       select lap_number as "lap", {DRIVER_LABEL} as "driver", gap_to_leader_ms / 1000.0 as "gap_s"
@@ -108,10 +130,12 @@ def dashboard() -> DashboardSpec:
         description="Positions and gaps to the leader lap by lap, pit stops and flag periods of one session.",
         variables=session_variables(MART),
         panels=(
-            lines("Positions by lap", POSITIONS, Pos(0, 0, 16, 12), x="lap", y="position", series="driver",
+            lines("Positions by lap", positions, Pos(0, 0, 16, 12), x="lap", y="position", series="driver",
                   invert_y=True, team_colours=True, bands=FLAG_BANDS, x_label="Lap", y_label="Position",
+                  styles=PACE_MARKERS,
                   description="Position at the end of each lap; P1 at the top. Colours are team colours; shaded "
-                  "laps ran under a safety car, virtual safety car or red flag."),
+                  "laps ran under a safety car, virtual safety car or red flag; red points mark the laps the "
+                  "pace-change alert fires on."),
             table("Running order at the flag", CLASSIFICATION, Pos(16, 0, 8, 12),
                   description="Position at the end of each driver's last lap (before any penalty), laps completed "
                   "and pit stops."),
@@ -125,5 +149,10 @@ def dashboard() -> DashboardSpec:
             table("Pit stops", PIT_STOPS, Pos(16, 17, 8, 5),
                   description="Laps on which a driver entered the pit lane.",
                   empty_ok="a qualifying or practice session, or a race without stops, has no pit-in laps"),
+            table("Pace-change alerts", pace_changes, Pos(0, 22, 24, 6),
+                  description=f"Laps where the driver's fuel-corrected pace was at least {alerts.PACE_DROP_S} s "
+                  "slower than the median of their previous 5 clean laps, two clean laps running (the alert "
+                  "rule 'Driver pace dropped abruptly').",
+                  empty_ok="most races have no abrupt pace change; qualifying and practice have none by design"),
         ),
     )

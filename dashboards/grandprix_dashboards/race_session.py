@@ -4,13 +4,14 @@ season → event → session, and its drivers in finishing order with their char
 from __future__ import annotations
 
 from grandprix_dashboards.panels import Variable, session_variables
+from grandprix_dashboards.sql import SESSION_FILTER
 from grandprix_dashboards.team_colours import label_sql, teammate_rank_sql
 
 # The races and sprints with FastF1 laps (the variables offer these only).
 RACE_LAPS = "(select * from analytics.mart_positions_by_lap where session in ('R', 'S')) as race_laps"
-SESSION_KEY = """(
+SESSION_KEY = f"""(
       select session_key from analytics.dim_sessions
-      where season = ${season:raw} and event_name = ${event:sqlstring} and session = ${session:sqlstring}
+      where {SESSION_FILTER}
     )"""
 DRIVER_FILTER = "driver in (${driver:sqlstring})"
 

@@ -9,6 +9,7 @@ the same field names (Snowflake would otherwise upper-case them).
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -64,7 +65,14 @@ def _dedent(text: str) -> str:
 # --- Grafana variable interpolation (the subset the dashboards use) -------------------------------
 
 _VAR_RE = re.compile(r"\$\{(?P<name>\w+)(?::(?P<fmt>\w+))?\}|\$(?P<bare>\w+)")
-FORMATS = ("raw", "sqlstring", "csv")
+FORMATS = ("raw", "sqlstring", "percentencode", "csv")
+# A viewer can set any value (`?var-season=...`), so panel SQL takes a variable only where no value can leave
+# a string literal: `${x:sqlstring}` (Grafana quotes each value, doubling its quotes) or `'${x:percentencode}'`
+# (Grafana leaves only A-Z a-z 0-9 - _ . ~ and %XX, so not even a backslash reaches Snowflake's parser).
+# A number is cast from such a literal: a hostile season fails the cast instead of widening the query.
+_SAFE_RE = re.compile(r"\$\{\w+:sqlstring\}|'\$\{\w+:percentencode\}'")
+SEASON = "cast('${season:percentencode}' as integer)"
+SESSION_FILTER = f"season = {SEASON} and event_name = ${{event:sqlstring}} and session = ${{session:sqlstring}}"
 
 
 class UnknownVariable(KeyError):
@@ -72,8 +80,13 @@ class UnknownVariable(KeyError):
 
 
 def quote(value: str) -> str:
-    """An SQL string literal (Grafana's `sqlstring` format)."""
-    return "'" + value.replace("'", "''") + "'"
+    """An SQL string literal as Grafana's `sqlstring` format writes it (`'` doubled, `"` as `\\"`)."""
+    return "'" + value.replace("'", "''").replace('"', '\\"') + "'"
+
+
+def percent_encode(value: str) -> str:
+    """Grafana's `percentencode` format (encodeURIComponent, then `!'()*` too)."""
+    return urllib.parse.quote(value, safe="")
 
 
 def variables_in(sql: str) -> list[str]:
@@ -86,8 +99,13 @@ def variables_in(sql: str) -> list[str]:
     return names
 
 
+def unsafe_variables(sql: str) -> list[str]:
+    """The variable references of a query that could let a value out of a literal (`$x`, `${x:raw}`, ...)."""
+    return [m[0] for m in _VAR_RE.finditer(_SAFE_RE.sub("", sql))]
+
+
 def interpolate(sql: str, values: Mapping[str, Sequence[str]]) -> str:
-    """Substitutes `$name`, `${name}` and `${name:sqlstring}` as Grafana does for the given values.
+    """Substitutes `$name`, `${name}`, `${name:sqlstring}` and `${name:percentencode}` as Grafana does.
 
     Multi-value variables join with commas; `sqlstring` quotes each value and escapes quotes.
     """
@@ -102,6 +120,8 @@ def interpolate(sql: str, values: Mapping[str, Sequence[str]]) -> str:
         items = list(values[name])
         if fmt == "sqlstring":
             return ",".join(quote(v) for v in items)
+        if fmt == "percentencode":
+            return percent_encode(items[0] if len(items) == 1 else "{" + ",".join(items) + "}")
         return ",".join(items)
 
     return _VAR_RE.sub(substitute, sql)

@@ -14,11 +14,16 @@ from typing import Any
 
 import jsonschema
 
-from grandprix_dashboards.datasources import Datasource, Format
+from grandprix_dashboards.datasources import Datasource, Format, TargetShape
 from grandprix_dashboards.panels import GRID_COLUMNS
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "dashboard.schema.json"
-TARGET_KEYS = frozenset({"refId", "datasource", "rawSql", "format", "hide"})
+COMMON_TARGET_KEYS = frozenset({"refId", "datasource", "hide"})
+# Michelin's plugin reads queryText, queryType, timeColumns and fillMode (pkg/query.go queryModel).
+TARGET_KEYS: dict[TargetShape, frozenset[str]] = {
+    TargetShape.SQLDS: COMMON_TARGET_KEYS | {"rawSql", "format"},
+    TargetShape.MICHELIN: COMMON_TARGET_KEYS | {"queryText", "queryType", "timeColumns", "fillMode"},
+}
 
 
 @cache
@@ -74,10 +79,29 @@ def layout_problems(dashboard: dict[str, Any]) -> list[str]:
     return problems
 
 
+def target_problems(target: dict[str, Any], ds: Datasource) -> list[str]:
+    """A query target (of a panel or an alert rule) that the plugin would not read as meant."""
+    problems: list[str] = []
+    extra = set(target) - TARGET_KEYS[ds.shape]
+    if extra:
+        problems.append(f"target has fields {sorted(extra)} that {ds.plugin} does not read")
+    sql = target.get(ds.sql_key)
+    if not isinstance(sql, str) or not sql.strip():
+        problems.append(f"target has no {ds.sql_key}")
+    valid_formats = {ds.format_value(f) for f in Format}
+    fmt = target.get(ds.format_key)
+    if fmt not in valid_formats or type(fmt) is not (int if ds.numeric_format else str):
+        problems.append(f"{ds.format_key} {fmt!r} is not one of {sorted(map(str, valid_formats))} for {ds.plugin}")
+    if ds.shape is TargetShape.MICHELIN and fmt == ds.format_value(Format.TIME_SERIES):
+        columns = target.get("timeColumns")
+        if not (isinstance(columns, list) and columns and all(isinstance(c, str) for c in columns)):
+            problems.append("a Michelin time-series target needs timeColumns")
+    return problems
+
+
 def datasource_problems(dashboard: dict[str, Any], ds: Datasource) -> list[str]:
     """Panels, targets and variables whose datasource or query fields do not match the plugin."""
     problems: list[str] = []
-    valid_formats = {ds.format_value(f) for f in Format}
     for panel in dashboard.get("panels", []):
         title = panel.get("title")
         if panel.get("datasource") != ds.ref:
@@ -86,18 +110,10 @@ def datasource_problems(dashboard: dict[str, Any], ds: Datasource) -> list[str]:
         if not targets:
             problems.append(f"{title}: no targets")
         for target in targets:
-            extra = set(target) - TARGET_KEYS
-            if extra:
-                problems.append(f"{title}: target has fields {sorted(extra)} that {ds.plugin} does not read")
+            problems += [f"{title}: {p}" for p in target_problems(target, ds)]
             if target.get("datasource") != ds.ref:
                 problems.append(f"{title}: target datasource {target.get('datasource')} is not {ds.ref}")
-            if not isinstance(target.get("rawSql"), str) or not target["rawSql"].strip():
-                problems.append(f"{title}: target has no rawSql")
-            fmt = target.get("format")
-            if fmt not in valid_formats or type(fmt) is not (int if ds.numeric_format else str):
-                problems.append(f"{title}: format {fmt!r} is not one of {sorted(map(str, valid_formats))} "
-                                f"for {ds.plugin}")
-            if panel.get("type") == "timeseries" and fmt != ds.format_value(Format.TIME_SERIES):
+            if panel.get("type") == "timeseries" and target.get(ds.format_key) != ds.format_value(Format.TIME_SERIES):
                 problems.append(f"{title}: a timeseries panel needs the time-series format")
     for var in dashboard.get("templating", {}).get("list", []):
         name = var.get("name")

@@ -12,10 +12,10 @@ from grandprix_dashboards.panels import (
     session_variables,
     table,
 )
+from grandprix_dashboards.sql import SESSION_FILTER
 
 LAPS = "analytics.mart_lap_weather"
 SESSIONS = "analytics.mart_session_pace_weather"
-SESSION_FILTER = "season = ${season:raw} and event_name = ${event:sqlstring} and session = ${session:sqlstring}"
 DRIVER_FILTER = "driver in (${driver:sqlstring})"
 # Only laps with a weather sample: sessions without weather data are not offered.
 WEATHER_LAPS = f"(select * from {LAPS} where track_temp_c is not null) as weather_laps"

@@ -2,6 +2,7 @@
 
 ./pants run local:grandprix -- local run            # what `make demo` runs
 ./pants run local:grandprix -- local run --seasons 2023 2025 --fresh
+./pants run local:grandprix -- local alerts --season 2025   # the laps the pace-change alert fires on
 """
 
 from __future__ import annotations
@@ -30,7 +31,38 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fresh", action="store_true", help="forget the previous runs' state first")
     run.add_argument("--no-history", action="store_true", help="skip the Ergast history backfill")
     run.add_argument("--no-dashboards", action="store_true", help="skip the dashboards and their preview")
+    run.add_argument(
+        "--concurrency", type=int, help="ingestions run at once by the local dispatcher (default: the number of cores)"
+    )
+    alerts = local.add_parser("alerts", help="evaluate the pace-change alert rule on every race of the warehouse")
+    alerts.add_argument("--state-dir", type=Path, default=Path(".local"), help="state of `local run` (default .local)")
+    alerts.add_argument("--season", type=int, help="only this season's races and sprints")
     return parser
+
+
+def _alerts(state_dir: Path, season: int | None) -> int:
+    from grandprix_dashboards.alert_eval import firing_laps, instances_for, races
+    from grandprix_dashboards.query import Warehouse
+
+    path = state_dir / "warehouse.duckdb"
+    if not path.is_file():
+        print(f"error: no warehouse at {path}: run `grandprix local run` first", file=sys.stderr)
+        return 2
+    with Warehouse(path) as wh:
+        keys = races(wh, season)
+        total = 0
+        for key in keys:
+            laps = firing_laps(wh, key)
+            total += len(laps)
+            event = f" {laps[0].event}" if laps else ""
+            print(f"{key}{event}: {len(laps)} firing lap(s)")
+            for lap in laps:
+                print(f"  lap {lap.lap:>2}  {lap.driver:<3} {lap.team:<24} +{lap.delta_s:.3f} s "
+                      f"(two laps >= +{lap.drop_s:.3f} s)")
+            for instance in instances_for(wh, key):
+                print(f"  alert: {instance.summary}")
+    print(f"{len(keys)} race(s), {total} firing lap(s)")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,9 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             fresh=args.fresh,
             history=not args.no_history,
             dashboards=not args.no_dashboards,
+            concurrency=args.concurrency,
         )
         summary = run_local(options)
         return 0 if summary.ok else 1
+    if args.group == "local" and args.command == "alerts":
+        return _alerts(args.state_dir, args.season)
     return 2
 
 

@@ -1,5 +1,7 @@
 import datetime as dt
 import json
+import os
+import threading
 from typing import Any
 
 import pytest
@@ -23,15 +25,20 @@ DELAY = dt.timedelta(minutes=60)
 
 
 class RecordingHandler:
-    """Stands in for the ingestion Lambda: records each delivery and the simulated time it ran at."""
+    """Stands in for the ingestion Lambda: records each delivery and the simulated time it ran at, and the
+    outcome INGESTED in the calendar (as the ingestion does) when given the table."""
 
-    def __init__(self, clock: SimulatedClock) -> None:
+    def __init__(self, clock: SimulatedClock, table: RaceCalendar | None = None) -> None:
         self.clock = clock
+        self.table = table
         self.calls: list[tuple[dt.datetime, dict[str, Any], Any]] = []
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         self.calls.append((self.clock(), event, context))
-        return {"status": "ingested", "session": IngestionRequest.parse(event).session_id.key}
+        key = IngestionRequest.parse(event).session_id.key
+        if self.table is not None:
+            self.table.update(key, {"status": CalendarStatus.INGESTED})
+        return {"status": "ingested", "session": key}
 
 
 def test_replay_2025_rounds_1_to_6_fires_each_session_once_in_order(
@@ -40,7 +47,7 @@ def test_replay_2025_rounds_1_to_6_fires_each_session_once_in_order(
     clock = SimulatedClock(utc(2025, 3, 10))
     load = season_rows.__getitem__
     run_event({"action": "sync", "season": 2025}, settings, clients, now=clock(), load=load)
-    recorder = RecordingHandler(clock)
+    recorder = RecordingHandler(clock, RaceCalendar(clients.dynamodb, settings.table))
     progress: list[Firing] = []
     dispatcher = Dispatcher(
         clients.scheduler,
@@ -214,3 +221,39 @@ def test_replay_without_a_tick_fires_stored_schedules_at_their_instants(
     ]
     assert list_schedule_names(clients.scheduler, settings.group) == ["ingest-2025-01-S-a1"]  # after `until`
     assert clock() == utc(2025, 3, 20)
+
+
+def test_due_schedules_run_concurrently_up_to_the_limit_and_report_in_order(
+    settings: Settings, clients: Clients, target: ScheduleTarget
+) -> None:
+    when = utc(2025, 3, 16, 7)
+    for session in ("R", "Q", "FP3"):
+        request = IngestionRequest(season=2025, round=1, session=session)  # type: ignore[arg-type]
+        create_ingestion_schedule(clients.scheduler, target, request, when)
+    together = threading.Barrier(2, timeout=30)  # only passes when two invocations run at the same time
+    running: list[int] = []
+    peak: list[int] = []
+    lock = threading.Lock()
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with lock:
+            running.append(1)
+            peak.append(len(running))
+        if event["session"] != "FP3":
+            together.wait()
+        with lock:
+            running.pop()
+        return {"session": event["session"]}
+
+    order: list[str] = []
+    dispatcher = Dispatcher(
+        clients.scheduler, clients.sqs, settings.group, {target.function_arn: handler},
+        clock=SimulatedClock(when), on_fire=lambda f: order.append(f.schedule), concurrency=2,
+    )
+    assert Dispatcher(clients.scheduler, clients.sqs, settings.group, {}).concurrency == (os.cpu_count() or 1)
+    firings = dispatcher.run_due()
+
+    assert all(f.ok for f in firings), [f.error for f in firings]
+    names = ["ingest-2025-01-FP3-a1", "ingest-2025-01-Q-a1", "ingest-2025-01-R-a1"]
+    assert [f.schedule for f in firings] == order == names
+    assert max(peak) == 2  # two at once, never more than the limit

@@ -316,8 +316,11 @@ def _cache_key(keys: Sequence[str], settings: Settings, dbt: bool) -> str:
     return digest.hexdigest()[:20]
 
 
+SOURCE_SUFFIXES = {".py", ".sql", ".yml", ".yaml", ".csv"}  # .csv: the dbt seeds (the championship regulations)
+
+
 def _files(roots: Iterable[Path]) -> Iterable[Path]:
     for root in roots:
         for file in root.rglob("*"):
-            if file.is_file() and file.suffix in {".py", ".sql", ".yml", ".yaml"} and "target" not in file.parts:
+            if file.is_file() and file.suffix in SOURCE_SUFFIXES and "target" not in file.parts:
                 yield file

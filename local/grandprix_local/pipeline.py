@@ -104,15 +104,23 @@ class LocalPipeline:
 
     # --- replay ---------------------------------------------------------------------------------
 
-    def replay(self, sessions: Sequence[SessionId], *, after_each: Callable[[], Any] | None = None) -> Replay:
+    def replay(
+        self,
+        sessions: Sequence[SessionId],
+        *,
+        after_each: Callable[[], Any] | None = None,
+        concurrency: int | None = None,
+    ) -> Replay:
         """Time machine: replays the calendar's sessions with a simulated clock.
 
         The scheduler's recurring action runs hourly (idle hours skipped); the dispatcher fires each
-        one-time schedule at its instant by calling the ingestion handler in-process; after each
-        firing the loader drains the S3 notifications from SQS into DuckDB.
+        one-time schedule at its instant by calling the ingestion handler in-process, up to `concurrency`
+        at once (default: the number of cores; the claims keep each session exactly-once); after each
+        firing, in the dispatcher's deterministic order, the outcome is recorded and the loader drains the
+        S3 notifications from SQS into DuckDB.
         """
         from f1common.clock import SimulatedClock
-        from grandprix_local.dispatcher import Dispatcher, scheduler_tick
+        from grandprix_local.dispatcher import Dispatcher, Firing, scheduler_tick
         from ingestion.handler import handler as ingestion_handler
 
         result = Replay()
@@ -124,28 +132,30 @@ class LocalPipeline:
         until = max(i.end_utc for i in pending) + dt.timedelta(hours=self.settings.retry_limit_hours + 3)
         clock = SimulatedClock(start)
 
-        def ingest(event: dict[str, Any], context: Any) -> Any:
+        def record(firing: Firing) -> None:
+            event = firing.payload
             key = SessionId(season=event["season"], round=event["round"], session=event["session"]).key
-            outcome = ingestion_handler(event, context)
-            status = outcome.get("status")
+            outcome = firing.result if isinstance(firing.result, dict) else {}
+            status = outcome.get("status", "failed" if not firing.ok else None)
             {"ingested": result.ingested, "not_available": result.not_available}.get(
-                str(status), result.duplicates
+                str(status), result.duplicates if firing.ok else []
             ).append(key)
-            attempt = event.get("attempt", 1)
             rows = sum(outcome.get("rows", {}).values())
-            note = f"{rows} rows landed" if status == "ingested" else outcome.get("message", "")
-            self.progress(f"    [{clock.now:%Y-%m-%d %H:%M}Z] {key} attempt {attempt}: {status} {note}".rstrip())
+            note = f"{rows} rows landed" if status == "ingested" else outcome.get("message", firing.error or "")
+            attempt = event.get("attempt", 1)
+            self.progress(f"    [{firing.at:%Y-%m-%d %H:%M}Z] {key} attempt {attempt}: {status} {note}".rstrip())
             if after_each is not None:
                 after_each()
-            return outcome
 
         clients = self._scheduler_clients()
         dispatcher = Dispatcher(
             clients.scheduler,
             clients.sqs,
             self.settings.group,
-            {self.resources.ingestion_function_arn: ingest},
+            {self.resources.ingestion_function_arn: ingestion_handler},
             clock=clock,
+            on_fire=record,
+            concurrency=concurrency,
         )
         firings = dispatcher.replay(until, tick=scheduler_tick(self.settings, clients))
         result.firings = len(firings)

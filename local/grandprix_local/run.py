@@ -27,6 +27,7 @@ class RunOptions:
     history: bool = True
     dbt: bool = True
     dashboards: bool = True
+    concurrency: int | None = None  # ingestions at once in the replay (default: the number of cores)
 
     @property
     def warehouse(self) -> Path:
@@ -121,7 +122,9 @@ def _run(options: RunOptions, progress: Progress) -> RunSummary:
             progress(f"    {counts}")
         with timer.stage("replay: scheduler -> dispatcher -> ingestion -> S3 -> SQS -> loader"):
             totals = Replay()
-            replay = pipeline.replay(sessions, after_each=lambda: pipeline.drain_loader(totals))
+            replay = pipeline.replay(
+                sessions, after_each=lambda: pipeline.drain_loader(totals), concurrency=options.concurrency
+            )
             replay.files_loaded, replay.rows_loaded, replay.quarantined = (
                 totals.files_loaded,
                 totals.rows_loaded,
@@ -220,7 +223,8 @@ def project_fingerprint(project: Path) -> str:
 
 
 def _run_dbt(options: RunOptions, progress: Progress) -> str:
-    from dbt_runner.runner import PROJECT_DIR, DbtRunError, run_dbt
+    from dbt_runner.runner import PROJECT_DIR, DbtRunError
+    from dbt_runner.selection import build_after_load
 
     # The checkout's project when run from the repository root (`make demo`), else the packaged one.
     project = Path("analytics/dbt") if Path("analytics/dbt/dbt_project.yml").is_file() else PROJECT_DIR
@@ -229,23 +233,26 @@ def _run_dbt(options: RunOptions, progress: Progress) -> str:
     fingerprint_file = options.state_dir / "dbt" / "project.sha256"
     fingerprint = project_fingerprint(project)
     stored = fingerprint_file.read_text().strip() if fingerprint_file.is_file() else None
-    args = ["build", "--quiet"]
     if stored != fingerprint:
-        args.append("--full-refresh")
         progress("    the dbt project changed since the last build: full refresh" if stored else
                  "    no record of the dbt project this warehouse was built with: full refresh")
     try:
-        result = run_dbt(args, project_dir=project, warehouse_path=options.warehouse,
-                         artifacts_dir=options.state_dir / "dbt")
+        # only what is downstream of the datasets that changed; nothing at all when nothing did
+        built = build_after_load(options.warehouse, options.state_dir / "dbt", full_refresh=stored != fingerprint,
+                                 project_dir=project)
     except DbtRunError as exc:
         progress(f"    dbt failed: {exc}")
         return "FAILED"
     fingerprint_file.parent.mkdir(parents=True, exist_ok=True)
     fingerprint_file.write_text(fingerprint + "\n")
+    if built.run is None:
+        progress("    nothing new since the last build: dbt not started")
+        return "ok"
     statuses: dict[str, int] = {}
-    for node in result.nodes:
+    for node in built.run.nodes:
         statuses[node.status] = statuses.get(node.status, 0) + 1
-    progress(f"    {len(result.nodes)} nodes in {result.elapsed_s:.1f} s: {statuses}")
+    changed = ", ".join(d.value for d in built.plan.datasets)
+    progress(f"    {len(built.run.nodes)} nodes in {built.run.elapsed_s:.1f} s: {statuses} (changed: {changed})")
     return "ok"
 
 

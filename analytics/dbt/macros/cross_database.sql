@@ -38,11 +38,18 @@
     cast({{ season }} as {{ dbt.type_string() }}) || '-' || lpad(cast({{ round }} as {{ dbt.type_string() }}), 2, '0') || '-' || {{ session }}
 {%- endmacro %}
 
-{#- Keeps the latest load of each natural key (the staging tables are append-only). -#}
-{% macro latest_load_only(natural_key) -%}
+{#- The rows of a staging table that the models read: those of the files of current runs
+    (stg_landing__current_files: the latest complete run of a session or season, every complete
+    Ergast run), one per natural key, the latest run winning (by manifest time, never load time). -#}
+{% macro current_run_rows(table) -%}
+    {%- set source_name = staging_tables()[table][0] -%}
+    select loaded.*
+    from {{ source(source_name, table) }} as loaded
+    inner join {{ ref('stg_landing__current_files') }} as current_files
+        on loaded._file_name = current_files.file_name
     qualify row_number() over (
-        partition by {{ natural_key | join(', ') }}
-        order by _load_time desc, _file_name desc, _row_number desc
+        partition by {% for column in staging_natural_key(table) %}loaded.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+        order by current_files.created_at desc, current_files.run_id desc, loaded._row_number desc
     ) = 1
 {%- endmacro %}
 
@@ -58,4 +65,30 @@
 
 {% macro snowflake__try_cast_integer(text_column) -%}
     try_cast(cast({{ text_column }} as varchar) as integer)
+{%- endmacro %}
+
+{#- Joins each element of a JSON array column as `<alias>.value` (DuckDB json_each, Snowflake FLATTEN). -#}
+{% macro json_array_elements(column, alias) -%}
+    {{ return(adapter.dispatch('json_array_elements', 'grandprix_insights')(column, alias)) }}
+{%- endmacro %}
+
+{% macro default__json_array_elements(column, alias) -%}
+    cross join json_each({{ column }}) as {{ alias }}
+{%- endmacro %}
+
+{% macro snowflake__json_array_elements(column, alias) -%}
+    cross join lateral flatten(input => {{ column }}) as {{ alias }}
+{%- endmacro %}
+
+{#- A text field of a JSON object column (an element from json_array_elements: `<alias>.value`). -#}
+{% macro json_text(json, field) -%}
+    {{ return(adapter.dispatch('json_text', 'grandprix_insights')(json, field)) }}
+{%- endmacro %}
+
+{% macro default__json_text(json, field) -%}
+    ({{ json }} ->> '{{ field }}')
+{%- endmacro %}
+
+{% macro snowflake__json_text(json, field) -%}
+    {{ json }}:{{ field }}::varchar
 {%- endmacro %}

@@ -82,7 +82,9 @@ def aws_program(
     # (the loader then only checks load health and serves replays sent to its queue), or, for accounts
     # without Snowpipe, the loader consumes every data-file and manifest event itself.
     if cfg.load_with == "snowpipe":
-        notifications = [QueueNotification("snowpipe", snowflake.pipe_notification_channel, (DATA_PREFIX,))]
+        # data files and manifests alike: the manifests pipe tells dbt which runs are complete
+        prefixes = (DATA_PREFIX, MANIFEST_PREFIX)
+        notifications = [QueueNotification("snowpipe", snowflake.pipe_notification_channel, prefixes)]
     else:
         notifications = [
             QueueNotification(

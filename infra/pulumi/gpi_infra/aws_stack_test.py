@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
-from f1common.layout import DATA_PREFIX, MANIFEST_PREFIX
+from f1common.layout import DATA_PREFIX, MANIFEST_PREFIX, ORPHAN_EXPIRY_DAYS, PENDING, PUBLICATION_TAG
 from f1common.names import CALENDAR_KEY, CALENDAR_TTL_ATTRIBUTE, METRICS_NAMESPACE, ResourceNames
 from f1common.settings import Settings
 from gpi_infra.aws_stack import aws_program
@@ -96,6 +96,13 @@ def test_bucket_is_private_encrypted_versioned_with_lifecycle(stack: Stack) -> N
     versioning = stack.one("aws:s3/bucketVersioning:BucketVersioning").inputs
     assert versioning["versioningConfiguration"]["status"] == "Enabled"
     rules = stack.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
+    orphans = [r for r in rules if "and" in r["filter"]]
+    assert orphans == [{
+        "id": "expire-unpublished-run-files", "status": "Enabled",
+        "filter": {"and": {"prefix": DATA_PREFIX, "tags": {PUBLICATION_TAG: PENDING}}},
+        "expiration": {"days": ORPHAN_EXPIRY_DAYS}, "noncurrentVersionExpiration": {"noncurrentDays": 1},
+    }]  # the files of a run that never published expire
+    rules = [r for r in rules if r not in orphans]
     assert {r["filter"]["prefix"] for r in rules} == {DATA_PREFIX, MANIFEST_PREFIX}
     for rule in rules:
         assert rule["status"] == "Enabled"
@@ -106,10 +113,11 @@ def test_bucket_is_private_encrypted_versioned_with_lifecycle(stack: Stack) -> N
 
 def test_data_files_go_to_snowpipe_by_default(stack: Stack) -> None:
     queues = stack.one("aws:s3/bucketNotification:BucketNotification").inputs["queues"]
-    # Cross-stack wiring: data files go to the queue the Snowflake pipes listen on, and nowhere else, so the
-    # loader never loads what Snowpipe loads.
+    # Cross-stack wiring: data files and manifests go to the queue the Snowflake pipes listen on, and nowhere
+    # else, so the loader never loads what Snowpipe loads.
     assert [(q["filterPrefix"], q["queueArn"], q["events"]) for q in queues] == [
-        (DATA_PREFIX, SNOWPIPE_QUEUE_ARN, ["s3:ObjectCreated:*"])
+        (DATA_PREFIX, SNOWPIPE_QUEUE_ARN, ["s3:ObjectCreated:*"]),
+        (MANIFEST_PREFIX, SNOWPIPE_QUEUE_ARN, ["s3:ObjectCreated:*"]),
     ]
     assert stack.of_type("aws:sqs/queuePolicy:QueuePolicy") == []  # Snowflake owns its queue's policy
 
@@ -262,6 +270,7 @@ def test_ingestion_role_is_least_privilege(stack: Stack) -> None:
         "logs:PutLogEvents": {f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/lambda/{NAMES.ingestion_function}:*"},
         "s3:GetObject": {f"{BUCKET_ARN}/*"},
         "s3:PutObject": {f"{BUCKET_ARN}/*"},
+        "s3:PutObjectTagging": {f"{BUCKET_ARN}/*"},
         "s3:ListBucket": {BUCKET_ARN},
         "dynamodb:GetItem": {TABLE_ARN},
         "dynamodb:PutItem": {TABLE_ARN},
@@ -372,6 +381,8 @@ def test_alarms(stack: Stack) -> None:
     failed = alarms["gpi-dev-sessions-failed"]
     assert (failed["namespace"], failed["metricName"]) == (METRICS_NAMESPACE, "SessionsFailed")
     assert failed["dimensions"] == {"service": "scheduler"}
+    orphans = alarms["gpi-dev-orphan-files"]
+    assert (orphans["metricName"], orphans["dimensions"]) == ("OrphanFiles", {"service": "ingestion"})
     overdue = alarms["gpi-dev-ingestion-overdue"]
     assert overdue["evaluationPeriods"] == overdue["datapointsToAlarm"] == 6
     assert overdue["period"] == 3600 and overdue["treatMissingData"] == "breaching"

@@ -167,9 +167,28 @@ bucket_versioning = StackValidationPolicy(
 # --- IAM: no wildcards ---------------------------------------------------------------------------------
 
 
+def wildcard_resource(resource: str) -> bool:
+    """Whether a resource grants more than named resources: `*`, or an ARN with a wildcard anywhere but in a
+    trailing object path of a named bucket or log group (`arn:aws:s3:::gpi-prod-landing/*` is scoped;
+    `arn:aws:s3:::*`, `arn:aws:s3:::gpi-*`, `arn:aws:iam::*:role/x`, `arn:*:sqs:...` are not)."""
+    if "*" not in resource and "?" not in resource:
+        return False
+    parts = resource.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        return True
+    if any("*" in p or "?" in p for p in parts[1:5]):  # partition, service, region, account
+        return True
+    name, slash, path = parts[5].partition("/")
+    if parts[2] == "s3":  # bucket[/object path]: a wildcard in the object path of one named bucket is scoped
+        return "*" in name or "?" in name or not slash
+    head = parts[5].split("*", 1)[0].split("?", 1)[0]
+    return "/" not in head.rstrip("/") and ":" not in head.rstrip(":")  # nothing named before the wildcard
+
+
 def wildcard_problems(document: Mapping[str, Any]) -> list[str]:
-    """What is wrong with a policy document: `*` actions, `*` resources (except for actions AWS cannot
-    scope), `NotAction` / `NotResource`."""
+    """What is wrong with a policy document: actions with a wildcard anywhere (`*`, `s3:*`, `s3:Put*`,
+    `s3:*Object`, `iam:*Role*`), wildcard resources (:func:`wildcard_resource`; `*` is allowed only for
+    actions AWS cannot scope), `NotAction` / `NotResource`."""
     problems = []
     for i, stmt in enumerate(_statements(document)):
         sid = stmt.get("Sid") or f"#{i}"
@@ -180,12 +199,15 @@ def wildcard_problems(document: Mapping[str, Any]) -> list[str]:
                 problems.append(f"statement {sid} uses {key}")
         actions = [str(a) for a in _as_list(stmt.get("Action"))]
         for action in actions:
-            if action == "*" or action.endswith(":*"):
+            if "*" in action or "?" in action:
                 problems.append(f"statement {sid} allows the wildcard action {action!r}")
         resources = [str(r) for r in _as_list(stmt.get("Resource"))]
         if "*" in resources and not set(actions) <= UNSCOPED_ACTIONS:
             scoped = sorted(set(actions) - UNSCOPED_ACTIONS)
             problems.append(f"statement {sid} grants {scoped} on every resource ('*')")
+        for resource in resources:
+            if resource != "*" and wildcard_resource(resource):
+                problems.append(f"statement {sid} grants {sorted(actions)} on the wildcard resource {resource!r}")
     return problems
 
 
@@ -211,8 +233,9 @@ def _no_iam_wildcards(args: ResourceValidationArgs, report_violation: ReportViol
 no_iam_wildcards = ResourceValidationPolicy(
     name="iam-no-wildcards",
     description=(
-        "IAM and resource policies grant no '*' or 'service:*' actions and no '*' resources (except for actions "
-        f"without resource-level permissions: {sorted(UNSCOPED_ACTIONS)}), and no admin managed policies."
+        "IAM and resource policies grant no action with a wildcard ('*', 's3:*', 's3:Put*', 's3:*Object'), no "
+        "wildcard resources ('arn:aws:s3:::*'; '*' only for actions without resource-level permissions: "
+        f"{sorted(UNSCOPED_ACTIONS)}; object paths of one named bucket are scoped), and no admin managed policies."
     ),
     validate=_no_iam_wildcards,
     enforcement_level=MANDATORY,

@@ -202,3 +202,36 @@ def test_lambda_image_by_tag_is_refused(aws: Stack) -> None:
         assert violations(policies.lambda_images_by_digest, resource_args(function, imageUri=uri)) == [
             f"Lambda gpi-prod-ingestion must use its image by digest, got {uri!r}"
         ]
+
+
+@pytest.mark.parametrize("action", ["s3:Put*", "s3:*Object", "iam:*Role*", "s3:Get?bject", "*:*"])
+def test_partial_wildcard_actions_are_refused(aws: Stack, action: str) -> None:
+    policy = aws.one("aws:iam/rolePolicy:RolePolicy", "loader-policy")
+    doc = policy.policy("policy")
+    stmt = {"Effect": "Allow", "Action": [action], "Resource": ["arn:aws:s3:::gpi-prod-landing/x"]}
+    bad = {**doc, "Statement": [*doc["Statement"], stmt]}
+    found = violations(policies.no_iam_wildcards, resource_args(policy, policy=json.dumps(bad)))
+    assert found == [f"loader-policy.policy: statement #{len(doc['Statement'])} allows the wildcard action {action!r}"]
+
+
+@pytest.mark.parametrize(
+    ("resource", "wildcard"),
+    [
+        ("arn:aws:s3:::*", True),
+        ("arn:aws:s3:::gpi-*", True),
+        ("arn:aws:s3:::*/manifests/x.json", True),
+        ("arn:aws:iam::*:role/gpi-prod-loader", True),
+        ("arn:*:sqs:eu-west-1:123456789012:gpi-prod-loader", True),
+        ("arn:aws:iam::123456789012:role/*", True),
+        ("arn:aws:dynamodb:eu-west-1:123456789012:*", True),
+        ("arn:aws:s3:::gpi-prod-landing/*", False),
+        ("arn:aws:s3:::gpi-prod-landing/manifests/*", False),
+        ("arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/gpi-prod-loader:*", False),
+        ("arn:aws:scheduler:eu-west-1:123456789012:schedule/gpi-prod-ingestion/*", False),
+        ("arn:aws:sqs:eu-west-1:123456789012:gpi-prod-loader", False),
+    ],
+)
+def test_wildcard_resources_are_told_from_scoped_ones(resource: str, wildcard: bool) -> None:
+    assert policies.wildcard_resource(resource) is wildcard
+    doc = {"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [resource]}]}
+    assert bool(policies.wildcard_problems(doc)) is wildcard

@@ -120,13 +120,14 @@ def test_policy_pack_main_registers_every_policy(monkeypatch: pytest.MonkeyPatch
 
     import pulumi_policy
 
+    from gpi_infra.grafana_policies import GRAFANA_POLICIES
     from gpi_infra.policies import POLICIES
 
     packs: list[dict[str, object]] = []
     # The real PolicyPack starts a gRPC server for the CLI and blocks; record its arguments instead.
     monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: packs.append(kwargs))
     runpy.run_path(str(PULUMI_DIR / "policy_pack" / "__main__.py"), run_name="__main__")
-    assert packs == [{"name": "gpi-guardrails", "policies": POLICIES}]
+    assert packs == [{"name": "gpi-guardrails", "policies": [*POLICIES, *GRAFANA_POLICIES]}]
     assert "runtime" in (PULUMI_DIR / "policy_pack" / "PulumiPolicy.yaml").read_text()
 
 

@@ -161,7 +161,11 @@ class IngestionService(LambdaService):
             platform,
             args,
             [
-                iam.statement(["s3:GetObject", "s3:PutObject"], [arn_suffix(bucket, "/*")], sid="LandingObjects"),
+                iam.statement(
+                    ["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"],  # tags: publication state (orphans)
+                    [arn_suffix(bucket, "/*")],
+                    sid="LandingObjects",
+                ),
                 iam.statement(["s3:ListBucket"], [bucket], sid="LandingList"),
                 iam.statement(
                     ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],

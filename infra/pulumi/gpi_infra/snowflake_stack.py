@@ -34,6 +34,9 @@ PREVIEW_FEATURES = {
 # The Snowflake service users (one role, warehouse and key pair each): loader Lambda, dbt, Grafana.
 SERVICE_USERS = ("loader", "transformer", "reporter")
 
+# dbt's snapshot schema (analytics/dbt/dbt_project.yml `snapshots: +schema: snapshots`, unquoted: SNAPSHOTS).
+SNAPSHOTS_SCHEMA = "SNAPSHOTS"
+
 
 def object_names(stage: str) -> dict[str, str]:
     """Account-level names of one stage (several stages may share a Snowflake account)."""
@@ -83,12 +86,16 @@ def snowflake_program(
         "warehouse",
         WarehouseDatabaseArgs(
             database_name=names.warehouse_database,
-            schemas={"staging": names.staging_schema, "analytics": names.analytics_schema},
+            schemas={
+                "staging": names.staging_schema,
+                "analytics": names.analytics_schema,
+                "snapshots": SNAPSHOTS_SCHEMA,
+            },
             data_retention_days=7 if cfg.stage == "prod" else 1,
         ),
         opts=opts,
     )
-    staging, analytics = db.schemas["staging"], db.schemas["analytics"]
+    staging, analytics, snapshots = db.schemas["staging"], db.schemas["analytics"], db.schemas["snapshots"]
     warehouses = VirtualWarehouses(
         "compute",
         VirtualWarehousesArgs(
@@ -143,6 +150,7 @@ def snowflake_program(
             database_name=names.warehouse_database,
             staging_schema=staging.fully_qualified_name,
             analytics_schema=analytics.fully_qualified_name,
+            snapshots_schema=snapshots.fully_qualified_name,
             stage=ingest.stage.fully_qualified_name,
             file_format=ingest.file_format.fully_qualified_name,
             warehouses={k: wh.fully_qualified_name for k, wh in warehouses.warehouses.items()},
@@ -157,6 +165,7 @@ def snowflake_program(
         "database": db.database.name,
         "staging_schema": staging.name,
         "analytics_schema": analytics.name,
+        "snapshots_schema": snapshots.name,
         "storage_integration": ingest.integration.name,
         "storage_aws_role_arn": cfg.storage_role_arn,
         "storage_aws_iam_user_arn": ingest.iam_user_arn,

@@ -11,7 +11,7 @@ from f1common.layout import DATA_PREFIX
 from f1common.names import ResourceNames
 from gpi_infra.aws_stack import SnowflakeOutputs
 from gpi_infra.config import SNOWFLAKE_PROJECT, snowflake_access_role_arn
-from gpi_infra.snowflake_stack import PREVIEW_FEATURES, object_names, snowflake_program
+from gpi_infra.snowflake_stack import PREVIEW_FEATURES, SNAPSHOTS_SCHEMA, object_names, snowflake_program
 from gpi_infra.testing import (
     ACCOUNT,
     SNOWFLAKE_EXTERNAL_ID,
@@ -35,7 +35,8 @@ def stack() -> Stack:
 def test_database_schemas_and_warehouses(stack: Stack) -> None:
     assert stack.one("snowflake:index/database:Database").inputs["name"] == NAMES.warehouse_database
     schemas = {s.inputs["name"]: s.inputs for s in stack.of_type("snowflake:index/schema:Schema")}
-    assert set(schemas) == {NAMES.staging_schema, NAMES.analytics_schema} == {"STAGING", "ANALYTICS"}
+    assert set(schemas) == {NAMES.staging_schema, NAMES.analytics_schema, SNAPSHOTS_SCHEMA}
+    assert set(schemas) == {"STAGING", "ANALYTICS", "SNAPSHOTS"}
     assert all(s["database"] == NAMES.warehouse_database for s in schemas.values())
     warehouses = {w.inputs["name"]: w.inputs for w in stack.of_type("snowflake:index/warehouse:Warehouse")}
     assert set(warehouses) == {"GPI_DEV_LOAD_WH", "GPI_DEV_TRANSFORM_WH", "GPI_DEV_BI_WH"}
@@ -65,7 +66,11 @@ def test_staging_tables_are_generated_from_the_loader(stack: Stack) -> None:
 def test_pipes_copy_each_dataset_prefix(stack: Stack) -> None:
     pipes = {p.inputs["name"]: p.inputs for p in stack.of_type("snowflake:index/pipe:Pipe")}
     expected = defs.pipe_definitions(NAMES.warehouse_database, "STAGING", defs.DEFAULT_STAGE, defs.DEFAULT_FILE_FORMAT)
-    assert set(pipes) == {p.name for p in expected}
+    manifests = defs.manifest_pipe_definition(NAMES.warehouse_database, "STAGING", defs.DEFAULT_STAGE,
+                                              defs.DEFAULT_MANIFEST_FILE_FORMAT)
+    assert set(pipes) == {p.name for p in expected} | {manifests.name}
+    assert pipes[manifests.name]["copyStatement"] == manifests.copy_statement
+    assert pipes[manifests.name]["autoIngest"] is True
     for pipe in expected:
         got = pipes[pipe.name]
         assert got["autoIngest"] is True
@@ -87,6 +92,8 @@ def test_stage_format_and_integration(stack: Stack) -> None:
     assert stage["fileFormat"]["formatName"] == f'"{NAMES.warehouse_database}"."STAGING"."{defs.DEFAULT_FILE_FORMAT}"'
     fmt = stack.one("snowflake:index/fileFormatParquet:FileFormatParquet").inputs
     assert (fmt["name"], fmt["useLogicalType"]) == (defs.DEFAULT_FILE_FORMAT, "true")
+    manifest_fmt = stack.one("snowflake:index/fileFormatJson:FileFormatJson").inputs
+    assert (manifest_fmt["name"], manifest_fmt["stripOuterArray"]) == (defs.DEFAULT_MANIFEST_FILE_FORMAT, "false")
     assert stack.outputs["storage_aws_iam_user_arn"] == SNOWFLAKE_IAM_USER_ARN
     assert stack.outputs["storage_aws_external_id"] == SNOWFLAKE_EXTERNAL_ID
 
@@ -135,6 +142,7 @@ def grants_of(stack: Stack, role: str) -> set[tuple[str, str, str]]:
 DB = f'"{NAMES.warehouse_database}"'
 STAGING = f'{DB}."STAGING"'
 ANALYTICS = f'{DB}."ANALYTICS"'
+SNAPSHOTS = f'{DB}."SNAPSHOTS"'
 
 
 def test_loader_role_is_least_privilege(stack: Stack) -> None:
@@ -157,10 +165,18 @@ def test_loader_role_is_least_privilege(stack: Stack) -> None:
 
 def test_transformer_and_reporter_roles_are_least_privilege(stack: Stack) -> None:
     transformer = grants_of(stack, "GPI_DEV_TRANSFORMER")
-    assert ("SELECT", "future TABLES", STAGING) in transformer
-    assert {("CREATE TABLE", "SCHEMA", ANALYTICS), ("CREATE VIEW", "SCHEMA", ANALYTICS)} <= transformer
-    assert not any(p in {"INSERT", "UPDATE", "DELETE"} for p, _, target in transformer if target == STAGING)
-    assert ("USAGE", "WAREHOUSE", '"GPI_DEV_TRANSFORM_WH"') in transformer
+    assert transformer == {
+        ("USAGE", "DATABASE", DB),
+        ("USAGE", "WAREHOUSE", '"GPI_DEV_TRANSFORM_WH"'),
+        ("USAGE", "SCHEMA", STAGING),
+        *(("SELECT", f"{scope} TABLES", STAGING) for scope in ("all", "future")),
+        ("USAGE", "SCHEMA", ANALYTICS),
+        ("CREATE TABLE", "SCHEMA", ANALYTICS),
+        ("CREATE VIEW", "SCHEMA", ANALYTICS),
+        # the snapshot's schema: without it the first production `dbt build` fails at snap_driver_teams
+        ("USAGE", "SCHEMA", SNAPSHOTS),
+        ("CREATE TABLE", "SCHEMA", SNAPSHOTS),
+    }
     reporter = grants_of(stack, "GPI_DEV_REPORTER")
     assert reporter == {
         ("USAGE", "DATABASE", DB),

@@ -9,6 +9,7 @@ sys.path[:0] = [str(_REPO / root) for root in ("infra/pulumi", "libs/f1common")]
 
 from pulumi_policy import PolicyPack  # noqa: E402
 
+from gpi_infra.grafana_policies import GRAFANA_POLICIES  # noqa: E402
 from gpi_infra.policies import POLICIES  # noqa: E402
 
-PolicyPack(name="gpi-guardrails", policies=POLICIES)
+PolicyPack(name="gpi-guardrails", policies=[*POLICIES, *GRAFANA_POLICIES])

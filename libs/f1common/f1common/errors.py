@@ -1,12 +1,41 @@
-"""The one formatter of validation errors: which field, and what is wrong with it."""
+"""The one formatter of validation errors (which field, and what is wrong with it) and of quoted input.
+
+Whatever comes from outside (events, files, calendar items) is quoted in a message or a log line through
+:func:`bounded`: at most :data:`QUOTE_LIMIT` characters of it, with its full length, never the whole value.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import ValidationError
+
+QUOTE_LIMIT = 120  # characters of an input value quoted in an error message or a log line
+MESSAGE_LIMIT = 300  # characters of one validation message (pydantic's custom messages may quote input)
+
+
+def bounded(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)`` cut to `limit` characters, naming the full length when cut: ``'xxx…' (5000000 chars)``."""
+    text = value if isinstance(value, str) else repr(value)
+    quoted = repr(text[:limit]) if isinstance(value, str) else text[:limit]
+    if len(text) <= limit:
+        return quoted
+    return f"{quoted}… ({len(text)} chars)"
+
+
+def shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """A message (which may quote input) cut to `limit` characters, naming its full length when cut."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} chars)"
 
 
 def describe_validation_error(exc: ValidationError, whole: str = "(payload)", prefix: str = "") -> str:
-    """`loc.path: message; ...` for each error of `exc`; `whole` names an error of the whole value (empty loc)."""
-    return "; ".join(
-        f"{prefix}{'.'.join(str(part) for part in err['loc']) or whole}: {err['msg']}" for err in exc.errors()
-    )
+    """`loc.path: message; ...` for each error of `exc`; `whole` names an error of the whole value (empty loc).
+
+    Each message is cut to :data:`MESSAGE_LIMIT` characters (and the location to :data:`QUOTE_LIMIT`): an
+    input key or a custom message quoting the input never brings a large payload into the message.
+    """
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"])[:QUOTE_LIMIT] or whole
+        parts.append(f"{prefix}{loc}: {shorten(str(err['msg']), MESSAGE_LIMIT)}")
+    return "; ".join(parts)

@@ -6,11 +6,13 @@ import datetime as dt
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
-from f1common.errors import describe_validation_error
+from f1common.errors import bounded, describe_validation_error
 from f1common.sessions import FIRST_SEASON, LAST_SEASON, MAX_ROUND, SessionId, SessionType
+
+MAX_ATTEMPT = 100  # the last attempt number a session may reach (retries included); then it is FAILED
 
 
 class BadRequest(ValueError):
@@ -22,17 +24,21 @@ def _describe(exc: ValidationError, what: str) -> str:
 
 
 class IngestionRequest(BaseModel):
-    """Ask the ingestion service to land one session. This is the Scheduler target's `Input`."""
+    """Ask the ingestion service to land one session. This is the Scheduler target's `Input`.
+
+    Parsed strictly: numbers must be JSON integers (``"2023"`` and ``true`` are refused), the session a
+    string, `requested_at` an ISO-8601 instant with a time zone; no other fields.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["session"] = Field(default="session", exclude=True, description="The ingestion event's kind")
-    season: int = Field(ge=FIRST_SEASON, le=LAST_SEASON)
-    round: int = Field(ge=1, le=MAX_ROUND)
+    season: int = Field(ge=FIRST_SEASON, le=LAST_SEASON, strict=True)
+    round: int = Field(ge=1, le=MAX_ROUND, strict=True)
     session: SessionType = Field(description="Session type; accepts codes, FastF1 names and aliases")
-    attempt: int = Field(default=1, ge=1, le=100, description="1 for the first try; retries count up")
+    attempt: int = Field(default=1, ge=1, le=MAX_ATTEMPT, strict=True, description="1 for the first try")
     reason: Literal["scheduled", "retry", "backfill", "manual"] = "scheduled"
-    requested_at: dt.datetime | None = None
+    requested_at: AwareDatetime | None = None
 
     @field_validator("session", mode="before")
     @classmethod
@@ -59,7 +65,9 @@ class IngestionRequest(BaseModel):
             except ValidationError as exc:
                 raise BadRequest(_describe(exc, "ingestion request")) from None
         if not isinstance(payload, dict):
-            raise BadRequest(f"invalid ingestion request: expected an object, got {type(payload).__name__}")
+            raise BadRequest(
+                f"invalid ingestion request: expected an object, got {type(payload).__name__} {bounded(payload)}"
+            )
         try:
             return cls.model_validate(payload)
         except ValidationError as exc:
@@ -101,7 +109,12 @@ class CalendarStatus(str, Enum):
 
 
 class CalendarItem(BaseModel):
-    """One session in the DynamoDB race calendar (key: `pk` = session key)."""
+    """One session in the DynamoDB race calendar (key: `pk` = session key).
+
+    Instants carry a time zone (a naive one is refused: the item is reported invalid, never guessed).
+    `version` counts the item's writes (every :meth:`f1common.race_calendar.RaceCalendar.update` adds 1): a
+    decision taken on a read expects the version it read, so a concurrent write of any field wins over it.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
@@ -113,11 +126,12 @@ class CalendarItem(BaseModel):
     country: str | None = None
     location: str | None = None
     session_name: str
-    start_utc: dt.datetime
-    end_utc: dt.datetime
+    start_utc: AwareDatetime
+    end_utc: AwareDatetime
     status: CalendarStatus = CalendarStatus.PENDING
     attempt: int = 0
-    next_attempt_utc: dt.datetime | None = None
+    version: int = 0
+    next_attempt_utc: AwareDatetime | None = None
     schedule_name: str | None = None
     run_id: str | None = None
     rows: dict[str, int] = Field(default_factory=dict)

@@ -26,6 +26,15 @@ from f1common.sessions import SessionId, SessionType
 
 DATA_PREFIX = "dataset="
 MANIFEST_PREFIX = "manifests/"
+ORPHAN_MARKER_PREFIX = "markers/orphans/"  # markers/orphans/<run_id>.json: a run's files no manifest will list
+
+# Every data file is written tagged `gpi-publication=pending` and re-tagged `published` just before its run's
+# manifest is written; the landing bucket's lifecycle rule expires pending files after ORPHAN_EXPIRY_DAYS
+# (the files of a run that died, or lost its claim, before publishing).
+PUBLICATION_TAG = "gpi-publication"
+PENDING = "pending"
+PUBLISHED = "published"
+ORPHAN_EXPIRY_DAYS = 14
 
 _RUN_ID = r"\d{8}T\d{6}Z-[0-9a-f]{8}"
 RUN_ID_RE = re.compile(rf"^{_RUN_ID}$")
@@ -122,6 +131,11 @@ def parse_data_key(key: str) -> LandedKey:
     if has_session:
         parsed.session_id  # noqa: B018  (validates season and round ranges)
     return parsed
+
+
+def orphan_marker_key(run_id: str) -> str:
+    _check_run_id(run_id)
+    return f"{ORPHAN_MARKER_PREFIX}{run_id}.json"
 
 
 def manifest_key(run_id: str) -> str:

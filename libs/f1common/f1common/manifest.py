@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -60,6 +61,10 @@ class Manifest(BaseModel):
     @property
     def rows(self) -> dict[str, int]:
         return {f.dataset.value: f.rows for f in self.files}
+
+    def files_json(self) -> str:
+        """The `files` list as JSON text, as it appears in the manifest (the warehouse's `load_manifests.files`)."""
+        return json.dumps([f.model_dump(mode="json") for f in self.files])
 
     def to_json(self) -> bytes:
         return self.model_dump_json(indent=2).encode()

@@ -14,11 +14,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from f1common.errors import QUOTE_LIMIT, bounded
 from f1common.metrics import NAMESPACE
 
 LIBRARY_LOGGER = "f1common"
@@ -30,6 +32,18 @@ def service_logger(service: str) -> Logger:
     logging.getLogger(LIBRARY_LOGGER)  # registered, so that the Logger's configuration is copied to it
     copy_config_to_registered_loggers(source_logger=logger, include={LIBRARY_LOGGER})
     return logger
+
+
+EVENT_KEYS_LOGGED = 20  # keys of an event named in its log summary
+
+
+def event_summary(event: Any, limit: int = QUOTE_LIMIT) -> dict[str, Any]:
+    """What a handler logs of its event: its type, size, first keys and a bounded prefix, never the payload."""
+    summary: dict[str, Any] = {"type": type(event).__name__, "size": len(repr(event))}
+    if isinstance(event, dict):
+        summary["keys"] = [bounded(str(k), 40) for k in list(event)[:EVENT_KEYS_LOGGED]]
+    summary["prefix"] = bounded(event, limit)
+    return summary
 
 
 def child_logger(service: str) -> Logger:

@@ -14,6 +14,10 @@ claims and outcomes, the loader the export. Everything that knows how an item is
 - :class:`RaceCalendar`: scans (paginated, filtered, bad items reported), ``get``, ``put_new`` and
   :meth:`RaceCalendar.update`, a conditional update on any fields (``expect``) that raises
   :class:`ConditionFailed` when a concurrent writer won.
+
+Optimistic concurrency: every :meth:`RaceCalendar.update` adds 1 to the item's :data:`VERSION` attribute, so
+a writer whose decision read the item expects the version it read (``expect={"version": item.version}``)
+and loses against any write in between, whatever field that write changed.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, NoReturn
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -39,6 +43,8 @@ from f1common.sessions import SessionId, SessionType
 
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
+
+VERSION = "version"  # the write counter of an item (optimistic concurrency)
 
 # Fields that come from the official schedule; the rest is the scheduler's and ingestion's bookkeeping.
 SCHEDULE_FIELDS = ("event_name", "country", "location", "session_name", "start_utc", "end_utc")
@@ -163,12 +169,18 @@ def schedule_fields(row: ScheduleRow) -> dict[str, Any]:
 
 def item_from_row(row: ScheduleRow, now: dt.datetime) -> CalendarItem:
     """A new PENDING calendar item for a schedule row; the row must have a start time."""
+    label = f"{row.season}-{row.round:02d}-{row.session[:8]}"
     if row.session_start_utc is None:
-        raise ValueError(f"{row.season}-{row.round:02d}-{row.session}: no scheduled start")
+        raise ValueError(f"{label}: no scheduled start")
+    if row.session_start_utc.utcoffset() is None:
+        raise ValueError(f"{label}: scheduled start {row.session_start_utc.isoformat()} has no time zone")
     sid = SessionId(season=row.season, round=row.round, session=SessionType.parse(row.session))
-    return CalendarItem(
-        pk=sid.key, **identity_fields(sid), **schedule_fields(row), status=CalendarStatus.PENDING, updated_at=now
-    )
+    try:
+        return CalendarItem(
+            pk=sid.key, **identity_fields(sid), **schedule_fields(row), status=CalendarStatus.PENDING, updated_at=now
+        )
+    except ValidationError as exc:
+        raise ValueError(f"{label}: {describe_validation_error(exc, '(row)')}") from None
 
 
 def next_session(items: Iterable[CalendarItem], after: dt.datetime) -> CalendarItem | None:
@@ -310,16 +322,21 @@ class RaceCalendar:
         *,
         defaults: Mapping[str, Any] | None = None,
         must_exist: bool = True,
-    ) -> None:
-        """Sets `values` (None removes) on the item when each `expect` attribute still has its value.
+        unless: Mapping[str, Any] | None = None,
+    ) -> int | None:
+        """Sets `values` (None removes) on the item when each `expect` attribute still has its value; adds 1 to
+        its :data:`VERSION` and returns the new version.
 
         - An expected value of None means the attribute must be absent; expecting 0 of an integer field whose
-          default is 0 (``attempt``) also accepts its absence. Any field can be expected (e.g. a version).
+          default is 0 (``attempt``, ``version``) also accepts its absence. Any field can be expected.
+        - `unless`: the write fails when an attribute has the given value (absent passes).
         - `defaults` are set only where the item has no value yet (``if_not_exists``).
         - With ``must_exist=False`` the update creates a missing item (an upsert); else a missing item fails.
 
         Raises :class:`ConditionFailed` when the condition does not hold.
         """
+        if VERSION in values or VERSION in (defaults or {}):
+            raise ValueError(f"{VERSION} is counted by the calendar itself; expect it, never set it")
         names: dict[str, str] = {}
         attr_values: dict[str, Any] = {}
         sets: list[str] = []
@@ -340,6 +357,8 @@ class RaceCalendar:
         for j, name in enumerate(remove):
             names[f"#r{j}"] = name
             removes.append(f"#r{j}")
+        names["#ver"] = VERSION
+        attr_values[":one"] = {"N": "1"}
         conditions = []
         if must_exist:
             names["#pk"] = CALENDAR_KEY
@@ -354,11 +373,16 @@ class RaceCalendar:
                 conditions.append(f"(attribute_not_exists(#c{k}) OR #c{k} = :c{k})")
             else:
                 conditions.append(f"#c{k} = :c{k}")
+        for k, (name, value) in enumerate((unless or {}).items()):
+            names[f"#u{k}"] = name
+            attr_values[f":u{k}"] = attribute(value)
+            conditions.append(f"(attribute_not_exists(#u{k}) OR #u{k} <> :u{k})")
         expression = ""
         if sets:
             expression += "SET " + ", ".join(sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)
+        expression += " ADD #ver :one"
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "Key": key(pk),
@@ -367,15 +391,16 @@ class RaceCalendar:
         }
         if conditions:
             kwargs["ConditionExpression"] = " AND ".join(conditions)
-        if attr_values:
-            kwargs["ExpressionAttributeValues"] = attr_values
+        kwargs["ExpressionAttributeValues"] = attr_values
         try:
-            self.client.update_item(**kwargs)
+            response = self.client.update_item(**kwargs, ReturnValues="UPDATED_NEW")
         except ClientError as exc:
             _raise_condition(exc)
+        version = response.get("Attributes", {}).get(VERSION, {}).get("N")
+        return int(version) if version is not None else None
 
 
-def _raise_condition(exc: ClientError) -> None:
+def _raise_condition(exc: ClientError) -> NoReturn:
     if is_condition_failure(exc):
         raise ConditionFailed(str(exc)) from None
     raise exc

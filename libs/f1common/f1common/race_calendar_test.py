@@ -78,13 +78,19 @@ def test_conditional_update_on_any_field(client: Any) -> None:
     with pytest.raises(ConditionFailed):
         calendar.put_new(item)
     # attempt is absent (default 0): expecting 0 accepts the absence
-    calendar.update(item.pk, {"status": CalendarStatus.SCHEDULED, "version": 1},
-                    expect={"status": CalendarStatus.PENDING, "attempt": 0, "version": None})
+    # every write adds 1 to the version: a writer expecting the version it read loses to any write in between
+    assert calendar.update(item.pk, {"status": CalendarStatus.SCHEDULED},
+                           expect={"status": CalendarStatus.PENDING, "attempt": 0, "version": 0}) == 1
     with pytest.raises(ConditionFailed):  # a concurrent writer moved the version on
         calendar.update(item.pk, {"status": CalendarStatus.FAILED}, expect={"version": 0})
-    calendar.update(item.pk, {"status": CalendarStatus.FAILED, "schedule_name": None}, expect={"version": 1})
+    assert calendar.update(item.pk, {"status": CalendarStatus.FAILED, "schedule_name": None},
+                           expect={"version": 1}) == 2
+    with pytest.raises(ConditionFailed):  # `unless`: refused while the attribute has that value
+        calendar.update(item.pk, {"message": "x"}, unless={"status": CalendarStatus.FAILED})
     stored = calendar.get(item.pk)
-    assert stored is not None and stored.status is CalendarStatus.FAILED
+    assert stored is not None and stored.status is CalendarStatus.FAILED and stored.version == 2
+    with pytest.raises(ValueError, match="version"):  # the version is the calendar's, never set by a caller
+        calendar.update(item.pk, {"version": 7})
     with pytest.raises(ConditionFailed):  # must exist
         calendar.update("2025-09-R", {"status": CalendarStatus.FAILED})
 
@@ -101,7 +107,7 @@ def test_upsert_sets_defaults_only_where_absent(client: Any) -> None:
     assert isinstance(stored, CalendarItem)
     assert (stored.status, stored.attempt, stored.event_name) == (CalendarStatus.INGESTED, 1, "Monaco Grand Prix")
     assert calendar.get_attributes("2025-08-R") == {**{k: v for k, v in defaults.items() if v is not None},
-                                                   "pk": "2025-08-R", "status": "INGESTED", "attempt": 1,
+                                                   "pk": "2025-08-R", "status": "INGESTED", "attempt": 1, "version": 2,
                                                    "session": "R", "start_utc": "2025-05-04T20:00:00Z",
                                                    "end_utc": "2025-05-04T22:00:00Z"}
     assert to_attributes({"when": START}) == {"when": {"S": "2025-05-04T20:00:00Z"}}

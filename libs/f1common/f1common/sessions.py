@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from f1common.errors import bounded
+
 FIRST_SEASON = 1950
 LAST_SEASON = 2100
 MAX_ROUND = 30
@@ -54,7 +56,7 @@ class SessionType(str, Enum):
         found = _ALIASES.get(normalized)
         if found is None:
             valid = ", ".join(f"{t.code} ({t.fastf1_name})" for t in cls)
-            raise ValueError(f"unknown session type {value!r}; expected one of: {valid}")
+            raise ValueError(f"unknown session type {bounded(value)}; expected one of: {valid}")
         return found
 
 
@@ -119,7 +121,7 @@ class SessionId(BaseModel):
         """Parses the canonical key (`2023-01-R`)."""
         match = _KEY_RE.match(key.strip()) if isinstance(key, str) else None
         if match is None:
-            raise ValueError(f"invalid session key {key!r}; expected SEASON-ROUND-CODE such as '2023-01-R'")
+            raise ValueError(f"invalid session key {bounded(key)}; expected SEASON-ROUND-CODE such as '2023-01-R'")
         return cls(season=int(match["season"]), round=int(match["round"]), session=SessionType.parse(match["session"]))
 
     def __str__(self) -> str:

@@ -19,6 +19,11 @@ the file name. The transformation reads the Parquet columns by (lower-case) name
 
 The file format sets ``USE_LOGICAL_TYPE = TRUE`` so Parquet timestamps (UTC, microseconds) and dates keep
 their logical types.
+
+A run's data files load as they arrive, complete or not: the manifests say which runs are complete. One
+more pipe (:func:`manifest_pipe_definition`, JSON file format) loads every ``manifests/<run_id>.json``
+into ``load_manifests``, the table the loader fills in loader mode, and dbt keeps only the rows of
+complete runs (``stg_landing__runs``), so Snowpipe mode is as safe as the loader's manifest gate.
 """
 
 from __future__ import annotations
@@ -26,15 +31,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from f1common.datasets import DATASETS, DatasetSpec, dataset_spec
-from f1common.layout import DATA_PREFIX
+from f1common.layout import DATA_PREFIX, MANIFEST_PREFIX
 from f1common.warehouse import (
     FILE_NAME,
+    LOAD_MANIFESTS,
     LOAD_TIME,
     ROW_NUMBER,
     RUN_ID,
     Dialect,
     StagingColumn,
     all_ddl,
+    bookkeeping_columns,
     create_table_sql,
     dataset_columns,
     schema_name,
@@ -43,6 +50,8 @@ from f1common.warehouse import (
 )
 
 DEFAULT_FILE_FORMAT = "GPI_PARQUET"
+DEFAULT_MANIFEST_FILE_FORMAT = "GPI_MANIFEST_JSON"
+MANIFESTS_PIPE = "MANIFESTS_PIPE"
 DEFAULT_STAGE = "GPI_LANDING_STAGE"
 DEFAULT_STORAGE_INTEGRATION = "GPI_LANDING_S3"
 
@@ -104,6 +113,27 @@ class FileFormat:
 
 def file_format(name: str = DEFAULT_FILE_FORMAT) -> FileFormat:
     return FileFormat(name=name)
+
+
+@dataclass(frozen=True)
+class JsonFileFormat:
+    """The manifests' JSON file format, one object per file (Pulumi: ``snowflake.FileFormatJson``)."""
+
+    name: str
+    format_type: str = "JSON"
+    strip_outer_array: bool = False
+    compression: str = "AUTO"
+
+    def create_sql(self, database: str, schema: str) -> str:
+        return (
+            f"CREATE FILE FORMAT IF NOT EXISTS {_qualify(self.name, database, schema)}\n"
+            f"    TYPE = {self.format_type} STRIP_OUTER_ARRAY = {str(self.strip_outer_array).upper()}"
+            f" COMPRESSION = {self.compression}"
+        )
+
+
+def manifest_file_format(name: str = DEFAULT_MANIFEST_FILE_FORMAT) -> JsonFileFormat:
+    return JsonFileFormat(name=name)
 
 
 @dataclass(frozen=True)
@@ -205,6 +235,35 @@ def pipe_definitions(database: str, schema: str, stage: str, file_format: str) -
     ]
 
 
+# load_manifests' columns from the manifest JSON (f1common.manifest.Manifest), in table order.
+_MANIFEST_SELECT = (
+    "$1:run_id::VARCHAR",
+    "$1:source::VARCHAR",
+    "$1:session:season::NUMBER(38,0)",
+    "$1:session:round::NUMBER(38,0)",
+    "$1:session:session::VARCHAR",
+    "$1:created_at::TIMESTAMP_TZ",
+    "$1:files",
+    "METADATA$FILENAME",
+    "METADATA$START_SCAN_TIME::TIMESTAMP_TZ",
+)
+
+
+def manifest_pipe_definition(database: str, schema: str, stage: str, file_format: str) -> PipeDefinition:
+    """The pipe that loads every manifest (``manifests/``) into ``load_manifests``, as the loader records them."""
+    columns = [c.name for c in bookkeeping_columns("snowflake")[LOAD_MANIFESTS]]
+    table = LOAD_MANIFESTS.upper()
+    select = ",\n        ".join(_MANIFEST_SELECT)
+    copy = (
+        f"COPY INTO {database}.{schema}.{table} ({', '.join(columns)})\n"
+        f"FROM (\n    SELECT\n        {select}\n"
+        f"    FROM @{_qualify(stage, database, schema)}/{MANIFEST_PREFIX}\n)\n"
+        f"FILE_FORMAT = (FORMAT_NAME = '{_qualify(file_format, database, schema)}')"
+    )
+    return PipeDefinition(name=MANIFESTS_PIPE, table=table, dataset="manifests", prefix=MANIFEST_PREFIX,
+                          copy_statement=copy)
+
+
 def storage_integration_sql(name: str, bucket: str, role_arn: str) -> str:
     return (
         f"CREATE STORAGE INTEGRATION IF NOT EXISTS {name}\n"
@@ -223,20 +282,29 @@ def render_setup_sql(
     storage_aws_role_arn: str | None = None,
     stage_name: str = DEFAULT_STAGE,
     file_format_name: str = DEFAULT_FILE_FORMAT,
+    manifest_file_format_name: str = DEFAULT_MANIFEST_FILE_FORMAT,
 ) -> str:
     """The whole Snowpipe setup as one idempotent SQL script (for accounts managed without Pulumi).
 
-    After running it, point the bucket's S3 event notifications (prefix ``dataset=``) at the SQS queue
-    shown in the ``notification_channel`` column of ``SHOW PIPES``.
+    After running it, point the bucket's S3 event notifications (prefixes ``dataset=`` and ``manifests/``)
+    at the SQS queue shown in the ``notification_channel`` column of ``SHOW PIPES``. The last statement
+    loads the manifests that were landed before the manifests pipe existed (COPY skips those it loaded).
     """
     fmt = file_format(file_format_name)
+    manifest_fmt = manifest_file_format(manifest_file_format_name)
     stage = external_stage(bucket, storage_integration, name=stage_name, file_format_name=file_format_name)
     statements = [f"CREATE DATABASE IF NOT EXISTS {database}", f"USE DATABASE {database}"]
     if storage_aws_role_arn:
         statements.append(storage_integration_sql(storage_integration, bucket, storage_aws_role_arn))
     statements += all_ddl("snowflake", f"{database}.{schema}")
-    statements += [fmt.create_sql(database, schema), stage.create_sql(database, schema)]
+    statements += [
+        fmt.create_sql(database, schema),
+        manifest_fmt.create_sql(database, schema),
+        stage.create_sql(database, schema),
+    ]
     pipes = pipe_definitions(database, schema, stage_name, file_format_name)
-    statements += [p.create_sql(database, schema) for p in pipes]
+    manifests = manifest_pipe_definition(database, schema, stage_name, manifest_file_format_name)
+    statements += [p.create_sql(database, schema) for p in [*pipes, manifests]]
+    statements.append(manifests.copy_statement)
     header = f"-- Grand Prix Insights: Snowpipe setup for {database}.{schema}, landing bucket s3://{bucket}/\n"
     return header + "\n\n".join(s + ";" for s in statements) + "\n"

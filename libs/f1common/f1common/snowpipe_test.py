@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
+import re
 import subprocess
 import sys
 
 import duckdb
 import pytest
 
-from f1common.datasets import DATASETS, Dataset, dataset_spec
+from f1common.datasets import DATASETS, Dataset, Source, dataset_spec
 from f1common.layout import data_key, new_run_id
+from f1common.manifest import Manifest, ManifestFile
 from f1common.sessions import SessionId, SessionType
 from f1common.snowpipe import (
     RUN_ID_SQL,
     external_stage,
     file_format,
+    manifest_file_format,
+    manifest_pipe_definition,
     pipe_definitions,
     render_setup_sql,
     staging_tables,
 )
-from f1common.warehouse import METADATA_COLUMNS
+from f1common.warehouse import LOAD_MANIFESTS, METADATA_COLUMNS, bookkeeping_columns
 
 
 def test_staging_tables_as_data() -> None:
@@ -73,11 +79,44 @@ def test_stage_and_file_format() -> None:
 def test_render_setup_sql_is_complete() -> None:
     script = render_setup_sql(database="GPI_PROD", bucket="gpi-prod-landing",
                               storage_aws_role_arn="arn:aws:iam::123456789012:role/snowflake-landing")
-    assert script.count("CREATE PIPE IF NOT EXISTS") == len(DATASETS)
-    assert script.count("CREATE TABLE IF NOT EXISTS GPI_PROD.STAGING.") == len(DATASETS) + 3
+    assert script.count("CREATE PIPE IF NOT EXISTS") == len(DATASETS) + 1  # + the manifests pipe
+    assert script.count("CREATE TABLE IF NOT EXISTS GPI_PROD.STAGING.") == len(DATASETS) + 4
     for needle in ("CREATE STORAGE INTEGRATION IF NOT EXISTS GPI_LANDING_S3", "CREATE FILE FORMAT IF NOT EXISTS",
                    "CREATE STAGE IF NOT EXISTS GPI_PROD.STAGING.GPI_LANDING_STAGE", "AUTO_INGEST = TRUE"):
         assert needle in script
+
+
+def test_manifests_pipe_loads_every_manifest_into_load_manifests() -> None:
+    pipe = manifest_pipe_definition("GPI_PROD", "STAGING", "GPI_LANDING_STAGE", "GPI_MANIFEST_JSON")
+    assert (pipe.name, pipe.table, pipe.prefix, pipe.auto_ingest) == ("MANIFESTS_PIPE", "LOAD_MANIFESTS", "manifests/",
+                                                                      True)
+    sql = pipe.copy_statement
+    columns = [c.name for c in bookkeeping_columns("snowflake")[LOAD_MANIFESTS]]
+    assert sql.startswith(f"COPY INTO GPI_PROD.STAGING.LOAD_MANIFESTS ({', '.join(columns)})")
+    assert "FROM @GPI_PROD.STAGING.GPI_LANDING_STAGE/manifests/" in sql
+    assert sql.endswith("FILE_FORMAT = (FORMAT_NAME = 'GPI_PROD.STAGING.GPI_MANIFEST_JSON')")
+    assert manifest_file_format().create_sql("GPI_PROD", "STAGING").endswith(
+        "TYPE = JSON STRIP_OUTER_ARRAY = FALSE COMPRESSION = AUTO")
+
+
+def test_manifests_pipe_paths_exist_in_a_real_manifest() -> None:
+    """Every `$1:a:b` path of the pipe's SELECT names a field of a FastF1 session run's manifest JSON."""
+    run_id = new_run_id()
+    session = SessionId(season=2024, round=5, session=SessionType.RACE)
+    key = data_key(Dataset.LAPS, run_id, session=session)
+    manifest = Manifest(run_id=run_id, source=Source.FASTF1, session=session, producer="ingestion",
+                        created_at=dt.datetime(2024, 5, 5, tzinfo=dt.timezone.utc),
+                        files=[ManifestFile(dataset=Dataset.LAPS, key=key, rows=3, bytes=10, sha256="0" * 64)])
+    document = json.loads(manifest.to_json())
+    sql = manifest_pipe_definition("D", "S", "ST", "F").copy_statement
+    paths = re.findall(r"\$1((?::[a-z_]+)+)", sql)
+    assert len(paths) == 7
+    for path in paths:
+        value: object = document
+        for part in path.strip(":").split(":"):
+            assert isinstance(value, dict) and part in value, f"{path} is not in the manifest"
+            value = value[part]
+        assert value is not None
 
 
 def test_snowpipe_module_imports_no_database_driver() -> None:

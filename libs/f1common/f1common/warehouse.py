@@ -8,12 +8,14 @@ unquoted identifiers (DuckDB resolves them case-insensitively, Snowflake upper-c
 are the dataset's columns in order, followed by the load metadata columns of :data:`METADATA_COLUMNS`.
 Bookkeeping tables in the same schema: ``load_history`` (one row per loaded file: a path is never
 loaded twice), ``load_quarantine`` (files refused with the error) and ``load_pending`` (files seen
-before the manifest that lists them); and ``race_calendar``, the DynamoDB calendar's session items
-exported for the pipeline-health dashboard (:func:`replace_race_calendar`).
+before the manifest that lists them); ``load_manifests`` (every manifest: dbt derives the complete
+runs from it, in loader and Snowpipe mode alike); and ``race_calendar``, the DynamoDB calendar's session
+items exported for the pipeline-health dashboard (:func:`replace_race_calendar`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Any, Literal, NamedTuple, Protocol
@@ -29,11 +31,43 @@ LOAD_HISTORY = "load_history"
 LOAD_QUARANTINE = "load_quarantine"
 LOAD_PENDING = "load_pending"
 RACE_CALENDAR = "race_calendar"
+LOAD_MANIFESTS = "load_manifests"
 
 LOAD_TIME = "_load_time"
 FILE_NAME = "_file_name"
 RUN_ID = "_run_id"
 ROW_NUMBER = "_row_number"
+
+
+# --- identifiers ---------------------------------------------------------------------------------
+
+# A name from data (a Parquet column, a dataset) becomes an SQL identifier only if it matches this pattern,
+# and is then quoted (:func:`quote_identifier`): lower-case snake case, at most 63 characters, like every
+# column of the contract (f1common.datasets).
+IDENTIFIER_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_SHOWN = 80  # characters of a refused name quoted in the error
+
+
+class UnsafeIdentifier(ValueError):
+    """A name that cannot become an SQL identifier; the message quotes a bounded prefix of it."""
+
+
+def check_identifier(name: object) -> str:
+    """`name` when it matches :data:`IDENTIFIER_RE`; raises :class:`UnsafeIdentifier` otherwise."""
+    if not isinstance(name, str) or IDENTIFIER_RE.fullmatch(name) is None:
+        shown = repr(name[:_SHOWN] + "..." if isinstance(name, str) and len(name) > _SHOWN else name)
+        raise UnsafeIdentifier(f"{shown} is not a safe SQL identifier (expected {IDENTIFIER_RE.pattern})")
+    return name
+
+
+def quote_identifier(name: object, dialect: Dialect) -> str:
+    """`name`, checked (:func:`check_identifier`) and quoted for the dialect.
+
+    Quoted as the spelling its unquoted form resolves to (``"note"`` in DuckDB, ``"NOTE"`` in Snowflake),
+    so that quoted and unquoted uses name the same column.
+    """
+    checked = check_identifier(name)
+    return f'"{checked.upper()}"' if _check(dialect) == "snowflake" else f'"{checked}"'
 
 
 class StagingColumn(NamedTuple):
@@ -130,11 +164,15 @@ def rows_column(dialect: Dialect) -> str:
     return "rows" if _check(dialect) == "duckdb" else '"ROWS"'
 
 
+_JSON_TYPES: Mapping[Dialect, str] = {"duckdb": "JSON", "snowflake": "VARIANT"}
+
+
 def bookkeeping_columns(dialect: Dialect) -> dict[str, list[StagingColumn]]:
-    """Columns of ``load_history``, ``load_quarantine`` and ``load_pending`` (timestamps UTC)."""
+    """Columns of ``load_history``, ``load_quarantine``, ``load_pending`` and ``load_manifests`` (timestamps UTC)."""
     s = column_type(ColumnType.STRING, dialect)
     ts = column_type(ColumnType.TIMESTAMP, dialect)
     i = column_type(ColumnType.INT, dialect)
+    json = _JSON_TYPES[_check(dialect)]
     return {
         LOAD_HISTORY: [
             StagingColumn("file_name", s, False),
@@ -158,12 +196,32 @@ def bookkeeping_columns(dialect: Dialect) -> dict[str, list[StagingColumn]]:
             StagingColumn("reason", s, False),
             StagingColumn("seen_at", ts, False),
         ],
+        # One row per manifest, in the manifest's own terms (Snowpipe's manifests pipe writes the same).
+        LOAD_MANIFESTS: [
+            StagingColumn("run_id", s, False),
+            StagingColumn("source", s, False),
+            StagingColumn("season", i, True),
+            StagingColumn("round", i, True),
+            StagingColumn("session", s, True),
+            StagingColumn("created_at", ts, False),
+            StagingColumn("files", json, False),
+            StagingColumn("manifest_key", s, False),
+            StagingColumn("loaded_at", ts, False),
+        ],
     }
 
 
 def bookkeeping_sql(dialect: Dialect, schema: str | None = None) -> list[str]:
     schema = schema or schema_name(dialect)
-    keys = {LOAD_HISTORY: "PRIMARY KEY (file_name)", LOAD_QUARANTINE: "", LOAD_PENDING: "PRIMARY KEY (file_name)"}
+    # DuckDB enforces the keys: a file's claim by the transaction that loads or quarantines it (the loader).
+    # Snowflake does not enforce them (its loader claims with conditional inserts): load_quarantine has none there.
+    quarantine_key = "PRIMARY KEY (file_name)" if dialect == "duckdb" else ""
+    keys = {
+        LOAD_HISTORY: "PRIMARY KEY (file_name)",
+        LOAD_QUARANTINE: quarantine_key,
+        LOAD_PENDING: "PRIMARY KEY (file_name)",
+        LOAD_MANIFESTS: "PRIMARY KEY (run_id)",
+    }
     return [
         create_table_sql(schema, name if dialect == "duckdb" else name.upper(), cols, keys[name])
         for name, cols in bookkeeping_columns(dialect).items()
@@ -181,9 +239,10 @@ def all_ddl(dialect: Dialect, schema: str | None = None) -> list[str]:
 
 
 def add_column_sql(spec: DatasetSpec, column: StagingColumn, dialect: Dialect, schema: str | None = None) -> str:
-    """Adds a new nullable column to a staging table (additive schema drift)."""
+    """Adds a new nullable column to a staging table (additive schema drift); the name comes from a file, so it
+    is checked and quoted (:func:`quote_identifier`)."""
     table = f"{schema or schema_name(dialect)}.{table_name(spec, dialect)}"
-    return f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column.name} {column.type}"
+    return f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote_identifier(column.name, dialect)} {column.type}"
 
 
 # --- race_calendar -------------------------------------------------------------------------------

@@ -16,8 +16,12 @@ from f1common.testing import START, calendar_item
 from f1common.warehouse import (
     METADATA_COLUMNS,
     RACE_CALENDAR_COLUMN_NAMES,
+    StagingColumn,
+    UnsafeIdentifier,
+    add_column_sql,
     all_ddl,
     column_type,
+    quote_identifier,
     race_calendar_ddl,
     replace_race_calendar,
     staging_table_sql,
@@ -123,3 +127,37 @@ def test_export_to_snowflake_with_its_ddl_and_paramstyle() -> None:
 def test_unknown_dialect_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown warehouse dialect 'postgres'"):
         replace_race_calendar(duckdb.connect(), [], "postgres")  # type: ignore[arg-type]
+
+
+def test_every_contract_column_is_a_safe_identifier_quoted_as_its_unquoted_spelling() -> None:
+    for spec in DATASETS.values():
+        for name in [c.name for c in spec.columns()] + list(METADATA_COLUMNS):
+            assert quote_identifier(name, "duckdb") == f'"{name}"'
+            assert quote_identifier(name, "snowflake") == f'"{name.upper()}"'
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["x VARCHAR; DELETE FROM staging.laps_staging; COMMIT; --", 'a"b', "Note", "", "a b", "é", "n" * 64, "1st", 7],
+)
+def test_names_off_the_pattern_are_refused_with_a_bounded_quote(name: object) -> None:
+    with pytest.raises(UnsafeIdentifier, match="not a safe SQL identifier") as refused:
+        quote_identifier(name, "duckdb")
+    assert len(str(refused.value)) < 200
+    with pytest.raises(UnsafeIdentifier):
+        add_column_sql(dataset_spec(Dataset.LAPS), StagingColumn(str(name), "VARCHAR", True), "snowflake")
+    long = "x" * 10_000 + " DROP"
+    with pytest.raises(UnsafeIdentifier) as refused:
+        quote_identifier(long, "snowflake")
+    assert len(str(refused.value)) < 200
+
+
+def test_a_quoted_new_column_named_like_a_keyword_is_added_in_duckdb() -> None:
+    con = duckdb.connect()
+    for statement in all_ddl("duckdb"):
+        con.execute(statement)
+    spec = dataset_spec(Dataset.LAPS)
+    for _ in range(2):  # IF NOT EXISTS
+        con.execute(add_column_sql(spec, StagingColumn("select", column_type(ColumnType.STRING, "duckdb"), True),
+                                   "duckdb"))
+    assert "select" in [r[0] for r in con.execute("DESCRIBE staging.laps_staging").fetchall()]

@@ -6,7 +6,10 @@ Events, one discriminated union on ``kind`` (:data:`ingestion.events.IngestionEv
   ``session`` [, ``attempt``, ``reason``, ``requested_at``]) -> :func:`ingestion.ingest.ingest_session`;
 * ``{"kind": "schedule", "season": 2025}`` -> :func:`ingestion.schedule_landing.land_schedule`;
 * ``{"kind": "ergast_backfill"[, "dump": DIR]}`` -> :func:`ingestion.ergast_landing.land_ergast` (default dump:
-  ``settings.ergast_dir``).
+  ``settings.ergast_dir``; a DIR outside it is refused).
+
+The handler logs a bounded summary of the event (:func:`f1common.observability.event_summary`), never the
+whole payload.
 
 A bad event raises :class:`~f1common.events.BadRequest` naming the field (the invocation fails and
 the scheduler's dead-letter queue keeps it); nothing is written.
@@ -19,12 +22,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from f1common.clients import aws_client
-from f1common.events import BadRequest
 from f1common.names import SERVICE_INGESTION
-from f1common.observability import service_logger
+from f1common.observability import event_summary, service_logger
 from f1common.settings import Settings
 from ingestion.ergast_landing import land_ergast
-from ingestion.events import BackfillRequest, ScheduleRequest, parse_event
+from ingestion.events import BackfillRequest, ScheduleRequest, allowed_dump, parse_event
 from ingestion.ingest import ingest_session
 from ingestion.observability import metrics
 from ingestion.schedule_landing import land_schedule
@@ -32,9 +34,10 @@ from ingestion.schedule_landing import land_schedule
 logger = service_logger(SERVICE_INGESTION)
 
 
-@logger.inject_lambda_context(log_event=True)
+@logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    logger.info("event received", extra={"event": event_summary(event)})
     settings = Settings()
     return route(event, settings=settings, s3=aws_client("s3", settings), dynamodb=aws_client("dynamodb", settings))
 
@@ -46,9 +49,7 @@ def route(event: Any, *, settings: Settings, s3: Any, dynamodb: Any) -> dict[str
         manifest = land_schedule(parsed.season, s3=s3, settings=settings)
         return {"kind": parsed.kind, "run_id": manifest.run_id, "rows": manifest.rows}
     if isinstance(parsed, BackfillRequest):
-        dump = parsed.dump or settings.ergast_dir
-        if dump is None or not dump.is_dir():
-            raise BadRequest(f"invalid backfill request: dump: no Ergast dump directory at {dump}")
+        dump = allowed_dump(parsed.dump, settings.ergast_dir)
         result = land_ergast(dump, s3=s3, settings=settings, progress=lambda line: logger.info(line))
         return {
             "kind": parsed.kind,

@@ -1,13 +1,23 @@
-"""Writing to the S3 landing zone: Parquet bytes with ``put_object``, then the manifest, last."""
+"""Writing to the S3 landing zone: Parquet bytes with ``put_object`` (tagged pending), then the manifest, last.
+
+A run's files are tagged ``gpi-publication=pending`` when written and re-tagged ``published`` just before the
+manifest (:func:`publish_files`); pending files expire by the bucket's lifecycle rule. Files that no manifest
+will list (a run that died or lost its claim) are reported by :func:`report_orphans`: a marker listing them,
+and each tagged pending again so that it expires.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from typing import Any
+from urllib.parse import urlencode
 
 import pyarrow as pa
 
+from f1common.clock import utc_iso
 from f1common.datasets import Dataset
-from f1common.layout import manifest_key
+from f1common.layout import PENDING, PUBLICATION_TAG, PUBLISHED, manifest_key, orphan_marker_key
 from f1common.manifest import Manifest, ManifestFile
 from f1common.tables import sha256, to_parquet_bytes
 
@@ -24,6 +34,7 @@ def put_table(s3: Any, bucket: str, key: str, dataset: Dataset, table: pa.Table)
         Body=data,
         ContentType=PARQUET_CONTENT_TYPE,
         Metadata={"sha256": digest, "rows": str(table.num_rows), "dataset": dataset.value},
+        Tagging=urlencode({PUBLICATION_TAG: PENDING}),
     )
     return ManifestFile(dataset=dataset, key=key, rows=table.num_rows, bytes=len(data), sha256=digest)
 
@@ -33,6 +44,40 @@ def put_manifest(s3: Any, bucket: str, manifest: Manifest) -> str:
     key = manifest_key(manifest.run_id)
     s3.put_object(Bucket=bucket, Key=key, Body=manifest.to_json(), ContentType="application/json")
     return key
+
+
+def tag_files(s3: Any, bucket: str, keys: list[str], state: str) -> None:
+    for key in keys:
+        s3.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": [{"Key": PUBLICATION_TAG, "Value": state}]})
+
+
+def publish_files(s3: Any, bucket: str, keys: list[str]) -> None:
+    """Re-tags a run's files ``published`` (they no longer expire): done after the fence, before the manifest."""
+    tag_files(s3, bucket, keys, PUBLISHED)
+
+
+def manifest_exists(s3: Any, bucket: str, run_id: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_object(Bucket=bucket, Key=manifest_key(run_id))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def report_orphans(
+    s3: Any, bucket: str, run_id: str, session_key: str, keys: list[str], reason: str, now: dt.datetime
+) -> str:
+    """Records files of `run_id` that no manifest will list (``markers/orphans/<run_id>.json``) and tags each
+    pending so that the lifecycle rule expires it; returns the marker's key."""
+    tag_files(s3, bucket, keys, PENDING)
+    marker = orphan_marker_key(run_id)
+    body = {"run_id": run_id, "session": session_key, "files": keys, "reason": reason, "detected_at": utc_iso(now)}
+    s3.put_object(Bucket=bucket, Key=marker, Body=json.dumps(body, sort_keys=True), ContentType="application/json")
+    return marker
 
 
 def list_keys(s3: Any, bucket: str, prefix: str = "") -> list[str]:

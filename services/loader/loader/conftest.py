@@ -153,3 +153,20 @@ def sf(snowflake_settings: Settings, tmp_path: Path) -> Iterator[SnowflakeWareho
         warehouse.ensure_schema()
         yield warehouse
         conn.close()
+
+
+# Column names a landed file may carry that must never become SQL (f1common.warehouse.check_identifier).
+HOSTILE_NAMES = [
+    "x VARCHAR; DELETE FROM staging.laps_staging; COMMIT; --",
+    'note" VARCHAR); DROP TABLE staging.load_history; --',
+    "Note",  # upper case: DuckDB and Snowflake would disagree on what it names
+    "a b",
+    "é",
+    "n" * 64,
+    "1st",
+]
+
+
+def with_column(table: pa.Table, name: str) -> pa.Table:
+    """`table` with a string column `name` appended (additive drift, or a hostile name)."""
+    return table.append_column(pa.field(name, pa.string()), pa.array(["x"] * table.num_rows, pa.string()))

@@ -1,8 +1,10 @@
 """An SQS batch of S3 event notifications (Powertools' BatchProcessor): each message loads what it announces.
 
-A body that is not an S3 notification is logged and dropped (retrying cannot fix it); a file that cannot be
-loaded is quarantined, which is success for the message. Only unexpected errors (S3 or warehouse
-unavailable) fail a message, which is reported in ``batchItemFailures`` and delivered again.
+A body that is not an S3 notification is logged, counted and dropped (retrying cannot fix it), and so is each
+malformed record of a notification (the valid records beside it load); a file that cannot be loaded is
+quarantined, and a key off the landing layout is recorded and counted as ignored, which is success for the
+message. Only unexpected errors (S3 or warehouse unavailable) fail a message, after its other files were
+processed; it is reported in ``batchItemFailures`` and delivered again.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from f1common import metrics as metric
 from f1common.names import SERVICE_LOADER
 from f1common.observability import add_counts, child_logger
-from loader.loading import LoadReport, Outcome, StagingWarehouse, load_keys
-from loader.notifications import BadMessage, s3_objects
+from loader.loading import LoadIncomplete, LoadReport, Outcome, StagingWarehouse, load_keys
+from loader.notifications import BadMessage, bounded, parse_notification
 
 logger = child_logger(SERVICE_LOADER)
 
@@ -27,22 +29,36 @@ _METRICS = {
     Outcome.SKIPPED: metric.FILES_SKIPPED,
     Outcome.PENDING: metric.FILES_PENDING,
     Outcome.QUARANTINED: metric.FILES_QUARANTINED,
+    Outcome.IGNORED: metric.FILES_IGNORED,
 }
 
 
 def process_body(body: str | dict[str, Any], *, s3: Any, warehouse: StagingWarehouse) -> LoadReport:
-    """Loads what one SQS message (an S3 event notification) announces; raises BadMessage for other bodies."""
-    report = LoadReport()
-    refs = s3_objects(body)
+    """Loads what one SQS message (an S3 event notification) announces.
+
+    Raises BadMessage for other bodies, and LoadIncomplete (with the report) when some files failed unexpectedly.
+    """
+    notification = parse_notification(body)
+    report = LoadReport(malformed_records=len(notification.malformed))
+    for problem in notification.malformed:
+        logger.error("malformed S3 event record skipped", extra={"error": problem})
+    failed: dict[str, str] = {}
+    refs = notification.objects
     for bucket in dict.fromkeys(r.bucket for r in refs):
         keys = [r.key for r in refs if r.bucket == bucket]
-        report.extend(load_keys(keys, s3=s3, bucket=bucket, warehouse=warehouse))
+        try:
+            report.extend(load_keys(keys, s3=s3, bucket=bucket, warehouse=warehouse))
+        except LoadIncomplete as exc:
+            report.extend(exc.report)
+            failed.update(exc.failed)
+    if failed:
+        raise LoadIncomplete(report, failed)
     return report
 
 
 def record_metrics(report: LoadReport, metrics: Metrics) -> None:
     add_counts(metrics, {name: report.counts[outcome.value] for outcome, name in _METRICS.items()})
-    add_counts(metrics, {metric.ROWS_LOADED: report.rows_loaded})
+    add_counts(metrics, {metric.ROWS_LOADED: report.rows_loaded, metric.RECORDS_MALFORMED: report.malformed_records})
 
 
 @dataclass
@@ -65,8 +81,14 @@ def load_batch(event: dict[str, Any], *, s3: Any, warehouse: StagingWarehouse, c
         try:
             result.report.extend(process_body(record.body, s3=s3, warehouse=warehouse))
         except BadMessage as exc:
+            result.report.malformed_records += 1
             logger.error("dropping SQS message that is not an S3 notification",
-                         extra={"message_id": record.message_id, "error": str(exc)})
+                         extra={"message_id": record.message_id, "error": bounded(str(exc))})
+        except LoadIncomplete as exc:
+            result.report.extend(exc.report)
+            logger.error("SQS message failed in part; it will be retried",
+                         extra={"message_id": record.message_id, "failed": exc.failed})
+            raise
         except Exception:
             logger.exception("SQS message failed; it will be retried", extra={"message_id": record.message_id})
             raise

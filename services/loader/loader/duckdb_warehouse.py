@@ -1,7 +1,16 @@
-"""The embedded warehouse: a DuckDB file standing in for Snowflake (schema `staging`)."""
+"""The embedded warehouse: a DuckDB file standing in for Snowflake (schema `staging`).
+
+Check-and-claim per file: the transaction that loads a file first claims it in ``load_history`` (its primary
+key), the one that quarantines it in ``load_quarantine`` (likewise); DuckDB refuses the second of two
+concurrent claims at its COMMIT, and the loser, finding the file processed, skips it
+(:class:`loader.loading.AlreadyProcessed`) instead of quarantining it. A failed statement or COMMIT ends the
+transaction; its error is what is raised, never the ROLLBACK's.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -9,9 +18,13 @@ import pyarrow as pa
 
 from f1common.clock import utc_now
 from f1common.datasets import DatasetSpec
+from f1common.manifest import Manifest
+from f1common.names import SERVICE_LOADER
+from f1common.observability import child_logger
 from f1common.warehouse import (
     FILE_NAME,
     LOAD_HISTORY,
+    LOAD_MANIFESTS,
     LOAD_PENDING,
     LOAD_QUARANTINE,
     LOAD_TIME,
@@ -24,7 +37,9 @@ from f1common.warehouse import (
     all_ddl,
     table_name,
 )
-from loader.loading import FileRejected
+from loader.loading import AlreadyProcessed, FileRejected, runs_without_manifest_sql
+
+logger = child_logger(SERVICE_LOADER)
 
 _S = STAGING_SCHEMA
 # Errors caused by the file's data (quarantine it); anything else (I/O, locks) propagates and is retried.
@@ -69,13 +84,37 @@ class DuckDBWarehouse:
         for statement in all_ddl("duckdb"):
             self.con.execute(statement)
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN ... COMMIT; on any error a ROLLBACK, and the error itself is raised."""
+        self.con.begin()
+        try:
+            yield
+            self.con.commit()
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        """Ends the transaction if it is still active; a failed ROLLBACK is logged, never raised over the error."""
+        try:
+            self.con.rollback()
+        except duckdb.Error as exc:
+            if "no transaction is active" not in str(exc):  # a failed statement or COMMIT ended it already
+                logger.warning("rollback failed", extra={"error": str(exc)[:200]})
+
+    def _settled(self, key: str) -> AlreadyProcessed | None:
+        """After a failed transaction: whether a concurrent one processed the file (then the failure is its claim)."""
+        state = self.file_state(key)
+        return None if state is None else AlreadyProcessed(key, state)
+
     def file_state(self, key: str) -> str | None:
-        row = self.con.execute(
+        rows = self.con.execute(
             f"SELECT 'LOADED' FROM {_S}.{LOAD_HISTORY} WHERE file_name = $1 "
             f"UNION ALL SELECT 'QUARANTINED' FROM {_S}.{LOAD_QUARANTINE} WHERE file_name = $1 LIMIT 1",
             [key],
-        ).fetchone()
-        return None if row is None else str(row[0])
+        ).fetchall()  # every row: a result left unfinished blocks the connection's next statement
+        return str(rows[0][0]) if rows else None
 
     def load_file(
         self, spec: DatasetSpec, table: pa.Table, *, key: str, run_id: str, new_columns: list[StagingColumn]
@@ -84,24 +123,25 @@ class DuckDBWarehouse:
         incoming = table.append_column(ROW_NUMBER, pa.array(range(1, table.num_rows + 1), pa.int64()))
         now = utc_now()
         self.con.register("_incoming", incoming)
-        self.con.begin()
         try:
-            for column in new_columns:
-                self.con.execute(add_column_sql(spec, column, "duckdb"))
-            self.con.execute(
-                f"INSERT INTO {target} BY NAME "
-                f"SELECT *, $1::TIMESTAMPTZ AS {LOAD_TIME}, $2 AS {FILE_NAME}, $3 AS {RUN_ID} FROM _incoming",
-                [now, key, run_id],
-            )
-            self.con.execute(
-                f"INSERT INTO {_S}.{LOAD_HISTORY} (file_name, run_id, dataset, rows, loaded_at, status) "
-                "VALUES ($1, $2, $3, $4, $5, 'LOADED')",
-                [key, run_id, spec.name, table.num_rows, now],
-            )
-            self.con.execute(f"DELETE FROM {_S}.{LOAD_PENDING} WHERE file_name = $1", [key])
-            self.con.commit()
+            with self._transaction():
+                self._claim(key)
+                self.con.execute(
+                    f"INSERT INTO {_S}.{LOAD_HISTORY} (file_name, run_id, dataset, rows, loaded_at, status) "
+                    "VALUES ($1, $2, $3, $4, $5, 'LOADED')",
+                    [key, run_id, spec.name, table.num_rows, now],
+                )
+                for column in new_columns:
+                    self.con.execute(add_column_sql(spec, column, "duckdb"))
+                self.con.execute(
+                    f"INSERT INTO {target} BY NAME "
+                    f"SELECT *, $1::TIMESTAMPTZ AS {LOAD_TIME}, $2 AS {FILE_NAME}, $3 AS {RUN_ID} FROM _incoming",
+                    [now, key, run_id],
+                )
+                self.con.execute(f"DELETE FROM {_S}.{LOAD_PENDING} WHERE file_name = $1", [key])
         except duckdb.Error as exc:
-            self.con.rollback()
+            if (settled := self._settled(key)) is not None:
+                raise settled from None
             if isinstance(exc, _DATA_ERRORS):
                 raise FileRejected(f"DuckDB refused the rows of {spec.name}: {exc}") from None
             raise
@@ -109,15 +149,26 @@ class DuckDBWarehouse:
             self.con.unregister("_incoming")
         return table.num_rows
 
+    def _claim(self, key: str) -> None:
+        """Inside the transaction: raises AlreadyProcessed when the file is loaded or quarantined (committed)."""
+        state = self.file_state(key)
+        if state is not None:
+            raise AlreadyProcessed(key, state)
+
     def quarantine(self, key: str, *, run_id: str | None, dataset: str | None, error: str) -> None:
-        self.con.begin()
-        self.con.execute(
-            f"INSERT INTO {_S}.{LOAD_QUARANTINE} (file_name, run_id, dataset, error, quarantined_at) "
-            "VALUES ($1, $2, $3, $4, $5)",
-            [key, run_id, dataset, error, utc_now()],
-        )
-        self.con.execute(f"DELETE FROM {_S}.{LOAD_PENDING} WHERE file_name = $1", [key])
-        self.con.commit()
+        try:
+            with self._transaction():
+                self._claim(key)
+                self.con.execute(
+                    f"INSERT INTO {_S}.{LOAD_QUARANTINE} (file_name, run_id, dataset, error, quarantined_at) "
+                    "VALUES ($1, $2, $3, $4, $5)",
+                    [key, run_id, dataset, error, utc_now()],
+                )
+                self.con.execute(f"DELETE FROM {_S}.{LOAD_PENDING} WHERE file_name = $1", [key])
+        except duckdb.Error:
+            if (settled := self._settled(key)) is not None:
+                raise settled from None
+            raise
 
     def mark_pending(self, key: str, *, run_id: str, dataset: str, reason: str) -> None:
         self.con.execute(
@@ -125,6 +176,29 @@ class DuckDBWarehouse:
             "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (file_name) DO UPDATE SET reason = excluded.reason",
             [key, run_id, dataset, reason, utc_now()],
         )
+
+    def record_manifest(self, manifest: Manifest, *, key: str) -> None:
+        """Records the run's manifest once; a concurrent delivery of the same manifest that commits first wins."""
+        session = manifest.session
+        try:
+            self.con.execute(
+                f"INSERT INTO {_S}.{LOAD_MANIFESTS} "
+                "(run_id, source, season, round, session, created_at, files, manifest_key, loaded_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (run_id) DO NOTHING",
+                [manifest.run_id, manifest.source.value, session.season if session else None,
+                 session.round if session else None, session.session.code if session else None,
+                 manifest.created_at, manifest.files_json(), key, utc_now()],
+            )
+        except (duckdb.ConstraintException, duckdb.TransactionException):
+            # ON CONFLICT sees committed rows only: two deliveries inserting at once collide at commit
+            recorded = self.con.execute(
+                f"SELECT count(*) FROM {_S}.{LOAD_MANIFESTS} WHERE run_id = $1", [manifest.run_id]
+            ).fetchall()
+            if not recorded or recorded[0][0] == 0:
+                raise
+
+    def runs_without_manifest(self) -> list[str]:
+        return [str(r[0]) for r in self.con.execute(runs_without_manifest_sql(_S)).fetchall()]
 
     def staging_rows(self, spec: DatasetSpec, key: str | None = None) -> int:
         target = f"{_S}.{table_name(spec, 'duckdb')}"

@@ -6,19 +6,31 @@ For each created key (from S3 event notifications, in any order, possibly repeat
 - a data file loads only when its run's manifest exists and lists it; before that it is recorded as
   pending (`load_pending`) and loaded when the manifest's own notification arrives;
 - a file already in `load_history` (or `load_quarantine`) is skipped, so duplicate messages and replays
-  add no rows;
+  add no rows; the warehouse claims a file in the transaction that loads it (check-and-claim, per file), so
+  concurrent deliveries of one file load it once and the losers skip it;
 - a file is checked against its manifest entry (size, sha256, Parquet, row count, schema) before any row
   is written; a refused file goes to `load_quarantine` with the reason and the others carry on;
-- extra columns (additive drift) are added to the staging table as nullable columns and loaded.
+- extra columns (additive drift) are added to the staging table as nullable columns and loaded; every column
+  name of a file must be a safe identifier (:func:`f1common.warehouse.check_identifier`), else the file is
+  quarantined;
+- a manifest whose body names another run than its key is refused (quarantined), and so are its run's files;
+- a key off the landing layout is recorded in `load_quarantine` and reported as ignored.
 
+Each key, and each entry of a manifest, succeeds, waits or is quarantined on its own: an unexpected error
+(S3 or the warehouse unavailable) on one does not stop the others, and is raised after them
+(:class:`LoadIncomplete`, with the report of what was done) so that the message is retried.
 The warehouse loads one file in one transaction, together with its `load_history` row.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -30,13 +42,32 @@ from f1common.manifest import Manifest, ManifestFile
 from f1common.names import SERVICE_LOADER
 from f1common.observability import child_logger
 from f1common.tables import read_parquet_bytes, schema_diff, sha256
-from f1common.warehouse import METADATA_COLUMNS, Dialect, StagingColumn, column_type
+from f1common.warehouse import (
+    LOAD_HISTORY,
+    LOAD_MANIFESTS,
+    LOAD_QUARANTINE,
+    METADATA_COLUMNS,
+    Dialect,
+    StagingColumn,
+    UnsafeIdentifier,
+    check_identifier,
+    column_type,
+)
+from loader.notifications import bounded
 
 logger = child_logger(SERVICE_LOADER)
 
 
 class FileRejected(ValueError):
     """A file cannot be loaded as it is; the message says why. The file is quarantined."""
+
+
+class AlreadyProcessed(Exception):
+    """The warehouse found the file loaded or quarantined when it came to claim it (a concurrent delivery won)."""
+
+    def __init__(self, key: str, state: str) -> None:
+        super().__init__(f"{key} is already {state.lower()}")
+        self.state = state
 
 
 class Outcome(str, Enum):
@@ -58,6 +89,7 @@ class FileResult:
 @dataclass
 class LoadReport:
     results: list[FileResult] = field(default_factory=list)
+    malformed_records: int = 0  # notification records that named no object (counted by the consumer)
 
     def add(self, result: FileResult) -> None:
         self.results.append(result)
@@ -67,6 +99,7 @@ class LoadReport:
 
     def extend(self, other: LoadReport) -> None:
         self.results.extend(other.results)
+        self.malformed_records += other.malformed_records
 
     @property
     def counts(self) -> dict[str, int]:
@@ -94,14 +127,32 @@ class StagingWarehouse(Protocol):
     def load_file(
         self, spec: DatasetSpec, table: pa.Table, *, key: str, run_id: str, new_columns: list[StagingColumn]
     ) -> int:
-        """Adds `new_columns`, inserts the rows with load metadata and records `load_history`, atomically.
+        """Claims the file, adds `new_columns`, inserts the rows with load metadata and records `load_history`,
+        atomically.
 
-        Returns the rows inserted; raises :class:`FileRejected` when the warehouse refuses the data.
+        Returns the rows inserted; raises :class:`FileRejected` when the warehouse refuses the data and
+        :class:`AlreadyProcessed` when the file was loaded or quarantined meanwhile (nothing is written).
         """
 
-    def quarantine(self, key: str, *, run_id: str | None, dataset: str | None, error: str) -> None: ...
+    def quarantine(self, key: str, *, run_id: str | None, dataset: str | None, error: str) -> None:
+        """Records the file in `load_quarantine`; raises :class:`AlreadyProcessed` (writing nothing) when it was
+        loaded or quarantined meanwhile."""
 
     def mark_pending(self, key: str, *, run_id: str, dataset: str, reason: str) -> None: ...
+
+    def record_manifest(self, manifest: Manifest, *, key: str) -> None:
+        """Records the manifest in ``load_manifests`` once (dbt derives the complete runs from it)."""
+
+    def runs_without_manifest(self) -> list[str]:
+        """Run ids with loaded or quarantined files and no ``load_manifests`` row."""
+
+
+def runs_without_manifest_sql(schema: str) -> str:
+    """The run ids of ``load_history`` and ``load_quarantine`` that ``load_manifests`` does not hold, sorted."""
+    runs = " UNION ".join(f"SELECT run_id FROM {schema}.{table} WHERE run_id IS NOT NULL"
+                          for table in (LOAD_HISTORY, LOAD_QUARANTINE))
+    return (f"SELECT DISTINCT runs.run_id FROM ({runs}) AS runs WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {schema}.{LOAD_MANIFESTS} AS m WHERE m.run_id = runs.run_id) ORDER BY 1")
 
 
 _ARROW_TO_COLUMN: list[tuple[Any, ColumnType]] = [
@@ -140,6 +191,11 @@ def check_file(data: bytes, entry: ManifestFile, dialect: Dialect) -> tuple[pa.T
         raise FileRejected(f"not a readable Parquet file: {exc}") from None
     if table.num_rows != entry.rows:
         raise FileRejected(f"file has {table.num_rows} rows, manifest says {entry.rows}")
+    for name in table.column_names:  # before any name reaches SQL
+        try:
+            check_identifier(name)
+        except UnsafeIdentifier as exc:
+            raise FileRejected(f"column name refused: {exc}") from None
     diff = schema_diff(table.schema, spec)
     if not diff.additive_only:
         raise FileRejected(f"schema drift in {spec.name}: {diff.describe()}")
@@ -168,22 +224,44 @@ def _get(s3: Any, bucket: str, key: str) -> bytes | None:
         raise
 
 
+class LoadIncomplete(RuntimeError):
+    """Unexpected errors on some keys or manifest entries (retried with the message); `report` holds what the
+    others did."""
+
+    def __init__(self, report: LoadReport, failed: dict[str, str]) -> None:
+        shown = "; ".join(f"{key}: {error}" for key, error in list(failed.items())[:3])
+        super().__init__(f"{len(failed)} of the message's files failed and will be retried: {shown}")
+        self.report, self.failed = report, failed
+
+
 class _Loader:
     def __init__(self, s3: Any, bucket: str, warehouse: StagingWarehouse) -> None:
         self.s3, self.bucket, self.warehouse = s3, bucket, warehouse
         self.report = LoadReport()
+        self.failed: dict[str, str] = {}  # key -> unexpected error, raised after the others (LoadIncomplete)
         self._manifests: dict[str, Manifest] = {}
 
+    def isolated(self, key: str, step: Callable[[], None]) -> None:
+        """Runs one key's (or one manifest entry's) step; an unexpected error is kept, and the others carry on."""
+        try:
+            step()
+        except Exception as exc:
+            logger.exception("file failed; it will be retried", extra={"key": key})
+            self.failed[key] = bounded(f"{type(exc).__name__}: {exc}")
+
     def manifest(self, run_id: str) -> Manifest | None:
-        """The run's manifest; raises FileRejected when it exists but is invalid."""
+        """The run's manifest; raises FileRejected when it exists but is invalid or names another run."""
         if run_id not in self._manifests:  # only found manifests are cached: one may land during the batch
             data = _get(self.s3, self.bucket, manifest_key(run_id))
             if data is None:
                 return None
             try:
-                self._manifests[run_id] = Manifest.from_json(data)
+                manifest = Manifest.from_json(data)
             except ValidationError as exc:
-                raise FileRejected(f"invalid manifest {manifest_key(run_id)}: {exc}") from None
+                raise FileRejected(f"invalid manifest {manifest_key(run_id)}: {bounded(str(exc))}") from None
+            if manifest.run_id != run_id:
+                raise FileRejected(f"manifest {manifest_key(run_id)} names another run: {manifest.run_id}")
+            self._manifests[run_id] = manifest
         return self._manifests[run_id]
 
     def key(self, key: str) -> None:
@@ -197,23 +275,20 @@ class _Loader:
         try:
             manifest = self.manifest(run_id)
         except FileRejected as exc:
-            if self.warehouse.file_state(key) is None:
-                self.warehouse.quarantine(key, run_id=run_id, dataset=None, error=str(exc))
-                self.report.add(FileResult(key, Outcome.QUARANTINED, detail=str(exc)))
-            else:
-                self.report.add(FileResult(key, Outcome.SKIPPED, detail="manifest already quarantined"))
+            self.reject(key, run_id, None, str(exc))
             return
         if manifest is None:
             self.report.add(FileResult(key, Outcome.IGNORED, detail="manifest no longer exists"))
             return
+        self.warehouse.record_manifest(manifest, key=key)
         for entry in manifest.files:
-            self.entry(entry, manifest)
+            self.isolated(entry.key, partial(self.entry, entry, manifest))
 
     def data_key(self, key: str) -> None:
         try:
             landed = parse_data_key(key)
         except ValueError as exc:
-            self.report.add(FileResult(key, Outcome.IGNORED, detail=str(exc)))
+            self.off_layout(key, str(exc))
             return
         state = self.warehouse.file_state(key)
         if state is not None:
@@ -229,14 +304,29 @@ class _Loader:
             self.warehouse.mark_pending(key, run_id=landed.run_id, dataset=landed.dataset.value, reason=reason)
             self.report.add(FileResult(key, Outcome.PENDING, detail=reason))
             return
+        self.warehouse.record_manifest(manifest, key=manifest_key(manifest.run_id))  # its own event may be lost
         entry = manifest.file_for(key)
         if entry is None:
             self.reject(key, landed.run_id, landed.dataset.value, f"not listed in the manifest of run {landed.run_id}")
             return
         self.entry(entry, manifest)
 
+    def off_layout(self, key: str, error: str) -> None:
+        """A key off the landing layout: recorded in the quarantine once, reported (and counted) as ignored."""
+        if self.warehouse.file_state(key) is None:
+            with suppress(AlreadyProcessed):  # recorded meanwhile by a concurrent delivery
+                self.warehouse.quarantine(key, run_id=None, dataset=None, error=f"off the landing layout: {error}")
+        self.report.add(FileResult(key, Outcome.IGNORED, detail=error))
+
     def reject(self, key: str, run_id: str | None, dataset: str | None, error: str) -> None:
-        self.warehouse.quarantine(key, run_id=run_id, dataset=dataset, error=error)
+        if self.warehouse.file_state(key) is not None:
+            self.report.add(FileResult(key, Outcome.SKIPPED, detail="already quarantined"))
+            return
+        try:
+            self.warehouse.quarantine(key, run_id=run_id, dataset=dataset, error=error)
+        except AlreadyProcessed as exc:
+            self.report.add(FileResult(key, Outcome.SKIPPED, detail=str(exc)))
+            return
         self.report.add(FileResult(key, Outcome.QUARANTINED, detail=error))
 
     def entry(self, entry: ManifestFile, manifest: Manifest) -> None:
@@ -259,13 +349,58 @@ class _Loader:
         except FileRejected as exc:
             self.reject(key, manifest.run_id, dataset, str(exc))
             return
+        except AlreadyProcessed as exc:
+            self.report.add(FileResult(key, Outcome.SKIPPED, detail=str(exc)))
+            return
         detail = f"added columns {[c.name for c in new_columns]}" if new_columns else ""
         self.report.add(FileResult(key, Outcome.LOADED, rows=rows, detail=detail))
 
 
+def backfill_manifests(*, s3: Any, bucket: str, warehouse: StagingWarehouse) -> list[str]:
+    """Records the manifests of runs loaded before ``load_manifests`` existed; returns their run ids.
+
+    A warehouse created before the loader recorded manifests holds staging rows whose runs dbt cannot see
+    as complete (analytics/dbt ``stg_landing__runs``). Each run with loaded or quarantined files and no
+    manifest row gets its manifest from the bucket. A manifest that is gone or invalid is logged and its run
+    left out (as it would be had it never been loaded). Idempotent: in an up-to-date warehouse it is one query.
+    """
+    missing = warehouse.runs_without_manifest()
+    if not missing:
+        return []
+    loader = _Loader(s3, bucket, warehouse)
+    recorded: list[str] = []
+    for run_id in missing:
+        try:
+            manifest = loader.manifest(run_id)
+        except FileRejected as exc:
+            logger.warning("manifest not backfilled: invalid", extra={"run_id": run_id, "error": str(exc)[:200]})
+            continue
+        if manifest is None or manifest.run_id != run_id:
+            logger.warning("manifest not backfilled: not in the bucket", extra={"run_id": run_id})
+            continue
+        warehouse.record_manifest(manifest, key=manifest_key(run_id))
+        recorded.append(run_id)
+    logger.info("manifests backfilled", extra={"recorded": len(recorded), "missing": len(missing)})
+    return recorded
+
+
+# The warehouses whose manifests were backfilled: once per connection (a warm Lambda container's, a local run's).
+_BACKFILLED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 def load_keys(keys: list[str], *, s3: Any, bucket: str, warehouse: StagingWarehouse) -> LoadReport:
-    """Processes created keys of the landing bucket with Snowpipe semantics (see the module doc)."""
+    """Processes created keys of the landing bucket with Snowpipe semantics (see the module doc).
+
+    The first call on a warehouse connection first backfills the manifests of older loads
+    (:func:`backfill_manifests`): upgrading a warehouse needs no separate step.
+    Raises :class:`LoadIncomplete` after every key was tried when some failed unexpectedly.
+    """
+    if warehouse not in _BACKFILLED:
+        backfill_manifests(s3=s3, bucket=bucket, warehouse=warehouse)
+        _BACKFILLED.add(warehouse)
     loader = _Loader(s3, bucket, warehouse)
     for key in dict.fromkeys(keys):
-        loader.key(key)
+        loader.isolated(key, partial(loader.key, key))
+    if loader.failed:
+        raise LoadIncomplete(loader.report, loader.failed)
     return loader.report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pyarrow as pa
@@ -13,7 +14,7 @@ from f1common.layout import data_key
 from f1common.tables import to_parquet_bytes
 from loader.conftest import BUCKET, SMALL, Run
 from loader.duckdb_warehouse import DuckDBWarehouse
-from loader.loading import Outcome, load_keys
+from loader.loading import Outcome, backfill_manifests, load_keys
 
 
 def _run(tables: dict[Dataset, pa.Table], datasets: list[Dataset]) -> Run:
@@ -75,6 +76,50 @@ def test_reload_and_duplicate_keys_add_no_rows(s3: Any, warehouse: DuckDBWarehou
     assert set(again.keys(Outcome.SKIPPED)) == set(run.keys)
     for entry in run.manifest.files:
         assert warehouse.staging_rows(dataset_spec(entry.dataset)) == entry.rows
+
+
+def test_every_manifest_is_recorded_once_with_its_files(s3: Any, warehouse: DuckDBWarehouse,
+                                                        ergast_tables: dict[Dataset, pa.Table]) -> None:
+    run = _run(ergast_tables, SMALL)
+    run.land(s3)
+    load_keys([run.keys[0], run.manifest_key, *run.keys, run.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)
+    load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)
+
+    rows = warehouse.con.execute(
+        "SELECT run_id, source, season, manifest_key, files FROM staging.load_manifests").fetchall()
+    assert [r[:4] for r in rows] == [(run.run_id, "ergast", None, run.manifest_key)]
+    files = json.loads(rows[0][4])
+    assert [(f["dataset"], f["key"], f["rows"]) for f in files] == [
+        (e.dataset.value, e.key, e.rows) for e in run.manifest.files]
+
+
+def test_a_warehouse_loaded_before_load_manifests_gets_its_manifests_on_the_first_load(
+        s3: Any, tmp_path: Any, ergast_tables: dict[Dataset, pa.Table]) -> None:
+    # a warehouse of the previous version: staging rows and load history, no load_manifests table
+    old, gone, bad = (_run(ergast_tables, [d]) for d in SMALL)
+    path = tmp_path / "old.duckdb"
+    with DuckDBWarehouse.open(path) as wh:
+        for run in (old, gone, bad):
+            run.land(s3)
+            load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=wh)
+        wh.con.execute("DROP TABLE staging.load_manifests")
+    s3.delete_object(Bucket=BUCKET, Key=gone.manifest_key)  # a manifest no longer in the bucket
+    s3.put_object(Bucket=BUCKET, Key=bad.manifest_key, Body=b"{not json")
+    new = _run(ergast_tables, [Dataset.ERGAST_DRIVERS])
+    new.land(s3)
+
+    with DuckDBWarehouse.open(path) as wh:  # the upgraded loader: the table is created empty
+        assert wh.runs_without_manifest() == sorted([old.run_id, gone.run_id, bad.run_id])
+        report = load_keys([new.manifest_key], s3=s3, bucket=BUCKET, warehouse=wh)
+        manifests = dict(wh.con.execute("SELECT run_id, manifest_key FROM staging.load_manifests").fetchall())
+        assert report.counts["loaded"] == 1
+        assert manifests == {old.run_id: old.manifest_key, new.run_id: new.manifest_key}
+        assert wh.runs_without_manifest() == sorted([gone.run_id, bad.run_id])
+        # the gone and the invalid manifest stay missing; trying again changes nothing
+        assert backfill_manifests(s3=s3, bucket=BUCKET, warehouse=wh) == []
+        [(files,)] = wh.con.execute("SELECT files FROM staging.load_manifests WHERE run_id = $1",
+                                    [old.run_id]).fetchall()
+        assert [f["key"] for f in json.loads(files)] == old.keys
 
 
 def test_files_before_their_manifest_are_held_back(s3: Any, warehouse: DuckDBWarehouse,

@@ -9,6 +9,12 @@ COPY (the pipes' transformation, reading the metadata from the file and ``CURREN
 ``_load_time``; ``PURGE = TRUE`` removes the staged copy) and records ``load_history``. The staged file's
 content is deterministic, so Snowflake's own COPY load metadata also skips a file staged twice (e.g. two
 Lambdas racing on duplicate notifications).
+
+Check-and-claim per file: Snowflake enforces no keys, so the ``load_history`` row (after the COPY) and the
+``load_quarantine`` row are conditional inserts (``WHERE NOT EXISTS`` the file in either table) in the
+file's transaction; when the file was processed meanwhile nothing is written and
+:class:`loader.loading.AlreadyProcessed` is raised. Column names are checked and quoted
+(:func:`f1common.warehouse.quote_identifier`). A failed ROLLBACK never hides the error that caused it.
 """
 
 from __future__ import annotations
@@ -24,10 +30,14 @@ from snowflake.connector.errors import DatabaseError
 
 from f1common.datasets import DATASETS, DatasetSpec
 from f1common.layout import parse_data_key
+from f1common.manifest import Manifest
+from f1common.names import SERVICE_LOADER
+from f1common.observability import child_logger
 from f1common.settings import Settings
 from f1common.warehouse import (
     FILE_NAME,
     LOAD_HISTORY,
+    LOAD_MANIFESTS,
     LOAD_PENDING,
     LOAD_QUARANTINE,
     LOAD_TIME,
@@ -37,17 +47,20 @@ from f1common.warehouse import (
     StagingColumn,
     add_column_sql,
     all_ddl,
+    check_identifier,
     dataset_columns,
+    quote_identifier,
     rows_column,
     schema_name,
     table_name,
 )
-from loader.loading import FileRejected
+from loader.loading import AlreadyProcessed, FileRejected, runs_without_manifest_sql
 from loader.snowflake_auth import database_name, warehouse_connection
 
 STAGING = schema_name("snowflake")
 DEFAULT_LOADER_STAGE = "GPI_LOADER_STAGE"
 _WAREHOUSES: dict[int, Any] = {}
+logger = child_logger(SERVICE_LOADER)
 
 
 def staged_copy_statement(
@@ -55,10 +68,13 @@ def staged_copy_statement(
 ) -> str:
     """COPY of one staged, enriched file: the pipes' transformation with the metadata read from the file."""
     cols = [*dataset_columns(spec, "snowflake"), *extra]
-    target = ", ".join([c.name for c in cols] + [LOAD_TIME, FILE_NAME, RUN_ID, ROW_NUMBER])
+    target = ", ".join(quote_identifier(name, "snowflake")
+                       for name in [*(c.name for c in cols), LOAD_TIME, FILE_NAME, RUN_ID, ROW_NUMBER])
+    # the Parquet field of each column, by its exact (checked) name
     select = ", ".join(
-        [f"$1:{c.name}::{c.type}" for c in cols]
-        + ["CURRENT_TIMESTAMP()", f"$1:{FILE_NAME}::VARCHAR", f"$1:{RUN_ID}::VARCHAR", f"$1:{ROW_NUMBER}::NUMBER(38,0)"]
+        [f'$1:"{check_identifier(c.name)}"::{c.type}' for c in cols]
+        + ["CURRENT_TIMESTAMP()", f'$1:"{FILE_NAME}"::VARCHAR', f'$1:"{RUN_ID}"::VARCHAR',
+           f'$1:"{ROW_NUMBER}"::NUMBER(38,0)']
     )
     return (
         f"COPY INTO {database}.{schema}.{table_name(spec, 'snowflake')} ({target}) "
@@ -90,6 +106,23 @@ class SnowflakeWarehouse:
             cur.execute(sql, params)
             return list(cur.fetchall()) if cur.description else []
 
+    def _rollback(self) -> None:
+        """Ends the transaction; a failed ROLLBACK is logged, never raised over the error being handled."""
+        try:
+            self._execute("ROLLBACK")
+        except Exception as exc:
+            logger.warning("rollback failed", extra={"error": str(exc)[:200]})
+
+    def _unprocessed(self) -> str:
+        """The condition of a claim: the file (the first and second parameter) is neither loaded nor quarantined."""
+        return (f"NOT EXISTS (SELECT 1 FROM {self.fq}.{LOAD_HISTORY} WHERE file_name = %s) "
+                f"AND NOT EXISTS (SELECT 1 FROM {self.fq}.{LOAD_QUARANTINE} WHERE file_name = %s)")
+
+    def _claimed(self, result: list[tuple[Any, ...]], key: str) -> None:
+        """After a conditional insert (``number of rows inserted``): raises AlreadyProcessed when it wrote nothing."""
+        if not result or not int(result[0][0] or 0):
+            raise AlreadyProcessed(key, self.file_state(key) or "PROCESSED")
+
     def ensure_schema(self) -> None:
         for statement in all_ddl("snowflake", self.fq):
             self._execute(statement)
@@ -114,6 +147,7 @@ class SnowflakeWarehouse:
         return None
 
     def _stage_file(self, table: pa.Table, key: str, run_id: str) -> str:
+        parse_data_key(key)  # the key becomes a path and a PUT target: only keys of the landing layout
         n = table.num_rows
         enriched = (
             table.append_column(FILE_NAME, pa.array([key] * n, pa.string()))
@@ -143,19 +177,19 @@ class SnowflakeWarehouse:
             if status == "LOADED" and loaded != table.num_rows:
                 raise FileRejected(f"COPY loaded {loaded} of {table.num_rows} rows")
             if status not in ("LOADED", "LOAD_SKIPPED"):
-                raise FileRejected(f"COPY of {source} returned {status}: {result}")
-            self._execute(
+                raise FileRejected(f"COPY of {source} returned {status}: {str(result)[:200]}")
+            self._claimed(self._execute(
                 f"INSERT INTO {self.fq}.{LOAD_HISTORY} (file_name, run_id, dataset, {rows_column('snowflake')}, "
-                "loaded_at, status) VALUES (%s, %s, %s, %s, CURRENT_TIMESTAMP(), 'LOADED')",
-                (key, run_id, spec.name, table.num_rows),
-            )
+                f"loaded_at, status) SELECT %s, %s, %s, %s, CURRENT_TIMESTAMP(), 'LOADED' WHERE {self._unprocessed()}",
+                (key, run_id, spec.name, table.num_rows, key, key),
+            ), key)
             self._execute(f"DELETE FROM {self.fq}.{LOAD_PENDING} WHERE file_name = %s", (key,))
             self._execute("COMMIT")
-        except FileRejected:
-            self._execute("ROLLBACK")
+        except (FileRejected, AlreadyProcessed):
+            self._rollback()
             raise
         except DatabaseError as exc:
-            self._execute("ROLLBACK")
+            self._rollback()
             if _is_data_error(exc):
                 raise FileRejected(f"Snowflake refused the rows of {spec.name}: {exc}") from None
             raise
@@ -163,12 +197,18 @@ class SnowflakeWarehouse:
         return loaded if status == "LOADED" else 0
 
     def quarantine(self, key: str, *, run_id: str | None, dataset: str | None, error: str) -> None:
-        self._execute(
-            f"INSERT INTO {self.fq}.{LOAD_QUARANTINE} (file_name, run_id, dataset, error, quarantined_at) "
-            "VALUES (%s, %s, %s, %s, CURRENT_TIMESTAMP())",
-            (key, run_id, dataset, error),
-        )
-        self._execute(f"DELETE FROM {self.fq}.{LOAD_PENDING} WHERE file_name = %s", (key,))
+        self._execute("BEGIN")
+        try:
+            self._claimed(self._execute(
+                f"INSERT INTO {self.fq}.{LOAD_QUARANTINE} (file_name, run_id, dataset, error, quarantined_at) "
+                f"SELECT %s, %s, %s, %s, CURRENT_TIMESTAMP() WHERE {self._unprocessed()}",
+                (key, run_id, dataset, error, key, key),
+            ), key)
+            self._execute(f"DELETE FROM {self.fq}.{LOAD_PENDING} WHERE file_name = %s", (key,))
+            self._execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
 
     def mark_pending(self, key: str, *, run_id: str, dataset: str, reason: str) -> None:
         self._execute(f"DELETE FROM {self.fq}.{LOAD_PENDING} WHERE file_name = %s", (key,))
@@ -177,6 +217,21 @@ class SnowflakeWarehouse:
             "VALUES (%s, %s, %s, %s, CURRENT_TIMESTAMP())",
             (key, run_id, dataset, reason),
         )
+
+    def record_manifest(self, manifest: Manifest, *, key: str) -> None:
+        session = manifest.session
+        self._execute(
+            f"INSERT INTO {self.fq}.{LOAD_MANIFESTS} "
+            "(run_id, source, season, round, session, created_at, files, manifest_key, loaded_at) "
+            "SELECT %s, %s, %s, %s, %s, %s::TIMESTAMP_TZ, PARSE_JSON(%s), %s, CURRENT_TIMESTAMP() "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {self.fq}.{LOAD_MANIFESTS} WHERE run_id = %s)",
+            (manifest.run_id, manifest.source.value, session.season if session else None,
+             session.round if session else None, session.session.code if session else None,
+             manifest.created_at.isoformat(), manifest.files_json(), key, manifest.run_id),
+        )
+
+    def runs_without_manifest(self) -> list[str]:
+        return [str(r[0]) for r in self._execute(runs_without_manifest_sql(self.fq))]
 
     def staging_rows(self, spec: DatasetSpec, key: str | None = None) -> int:
         where, params = (f" WHERE {FILE_NAME} = %s", (key,)) if key else ("", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pyarrow as pa
@@ -10,7 +11,7 @@ import pyarrow as pa
 from f1common.datasets import Dataset, dataset_spec
 from f1common.tables import to_parquet_bytes
 from loader.conftest import BUCKET, SMALL, Run
-from loader.loading import Outcome, load_keys
+from loader.loading import Outcome, backfill_manifests, load_keys
 from loader.snowflake_warehouse import SnowflakeWarehouse
 
 
@@ -53,6 +54,18 @@ def test_copy_path_loads_manifest_counts_once_and_quarantines_bad_files(
     assert sf.staging_rows(dataset_spec(Dataset.ERGAST_STATUS)) == status.num_rows
     history = dict(sf._execute('SELECT file_name, "ROWS" FROM GPI_TEST.STAGING.LOAD_HISTORY'))
     assert history == {e.key: e.rows for e in run.manifest.files if e.key != drifted}
+    # the manifest is recorded once, its files as JSON (dbt derives the complete runs from it)
+    manifests = sf._execute("SELECT run_id, source, manifest_key, files FROM GPI_TEST.STAGING.LOAD_MANIFESTS")
+    assert [m[:3] for m in manifests] == [(run.run_id, "ergast", run.manifest_key)]
+    files = manifests[0][3]
+    assert [f["key"] for f in (json.loads(files) if isinstance(files, str) else files)] == [
+        e.key for e in run.manifest.files]
+    # a warehouse loaded before LOAD_MANIFESTS existed gets the manifest back from the bucket
+    assert sf.runs_without_manifest() == []
+    sf._execute("DELETE FROM GPI_TEST.STAGING.LOAD_MANIFESTS")
+    assert sf.runs_without_manifest() == [run.run_id]
+    assert backfill_manifests(s3=s3, bucket=BUCKET, warehouse=sf) == [run.run_id]
+    assert sf._execute("SELECT run_id FROM GPI_TEST.STAGING.LOAD_MANIFESTS") == [(run.run_id,)]
 
 
 def test_copy_path_adds_additive_columns(s3: Any, sf: SnowflakeWarehouse,

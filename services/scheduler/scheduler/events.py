@@ -15,11 +15,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from f1common.errors import describe_validation_error
+from f1common.errors import MESSAGE_LIMIT, bounded, describe_validation_error, shorten
 from f1common.events import BadRequest
 from f1common.sessions import FIRST_SEASON, LAST_SEASON, SessionType
 
-Season = Annotated[int, Field(ge=FIRST_SEASON, le=LAST_SEASON)]
+Season = Annotated[int, Field(ge=FIRST_SEASON, le=LAST_SEASON, strict=True)]  # a JSON integer, never "2023"
 
 
 class _Event(BaseModel):
@@ -37,7 +37,7 @@ class _Event(BaseModel):
 class ScheduleEvent(_Event):
     action: Literal["schedule"] = "schedule"
     sync_seasons: list[Season] = Field(default_factory=list, description="Seasons to sync first")
-    lookahead_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    lookahead_minutes: int | None = Field(default=None, ge=0, le=24 * 60, strict=True)
 
 
 class SyncEvent(_Event):
@@ -56,7 +56,7 @@ class BackfillEvent(_Event):
     from_season: Season
     to_season: Season
     sessions: list[SessionType] | None = Field(default=None, description="Only these session types")
-    sync: bool = Field(default=True, description="Sync the seasons' calendars first")
+    sync: bool = Field(default=True, strict=True, description="Sync the seasons' calendars first")
 
     @model_validator(mode="before")
     @classmethod
@@ -80,7 +80,7 @@ def parse_event(event: Any) -> ScheduleEvent | SyncEvent | BackfillEvent:
     if event is None:
         event = {}
     if not isinstance(event, dict):
-        raise BadRequest(f"invalid scheduler event: expected an object, got {type(event).__name__}")
+        raise BadRequest(f"invalid scheduler event: expected an object, got {type(event).__name__} {bounded(event)}")
     event = {k: v for k, v in event.items() if k not in _EVENTBRIDGE_KEYS}
     event.setdefault("action", "schedule")
     try:
@@ -88,7 +88,7 @@ def parse_event(event: Any) -> ScheduleEvent | SyncEvent | BackfillEvent:
     except ValidationError as exc:
         raise BadRequest(f"invalid scheduler event: {describe_validation_error(exc, '(event)')}") from None
     except ValueError as exc:
-        raise BadRequest(f"invalid scheduler event: {exc}") from None
+        raise BadRequest(f"invalid scheduler event: {shorten(str(exc), MESSAGE_LIMIT)}") from None
 
 
 # Keys EventBridge adds when a rule (not Scheduler) delivers the event; ignored.

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from f1common.names import SERVICE_SCHEDULER
-from f1common.observability import add_counts, service_logger, service_metrics
+from f1common.observability import add_counts, event_summary, service_logger, service_metrics
 from f1common.settings import Settings
 from scheduler.actions import Clients, run_event
 
@@ -21,9 +21,10 @@ logger = service_logger(SERVICE_SCHEDULER)
 metrics = service_metrics(SERVICE_SCHEDULER)
 
 
-@logger.inject_lambda_context(log_event=True)
+@logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    logger.info("event received", extra={"event": event_summary(event)})  # bounded: never the whole payload
     settings = Settings()
     result = run_event(event, settings, Clients.from_settings(settings))
     add_counts(metrics, result["counts"])

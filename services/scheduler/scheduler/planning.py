@@ -6,19 +6,25 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from f1common.events import CalendarItem, CalendarStatus, IngestionRequest
+from f1common.errors import MESSAGE_LIMIT, shorten
+from f1common.events import MAX_ATTEMPT, CalendarItem, CalendarStatus, IngestionRequest
 from f1common.names import SERVICE_SCHEDULER
 from f1common.observability import child_logger
 from f1common.race_calendar import ConditionFailed, RaceCalendar
 from f1common.settings import Settings
-from scheduler.schedules import ScheduleTarget, create_ingestion_schedule, schedule_name
+from scheduler.schedules import ScheduleTarget, create_ingestion_schedule, delete_schedule, schedule_name
 
 logger = child_logger(SERVICE_SCHEDULER)
 
 MIN_LEAD = dt.timedelta(minutes=1)  # a schedule is never created in the past
 DEFAULT_LOOKAHEAD = dt.timedelta(hours=2)  # > the hourly invocation period, so no session is late
 DEFAULT_CATCH_UP = dt.timedelta(days=3)  # older unscheduled sessions are left to backfill
-OVERDUE_GRACE = dt.timedelta(hours=2)  # a SCHEDULED session with no outcome this long after its time
+# A SCHEDULED session with no outcome this long after its time is re-driven (a new attempt). Longer than the
+# ingestion's claim TTL (15 min, the Lambda timeout) plus EventBridge Scheduler's retry window (1 h): by then
+# the delivery either landed, or died with its claim expired, or went to the dead-letter queue.
+OVERDUE_GRACE = dt.timedelta(hours=2)
+MAX_BACKOFF = dt.timedelta(days=1)  # the backoff doubles up to this cap (attempt 50 or 100 stays a day)
+MIN_ATTEMPTS = 2  # a session is FAILED only after at least one retry, whatever the clocks say
 ACTIONABLE = (CalendarStatus.PENDING, CalendarStatus.NOT_AVAILABLE, CalendarStatus.SCHEDULED)
 
 
@@ -46,10 +52,11 @@ class SchedulingPolicy:
 
 
 def backoff(attempt: int, base: dt.timedelta) -> dt.timedelta:
-    """Wait before the attempt after `attempt` (1-based): base, 2*base, 4*base, ..."""
+    """Wait before the attempt after `attempt` (1-based): base, 2*base, 4*base, ... capped at MAX_BACKOFF."""
     if attempt < 1:
         raise ValueError(f"attempt must be >= 1, got {attempt}")
-    return base * (2 ** (attempt - 1))
+    doublings = min(attempt - 1, (MAX_BACKOFF // base).bit_length())  # bounded: no overflow at any attempt
+    return min(base * (2**doublings), MAX_BACKOFF)
 
 
 @dataclass(frozen=True)
@@ -61,12 +68,17 @@ class RetryDecision:
 
 
 def plan_retry(item: CalendarItem, now: dt.datetime, policy: SchedulingPolicy) -> RetryDecision:
-    """After a NOT_AVAILABLE outcome: retry at now + backoff(attempt) while the total wait since the
-    expected end stays within the limit, else fail."""
+    """After a NOT_AVAILABLE outcome (or an overdue SCHEDULED one): the next attempt, or FAILED.
+
+    The retry comes at now + backoff(attempt). FAILED once it would come more than the limit after the
+    expected end, but only after at least one retry (:data:`MIN_ATTEMPTS`: a scheduler clock hours fast does
+    not fail a session on its first outcome), and at the latest at attempt :data:`MAX_ATTEMPT`.
+    """
     last = max(item.attempt, 1)
     when = now + backoff(last, policy.retry_base)
     waited = when - item.end_utc
-    if waited > policy.retry_limit:
+    exhausted = last >= MAX_ATTEMPT or (last >= MIN_ATTEMPTS and waited > policy.retry_limit)
+    if exhausted:
         return RetryDecision(action="fail", attempt=last, when=now, waited=now - item.end_utc)
     return RetryDecision(action="retry", attempt=last + 1, when=when, waited=waited)
 
@@ -78,10 +90,11 @@ class SchedulingReport:
     retries: list[str] = field(default_factory=list)  # schedule names created for retries
     already: list[str] = field(default_factory=list)  # claimed by a concurrent invocation
     failed: list[str] = field(default_factory=list)  # marked FAILED after the retry limit
-    overdue: list[str] = field(default_factory=list)  # should have an outcome by now
+    overdue: list[str] = field(default_factory=list)  # SCHEDULED with no outcome by now: re-driven (or failed)
     stale: list[str] = field(default_factory=list)  # too old for the recurring run: backfill them
-    invalid: list[str] = field(default_factory=list)  # unreadable calendar items, skipped
-    next_due: dt.datetime | None = None  # earliest time a further invocation has work (None: unknown)
+    invalid: list[str] = field(default_factory=list)  # "<pk>: <reason>" of items that failed: reported, skipped
+    next_due: dt.datetime | None = None  # earliest time a further invocation has work (None: unknown): a PENDING
+    # session becoming due, or a SCHEDULED one becoming overdue
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -113,14 +126,14 @@ def run_scheduling(
         report.invalid.append(f"{bad.pk}: {bad.error}")
         logger.warning("invalid calendar item skipped", extra={"session": bad.pk, "error": bad.error})
     next_due: dt.datetime | None = None
-    for item in scan.items:
-        due: dt.datetime | None = None
-        if item.status is CalendarStatus.PENDING:
-            due = _schedule_first(item, now, table, scheduler, target, policy, report)
-        elif item.status is CalendarStatus.NOT_AVAILABLE:
-            _schedule_retry(item, now, table, scheduler, target, policy, report)
-        elif item.status is CalendarStatus.SCHEDULED and _overdue(item, now):
-            report.overdue.append(item.pk)
+    for item in scan.items:  # each item on its own: a bad one is reported with its reason, the rest proceed
+        try:
+            due = _plan_item(item, now, table, scheduler, target, policy, report)
+        except Exception as exc:
+            reason = f"{item.pk}: {type(exc).__name__}: {shorten(str(exc), MESSAGE_LIMIT)}"
+            report.invalid.append(reason)
+            logger.warning("calendar item skipped", extra={"session": item.pk, "error": reason})
+            continue
         if due is not None and (next_due is None or due < next_due):
             next_due = due
     later = table.earliest_pending_end(after=horizon)
@@ -130,6 +143,28 @@ def run_scheduling(
     report.next_due = next_due
     logger.info("scheduling run", extra={"report": report.summary()})
     return report
+
+
+def _plan_item(
+    item: CalendarItem,
+    now: dt.datetime,
+    table: RaceCalendar,
+    scheduler: Any,
+    target: ScheduleTarget,
+    policy: SchedulingPolicy,
+    report: SchedulingReport,
+) -> dt.datetime | None:
+    if item.status is CalendarStatus.PENDING:
+        return _schedule_first(item, now, table, scheduler, target, policy, report)
+    if item.status is CalendarStatus.NOT_AVAILABLE:
+        _schedule_retry(item, now, table, scheduler, target, policy, report)
+    elif item.status is CalendarStatus.SCHEDULED and _overdue(item, now):
+        report.overdue.append(item.pk)
+        logger.warning("overdue session re-driven", extra={"session": item.pk, "attempt": item.attempt})
+        _schedule_retry(item, now, table, scheduler, target, policy, report)
+    elif item.status is CalendarStatus.SCHEDULED and item.next_attempt_utc is not None:
+        return item.next_attempt_utc + OVERDUE_GRACE + MIN_LEAD  # when it would be overdue without an outcome
+    return None
 
 
 def _overdue(item: CalendarItem, now: dt.datetime) -> bool:
@@ -171,12 +206,16 @@ def _schedule_retry(
 ) -> None:
     decision = plan_retry(item, now, policy)
     if decision.action == "fail":
-        message = f"data not available {decision.waited} after the expected end (limit {policy.retry_limit})"
+        what = "no outcome" if item.status is CalendarStatus.SCHEDULED else "data not available"
+        message = (
+            f"{what} {decision.waited} after the expected end, attempt {decision.attempt} "
+            f"(limit {policy.retry_limit}, at most {MAX_ATTEMPT} attempts)"
+        )
         try:
             table.update(
                 item.pk,
                 {"status": CalendarStatus.FAILED, "next_attempt_utc": None, "updated_at": now, "message": message},
-                expect={"status": CalendarStatus.NOT_AVAILABLE, "attempt": item.attempt},
+                expect={"status": item.status, "attempt": item.attempt, "version": item.version},
             )
         except ConditionFailed:
             report.already.append(item.pk)
@@ -199,15 +238,17 @@ def claim(
     created: list[str],
     report: SchedulingReport | None = None,
 ) -> bool:
-    """Marks the item SCHEDULED if nobody else did (conditional write), then creates the schedule.
+    """Marks the item SCHEDULED if nobody else wrote it since it was read, then creates the schedule.
 
-    The conditional write decides which of two concurrent invocations schedules the session; the
-    deterministic name makes the create itself idempotent (ConflictException = already there). If
-    the create fails, the claim is undone so the next invocation tries again.
+    The conditional write (on the version read, so on every field the decision read: times, status, attempt)
+    decides which of two concurrent writers wins; the deterministic name makes the create itself idempotent
+    (ConflictException = already there). If the create fails, the claim is undone so the next invocation
+    tries again. If the item changed while the schedule was being created (a sync moved the session and reset
+    it), the schedule is deleted again: no schedule outlives the claim it was made for.
     """
     name = schedule_name(request.session_id, request.attempt)
     try:
-        table.update(
+        claimed = table.update(
             item.pk,
             {
                 "status": CalendarStatus.SCHEDULED,
@@ -216,7 +257,7 @@ def claim(
                 "next_attempt_utc": when,
                 "updated_at": now,
             },
-            expect={"status": item.status, "attempt": item.attempt},
+            expect={"status": item.status, "attempt": item.attempt, "version": item.version},
         )
     except ConditionFailed:
         if report is not None:
@@ -234,9 +275,15 @@ def claim(
                 "next_attempt_utc": item.next_attempt_utc,
                 "updated_at": now,
             },
-            expect={"status": CalendarStatus.SCHEDULED, "attempt": request.attempt},
+            expect={"status": CalendarStatus.SCHEDULED, "attempt": request.attempt, "version": claimed},
         )
         raise
+    if fresh and not _still_claimed(table, item.pk, name, claimed):
+        delete_schedule(scheduler, target.group, name)
+        logger.warning("calendar item changed while scheduling; schedule withdrawn", extra={"session": item.pk})
+        if report is not None:
+            report.already.append(item.pk)
+        return False
     if not fresh:  # the name exists: a concurrent invocation created it between our read and write
         if report is not None:
             report.already.append(item.pk)
@@ -253,3 +300,14 @@ def claim(
         },
     )
     return True
+
+
+def _still_claimed(table: RaceCalendar, pk: str, name: str, claimed: int | None) -> bool:
+    """Whether the item is still the one our claim wrote (its version), or at least still SCHEDULED for
+    `name`. A writer that changes it after this read deletes the schedule it names itself (sync)."""
+    current = table.get(pk)
+    if current is None:
+        return False
+    if claimed is not None and current.version == claimed:
+        return True
+    return current.status is CalendarStatus.SCHEDULED and current.schedule_name == name

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from f1common.datasets import ScheduleRow
+from f1common.errors import MESSAGE_LIMIT, shorten
 from f1common.events import CalendarItem, CalendarStatus
 from f1common.names import SERVICE_SCHEDULER
 from f1common.observability import child_logger
@@ -31,6 +32,7 @@ class SyncReport:
     restored: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "<key>: <reason>" for rows that cannot be calendar items
     invalid: list[str] = field(default_factory=list)  # existing items that cannot be read
+    conflicts: list[str] = field(default_factory=list)  # "<key>: <reason>": rows that disagree, item left alone
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -42,6 +44,7 @@ class SyncReport:
             "restored": len(self.restored),
             "skipped": self.skipped,
             "invalid": self.invalid,
+            "conflicts": self.conflicts,
         }
 
 
@@ -58,6 +61,10 @@ def sync_season(
     Re-running with the same rows changes nothing. A session whose start moved gets its new times,
     and unless already ingested its pending schedule is deleted so it is scheduled again. A session
     missing from `rows` is marked CANCELLED (never deleted); ingested sessions are left alone.
+
+    Each row on its own: a row that cannot be a calendar item (no start, a start without a time zone, a bad
+    field) or whose write fails is reported in `skipped` with the reason; rows of one session that disagree
+    are reported in `conflicts` and the session's item is left as it is. The other rows proceed.
     """
     report = SyncReport(season=season)
     wrong_season = sorted({r.season for r in rows} - {season})
@@ -66,17 +73,24 @@ def sync_season(
     scan = table.scan(season=season)
     existing = scan.by_key()
     report.invalid.extend(f"{bad.pk}: {bad.error}" for bad in scan.invalid)
-    seen: set[str] = set()
+    by_key: dict[str, list[ScheduleRow]] = {}
     for row in rows:
-        key = f"{row.season:04d}-{row.round:02d}-{row.session}"
-        seen.add(key)  # listed, even if unusable: a session missing its start is not cancelled
-        try:
-            wanted = item_from_row(row, now)
-        except ValueError as exc:
-            report.skipped.append(str(exc))
-            logger.warning("schedule row skipped", extra={"session": key, "reason": str(exc)})
+        by_key.setdefault(f"{row.season:04d}-{row.round:02d}-{row.session[:8]}", []).append(row)
+    seen = set(by_key)  # listed, even if unusable: a session missing its start is not cancelled
+    for key, same in by_key.items():
+        distinct = {r.model_dump_json() for r in same}
+        if len(distinct) > 1:
+            reason = f"{key}: {len(same)} schedule rows disagree ({_differences(same)}); item left unchanged"
+            report.conflicts.append(reason)
+            logger.warning("conflicting schedule rows", extra={"session": key, "reason": reason})
             continue
-        _sync_one(wanted, existing.get(wanted.pk), table, scheduler, group, now, report)
+        try:
+            wanted = item_from_row(same[0], now)
+            _sync_one(wanted, existing.get(wanted.pk), table, scheduler, group, now, report)
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, ValueError) else f"{key}: {type(exc).__name__}: {exc}"
+            report.skipped.append(shorten(reason, MESSAGE_LIMIT))
+            logger.warning("schedule row skipped", extra={"session": key, "reason": shorten(reason, MESSAGE_LIMIT)})
     for pk, item in existing.items():
         if pk in seen or item.status in (CalendarStatus.CANCELLED, CalendarStatus.INGESTED):
             continue
@@ -114,7 +128,7 @@ def _sync_one(
             return
         values["updated_at"] = now
         try:
-            table.update(wanted.pk, values, expect={"status": current.status, "attempt": current.attempt})
+            table.update(wanted.pk, values, expect={"version": current.version})
         except ConditionFailed:
             current = table.get(wanted.pk)
             continue
@@ -126,7 +140,13 @@ def _sync_one(
             report.updated.append(wanted.pk)
         logger.info("calendar item updated", extra={"session": wanted.pk, "changes": sorted(changes)})
         return
-    raise RuntimeError(f"calendar item {wanted.pk} kept changing under concurrent writers; retry the sync")
+    raise RuntimeError(f"calendar item {wanted.pk} kept changing under concurrent writers; left for the next sync")
+
+
+def _differences(rows: Sequence[ScheduleRow]) -> str:
+    """The fields on which rows of one session disagree, e.g. `session_start_utc`."""
+    dumps = [r.model_dump() for r in rows]
+    return ", ".join(sorted(f for f in dumps[0] if len({repr(d[f]) for d in dumps}) > 1))
 
 
 def _cancel(
@@ -141,7 +161,7 @@ def _cancel(
                 "updated_at": now,
                 "message": "not in the official schedule any more",
             },
-            expect={"status": item.status, "attempt": item.attempt},
+            expect={"version": item.version},
         )
     except ConditionFailed:
         logger.warning("calendar item changed while cancelling; left for the next sync", extra={"session": item.pk})

@@ -4,7 +4,7 @@ with
 results as (
 
     select * from {{ ref('stg_fastf1__results') }}
-    where session in ('R', 'S')
+    where {{ is_race_like('session') }}
 
 ),
 
@@ -34,7 +34,8 @@ joined as (
         results.points,
         results.laps,
         results.time_ms,
-        results._loaded_at
+        results._loaded_at,
+        results._run_id
     from results
     left join session_drivers
         on results.session_key = session_drivers.session_key

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from f1common import metrics as metric
-from f1common.names import METRICS_NAMESPACE, SERVICE_SCHEDULER
+from f1common.names import METRICS_NAMESPACE, SERVICE_INGESTION, SERVICE_SCHEDULER
 
 
 @dataclass(frozen=True)
@@ -82,18 +82,34 @@ class Alarms(pulumi.ComponentResource):
                 comparison_operator="GreaterThanThreshold",
                 treat_missing_data="notBreaching",
             )
-        alarm(
+        def count_alarm(key: str, description: str, metric_name: str, service: str) -> None:
+            """Any count of `metric_name` within an hour alarms (hourly runs; missing data is fine)."""
+            alarm(
+                key,
+                alarm_description=description,
+                namespace=METRICS_NAMESPACE,
+                metric_name=metric_name,
+                dimensions={"service": service},
+                statistic="Sum",
+                period=3600,
+                evaluation_periods=1,
+                threshold=0,
+                comparison_operator="GreaterThanThreshold",
+                treat_missing_data="notBreaching",
+            )
+
+        count_alarm(
             "sessions-failed",
-            alarm_description="The scheduler gave up on a session (retries exhausted): it is FAILED in the calendar",
-            namespace=METRICS_NAMESPACE,
-            metric_name=metric.SESSIONS_FAILED,
-            dimensions={"service": SERVICE_SCHEDULER},
-            statistic="Sum",
-            period=3600,
-            evaluation_periods=1,
-            threshold=0,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
+            "The scheduler gave up on a session (retries exhausted): it is FAILED in the calendar",
+            metric.SESSIONS_FAILED,
+            SERVICE_SCHEDULER,
+        )
+        count_alarm(
+            "orphan-files",
+            "An ingestion run died or lost its claim before its manifest: its files are orphans "
+            "(listed in markers/orphans/<run_id>.json; they expire by the landing bucket's lifecycle rule)",
+            metric.ORPHAN_FILES,
+            SERVICE_INGESTION,
         )
         # The scheduler runs hourly and reports how many sessions are past their ingestion time without an
         # outcome. Overdue sessions for `overdue_hours` consecutive runs means no ingestion within that many

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from f1common.layout import DATA_PREFIX, MANIFEST_PREFIX
+from f1common.layout import DATA_PREFIX, MANIFEST_PREFIX, ORPHAN_EXPIRY_DAYS, PENDING, PUBLICATION_TAG
 from gpi_infra import iam
 
 OBJECT_CREATED = "s3:ObjectCreated:*"
@@ -90,7 +90,7 @@ class LandingBucket(pulumi.ComponentResource):
         self.lifecycle = aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=self.bucket.id,
-            rules=[self._old_runs_rule(prefix, args) for prefix in (DATA_PREFIX, MANIFEST_PREFIX)],
+            rules=[*(self._old_runs_rule(prefix, args) for prefix in (DATA_PREFIX, MANIFEST_PREFIX)), _orphans_rule()],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.versioning]),
         )
 
@@ -158,3 +158,21 @@ class LandingBucket(pulumi.ComponentResource):
                 }
             ]
         )
+
+
+def _orphans_rule() -> aws.s3.BucketLifecycleConfigurationRuleArgs:
+    """Data files still tagged pending (their run died or lost its claim before publishing its manifest, see
+    ``f1common.layout.PUBLICATION_TAG``) expire after ORPHAN_EXPIRY_DAYS: no orphan stays in the landing zone."""
+    return aws.s3.BucketLifecycleConfigurationRuleArgs(
+        id="expire-unpublished-run-files",
+        status="Enabled",
+        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(
+            and_=aws.s3.BucketLifecycleConfigurationRuleFilterAndArgs(
+                prefix=DATA_PREFIX, tags={PUBLICATION_TAG: PENDING}
+            )
+        ),
+        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=ORPHAN_EXPIRY_DAYS),
+        noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+            noncurrent_days=1
+        ),
+    )

@@ -52,6 +52,7 @@ class SnowpipeIngest(pulumi.ComponentResource):
         if args.schema_name != staging_schema:
             raise ValueError(f"staging schema {args.schema_name!r} differs from the contract's {staging_schema!r}")
         fmt = defs.file_format()
+        manifest_fmt = defs.manifest_file_format()
         stage = defs.external_stage(args.bucket, args.storage_integration_name)
 
         self.integration = snowflake.StorageIntegrationAws(
@@ -72,6 +73,15 @@ class SnowpipeIngest(pulumi.ComponentResource):
             use_logical_type=_bool(fmt.use_logical_type),
             binary_as_text=_bool(fmt.binary_as_text),
             compression=fmt.compression,
+            opts=child,
+        )
+        self.manifest_file_format = snowflake.FileFormatJson(
+            f"{name}-manifest-json",
+            name=manifest_fmt.name,
+            database=args.database,
+            schema=args.schema,
+            strip_outer_array=_bool(manifest_fmt.strip_outer_array),
+            compression=manifest_fmt.compression,
             opts=child,
         )
         self.stage = snowflake.StageExternalS3(
@@ -125,6 +135,21 @@ class SnowpipeIngest(pulumi.ComponentResource):
                     parent=self, depends_on=[self.tables[pipe.dataset], self.stage, self.file_format]
                 ),
             )
+        # The manifests (JSON) into the loader's load_manifests table: dbt keeps only complete runs.
+        manifests = defs.manifest_pipe_definition(args.database_name, args.schema_name, stage.name, manifest_fmt.name)
+        self.pipes[manifests.dataset] = snowflake.Pipe(
+            f"{name}-manifests-pipe",
+            name=manifests.name,
+            database=args.database,
+            schema=args.schema,
+            auto_ingest=manifests.auto_ingest,
+            copy_statement=manifests.copy_statement,
+            comment=f"Auto-ingests s3://{args.bucket}/{manifests.prefix} into {manifests.table}",
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[self.bookkeeping[warehouse.LOAD_MANIFESTS], self.stage, self.manifest_file_format],
+            ),
+        )
         self.notification_channel = pulumi.Output.all(*(p.notification_channel for p in self.pipes.values())).apply(
             _one_channel
         )

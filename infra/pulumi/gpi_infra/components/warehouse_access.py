@@ -34,6 +34,7 @@ class WarehouseAccessArgs:
     database_name: str
     staging_schema: pulumi.Input[str]  # fully qualified names
     analytics_schema: pulumi.Input[str]
+    snapshots_schema: pulumi.Input[str]  # dbt's snapshots (SCD2 history), owned by the transformer like analytics
     stage: pulumi.Input[str]
     file_format: pulumi.Input[str]
     warehouses: dict[str, pulumi.Input[str]]  # key -> fully qualified warehouse name
@@ -95,6 +96,8 @@ class WarehouseAccess(pulumi.ComponentResource):
         self._on_schema(
             "transformer-analytics", transformer, args.analytics_schema, ["USAGE", "CREATE TABLE", "CREATE VIEW"]
         )
+        # dbt snapshots (`snapshots: +schema: snapshots`): the first production build creates its table there.
+        self._on_schema("transformer-snapshots", transformer, args.snapshots_schema, ["USAGE", "CREATE TABLE"])
         # REPORTER (Grafana): reads the analytics schema, and the staging schema's tables for the pipeline-health
         # dashboard (freshness per dataset, load history, quarantine, the race calendar export); never writes.
         self._on_schema("reporter-analytics", reporter, args.analytics_schema, ["USAGE"])

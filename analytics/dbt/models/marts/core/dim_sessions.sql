@@ -31,9 +31,9 @@ ergast_result_sessions as (
 
 fastf1_sessions as (
 
-    select distinct session_key, season, round, session from {{ ref('stg_fastf1__results') }}
-    union
-    select distinct session_key, season, round, session from {{ ref('stg_fastf1__laps') }}
+    -- sessions whose current FastF1 run has results or laps
+    select session_key, season, round, session from {{ ref('int_sessions__input_versions') }}
+    where results_rows > 0 or laps_rows > 0
 
 ),
 
@@ -74,16 +74,7 @@ final as (
         -- strings
         coalesce(
             schedule.session_name,
-            case all_sessions.session
-                when 'R' then 'Race'
-                when 'S' then 'Sprint'
-                when 'Q' then 'Qualifying'
-                when 'SQ' then 'Sprint Qualifying'
-                when 'SS' then 'Sprint Shootout'
-                when 'FP1' then 'Practice 1'
-                when 'FP2' then 'Practice 2'
-                when 'FP3' then 'Practice 3'
-            end
+            {{ session_name('all_sessions.session') }}
         ) as session_name,
         coalesce(schedule.event_name, races.event_name) as event_name,
         schedule.official_event_name,
@@ -93,7 +84,7 @@ final as (
         schedule.event_format,
 
         -- booleans
-        all_sessions.session in ('R', 'S') as is_points_session,
+        {{ is_race_like('all_sessions.session') }} as is_points_session,
         fastf1_sessions.session_key is not null as has_fastf1_data,
 
         -- dates and timestamps

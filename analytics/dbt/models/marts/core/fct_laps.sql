@@ -1,14 +1,7 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='merge',
-        unique_key='lap_id',
-        on_schema_change='append_new_columns'
-    )
-}}
+{{ config(**session_incremental('identified_version', 'laps_rows > 0')) }}
 
--- One row per driver per lap. Incremental: a run recomputes only the sessions that have laps
--- loaded after the latest load this table has seen (the gap to the leader needs the whole session).
+-- One row per driver per lap. Incremental by session (macros/incremental.sql): a build recomputes
+-- the sessions whose inputs changed, whole (the gap to the leader needs the whole session).
 with
 
 laps as (
@@ -25,17 +18,13 @@ session_drivers as (
 
 changed_sessions as (
 
-    select distinct session_key
-    from laps
-    {% if is_incremental_run() %}
-    where _loaded_at > (select max(_loaded_at) from {{ this }})
-    {% endif %}
+    {{ sessions_to_build('identified_version', 'laps_rows > 0') }}
 
 ),
 
 session_laps as (
 
-    select laps.*
+    select laps.*, changed_sessions.input_version
     from laps
     inner join changed_sessions on laps.session_key = changed_sessions.session_key
 
@@ -62,7 +51,7 @@ gap_laps as (
         -- the gap compares lap-end times, so it is left out where a lap-end time is not a racing time:
         -- laps run into or out of a red-flag suspension (their end includes the stoppage) and laps
         -- without a running position (the lap a car retired on ends when it was recovered)
-        red_flags.session in ('R', 'S')
+        {{ is_race_like('red_flags.session') }}
             and red_flags.position is not null
             and not red_flags.is_red_flag_lap
             and not red_flags.follows_red_flag_lap as has_comparable_lap_end
@@ -142,6 +131,8 @@ final as (
         with_leader.lap_start_utc,
         {{ dbt.dateadd('millisecond', 'with_leader.lap_time_ms', 'with_leader.lap_start_utc') }} as lap_end_utc,
         with_leader._loaded_at,
+        with_leader._run_id,
+        with_leader.input_version as _input_version,
         '{{ invocation_id }}' as _dbt_invocation_id
 
     from with_leader

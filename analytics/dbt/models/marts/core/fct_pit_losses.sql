@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='session_key',
-        on_schema_change='append_new_columns'
-    )
-}}
+{{ config(**session_incremental('identified_version', 'is_race_like and laps_rows > 0')) }}
 
 -- What each pit stop with FastF1 timing cost, one row per stop of fct_pit_stops that FastF1 timed (an in-lap
 -- followed by an out-lap). The loss is the time the in-lap and the out-lap took beyond what the driver would have
@@ -15,13 +8,13 @@
 -- Both sides run the same laps, so fuel and neutralisations cancel: a stop under a safety car costs less
 -- because staying out was slow too. Positions are those at the end of the lap before the in-lap and at the end
 -- of the out-lap.
--- Incremental: a run rebuilds every session whose laps or stops changed since this table last saw them.
+-- Incremental by session (macros/incremental.sql), on the same version as fct_laps and fct_pit_stops.
 with
 
 laps as (
 
     select * from {{ ref('fct_laps') }}
-    where session in ('R', 'S')
+    where {{ is_race_like('session') }}
 
 ),
 
@@ -32,21 +25,9 @@ stops as (
 
 ),
 
-session_versions as (
-
-    select laps.session_key, max(laps._loaded_at) as laps_loaded_at, max(stops_loaded_at) as stops_loaded_at
-    from laps
-    left join (
-        select session_key, max(_loaded_at) as stops_loaded_at from stops group by session_key
-    ) as session_stops on laps.session_key = session_stops.session_key
-    group by laps.session_key
-
-),
-
 changed_sessions as (
 
-    {{ sessions_to_rebuild('session_versions', {'laps_loaded_at': '_laps_loaded_at',
-                                                'stops_loaded_at': '_stops_loaded_at'}) }}
+    {{ sessions_to_build('identified_version', 'is_race_like and laps_rows > 0') }}
 
 ),
 
@@ -60,7 +41,7 @@ session_laps as (
 
 session_stops as (
 
-    select stops.*, changed_sessions.laps_loaded_at, changed_sessions.stops_loaded_at
+    select stops.*, changed_sessions.input_version
     from stops
     inner join changed_sessions on stops.session_key = changed_sessions.session_key
 
@@ -191,8 +172,7 @@ final as (
         has_local_pace,
 
         -- timestamps
-        laps_loaded_at as _laps_loaded_at,
-        stops_loaded_at as _stops_loaded_at,
+        input_version as _input_version,
         '{{ invocation_id }}' as _dbt_invocation_id
 
     from joined

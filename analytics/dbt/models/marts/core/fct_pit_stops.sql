@@ -1,22 +1,15 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='merge',
-        unique_key='pit_stop_id',
-        on_schema_change='append_new_columns'
-    )
-}}
+{{ config(**session_incremental('identified_version', 'is_race_like and (laps_rows > 0 or has_ergast_pit_stops)')) }}
 
 -- Pit stops in races and sprints, one row per driver and in-lap. FastF1 gives the pit-lane time
 -- (pit entry on the in-lap to pit exit on the next lap) and the tyres; Ergast gives the stop number
 -- and the stationary-to-exit duration. Joined on session, driver and lap; either side may be absent.
--- Incremental: only sessions with laps or Ergast stops loaded after this table's latest load.
+-- Incremental by session (macros/incremental.sql).
 with
 
 laps as (
 
     select * from {{ ref('fct_laps') }}
-    where session in ('R', 'S')
+    where {{ is_race_like('session') }}
 
 ),
 
@@ -40,19 +33,7 @@ ergast_drivers as (
 
 changed_sessions as (
 
-    select session_key from laps
-    {% if is_incremental_run() %}
-    where _loaded_at > (select max(_loaded_at) from {{ this }})
-    {% endif %}
-
-    union
-
-    select {{ session_key('races.season', 'races.round', "'R'") }} as session_key
-    from ergast_stops
-    inner join races on ergast_stops.race_id = races.race_id
-    {% if is_incremental_run() %}
-    where ergast_stops._loaded_at > (select max(_loaded_at) from {{ this }})
-    {% endif %}
+    {{ sessions_to_build('identified_version', 'is_race_like and (laps_rows > 0 or has_ergast_pit_stops)') }}
 
 ),
 
@@ -72,7 +53,9 @@ fastf1_stops as (
         out_lap.compound as compound_after,
         in_lap.tyre_life as tyre_life_before,
         out_lap.pit_out_time_ms - in_lap.pit_in_time_ms as pit_lane_time_ms,
-        in_lap._loaded_at
+        in_lap._loaded_at,
+        in_lap._run_id,
+        changed_sessions.input_version
     from laps as in_lap
     inner join changed_sessions on in_lap.session_key = changed_sessions.session_key
     inner join laps as out_lap
@@ -94,7 +77,8 @@ ergast_session_stops as (
         ergast_stops.lap_number,
         ergast_stops.stop_number,
         ergast_stops.duration_ms,
-        ergast_stops._loaded_at
+        ergast_stops._loaded_at,
+        changed_sessions.input_version
     from ergast_stops
     inner join races on ergast_stops.race_id = races.race_id
     inner join ergast_drivers on ergast_stops.driver_id = ergast_drivers.driver_id
@@ -128,7 +112,9 @@ joined as (
             when f._loaded_at is null then e._loaded_at
             when f._loaded_at > e._loaded_at then f._loaded_at
             else e._loaded_at
-        end as _loaded_at
+        end as _loaded_at,
+        f._run_id,
+        coalesce(f.input_version, e.input_version) as _input_version
     from fastf1_stops as f
     full outer join ergast_session_stops as e
         on f.session_key = e.session_key

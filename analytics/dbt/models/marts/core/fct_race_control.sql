@@ -1,22 +1,20 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='merge',
-        unique_key='race_control_message_id',
-        on_schema_change='append_new_columns'
-    )
-}}
+{{ config(**session_incremental('session_version', 'race_control_rows > 0')) }}
 
--- Race control messages (flags, safety car, DRS, penalties) per session. Incremental: only rows
--- loaded after this table's latest load.
+-- Race control messages (flags, safety car, DRS, penalties) per session. Incremental by session
+-- (macros/incremental.sql).
 with
+
+changed_sessions as (
+
+    {{ sessions_to_build('session_version', 'race_control_rows > 0') }}
+
+),
 
 messages as (
 
-    select * from {{ ref('stg_fastf1__race_control') }}
-    {% if is_incremental_run() %}
-    where _loaded_at > (select max(_loaded_at) from {{ this }})
-    {% endif %}
+    select stg.*, changed_sessions.input_version
+    from {{ ref('stg_fastf1__race_control') }} as stg
+    inner join changed_sessions on stg.session_key = changed_sessions.session_key
 
 ),
 
@@ -50,6 +48,8 @@ final as (
         -- timestamps
         message_utc,
         _loaded_at,
+        _run_id,
+        input_version as _input_version,
         '{{ invocation_id }}' as _dbt_invocation_id
 
     from messages

@@ -1,17 +1,10 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='merge',
-        unique_key='result_id',
-        on_schema_change='append_new_columns'
-    )
-}}
+{{ config(**session_incremental('identified_version', '(is_race_like and results_rows > 0) or has_ergast_results')) }}
 
 -- Race and sprint classifications, FastF1 reconciled with Ergast, one row per session and driver.
 -- Priority: Ergast (the official classification after the stewards' decisions) for position, points,
 -- grid, status and laps; FastF1 fills every field Ergast lacks (sessions newer than the Ergast data,
 -- or missing values). Each reconciled field records where it came from.
--- Incremental: only sessions with rows loaded (from either source) after this table's latest load.
+-- Incremental by session (macros/incremental.sql).
 with
 
 fastf1 as (
@@ -28,23 +21,13 @@ ergast as (
 
 changed_sessions as (
 
-    select session_key from fastf1
-    {% if is_incremental_run() %}
-    where _loaded_at > (select max(_loaded_at) from {{ this }})
-    {% endif %}
-
-    union
-
-    select session_key from ergast
-    {% if is_incremental_run() %}
-    where _loaded_at > (select max(_loaded_at) from {{ this }})
-    {% endif %}
+    {{ sessions_to_build('identified_version', '(is_race_like and results_rows > 0) or has_ergast_results') }}
 
 ),
 
 fastf1_changed as (
 
-    select fastf1.*
+    select fastf1.*, changed_sessions.input_version
     from fastf1
     inner join changed_sessions on fastf1.session_key = changed_sessions.session_key
 
@@ -52,7 +35,7 @@ fastf1_changed as (
 
 ergast_changed as (
 
-    select ergast.*
+    select ergast.*, changed_sessions.input_version
     from ergast
     inner join changed_sessions on ergast.session_key = changed_sessions.session_key
 
@@ -88,7 +71,9 @@ joined as (
             when f._loaded_at is null then e._loaded_at
             when f._loaded_at > e._loaded_at then f._loaded_at
             else e._loaded_at
-        end as _loaded_at
+        end as _loaded_at,
+        f._run_id,
+        coalesce(e.input_version, f.input_version) as input_version
     from ergast_changed as e
     full outer join fastf1_changed as f
         on e.session_key = f.session_key
@@ -134,6 +119,8 @@ final as (
 
         -- timestamps
         _loaded_at,
+        _run_id,
+        input_version as _input_version,
         '{{ invocation_id }}' as _dbt_invocation_id
 
     from joined

@@ -1,19 +1,12 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='session_key',
-        on_schema_change='append_new_columns'
-    )
-}}
+{{ config(**session_incremental('identified_version', 'laps_rows > 0')) }}
 
 -- One row per driver per stint (a run on one set of tyres: from the start or a pit stop to the next stop; a pass
 -- through the pit lane without a tyre change does not end it) of every session with laps.
 -- Pace uses the clean laps and fuel correction of fct_laps (macros/lap_pace.sql). The degradation slope is
 -- the Theil-Sen estimate over the stint's clean fuel-corrected laps: the median of the slopes between every
 -- pair of them, so a lap behind traffic or a mistake does not tilt it.
--- Incremental: a run rebuilds every session whose laps in fct_laps changed since this table last saw them
--- (rows of a rebuilt session are replaced, so a stint that disappears from the data disappears here).
+-- Incremental by session (macros/incremental.sql), on the same version as fct_laps: a build recomputes the
+-- sessions whose inputs changed, whole (a stint that disappears from the data disappears here).
 with
 
 laps as (
@@ -22,17 +15,9 @@ laps as (
 
 ),
 
-session_versions as (
-
-    select session_key, max(_loaded_at) as laps_loaded_at
-    from laps
-    group by session_key
-
-),
-
 changed_sessions as (
 
-    {{ sessions_to_rebuild('session_versions', {'laps_loaded_at': '_laps_loaded_at'}) }}
+    {{ sessions_to_build('identified_version', 'laps_rows > 0') }}
 
 ),
 
@@ -40,7 +25,7 @@ session_laps as (
 
     select
         laps.*,
-        changed_sessions.laps_loaded_at,
+        changed_sessions.input_version,
         max(laps.lap_number) over (partition by laps.session_key) as session_last_lap,
         min(laps.lap_number) over (partition by laps.session_key, laps.driver_number) as driver_first_lap,
         max(laps.lap_number) over (partition by laps.session_key, laps.driver_number) as driver_last_lap
@@ -131,13 +116,22 @@ stint_laps as (
 
 ),
 
-stint_compounds as (
+stint_compound_laps as (
 
-    -- the set a stint ran on: the compound most of its laps show (a few lagging laps show the previous set)
-    select stint_id, mode(compound) as compound
+    select stint_id, compound, count(*) as laps, max(lap_number) as last_lap
     from stint_laps
     where compound not in ('UNKNOWN', 'TEST_UNKNOWN', 'NONE')
-    group by stint_id
+    group by stint_id, compound
+
+),
+
+stint_compounds as (
+
+    -- the set a stint ran on: the compound most of its laps show (a few lagging laps show the previous set);
+    -- on a tie the compound of the later laps, so the choice never depends on the order rows are read in
+    select stint_id, compound
+    from stint_compound_laps
+    qualify row_number() over (partition by stint_id order by laps desc, last_lap desc) = 1
 
 ),
 
@@ -184,7 +178,7 @@ stints as (
         sum(case when is_clean_lap then 1 else 0 end) as clean_laps,
         median(case when is_clean_lap then lap_time_ms end) as median_clean_lap_time_ms,
         median(case when is_clean_lap then fuel_corrected_lap_time_ms end) as median_fuel_corrected_lap_time_ms,
-        max(laps_loaded_at) as _laps_loaded_at
+        min(input_version) as input_version
     from stint_tyres
     group by stint_id, session_key, driver_number, stint_number
 
@@ -271,7 +265,7 @@ final as (
         case
             when stints.last_lap < stints.driver_last_lap then
                 case when stints.last_lap_track_status like '%5%' then 'red flag' else 'pit stop' end
-            when stints.session not in ('R', 'S') then 'session end'
+            when not {{ is_race_like('stints.session') }} then 'session end'
             when stints.last_lap_end_session_time_ms >= flag.flag_session_time_ms then 'flag'
             else 'retired'
         end as end_reason,
@@ -295,8 +289,10 @@ final as (
             as degradation_laps,
         case when fits.fit_laps >= {{ var('degradation_min_clean_laps') }} then fits.residual_mad_ms end
             as degradation_residual_mad_ms,
+        -- rounded: sums of floats depend on the order a parallel aggregate adds them in, and a rebuild must
+        -- give the same row as an incremental build
         case when fits.fit_laps >= {{ var('degradation_min_clean_laps') }} and fits.total_ss > 0
-            then 1 - fits.residual_ss / fits.total_ss end as degradation_r2,
+            then round(1 - fits.residual_ss / fits.total_ss, 6) end as degradation_r2,
 
         -- booleans
         stints.is_fresh_tyre,
@@ -307,7 +303,7 @@ final as (
         coalesce(stints.last_lap_track_status like '%5%', false) as ended_under_red_flag,
 
         -- timestamps
-        stints._laps_loaded_at,
+        stints.input_version as _input_version,
         '{{ invocation_id }}' as _dbt_invocation_id
 
     from stints

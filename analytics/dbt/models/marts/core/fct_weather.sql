@@ -1,22 +1,19 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='merge',
-        unique_key='weather_sample_id',
-        on_schema_change='append_new_columns'
-    )
-}}
+{{ config(**session_incremental('session_version', 'weather_rows > 0')) }}
 
--- Weather samples (about one a minute) per session. Incremental: only rows loaded after this
--- table's latest load.
+-- Weather samples (about one a minute) per session. Incremental by session (macros/incremental.sql).
 with
+
+changed_sessions as (
+
+    {{ sessions_to_build('session_version', 'weather_rows > 0') }}
+
+),
 
 weather as (
 
-    select * from {{ ref('stg_fastf1__weather') }}
-    {% if is_incremental_run() %}
-    where _loaded_at > (select max(_loaded_at) from {{ this }})
-    {% endif %}
+    select stg.*, changed_sessions.input_version
+    from {{ ref('stg_fastf1__weather') }} as stg
+    inner join changed_sessions on stg.session_key = changed_sessions.session_key
 
 ),
 
@@ -45,6 +42,8 @@ final as (
         -- timestamps
         sample_utc,
         _loaded_at,
+        _run_id,
+        input_version as _input_version,
         '{{ invocation_id }}' as _dbt_invocation_id
 
     from weather

@@ -1,95 +1,55 @@
-{%- set countback = var('standings_countback_positions', 40) -%}
--- Constructors' championship (from 1958, its first season) after every round: points of all the
--- team's cars in that round (Grand Prix + sprint), the season total so far, Grand Prix wins so far
--- and the position, ties broken by countback over the team's Grand Prix finishing positions
--- (most wins, then most second places, ...). Points are the sum of the drivers' points.
+{%- set countback = var('standings_countback_positions', 33) -%}
+-- The constructors' championship (awarded from 1958) after every round, computed from the results
+-- and the season's regulations (seeds championship_*): before 1979 only a team's best-placed car
+-- scores in a race, and only the best N results count; exclusions and deductions applied. Points
+-- scored and counted, the position (null when unranked, with the reason), Grand Prix wins and the
+-- countback that separated constructors level on points (every car's places count).
 with
-
-results as (
-
-    select * from {{ ref('int_championship__results') }}
-    where season >= 1958 and constructor_id is not null
-
-),
-
-rounds as (
-
-    select season, round, max(event_name) as event_name
-    from results
-    group by season, round
-
-),
 
 constructor_rounds as (
 
-    select
-        season,
-        round,
-        constructor_id,
-        sum(points) as points,
-        {% for k in range(1, countback + 1) -%}
-        sum(case when session = 'R' and position = {{ k }} then 1 else 0 end) as finishes_p{{ k }}{{ "," if not loop.last }}
-        {% endfor %}
-    from results
-    group by season, round, constructor_id
+    select * from {{ ref('int_championship__constructor_rounds') }}
 
 ),
 
-constructor_labels as (
+awarded_seasons as (
 
-    select
-        rounds.season,
-        rounds.round,
-        results.constructor_id,
-        results.team_name
-    from rounds
-    inner join results
-        on rounds.season = results.season
-        and results.round <= rounds.round
-    qualify row_number() over (
-        partition by rounds.season, rounds.round, results.constructor_id
-        order by results.round desc, case results.session when 'R' then 0 else 1 end, results.team_name
-    ) = 1
+    select season from {{ ref('championship_regulations') }}
+    where championship = 'constructors' and is_awarded
 
 ),
 
-filled as (
+season_rounds as (
 
-    select
-        constructor_labels.season,
-        constructor_labels.round,
-        constructor_labels.constructor_id,
-        constructor_labels.team_name,
-        coalesce(constructor_rounds.points, 0) as points,
-        {% for k in range(1, countback + 1) -%}
-        coalesce(constructor_rounds.finishes_p{{ k }}, 0) as finishes_p{{ k }}{{ "," if not loop.last }}
-        {% endfor %}
-    from constructor_labels
-    left join constructor_rounds
-        on constructor_labels.season = constructor_rounds.season
-        and constructor_labels.round = constructor_rounds.round
-        and constructor_labels.constructor_id = constructor_rounds.constructor_id
+    select results.season, results.round, max(results.event_name) as event_name
+    from {{ ref('int_championship__results') }} as results
+    inner join awarded_seasons on results.season = awarded_seasons.season
+    group by results.season, results.round
 
 ),
 
-{{ championship_ranking('filled', 'constructor_id', ['team_name'], countback) }},
+{{ championship_standings('constructor_rounds', 'season_rounds', 'constructor_id', 'constructors',
+                          ['team_name'], countback) }},
 
 final as (
 
     select
-        ranked.season,
-        ranked.round,
-        rounds.event_name,
-        ranked.constructor_id,
-        ranked.team_name,
-        ranked.points,
-        ranked.cumulative_points,
-        ranked.total_p1 as wins,
-        ranked.position
-    from ranked
-    inner join rounds
-        on ranked.season = rounds.season
-        and ranked.round = rounds.round
+        season,
+        round,
+        event_name,
+        constructor_id,
+        team_name,
+        round_points as points,
+        points_counted as cumulative_points,
+        points_scored,
+        wins,
+        position,
+        is_ranked,
+        unranked_reason,
+        level_on_points,
+        countback_place,
+        shares_position
+    from standings
 
 )
 

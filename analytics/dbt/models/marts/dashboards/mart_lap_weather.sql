@@ -1,17 +1,30 @@
+{{ config(**session_incremental('dashboard_version', 'laps_rows > 0 and weather_rows > 0')) }}
+
 -- Every lap with the weather at the moment it ended: the latest weather sample at or before the
--- lap's end (session time), or the first sample when the lap ended before any.
+-- lap's end (session time), or the first sample when the lap ended before any. Incremental by
+-- session (macros/incremental.sql).
 with
+
+changed_sessions as (
+
+    {{ sessions_to_build('dashboard_version', 'laps_rows > 0 and weather_rows > 0') }}
+
+),
 
 laps as (
 
-    select * from {{ ref('fct_laps') }}
-    where lap_end_session_time_ms is not null
+    select fct_laps.*, changed_sessions.input_version
+    from {{ ref('fct_laps') }} as fct_laps
+    inner join changed_sessions on fct_laps.session_key = changed_sessions.session_key
+    where fct_laps.lap_end_session_time_ms is not null
 
 ),
 
 weather as (
 
-    select * from {{ ref('fct_weather') }}
+    select fct_weather.*
+    from {{ ref('fct_weather') }} as fct_weather
+    inner join changed_sessions on fct_weather.session_key = changed_sessions.session_key
 
 ),
 
@@ -56,7 +69,10 @@ final as (
         weather_intervals.track_temp_c,
         weather_intervals.air_temp_c,
         weather_intervals.humidity_pct,
-        weather_intervals.is_raining as rainfall
+        weather_intervals.is_raining as rainfall,
+        laps.session_key,
+        laps.input_version as _input_version,
+        '{{ invocation_id }}' as _dbt_invocation_id
     from laps
     inner join sessions on laps.session_key = sessions.session_key
     inner join weather_intervals

@@ -1,10 +1,20 @@
+{{ config(**session_incremental('dashboard_version', 'laps_rows > 0')) }}
+
 -- Every driver's position, lap time and gap to the leader at the end of every lap, for the
--- dashboards' race-trace and position-chart panels.
+-- dashboards' race-trace and position-chart panels. Incremental by session (macros/incremental.sql).
 with
+
+changed_sessions as (
+
+    {{ sessions_to_build('dashboard_version', 'laps_rows > 0') }}
+
+),
 
 laps as (
 
-    select * from {{ ref('fct_laps') }}
+    select fct_laps.*, changed_sessions.input_version
+    from {{ ref('fct_laps') }} as fct_laps
+    inner join changed_sessions on fct_laps.session_key = changed_sessions.session_key
 
 ),
 
@@ -39,7 +49,10 @@ final as (
         laps.is_pit_in,
         laps.is_pit_out,
         laps.track_status,
-        laps.lap_end_utc
+        laps.lap_end_utc,
+        laps.session_key,
+        laps.input_version as _input_version,
+        '{{ invocation_id }}' as _dbt_invocation_id
     from laps
     inner join sessions on laps.session_key = sessions.session_key
     left join session_drivers

@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('ergast', 'ergast_circuits_staging') }}
-    {{ latest_load_only(['circuit_id']) }}
+    {{ current_run_rows('ergast_circuits_staging') }}
 
 ),
 
@@ -26,7 +25,8 @@ renamed as (
         cast(alt as integer) as altitude_m,
 
         -- timestamps
-        {{ to_utc_timestamp('_load_time') }} as _loaded_at
+        {{ to_utc_timestamp('_load_time') }} as _loaded_at,
+        _run_id
 
     from source
 

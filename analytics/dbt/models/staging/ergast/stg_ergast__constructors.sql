@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('ergast', 'ergast_constructors_staging') }}
-    {{ latest_load_only(['constructor_id']) }}
+    {{ current_run_rows('ergast_constructors_staging') }}
 
 ),
 
@@ -20,7 +19,8 @@ renamed as (
         url as wikipedia_url,
 
         -- timestamps
-        {{ to_utc_timestamp('_load_time') }} as _loaded_at
+        {{ to_utc_timestamp('_load_time') }} as _loaded_at,
+        _run_id
 
     from source
 

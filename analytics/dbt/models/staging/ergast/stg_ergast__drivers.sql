@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('ergast', 'ergast_drivers_staging') }}
-    {{ latest_load_only(['driver_id']) }}
+    {{ current_run_rows('ergast_drivers_staging') }}
 
 ),
 
@@ -27,7 +26,8 @@ renamed as (
 
         -- dates and timestamps
         dob as date_of_birth,
-        {{ to_utc_timestamp('_load_time') }} as _loaded_at
+        {{ to_utc_timestamp('_load_time') }} as _loaded_at,
+        _run_id
 
     from source
 

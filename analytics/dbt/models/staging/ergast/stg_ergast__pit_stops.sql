@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('ergast', 'ergast_pit_stops_staging') }}
-    {{ latest_load_only(['race_id', 'driver_id', 'stop']) }}
+    {{ current_run_rows('ergast_pit_stops_staging') }}
 
 ),
 
@@ -24,7 +23,8 @@ renamed as (
         milliseconds as duration_ms,
 
         -- timestamps
-        {{ to_utc_timestamp('_load_time') }} as _loaded_at
+        {{ to_utc_timestamp('_load_time') }} as _loaded_at,
+        _run_id
 
     from source
 

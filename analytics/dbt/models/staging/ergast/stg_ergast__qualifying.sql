@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('ergast', 'ergast_qualifying_staging') }}
-    {{ latest_load_only(['qualify_id']) }}
+    {{ current_run_rows('ergast_qualifying_staging') }}
 
 ),
 
@@ -26,7 +25,8 @@ renamed as (
         cast(position as integer) as position,
 
         -- timestamps
-        {{ to_utc_timestamp('_load_time') }} as _loaded_at
+        {{ to_utc_timestamp('_load_time') }} as _loaded_at,
+        _run_id
 
     from source
 

@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('ergast', 'ergast_races_staging') }}
-    {{ latest_load_only(['race_id']) }}
+    {{ current_run_rows('ergast_races_staging') }}
 
 ),
 
@@ -30,7 +29,8 @@ renamed as (
         {{ date_and_time_to_timestamp('quali_date', 'quali_time') }} as quali_start_utc,
         sprint_date,
         {{ date_and_time_to_timestamp('sprint_date', 'sprint_time') }} as sprint_start_utc,
-        {{ to_utc_timestamp('_load_time') }} as _loaded_at
+        {{ to_utc_timestamp('_load_time') }} as _loaded_at,
+        _run_id
 
     from source
 

@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('ergast', 'ergast_sprint_results_staging') }}
-    {{ latest_load_only(['result_id']) }}
+    {{ current_run_rows('ergast_sprint_results_staging') }}
 
 ),
 
@@ -35,7 +34,8 @@ renamed as (
         cast(rank as integer) as fastest_lap_rank,
 
         -- timestamps
-        {{ to_utc_timestamp('_load_time') }} as _loaded_at
+        {{ to_utc_timestamp('_load_time') }} as _loaded_at,
+        _run_id
 
     from source
 

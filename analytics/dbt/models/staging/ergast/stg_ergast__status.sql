@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('ergast', 'ergast_status_staging') }}
-    {{ latest_load_only(['status_id']) }}
+    {{ current_run_rows('ergast_status_staging') }}
 
 ),
 
@@ -17,7 +16,8 @@ renamed as (
         status,
 
         -- timestamps
-        {{ to_utc_timestamp('_load_time') }} as _loaded_at
+        {{ to_utc_timestamp('_load_time') }} as _loaded_at,
+        _run_id
 
     from source
 

@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('fastf1', 'drivers_info_staging') }}
-    {{ latest_load_only(['season', 'round', 'session', 'driver_number']) }}
+    {{ current_run_rows('drivers_info_staging') }}
 
 ),
 
@@ -31,7 +30,8 @@ renamed as (
         headshot_url,
 
         -- timestamps
-        {{ to_utc_timestamp('_load_time') }} as _loaded_at
+        {{ to_utc_timestamp('_load_time') }} as _loaded_at,
+        _run_id
 
     from source
 

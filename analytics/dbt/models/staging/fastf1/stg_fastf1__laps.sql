@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('fastf1', 'laps_staging') }}
-    {{ latest_load_only(['season', 'round', 'session', 'driver_number', 'lap_number']) }}
+    {{ current_run_rows('laps_staging') }}
 
 ),
 
@@ -52,7 +51,8 @@ renamed as (
 
         -- timestamps
         {{ to_utc_timestamp('lap_start_time_utc') }} as lap_start_utc,
-        {{ to_utc_timestamp('_load_time') }} as _loaded_at
+        {{ to_utc_timestamp('_load_time') }} as _loaded_at,
+        _run_id
 
     from source
 

@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('fastf1', 'race_control_staging') }}
-    {{ latest_load_only(['season', 'round', 'session', 'message_seq']) }}
+    {{ current_run_rows('race_control_staging') }}
 
 ),
 
@@ -31,7 +30,8 @@ renamed as (
 
         -- timestamps
         {{ to_utc_timestamp('time_utc') }} as message_utc,
-        {{ to_utc_timestamp('_load_time') }} as _loaded_at
+        {{ to_utc_timestamp('_load_time') }} as _loaded_at,
+        _run_id
 
     from source
 

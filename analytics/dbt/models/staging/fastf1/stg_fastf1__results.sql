@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('fastf1', 'results_staging') }}
-    {{ latest_load_only(['season', 'round', 'session', 'driver_number']) }}
+    {{ current_run_rows('results_staging') }}
 
 ),
 
@@ -37,7 +36,8 @@ renamed as (
         cast(laps as integer) as laps,
 
         -- timestamps
-        {{ to_utc_timestamp('_load_time') }} as _loaded_at
+        {{ to_utc_timestamp('_load_time') }} as _loaded_at,
+        _run_id
 
     from source
 

@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('fastf1', 'schedule_staging') }}
-    {{ latest_load_only(['season', 'round', 'session']) }}
+    {{ current_run_rows('schedule_staging') }}
 
 ),
 
@@ -30,7 +29,8 @@ renamed as (
         -- dates and timestamps
         {{ to_utc_timestamp('session_start_utc') }} as session_start_utc,
         event_date,
-        {{ to_utc_timestamp('_load_time') }} as _loaded_at
+        {{ to_utc_timestamp('_load_time') }} as _loaded_at,
+        _run_id
 
     from source
 

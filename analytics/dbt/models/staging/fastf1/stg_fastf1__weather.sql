@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('fastf1', 'weather_staging') }}
-    {{ latest_load_only(['season', 'round', 'session', 'sample_time_ms']) }}
+    {{ current_run_rows('weather_staging') }}
 
 ),
 
@@ -30,7 +29,8 @@ renamed as (
 
         -- timestamps
         {{ to_utc_timestamp('sample_time_utc') }} as sample_utc,
-        {{ to_utc_timestamp('_load_time') }} as _loaded_at
+        {{ to_utc_timestamp('_load_time') }} as _loaded_at,
+        _run_id
 
     from source
 

@@ -1,0 +1,204 @@
+"""What a build after a load must run: the models and tests downstream of what changed, or nothing.
+
+The staging tables are append-only, so their row counts say whether they changed; a new manifest can
+also make a run complete whose files arrived earlier (Snowpipe loads files as they come). The datasets
+that changed since the last successful build are therefore those whose staging table grew, plus those
+listed in manifests not seen before. The build selects
+
+- the landing models (which runs are complete and current) and the session input versions, and
+- `<staging model>+` for each changed dataset: its staging model and everything downstream,
+
+so a new FastF1 session does not rebuild or re-test the Ergast staging, and a build with nothing new
+does not start dbt at all. The incremental models then recompute only the sessions whose inputs changed
+(macros/incremental.sql). The state of the last successful build is a small JSON file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from dbt_runner.runner import PROJECT_DIR, DbtRun, run_dbt
+from f1common.datasets import DATASETS, Dataset, dataset_spec
+from f1common.warehouse import LOAD_MANIFESTS, LOAD_QUARANTINE, STAGING_SCHEMA
+
+QUARANTINED = "(quarantined)"  # key of the quarantined files' datasets in read_state's listing
+
+STATE_FILE = "staging-state.json"
+# Always part of a build after a load: which runs are complete and current, and the session versions.
+LANDING_MODELS = (
+    "stg_landing__manifest_files",
+    "stg_landing__loaded_files",
+    "stg_landing__runs",
+    "stg_landing__current_files",
+    "int_sessions__input_versions",
+)
+
+
+@dataclass(frozen=True)
+class StagingState:
+    """Row counts of the staging tables and the run ids of the manifests in the warehouse."""
+
+    rows: Mapping[str, int]
+    runs: frozenset[str] = field(default_factory=frozenset)
+
+    def to_json(self) -> str:
+        return json.dumps({"rows": dict(sorted(self.rows.items())), "runs": sorted(self.runs)})
+
+    @classmethod
+    def from_json(cls, text: str) -> StagingState:
+        data = json.loads(text)
+        return cls(rows={str(k): int(v) for k, v in data["rows"].items()}, runs=frozenset(map(str, data["runs"])))
+
+
+def read_state(warehouse: Path) -> tuple[StagingState, dict[str, list[str]]]:
+    """The warehouse's staging state and the datasets listed by each manifest (read-only, no dbt)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = {}
+        for spec in DATASETS.values():
+            table = spec.staging_table.lower()
+            [(count,)] = con.execute(f"select count(*) from {STAGING_SCHEMA}.{table}").fetchall()
+            rows[table] = int(count)
+        [(quarantined,)] = con.execute(f"select count(*) from {STAGING_SCHEMA}.{LOAD_QUARANTINE}").fetchall()
+        rows[LOAD_QUARANTINE] = int(quarantined)
+        listed: dict[str, list[str]] = {}
+        for run_id, files in con.execute(f"select run_id, files from {STAGING_SCHEMA}.{LOAD_MANIFESTS}").fetchall():
+            listed[str(run_id)] = sorted({str(f["dataset"]) for f in json.loads(files)})
+        if rows[LOAD_QUARANTINE]:  # a refused file settles its run: the datasets of those runs may change
+            for (dataset,) in con.execute(f"select distinct dataset from {STAGING_SCHEMA}.{LOAD_QUARANTINE} "
+                                          "where dataset is not null").fetchall():
+                listed.setdefault(QUARANTINED, []).append(str(dataset))
+    return StagingState(rows=rows, runs=frozenset(k for k in listed if k != QUARANTINED)), listed
+
+
+def changed_datasets(before: StagingState | None, now: StagingState, listed: Mapping[str, list[str]]) -> list[Dataset]:
+    """The datasets whose current runs may differ from those of the `before` build (all without one)."""
+    if before is None:
+        return list(DATASETS)
+    names = {spec.name for spec in DATASETS.values() if now.rows.get(spec.staging_table.lower(), 0)
+             != before.rows.get(spec.staging_table.lower(), 0)}
+    for run_id in now.runs - before.runs:
+        names.update(listed.get(run_id, []))
+    if now.rows.get(LOAD_QUARANTINE, 0) != before.rows.get(LOAD_QUARANTINE, 0):
+        names.update(listed.get(QUARANTINED, []))
+    return [d for d in DATASETS if d.value in names]
+
+
+def staging_models(project_dir: Path = PROJECT_DIR) -> dict[str, str]:
+    """Staging table -> the staging model that reads it (`current_run_rows('<table>')`, one each)."""
+    found = {}
+    for path in (project_dir / "models" / "staging").rglob("stg_*.sql"):
+        for table in re.findall(r"current_run_rows\('(\w+)'\)", path.read_text()):
+            found[table] = path.stem
+    return found
+
+
+def selection(datasets: list[Dataset], project_dir: Path = PROJECT_DIR) -> list[str]:
+    """dbt `--select` arguments for a build after `datasets` changed (empty: nothing to build).
+
+    From each changed dataset's staging model, not from its source: every staging model also depends
+    on the landing models, which read every source, so `source:...+` would select the whole project.
+    """
+    if not datasets:
+        return []
+    models = staging_models(project_dir)
+    return [*LANDING_MODELS, *(f"{models[dataset_spec(d).staging_table.lower()]}+" for d in datasets)]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the next build runs: `select` is empty when nothing changed (then dbt is not started)."""
+
+    datasets: list[Dataset]
+    select: list[str]
+    state: StagingState
+    full: bool
+
+    @property
+    def nothing_new(self) -> bool:
+        return not self.select
+
+
+def plan_build(warehouse: Path, state_file: Path, *, full: bool = False, project_dir: Path = PROJECT_DIR) -> Plan:
+    """The build after a load: everything when there is no state of a previous build (or `full`)."""
+    now, listed = read_state(warehouse)
+    before = None if full or not state_file.is_file() else StagingState.from_json(state_file.read_text())
+    datasets = changed_datasets(before, now, listed)
+    select = selection(datasets, project_dir) if before is not None else ["fqn:*"]
+    return Plan(datasets=datasets, select=select, state=now, full=before is None)
+
+
+def record_build(plan: Plan, state_file: Path) -> None:
+    """Remembers the staging state a successful build saw (call after the build succeeded)."""
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = state_file.with_suffix(".tmp")
+    tmp.write_text(plan.state.to_json())
+    tmp.replace(state_file)
+
+
+MATERIALIZED = ("config.materialized:table", "config.materialized:incremental", "resource_type:snapshot")
+
+
+def publish_selection(select: list[str]) -> list[str]:
+    """The tables, incremental models and snapshots of `select`: what must be rebuilt to publish new data.
+
+    The views among them are stored queries whose SQL did not change (a changed project gets a full
+    build), so they already show the new rows and are not recreated.
+    """
+    return [f"{s},{kind}" for s in select for kind in MATERIALIZED]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """`run` published the data (the whole build, or its tables and incrementals), `tests` ran after it."""
+
+    plan: Plan
+    run: DbtRun | None  # None: nothing new, dbt was not started
+    tests: DbtRun | None = None
+
+    @property
+    def seconds(self) -> float:
+        return sum(r.elapsed_s for r in (self.run, self.tests) if r is not None)
+
+    @property
+    def published_s(self) -> float:
+        """Seconds until every model downstream of the change held the new data."""
+        return self.run.elapsed_s if self.run else 0.0
+
+
+def build_after_load(warehouse: Path, artifacts_dir: Path, *, full_refresh: bool = False,
+                     project_dir: Path | None = None, quiet: bool = True, raise_on_failure: bool = True) -> BuildResult:
+    """The build after a load: what changed since the last successful build (state in `artifacts_dir`).
+
+    Without a record of an earlier build (or with `full_refresh`, after a change to the project's SQL)
+    it is one `dbt build` of everything. Otherwise it publishes first (`dbt run` of the changed tables,
+    incremental models and snapshot, so the marts are fresh as soon as possible), then runs the tests
+    and unit tests of everything downstream of the change. Raises :class:`dbt_runner.runner.DbtRunError`
+    when dbt or a test fails; the state is then not advanced, so the next build runs the same selection
+    (with `raise_on_failure=False`, for benchmarks, failures are in the results and the state advances).
+    """
+    state_file = artifacts_dir / STATE_FILE
+    project = project_dir or PROJECT_DIR
+    plan = plan_build(warehouse, state_file, full=full_refresh, project_dir=project)
+    if plan.nothing_new:
+        return BuildResult(plan, None)
+    flags = ["--quiet"] if quiet else []
+
+    def dbt(*args: str) -> DbtRun:
+        return run_dbt([*args, *flags], project_dir=project, warehouse_path=warehouse, artifacts_dir=artifacts_dir,
+                       raise_on_failure=raise_on_failure)
+
+    if plan.full:
+        refresh = ["--full-refresh"] if full_refresh else []
+        result = BuildResult(plan, dbt("build", "--select", *plan.select, *refresh))
+    else:
+        published = dbt("build", "--select", *publish_selection(plan.select), "--exclude-resource-type", "test",
+                        "--exclude-resource-type", "unit_test")
+        result = BuildResult(plan, published, dbt("test", "--select", *plan.select))
+    record_build(plan, state_file)
+    return result

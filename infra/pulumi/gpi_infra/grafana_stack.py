@@ -1,0 +1,94 @@
+"""The Grafana stack: the Snowflake datasource (fed by the Snowflake stack's reporter outputs), a folder per
+stage with every generated dashboard and alert rule (the dashboards build, see grafana_bundle), a contact point
+and the notification policy routing the rules to it.
+
+`grafana_program` takes its configuration, the Snowflake outputs and the build as arguments; the project's
+`__main__.py` reads them (config, StackReference, build directory), so tests run it under mocks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from gpi_infra.components.grafana import (
+    AlertRouting,
+    AlertRoutingArgs,
+    DashboardFolder,
+    DashboardFolderArgs,
+    SnowflakeDatasource,
+    SnowflakeDatasourceArgs,
+)
+from gpi_infra.grafana_bundle import GrafanaBundle, for_stage
+from gpi_infra.grafana_config import GrafanaStackConfig
+
+
+@dataclass(frozen=True)
+class ReporterOutputs:
+    """What the Grafana stack needs from the Snowflake stack (its stack outputs of the same names)."""
+
+    account: pulumi.Input[str]
+    database: pulumi.Input[str]
+    analytics_schema: pulumi.Input[str]
+    bi_warehouse: pulumi.Input[str]
+    reporter_role: pulumi.Input[str]
+    reporter_user: pulumi.Input[str]
+    reporter_private_key: pulumi.Input[str]  # secret: the key pair the Snowflake stack generated for Grafana
+
+    @classmethod
+    def output_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_stack(cls, stack: pulumi.StackReference) -> ReporterOutputs:
+        values: dict[str, Any] = {name: stack.require_output(name) for name in cls.output_names()}
+        values["reporter_private_key"] = pulumi.Output.secret(values["reporter_private_key"])
+        return cls(**values)
+
+
+def grafana_program(cfg: GrafanaStackConfig, snowflake: ReporterOutputs, build: GrafanaBundle) -> dict[str, Any]:
+    """Declares the stage's Grafana objects; returns the stack outputs."""
+    if build.datasource.key != cfg.plugin:
+        raise ValueError(f"the build is for {build.datasource.key}, the stack's plugin is {cfg.plugin}")
+    staged = for_stage(build, cfg.stage)
+    datasource = SnowflakeDatasource(
+        "snowflake",
+        SnowflakeDatasourceArgs(
+            plugin=staged.datasource,
+            account=snowflake.account,
+            user=snowflake.reporter_user,
+            role=snowflake.reporter_role,
+            warehouse=snowflake.bi_warehouse,
+            database=snowflake.database,
+            schema=snowflake.analytics_schema,
+            private_key=snowflake.reporter_private_key,
+        ),
+    )
+    route = {**staged.route, "object_matchers": [*staged.route["object_matchers"], ["stage", "=", cfg.stage]]}
+    routing = AlertRouting(
+        "alerts",
+        AlertRoutingArgs(contact_point=f"{staged.contact_point}-{cfg.stage}", emails=cfg.alert_emails, route=route,
+                         notification_policy=cfg.notification_policy),
+    )
+    folder = DashboardFolder(
+        "folder",
+        DashboardFolderArgs(
+            folder_uid=staged.folder_uid,
+            title=staged.folder_title,
+            dashboards=staged.dashboards,
+            rule_groups=staged.rule_groups,
+            contact_point=None if cfg.notification_policy else routing.contact_point.name,
+            depends_on=[datasource, routing],
+        ),
+    )
+    return {
+        "datasource_uid": datasource.datasource.uid,
+        "datasource_type": datasource.datasource.type,
+        "folder_uid": folder.folder.uid,
+        "dashboards": sorted(folder.dashboards),
+        "alert_rules": sorted(r["uid"] for g in staged.rule_groups for r in g["rules"]),
+        "contact_point": routing.contact_point.name,
+    }
