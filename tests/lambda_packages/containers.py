@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from lambda_packages.runtime_api import RuntimeApi
 
@@ -70,6 +71,22 @@ class Docker:
             return False
 
 
+# Another package test run on this machine holds the data root: wait for it (its own timeout bounds it) this long.
+LOCK_WAIT_SECONDS = 1500
+
+
+def _lock_within(lock: IO[str], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise DockerUnavailable(f"{lock.name} stayed locked for {seconds:.0f} s (another package test run)")
+            time.sleep(1)
+
+
 def _die_with_parent() -> None:
     """In the dockerd child: SIGTERM it when the test process dies, even if killed (no orphan holds the data root)."""
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -98,7 +115,7 @@ def docker_daemon() -> Iterator[Docker]:
     data_root = cache_dir() / "docker"
     data_root.mkdir(parents=True, exist_ok=True)
     with open(cache_dir() / "docker.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one daemon per data root
+        _lock_within(lock, LOCK_WAIT_SECONDS)  # one daemon per data root
         run_dir = Path(tempfile.mkdtemp(prefix="gpi-dockerd-", dir="/tmp"))
         sock = run_dir / "docker.sock"
         log = open(run_dir / "dockerd.log", "wb")  # noqa: SIM115 (closed below)

@@ -10,6 +10,7 @@ from f1common.datasets import DATASETS
 from f1common.layout import DATA_PREFIX
 from f1common.names import ResourceNames
 from gpi_infra.aws_stack import SnowflakeOutputs
+from gpi_infra.grafana_stack import ReporterOutputs
 from gpi_infra.config import SNOWFLAKE_PROJECT, snowflake_access_role_arn
 from gpi_infra.snowflake_stack import PREVIEW_FEATURES, SNAPSHOTS_SCHEMA, object_names, snowflake_program
 from gpi_infra.testing import (
@@ -98,8 +99,9 @@ def test_stage_format_and_integration(stack: Stack) -> None:
     assert stack.outputs["storage_aws_external_id"] == SNOWFLAKE_EXTERNAL_ID
 
 
-def test_outputs_cover_what_the_aws_stack_reads(stack: Stack) -> None:
+def test_outputs_cover_what_the_aws_and_grafana_stacks_read(stack: Stack) -> None:
     assert set(SnowflakeOutputs.output_names()) <= set(stack.outputs)
+    assert set(ReporterOutputs.output_names()) <= set(stack.outputs)
     assert stack.outputs["account"] == "ACME-GPI"
     assert stack.outputs["loader_user"] == "GPI_DEV_LOADER_SVC"
 

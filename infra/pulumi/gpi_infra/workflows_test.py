@@ -105,6 +105,18 @@ def test_infra_workflow_deploys_snowflake_then_the_whole_aws_stack() -> None:
     assert {jobs[j]["with"]["action"] for j in ("preview-snowflake", "preview-aws")} == {"preview"}
 
 
+def test_grafana_workflow_deploys_the_grafana_stack_on_dashboard_changes() -> None:
+    wf = workflow("grafana.yml")
+    assert wf["on"]["push"]["paths"] == wf["on"]["pull_request"]["paths"]
+    for needed in ("dashboards/**", "infra/pulumi/grafana/**", "infra/pulumi/gpi_infra/grafana*"):
+        assert needed in wf["on"]["push"]["paths"], needed
+    jobs = wf["jobs"]
+    assert "./pants test lint check dashboards:: infra/pulumi::" in run_commands(wf)
+    for job, event, action in (("preview", "pull_request", "preview"), ("deploy", "push", "up")):
+        assert jobs[job]["if"] == f"github.event_name == '{event}'" and jobs[job]["needs"] == "test"
+        assert jobs[job]["with"]["what"] == "grafana" and jobs[job]["with"]["action"] == action
+
+
 def test_the_reusable_deploy_workflow_runs_the_deploy_script_with_its_inputs() -> None:
     wf = workflow("deploy.yml")
     call = wf["on"]["workflow_call"]
@@ -124,7 +136,7 @@ def test_the_reusable_deploy_workflow_runs_the_deploy_script_with_its_inputs() -
     for name, other in all_workflows().items():
         for job_def in other["jobs"].values():
             if job_def.get("uses") == DEPLOY_WORKFLOW:
-                assert job_def["with"]["what"] in {"snowflake", "aws", *SERVICE_TYPES}, name
+                assert job_def["with"]["what"] in {"snowflake", "aws", "grafana", *SERVICE_TYPES}, name
                 assert job_def["with"]["action"] in {"preview", "up"}, name
 
 
