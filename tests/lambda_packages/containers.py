@@ -81,9 +81,10 @@ def _lock_within(lock: IO[str], seconds: float) -> None:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
-        except BlockingIOError:
+        except BlockingIOError as busy:
             if time.monotonic() > deadline:
-                raise DockerUnavailable(f"{lock.name} stayed locked for {seconds:.0f} s (another package test run)")
+                message = f"{lock.name} stayed locked for {seconds:.0f} s (another package test run)"
+                raise DockerUnavailable(message) from busy
             time.sleep(1)
 
 

@@ -10,8 +10,8 @@ from f1common.datasets import DATASETS
 from f1common.layout import DATA_PREFIX
 from f1common.names import ResourceNames
 from gpi_infra.aws_stack import SnowflakeOutputs
-from gpi_infra.grafana_stack import ReporterOutputs
 from gpi_infra.config import SNOWFLAKE_PROJECT, snowflake_access_role_arn
+from gpi_infra.grafana_stack import ReporterOutputs
 from gpi_infra.snowflake_stack import PREVIEW_FEATURES, SNAPSHOTS_SCHEMA, object_names, snowflake_program
 from gpi_infra.testing import (
     ACCOUNT,
