@@ -32,8 +32,12 @@ class RecordingHandler:
         self.clock = clock
         self.table = table
         self.calls: list[tuple[dt.datetime, dict[str, Any], Any]] = []
+        self.landings: list[tuple[dt.datetime, int]] = []  # schedule landings a calendar sync asked for
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if event.get("kind") == "schedule":
+            self.landings.append((self.clock(), event["season"]))
+            return {"kind": "schedule", "skipped": False}
         self.calls.append((self.clock(), event, context))
         key = IngestionRequest.parse(event).session_id.key
         if self.table is not None:
@@ -77,6 +81,7 @@ def test_replay_2025_rounds_1_to_6_fires_each_session_once_in_order(
     assert progress == firings and all(f.ok and f.attempts == 1 for f in firings)
     assert recorder.calls[0][2].function_name == settings.names.ingestion_function
     assert list_schedule_names(clients.scheduler, settings.group) == []  # ActionAfterCompletion=DELETE
+    assert recorder.landings == [(utc(2025, 3, 10, 0, 1), 2025)]  # the sync's schedule landing, a minute later
     assert clock() == until
     # ticks stay on the hourly grid but idle hours are skipped (the replay spans 1,320 hours)
     assert all((t - utc(2025, 3, 10)) % dt.timedelta(hours=1) == dt.timedelta(0) for t in ticks)

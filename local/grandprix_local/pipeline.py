@@ -97,6 +97,33 @@ class LocalPipeline:
                 counts[key] = counts.get(key, 0) + value
         return counts
 
+    def land_requested_schedules(self) -> dict[str, Any]:
+        """Fires now the schedule landings the calendar sync asked for (its one-time `land-schedule-*`
+        schedules, as EventBridge Scheduler fires them a minute after the sync in the cloud): the ingestion
+        handler lands each season's schedule dataset when it changed. Returns each landing's outcome."""
+        from grandprix_local.dispatcher import Dispatcher
+        from ingestion.handler import handler as ingestion_handler
+        from scheduler.schedules import LANDING_PREFIX
+
+        clients = self._scheduler_clients()
+        dispatcher = Dispatcher(
+            clients.scheduler,
+            clients.sqs,
+            self.settings.group,
+            {self.resources.ingestion_function_arn: ingestion_handler},
+        )
+        requested = [s for s in dispatcher.schedules() if s.name.startswith(f"{LANDING_PREFIX}-")]
+        out: dict[str, Any] = {}
+        for firing in dispatcher.fire_all(requested):
+            season = firing.payload.get("season")
+            if not firing.ok:
+                out[f"schedule {season}"] = f"failed: {firing.error}"
+            elif firing.result.get("skipped"):
+                out[f"schedule {season}"] = "unchanged (already landed)"
+            else:
+                out[f"schedule {season}"] = firing.result["rows"]
+        return out
+
     def calendar(self) -> list[CalendarItem]:
         from f1common.race_calendar import RaceCalendar
 
@@ -134,6 +161,9 @@ class LocalPipeline:
 
         def record(firing: Firing) -> None:
             event = firing.payload
+            if event.get("kind") == "schedule":  # a sync's schedule landing, due during the replay
+                self.progress(f"    [{firing.at:%Y-%m-%d %H:%M}Z] schedule {event.get('season')}: ok={firing.ok}")
+                return
             key = SessionId(season=event["season"], round=event["round"], session=event["session"]).key
             outcome = firing.result if isinstance(firing.result, dict) else {}
             status = outcome.get("status", "failed" if not firing.ok else None)

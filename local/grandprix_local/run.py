@@ -116,12 +116,15 @@ def _run(options: RunOptions, progress: Progress) -> RunSummary:
             sessions = list(options.sessions or _available_sessions(settings, options.seasons))
             summary.sessions_requested = len(sessions)
             progress(f"    {len(sessions)} sessions: {', '.join(s.key for s in sessions)}")
-        seasons = sorted({s.season for s in sessions} | set(options.seasons or ()))
         with timer.stage("race calendar sync (scheduler)"):
             counts = pipeline.sync_calendar(sessions)
             progress(f"    {counts}")
+        totals = Replay()
+        with timer.stage("season schedules (the sync's requests -> ingestion)"):
+            for name, rows in pipeline.land_requested_schedules().items():
+                progress(f"    {name}: {rows}")
+            pipeline.drain_loader(totals)
         with timer.stage("replay: scheduler -> dispatcher -> ingestion -> S3 -> SQS -> loader"):
-            totals = Replay()
             replay = pipeline.replay(
                 sessions, after_each=lambda: pipeline.drain_loader(totals), concurrency=options.concurrency
             )
@@ -132,8 +135,8 @@ def _run(options: RunOptions, progress: Progress) -> RunSummary:
             )
             summary.replay = replay
         if options.history:
-            with timer.stage("history: Ergast backfill and season schedules"):
-                landed = pipeline.land_history(_new_schedule_seasons(settings, seasons))
+            with timer.stage("history: Ergast backfill"):
+                landed = pipeline.land_history([])
                 for name, rows in landed.items():
                     progress(f"    {name}: {rows}")
                 report = pipeline.drain_loader(summary.replay)
@@ -180,19 +183,6 @@ def _available_sessions(settings: Settings, seasons: Sequence[int] | None) -> li
         for r in load_schedule(season, settings)
         if (end := expected_end(r)) is not None and end < now
     ]
-
-
-def _new_schedule_seasons(settings: Settings, seasons: Sequence[int]) -> list[int]:
-    """Seasons whose schedule has not been landed yet (a schedule is landed once per season here)."""
-    from f1common.clients import aws_client
-
-    s3 = aws_client("s3", settings)
-
-    def landed(season: int) -> bool:
-        prefix = f"dataset=schedule/season={season:04d}/"
-        return bool(s3.list_objects_v2(Bucket=settings.bucket, Prefix=prefix, MaxKeys=1).get("KeyCount"))
-
-    return [season for season in seasons if not landed(season)]
 
 
 def _count_statuses(items: Sequence[Any]) -> dict[str, int]:

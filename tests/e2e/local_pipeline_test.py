@@ -134,6 +134,22 @@ def test_first_run_ingests_every_session_through_the_scheduler(first_run: tuple[
     assert {key for (_, key) in first_run[0].snapshot.staging_by_session} == set(SESSIONS)
 
 
+def test_the_calendar_sync_lands_each_season_schedule_once(
+    first_run: tuple[Run, Path], second_run: Run, marts: duckdb.DuckDBPyConnection
+) -> None:
+    """The sync asks the ingestion service to land each season's schedule (as in the cloud); the dashboards
+    name every session's event from it; an unchanged schedule is not landed again."""
+    first_log, second_log = "\n".join(first_run[0].log), "\n".join(second_run.log)
+    assert "schedule 2023: {'schedule': " in first_log and "schedule 2025: {'schedule': " in first_log
+    assert "schedule 2023: unchanged (already landed)" in second_log
+    events = _rows(marts, "select distinct session_key, event_name from analytics.mart_positions_by_lap order by 1")
+    assert events == [
+        ("2023-01-R", "Bahrain Grand Prix"),
+        ("2025-01-Q", "Australian Grand Prix"),
+        ("2025-01-R", "Australian Grand Prix"),
+    ]
+
+
 def test_verstappen_wins_bahrain_2023_with_25_points(marts: duckdb.DuckDBPyConnection) -> None:
     assert _rows(
         marts,

@@ -27,6 +27,7 @@ from f1common.sessions import SessionId, SessionType
 DATA_PREFIX = "dataset="
 MANIFEST_PREFIX = "manifests/"
 ORPHAN_MARKER_PREFIX = "markers/orphans/"  # markers/orphans/<run_id>.json: a run's files no manifest will list
+SCHEDULE_MARKER_PREFIX = "markers/schedule/"  # markers/schedule/<season>.json: the season's last landed schedule
 
 # Every data file is written tagged `gpi-publication=pending` and re-tagged `published` just before its run's
 # manifest is written; the landing bucket's lifecycle rule expires pending files after ORPHAN_EXPIRY_DAYS

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
 
     # Data sources
     f1data_dir: Path | None = Field(default_factory=default_f1data_dir, description="The shared offline F1 data")
+    ergast_dump_url: str | None = Field(
+        default=None,
+        description="A published Ergast dump (zip of the CSV tables) to backfill from when no dump directory is "
+        "configured (the cloud); see ingestion.ergast_download",
+    )
     fastf1_cache_dir: Path | None = Field(default=None, description="Writable FastF1 cache (default: temp dir)")
     fastf1_offline: bool | None = Field(
         default=None, description="Serve FastF1 only from its cache; default: when the shared data exists"

@@ -80,7 +80,10 @@ def allowed_dump(requested: Path | None, configured: Path | None) -> Path:
     resolving `..` and links), or any path when none is configured, is a :class:`BadRequest`.
     """
     if configured is None:
-        raise BadRequest("invalid backfill request: dump: no Ergast dump location is configured")
+        raise BadRequest(
+            "invalid backfill request: dump: no Ergast dump location is configured (neither a dump directory nor "
+            "GPI_ERGAST_DUMP_URL)"
+        )
     root = configured.resolve()
     dump = root if requested is None else (root / requested).resolve()
     if dump != root and not dump.is_relative_to(root):

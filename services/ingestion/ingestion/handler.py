@@ -4,9 +4,11 @@ Events, one discriminated union on ``kind`` (:data:`ingestion.events.IngestionEv
 
 * an :class:`~f1common.events.IngestionRequest` (no ``kind``, or ``"session"``: ``season``, ``round``,
   ``session`` [, ``attempt``, ``reason``, ``requested_at``]) -> :func:`ingestion.ingest.ingest_session`;
-* ``{"kind": "schedule", "season": 2025}`` -> :func:`ingestion.schedule_landing.land_schedule`;
-* ``{"kind": "ergast_backfill"[, "dump": DIR]}`` -> :func:`ingestion.ergast_landing.land_ergast` (default dump:
-  ``settings.ergast_dir``; a DIR outside it is refused).
+* ``{"kind": "schedule", "season": 2025}`` -> :func:`ingestion.schedule_landing.land_schedule`
+  (when it changed);
+* ``{"kind": "ergast_backfill"[, "dump": DIR]}`` -> :func:`backfill_ergast`: the offline dump directory
+  (``settings.ergast_dir``; a DIR outside it is refused) when there is one, else the published dump at
+  ``settings.ergast_dump_url`` (the cloud; :mod:`ingestion.ergast_download`).
 
 The handler logs a bounded summary of the event (:func:`f1common.observability.event_summary`), never the
 whole payload.
@@ -25,7 +27,8 @@ from f1common.clients import aws_client
 from f1common.names import SERVICE_INGESTION
 from f1common.observability import event_summary, service_logger
 from f1common.settings import Settings
-from ingestion.ergast_landing import land_ergast
+from ingestion.ergast_download import fetched_dump
+from ingestion.ergast_landing import BackfillResult, land_ergast
 from ingestion.events import BackfillRequest, ScheduleRequest, allowed_dump, parse_event
 from ingestion.ingest import ingest_session
 from ingestion.observability import metrics
@@ -42,15 +45,24 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return route(event, settings=settings, s3=aws_client("s3", settings), dynamodb=aws_client("dynamodb", settings))
 
 
+def backfill_ergast(request: BackfillRequest, *, s3: Any, settings: Settings) -> BackfillResult:
+    """Lands the Ergast history from the configured source: the dump directory, else the dump URL."""
+    progress = logger.info
+    if request.dump is not None or settings.ergast_dir is not None or settings.ergast_dump_url is None:
+        return land_ergast(allowed_dump(request.dump, settings.ergast_dir), s3=s3, settings=settings, progress=progress)
+    with fetched_dump(settings.ergast_dump_url) as dump:
+        return land_ergast(dump, s3=s3, settings=settings, progress=progress)
+
+
 def route(event: Any, *, settings: Settings, s3: Any, dynamodb: Any) -> dict[str, Any]:
     """Parses one event and runs the function it asks for; returns a JSON-serialisable result."""
     parsed = parse_event(event)
     if isinstance(parsed, ScheduleRequest):
-        manifest = land_schedule(parsed.season, s3=s3, settings=settings)
-        return {"kind": parsed.kind, "run_id": manifest.run_id, "rows": manifest.rows}
+        landing = land_schedule(parsed.season, s3=s3, settings=settings)
+        rows = {"schedule": landing.rows}
+        return {"kind": parsed.kind, "run_id": landing.run_id, "rows": rows, "skipped": landing.skipped}
     if isinstance(parsed, BackfillRequest):
-        dump = allowed_dump(parsed.dump, settings.ergast_dir)
-        result = land_ergast(dump, s3=s3, settings=settings, progress=lambda line: logger.info(line))
+        result = backfill_ergast(parsed, s3=s3, settings=settings)
         return {
             "kind": parsed.kind,
             "run_id": result.run_id,

@@ -21,7 +21,7 @@ from scheduler.events import BackfillEvent, SyncEvent, parse_event
 from scheduler.planning import SchedulingPolicy, run_scheduling
 from scheduler.ratelimit import fastf1_limiter
 from scheduler.schedules import ScheduleTarget
-from scheduler.sync import SyncReport, sync_season
+from scheduler.sync import SyncReport, sync_and_land
 
 logger = child_logger(SERVICE_SCHEDULER)
 
@@ -56,7 +56,7 @@ def run_event(
     target = ScheduleTarget.from_settings(settings, clients.sqs)
     if isinstance(parsed, SyncEvent):
         seasons = parsed.all_seasons(now)
-        reports = [sync_season(s, load(s), table, clients.scheduler, target.group, now) for s in seasons]
+        reports = [sync_and_land(s, load(s), table, clients.scheduler, target, now) for s in seasons]
         return {
             "action": "sync",
             "seasons": [r.summary() for r in reports],
@@ -91,7 +91,7 @@ def run_event(
     sync_errors: list[str] = []
     for season in parsed.sync_seasons:  # a schedule source outage must not stop the scheduling itself
         try:
-            synced.append(sync_season(season, load(season), table, clients.scheduler, target.group, now))
+            synced.append(sync_and_land(season, load(season), table, clients.scheduler, target, now))
         except ScheduleError as exc:
             sync_errors.append(str(exc))
             logger.error("calendar sync failed; scheduling from the stored calendar", extra={"error": str(exc)})

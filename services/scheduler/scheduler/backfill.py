@@ -16,7 +16,7 @@ from f1common.sessions import SessionType
 from scheduler.planning import MIN_LEAD, SchedulingPolicy, claim
 from scheduler.ratelimit import SESSION_COST, RateLimiter
 from scheduler.schedules import ScheduleTarget
-from scheduler.sync import SyncReport, sync_season
+from scheduler.sync import SyncReport, sync_and_land
 
 logger = child_logger(SERVICE_SCHEDULER)
 
@@ -67,7 +67,7 @@ def run_backfill(
     report = BackfillReport(seasons=seasons)
     if load is not None:
         for season in seasons:
-            report.synced.append(sync_season(season, load(season), table, scheduler, target.group, now))
+            report.synced.append(sync_and_land(season, load(season), table, scheduler, target, now))
     scan = table.scan()
     report.invalid.extend(f"{bad.pk}: {bad.error}" for bad in scan.invalid)
     booked = sorted(

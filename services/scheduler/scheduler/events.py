@@ -2,7 +2,8 @@
 
 A bad event raises :class:`f1common.events.BadRequest` naming the field:
 - `{"action": "schedule"}` (default; what the recurring EventBridge schedule sends)
-- `{"action": "sync", "season": 2025}`, `{"action": "sync", "seasons": [2025, 2026]}`; no season: the current one
+- `{"action": "sync", "season": 2025}`, `{"action": "sync", "seasons": [2025, 2026]}`; no season: the current one;
+  `"include_current": true`: the seasons named and the current one (the stack's daily sync and first deploy)
 - `{"action": "schedule", "sync_seasons": [2025]}` syncs first (a failed sync is reported, not fatal)
 - `{"action": "backfill", "from_season": 2023, "to_season": 2025, "sessions": ["R", "Q"]}`
 Every event may carry `"now"` (ISO-8601) to run at a simulated instant (the local time machine).
@@ -44,11 +45,16 @@ class SyncEvent(_Event):
     action: Literal["sync"]
     season: Season | None = None
     seasons: list[Season] = Field(default_factory=list)
+    include_current: bool = Field(
+        default=False, strict=True, description="Sync the current season too (the daily sync of the configured ones)"
+    )
 
     def all_seasons(self, now: dt.datetime) -> list[int]:
-        """The seasons named, or the current one (a daily recurring sync sends no season)."""
+        """The seasons named (and the current one with `include_current`), or the current one when none is."""
         named = {*self.seasons, *([self.season] if self.season is not None else [])}
-        return sorted(named or {now.year})
+        if self.include_current or not named:
+            named.add(now.year)
+        return sorted(named)
 
 
 class BackfillEvent(_Event):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -32,6 +33,21 @@ def test_strict_events_parse() -> None:
     assert parse_event({"action": "sync", "season": 2023}) == SyncEvent(action="sync", season=2023)
     backfill = parse_event({"action": "backfill", "from_season": 2023, "to_season": 2024, "sessions": ["R"]})
     assert isinstance(backfill, BackfillEvent) and backfill.to_season == 2024
+
+
+def test_a_sync_covers_the_seasons_named_and_the_current_one_when_asked() -> None:
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+
+    def seasons(event: dict[str, Any]) -> list[int]:
+        parsed = parse_event(event)
+        assert isinstance(parsed, SyncEvent)
+        return parsed.all_seasons(now)
+
+    assert seasons({"action": "sync"}) == [2026]
+    assert seasons({"action": "sync", "seasons": [2024, 2025]}) == [2024, 2025]
+    assert seasons({"action": "sync", "seasons": [2025, 2024], "include_current": True}) == [2024, 2025, 2026]
+    with pytest.raises(BadRequest, match="include_current"):
+        parse_event({"action": "sync", "include_current": "yes"})
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@
 
 Events (validated at the edge; a bad one raises :class:`f1common.events.BadRequest` naming the field):
 - `{"action": "schedule"}` (default; what the recurring EventBridge schedule sends)
-- `{"action": "sync", "season": 2025}`, `{"action": "sync", "seasons": [2025, 2026]}`; no season: the current one
+- `{"action": "sync", "season": 2025}`, `{"action": "sync", "seasons": [2025, 2026]}`; no season: the current one;
+  `"include_current": true`: the seasons named and the current one (the stack's daily sync and first deploy)
 - `{"action": "schedule", "sync_seasons": [2025]}` syncs first (a failed sync is reported, not fatal)
 - `{"action": "backfill", "from_season": 2023, "to_season": 2025, "sessions": ["R", "Q"]}`
 Every event may carry `"now"` (ISO-8601) to run at a simulated instant (the local time machine).

@@ -16,7 +16,7 @@ from scheduler.conftest import max_in_window, utc
 from scheduler.events import BackfillEvent, ScheduleEvent, SyncEvent, parse_event
 from scheduler.handler import handler, logger
 from scheduler.ratelimit import JOLPICA, LIVE_TIMING, SESSION_COST
-from scheduler.schedules import list_schedule_names, parse_at_expression
+from scheduler.schedules import list_schedule_names, parse_at_expression, schedule_landing_name
 
 
 def test_events_are_validated_at_the_edge() -> None:
@@ -81,6 +81,29 @@ def test_lambda_handler_syncs_and_schedules_with_metrics_and_logs(
     assert {o["session"] for o in scheduled} == {"2025-01-FP1", "2025-01-FP2", "2025-01-FP3", "2025-01-Q", "2025-01-R"}
 
 
+def test_every_sync_asks_the_ingestion_service_to_land_the_season_schedule(
+    settings: Settings, clients: Clients, season_rows: dict[int, list[ScheduleRow]]
+) -> None:
+    now = utc(2026, 1, 10, 6, 30)
+    result = run_event({"action": "sync", "seasons": [2025]}, settings, clients, now=now, load=season_rows.__getitem__)
+    run_event({"action": "sync", "seasons": [2025]}, settings, clients, now=now, load=season_rows.__getitem__)
+
+    [summary] = result["seasons"]
+    assert summary["schedule_landing"] == "land-schedule-2025-20260110T0630" == schedule_landing_name(2025, now)
+    assert [n for n in list_schedule_names(clients.scheduler, settings.group)] == [summary["schedule_landing"]]
+    raw = clients.scheduler.get_schedule(Name=summary["schedule_landing"], GroupName=settings.group)
+    # the same target, retries and dead-letter queue as a session's ingestion, a minute after the sync
+    assert json.loads(raw["Target"]["Input"]) == {"kind": "schedule", "season": 2025}
+    assert parse_at_expression(raw["ScheduleExpression"]) == now + dt.timedelta(minutes=1)
+    assert raw["Target"]["Arn"].endswith(f":function:{settings.names.ingestion_function}")
+    assert raw["Target"]["DeadLetterConfig"]["Arn"].endswith(settings.dlq)
+    later = run_event(
+        {"action": "schedule", "sync_seasons": [2025]}, settings, clients, now=now + dt.timedelta(days=1),
+        load=season_rows.__getitem__,
+    )
+    assert later["synced"][0]["schedule_landing"] == schedule_landing_name(2025, now + dt.timedelta(days=1))
+
+
 def test_backfill_schedules_past_sessions_within_fastf1_limits(
     settings: Settings, clients: Clients, season_rows: dict[int, list[ScheduleRow]]
 ) -> None:
@@ -94,7 +117,10 @@ def test_backfill_schedules_past_sessions_within_fastf1_limits(
         {"action": "backfill", "from_season": 2025, "to_season": 2025}, settings, clients, now=now, load=load
     )
     assert result["counts"]["SessionsScheduled"] == 119 and result["skipped"] == {"INGESTED": 1}
-    names = list_schedule_names(clients.scheduler, settings.group)
+    stored = list_schedule_names(clients.scheduler, settings.group)
+    # the backfill's sync asked the ingestion service to land the season's schedule, once per sync minute
+    assert [n for n in stored if not n.startswith("ingest-")] == [schedule_landing_name(2025, now)]
+    names = [n for n in stored if n.startswith("ingest-")]
     assert len(names) == 119 and "ingest-2025-01-R-a1" not in names
     plans = []
     for name in names:
@@ -140,6 +166,7 @@ def test_backfill_of_selected_sessions_books_after_already_scheduled_ones(
     plans = sorted(
         parse_at_expression(clients.scheduler.get_schedule(Name=n, GroupName=settings.group)["ScheduleExpression"])
         for n in list_schedule_names(clients.scheduler, settings.group)
+        if n.startswith("ingest-")
     )
     assert len(plans) == 48
     assert max_in_window(plans, [SESSION_COST[LIVE_TIMING]] * 48, dt.timedelta(hours=1)) <= 500

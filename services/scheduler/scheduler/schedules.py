@@ -1,4 +1,5 @@
-"""EventBridge Scheduler one-time schedules that invoke the ingestion Lambda for one session."""
+"""EventBridge Scheduler one-time schedules that invoke the ingestion Lambda: for one session, or to land a
+season's schedule dataset after a calendar sync."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from f1common.sessions import SessionId
 from f1common.settings import Settings, ingestion_target_arn, invoke_role_arn
 
 SCHEDULE_PREFIX = "ingest"
+LANDING_PREFIX = "land-schedule"  # one-time schedules that land a season's schedule dataset
+LANDING_DELAY = dt.timedelta(minutes=1)
 MAX_RETRY_ATTEMPTS = 2  # EventBridge Scheduler's own retries when the invocation fails
 MAX_EVENT_AGE_SECONDS = 3600
 _AT_RE = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
@@ -76,7 +79,38 @@ def create_ingestion_schedule(
     scheduler: Any, target: ScheduleTarget, request: IngestionRequest, when: dt.datetime
 ) -> bool:
     """Creates the one-time schedule of `request`; False when it already exists (ConflictException)."""
-    name = schedule_name(request.session_id, request.attempt)
+    return _create_one_time(
+        scheduler,
+        target,
+        name=schedule_name(request.session_id, request.attempt),
+        when=when,
+        payload=request.to_payload(),
+        description=f"Ingest {request.session_id.key} (attempt {request.attempt}, {request.reason})",
+    )
+
+
+def schedule_landing_name(season: int, now: dt.datetime) -> str:
+    """`land-schedule-2025-20261201T1450`: one landing request per season per sync minute."""
+    return f"{LANDING_PREFIX}-{season:04d}-{now.astimezone(dt.UTC):%Y%m%dT%H%M}"
+
+
+def create_schedule_landing(scheduler: Any, target: ScheduleTarget, season: int, now: dt.datetime) -> bool:
+    """Asks the ingestion service to land `season`'s schedule dataset, one minute from `now`, through a
+    one-time schedule like a session's (same target, retries and dead-letter queue). The ingestion service
+    lands it only when it changed. False when the same request already exists."""
+    return _create_one_time(
+        scheduler,
+        target,
+        name=schedule_landing_name(season, now),
+        when=now + LANDING_DELAY,
+        payload={"kind": "schedule", "season": season},
+        description=f"Land the {season} season schedule (after a calendar sync)",
+    )
+
+
+def _create_one_time(
+    scheduler: Any, target: ScheduleTarget, *, name: str, when: dt.datetime, payload: dict[str, Any], description: str
+) -> bool:
     try:
         scheduler.create_schedule(
             Name=name,
@@ -86,11 +120,11 @@ def create_ingestion_schedule(
             FlexibleTimeWindow={"Mode": "OFF"},
             ActionAfterCompletion="DELETE",
             State="ENABLED",
-            Description=f"Ingest {request.session_id.key} (attempt {request.attempt}, {request.reason})",
+            Description=description,
             Target={
                 "Arn": target.function_arn,
                 "RoleArn": target.role_arn,
-                "Input": json.dumps(request.to_payload(), sort_keys=True),
+                "Input": json.dumps(payload, sort_keys=True),
                 "RetryPolicy": {
                     "MaximumEventAgeInSeconds": MAX_EVENT_AGE_SECONDS,
                     "MaximumRetryAttempts": MAX_RETRY_ATTEMPTS,

@@ -13,7 +13,7 @@ from f1common.events import CalendarItem, CalendarStatus
 from f1common.names import SERVICE_SCHEDULER
 from f1common.observability import child_logger
 from f1common.race_calendar import SCHEDULE_FIELDS, ConditionFailed, RaceCalendar, item_from_row
-from scheduler.schedules import delete_schedule
+from scheduler.schedules import ScheduleTarget, create_schedule_landing, delete_schedule, schedule_landing_name
 
 logger = child_logger(SERVICE_SCHEDULER)
 MAX_CONFLICTS = 3
@@ -33,6 +33,7 @@ class SyncReport:
     skipped: list[str] = field(default_factory=list)  # "<key>: <reason>" for rows that cannot be calendar items
     invalid: list[str] = field(default_factory=list)  # existing items that cannot be read
     conflicts: list[str] = field(default_factory=list)  # "<key>: <reason>": rows that disagree, item left alone
+    schedule_landing: str | None = None  # the one-time schedule that lands the season's schedule dataset
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -45,7 +46,25 @@ class SyncReport:
             "skipped": self.skipped,
             "invalid": self.invalid,
             "conflicts": self.conflicts,
+            "schedule_landing": self.schedule_landing,
         }
+
+
+def sync_and_land(
+    season: int,
+    rows: Sequence[ScheduleRow],
+    table: RaceCalendar,
+    scheduler: Any,
+    target: ScheduleTarget,
+    now: dt.datetime,
+) -> SyncReport:
+    """:func:`sync_season`, then a request to the ingestion service to land the season's schedule dataset
+    (what the dashboards name events by): every sync keeps the landed schedule current, in the cloud as in
+    the embedded stack. The ingestion service lands it only when it changed."""
+    report = sync_season(season, rows, table, scheduler, target.group, now)
+    create_schedule_landing(scheduler, target, season, now)  # False: this minute's request exists already
+    report.schedule_landing = schedule_landing_name(season, now)
+    return report
 
 
 def sync_season(
