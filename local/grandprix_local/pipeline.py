@@ -101,17 +101,9 @@ class LocalPipeline:
         """Fires now the schedule landings the calendar sync asked for (its one-time `land-schedule-*`
         schedules, as EventBridge Scheduler fires them a minute after the sync in the cloud): the ingestion
         handler lands each season's schedule dataset when it changed. Returns each landing's outcome."""
-        from grandprix_local.dispatcher import Dispatcher
-        from ingestion.handler import handler as ingestion_handler
         from scheduler.schedules import LANDING_PREFIX
 
-        clients = self._scheduler_clients()
-        dispatcher = Dispatcher(
-            clients.scheduler,
-            clients.sqs,
-            self.settings.group,
-            {self.resources.ingestion_function_arn: ingestion_handler},
-        )
+        dispatcher = self._dispatcher(self._scheduler_clients())
         requested = [s for s in dispatcher.schedules() if s.name.startswith(f"{LANDING_PREFIX}-")]
         out: dict[str, Any] = {}
         for firing in dispatcher.fire_all(requested):
@@ -123,6 +115,14 @@ class LocalPipeline:
             else:
                 out[f"schedule {season}"] = firing.result["rows"]
         return out
+
+    def _dispatcher(self, clients: Any, **options: Any) -> Any:
+        """The local stand-in for EventBridge Scheduler, delivering to the ingestion handler in-process."""
+        from grandprix_local.dispatcher import Dispatcher
+        from ingestion.handler import handler as ingestion_handler
+
+        handlers = {self.resources.ingestion_function_arn: ingestion_handler}
+        return Dispatcher(clients.scheduler, clients.sqs, self.settings.group, handlers, **options)
 
     def calendar(self) -> list[CalendarItem]:
         from f1common.race_calendar import RaceCalendar
@@ -147,8 +147,7 @@ class LocalPipeline:
         S3 notifications from SQS into DuckDB.
         """
         from f1common.clock import SimulatedClock
-        from grandprix_local.dispatcher import Dispatcher, Firing, scheduler_tick
-        from ingestion.handler import handler as ingestion_handler
+        from grandprix_local.dispatcher import Firing, scheduler_tick
 
         result = Replay()
         items = [i for i in self.calendar() if i.session_id in set(sessions)]
@@ -178,15 +177,7 @@ class LocalPipeline:
                 after_each()
 
         clients = self._scheduler_clients()
-        dispatcher = Dispatcher(
-            clients.scheduler,
-            clients.sqs,
-            self.settings.group,
-            {self.resources.ingestion_function_arn: ingestion_handler},
-            clock=clock,
-            on_fire=record,
-            concurrency=concurrency,
-        )
+        dispatcher = self._dispatcher(clients, clock=clock, on_fire=record, concurrency=concurrency)
         firings = dispatcher.replay(until, tick=scheduler_tick(self.settings, clients))
         result.firings = len(firings)
         result.errors = [f"{f.schedule}: {f.error}" for f in firings if not f.ok]
