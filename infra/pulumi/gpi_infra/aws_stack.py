@@ -139,7 +139,12 @@ def aws_program(
         dlq_arn=ingestion_dlq.queue.arn,
     )
     ingestion = IngestionService(
-        platform, ServiceArgs(SERVICE_INGESTION, packages[SERVICE_INGESTION], environment=FASTF1_ONLINE)
+        platform,
+        ServiceArgs(
+            SERVICE_INGESTION,
+            packages[SERVICE_INGESTION],
+            environment={**FASTF1_ONLINE, "GPI_ERGAST_DUMP_URL": cfg.ergast_dump_url},
+        ),
     )
     scheduler = SchedulerService(
         platform, ServiceArgs(SERVICE_SCHEDULER, packages[SERVICE_SCHEDULER], environment=FASTF1_ONLINE), ingestion

@@ -11,7 +11,7 @@ from f1common.layout import DATA_PREFIX, MANIFEST_PREFIX, ORPHAN_EXPIRY_DAYS, PE
 from f1common.names import CALENDAR_KEY, CALENDAR_TTL_ATTRIBUTE, METRICS_NAMESPACE, ResourceNames
 from f1common.settings import Settings
 from gpi_infra.aws_stack import aws_program
-from gpi_infra.config import AWS_PROJECT, AwsStackConfig, snowflake_access_role_name
+from gpi_infra.config import AWS_PROJECT, ERGAST_DUMP_URL, AwsStackConfig, snowflake_access_role_name
 from gpi_infra.iam import UNSCOPED_ACTIONS
 from gpi_infra.testing import (
     ACCOUNT,
@@ -29,6 +29,7 @@ from gpi_infra.testing import (
 )
 
 NAMES = ResourceNames.for_stage("dev")
+SCHEDULE = "aws:scheduler/schedule:Schedule"
 BUCKET_ARN = f"arn:aws:s3:::{NAMES.landing_bucket}"
 TABLE_ARN = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/{NAMES.calendar_table}"
 FUNCTIONS = {
@@ -333,9 +334,12 @@ def test_recurring_triggers(stack: Stack) -> None:
     schedules = {s.inputs["name"]: s.inputs for s in stack.of_type("aws:scheduler/schedule:Schedule")}
     scheduler_arn = f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{NAMES.scheduler_function}"
     health_arn = f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{NAMES.loader_function}-health"
+    ingestion_arn = stack.outputs["ingestion_function_arn"]
+    sync = {"action": "sync", "seasons": [], "include_current": True}
     expected = {
         f"{NAMES.scheduler_function}-hourly": ("rate(1 hour)", scheduler_arn, {"action": "schedule"}),
-        f"{NAMES.scheduler_function}-daily-sync": ("cron(0 6 * * ? *)", scheduler_arn, {"action": "sync"}),
+        f"{NAMES.scheduler_function}-daily-sync": ("cron(0 6 * * ? *)", scheduler_arn, sync),
+        f"{NAMES.ingestion_function}-daily-ergast": ("cron(0 7 * * ? *)", ingestion_arn, {"kind": "ergast_backfill"}),
         f"{NAMES.loader_function}-health-hourly": (
             "rate(1 hour)",
             health_arn,
@@ -353,6 +357,46 @@ def test_recurring_triggers(stack: Stack) -> None:
         assert target["retryPolicy"] == {"maximumRetryAttempts": 3, "maximumEventAgeInSeconds": 3600}
     grants = allowed(stack.one("aws:iam/rolePolicy:RolePolicy", "scheduler-trigger-policy"))
     assert grants == {"lambda:InvokeFunction": {scheduler_arn}, "sqs:SendMessage": {stack.outputs["ingestion_dlq_arn"]}}
+    grants = allowed(stack.one("aws:iam/rolePolicy:RolePolicy", "ergast-backfill-trigger-policy"))
+    assert grants == {"lambda:InvokeFunction": {ingestion_arn}, "sqs:SendMessage": {stack.outputs["ingestion_dlq_arn"]}}
+
+
+def test_the_first_deploy_bootstraps_the_calendar_and_the_history(stack: Stack, packages_dir: Path) -> None:
+    """One `pulumi up` and the calendar holds the configured seasons (whose syncs land their schedules) and
+    the Ergast history is landed from the published dump the ingestion is configured with."""
+    invocations = {r.name: r.inputs for r in stack.of_type("aws:lambda/invocation:Invocation")}
+    assert set(invocations) == {"calendar-bootstrap", "ergast-bootstrap"}
+    calendar, ergast = invocations["calendar-bootstrap"], invocations["ergast-bootstrap"]
+    assert calendar["functionName"] == NAMES.scheduler_function
+    assert json.loads(calendar["input"]) == {"action": "sync", "seasons": [], "include_current": True}
+    assert ergast["functionName"] == NAMES.ingestion_function
+    assert json.loads(ergast["input"]) == {"kind": "ergast_backfill"}
+    ingestion_env = stack.one("aws:lambda/function:Function", "ingestion").inputs["environment"]["variables"]
+    assert Settings(ergast_dump_url=ingestion_env["GPI_ERGAST_DUMP_URL"]).ergast_dump_url == ERGAST_DUMP_URL
+    # The same events the daily triggers send: what the first deploy lands, every later day keeps current.
+    daily = {s.inputs["name"]: json.loads(s.inputs["target"]["input"]) for s in stack.of_type(SCHEDULE)}
+    assert daily[f"{NAMES.scheduler_function}-daily-sync"] == json.loads(calendar["input"])
+    assert daily[f"{NAMES.ingestion_function}-daily-ergast"] == json.loads(ergast["input"])
+
+    seasons = AwsStackConfig(
+        stage="dev", snowflake_stack="acme/gpi-snowflake/dev", calendar_seasons=[2025, 2024, 2025]
+    )
+    configured = run_aws(with_packages(seasons, packages_dir))
+    bootstrap = configured.one("aws:lambda/invocation:Invocation", "calendar-bootstrap").inputs
+    assert json.loads(bootstrap["input"]) == {"action": "sync", "seasons": [2024, 2025], "include_current": True}
+    assert json.loads(bootstrap["triggers"]["event"]) == json.loads(bootstrap["input"])  # a new list: synced again
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("calendar_seasons", [1949], "outside 1950"),
+        ("ergast_dump_url", "http://example.com/data.zip", "https"),
+    ],
+)
+def test_bootstrap_config_is_checked(field: str, value: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        AwsStackConfig(stage="dev", snowflake_stack="acme/gpi-snowflake/dev", **{field: value})
 
 
 def test_loader_health_reads_only_manifests_and_scans_the_calendar(stack: Stack) -> None:

@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_camel
 
 from f1common.errors import describe_validation_error
 from f1common.names import SERVICES, ResourceNames
+from f1common.sessions import FIRST_SEASON, LAST_SEASON
 
 AWS_PROJECT = "gpi-aws"
 SNOWFLAKE_PROJECT = "gpi-snowflake"
@@ -36,6 +37,11 @@ def snowflake_access_role_arn(aws_account_id: str, stage: str) -> str:
     if not re.fullmatch(r"\d{12}", aws_account_id):
         raise ValueError(f"awsAccountId must be a 12-digit AWS account id, got {aws_account_id!r}")
     return f"arn:aws:iam::{aws_account_id}:role/{snowflake_access_role_name(stage)}"
+
+
+# The TracingInsights/RaceData mirror of the Ergast/Jolpica database (CC0; the shared offline dump is a copy of
+# it), rebuilt within hours of each race.
+ERGAST_DUMP_URL = "https://github.com/TracingInsights/RaceData/releases/latest/download/data.zip"
 
 
 class _Config(BaseModel):
@@ -109,6 +115,18 @@ class AwsStackConfig(_Config):
         description="Who loads landed files: Snowpipe (auto-ingest) or the loader Lambda (accounts without Snowpipe)",
     )
     scheduler_trigger_expression: str = "rate(1 hour)"
+    calendar_seasons: list[int] = Field(
+        default_factory=list,
+        description="Seasons kept in the race calendar besides the current one: synced when the stack is first "
+        "deployed (and whenever this list changes), then daily",
+    )
+    ergast_dump_url: str = Field(
+        default=ERGAST_DUMP_URL,
+        description="The published Ergast dump (zip of the CSV tables) the ingestion backfills the history from",
+    )
+    ergast_backfill_expression: str = Field(
+        default="cron(0 7 * * ? *)", description="Daily Ergast history backfill (an unchanged dump lands nothing)"
+    )
     calendar_sync_expression: str = Field(default="cron(0 6 * * ? *)", description="Daily calendar sync")
     loader_health_handler: str = Field(
         default="loader.handler.health_handler", description="Handler of the load-health check in the loader package"
@@ -138,6 +156,21 @@ class AwsStackConfig(_Config):
             fields = override.model_dump(by_alias=True) if isinstance(override, BaseModel) else dict(override)
             merged[svc] = {**merged[svc], **{to_camel(k): v for k, v in fields.items()}}
         return merged
+
+    @field_validator("calendar_seasons")
+    @classmethod
+    def _known_seasons(cls, value: list[int]) -> list[int]:
+        unknown = sorted(s for s in value if not FIRST_SEASON <= s <= LAST_SEASON)
+        if unknown:
+            raise ValueError(f"calendar_seasons {unknown} are outside {FIRST_SEASON}..{LAST_SEASON}")
+        return sorted(set(value))
+
+    @field_validator("ergast_dump_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError(f"ergast_dump_url must be an https URL, got {value[:80]!r}")
+        return value
 
     @property
     def names(self) -> ResourceNames:

@@ -10,6 +10,7 @@ of its component, so `pulumi up --target '<service_target(...)>'` deploys that s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -77,6 +78,21 @@ class Platform:
                 max_event_age_seconds=self.cfg.schedule_max_event_age_seconds,
             ),
             opts=pulumi.ResourceOptions(parent=parent),
+        )
+
+
+    def bootstrap(
+        self, name: str, function: ServiceFunction, event: Mapping[str, Any], parent: pulumi.Resource
+    ) -> aws.lambda_.Invocation:
+        """Invokes `function` with `event` when the stack is first deployed, and again whenever `event` changes
+        (the deploy fails, naming the error, if the invocation does: fix it and run `pulumi up` again)."""
+        body = json.dumps(event, sort_keys=True)
+        return aws.lambda_.Invocation(
+            name,
+            function_name=function.function.name,
+            input=body,
+            triggers={"event": body},
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[function.function]),
         )
 
 
@@ -199,6 +215,14 @@ class IngestionService(LambdaService):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        # The Ergast history: backfilled from the published dump when the stack is first deployed, then daily
+        # (new rounds arrive as a new dump version; an unchanged dump lands nothing).
+        backfill = {"kind": "ergast_backfill"}
+        platform.trigger(
+            "ergast-backfill-trigger", f"{names.ingestion_function}-daily-ergast", platform.cfg.ergast_backfill_expression,
+            self.function, backfill, "Lands the Ergast history from the published dump when it changed", self,
+        )
+        self.bootstrap = platform.bootstrap("ergast-bootstrap", self.function, backfill, self)
         self.done()
 
 
@@ -252,10 +276,14 @@ class SchedulerService(LambdaService):
             f"{self.service}-trigger", f"{function_name}-hourly", cfg.scheduler_trigger_expression, self.function,
             {"action": "schedule"}, "Plans ingestion schedules for sessions that are due, and their retries", self,
         )
+        # The configured seasons and the current one: in the calendar from the first deploy (and whenever the
+        # list changes), then synced daily; each sync also lands the seasons' schedule datasets.
+        sync = {"action": "sync", "seasons": cfg.calendar_seasons, "include_current": True}
         platform.trigger(
             "calendar-sync-trigger", f"{function_name}-daily-sync", cfg.calendar_sync_expression, self.function,
-            {"action": "sync"}, "Syncs the current season's race calendar with the official schedule", self,
+            sync, "Syncs the configured and the current season's race calendar with the official schedule", self,
         )
+        self.bootstrap = platform.bootstrap("calendar-bootstrap", self.function, sync, self)
         self.done()
 
 
