@@ -219,8 +219,9 @@ class IngestionService(LambdaService):
         # (new rounds arrive as a new dump version; an unchanged dump lands nothing).
         backfill = {"kind": "ergast_backfill"}
         platform.trigger(
-            "ergast-backfill-trigger", f"{names.ingestion_function}-daily-ergast", platform.cfg.ergast_backfill_expression,
-            self.function, backfill, "Lands the Ergast history from the published dump when it changed", self,
+            "ergast-backfill-trigger", f"{names.ingestion_function}-daily-ergast",
+            platform.cfg.ergast_backfill_expression, self.function, backfill,
+            "Lands the Ergast history from the published dump when it changed", self,
         )
         self.bootstrap = platform.bootstrap("ergast-bootstrap", self.function, backfill, self)
         self.done()
