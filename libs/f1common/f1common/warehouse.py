@@ -32,6 +32,7 @@ LOAD_QUARANTINE = "load_quarantine"
 LOAD_PENDING = "load_pending"
 RACE_CALENDAR = "race_calendar"
 LOAD_MANIFESTS = "load_manifests"
+LOAD_CLAIMS = "load_claims"  # DuckDB only: the one key a file's load and its quarantine both claim
 
 LOAD_TIME = "_load_time"
 FILE_NAME = "_file_name"
@@ -211,10 +212,20 @@ def bookkeeping_columns(dialect: Dialect) -> dict[str, list[StagingColumn]]:
     }
 
 
+def claims_columns(dialect: Dialect) -> list[StagingColumn]:
+    """Columns of ``load_claims`` (DuckDB): the file, the outcome its claim chose ('LOADED', 'QUARANTINED'), when."""
+    return [
+        StagingColumn("file_name", column_type(ColumnType.STRING, dialect), False),
+        StagingColumn("state", column_type(ColumnType.STRING, dialect), False),
+        StagingColumn("claimed_at", column_type(ColumnType.TIMESTAMP, dialect), False),
+    ]
+
+
 def bookkeeping_sql(dialect: Dialect, schema: str | None = None) -> list[str]:
     schema = schema or schema_name(dialect)
-    # DuckDB enforces the keys: a file's claim by the transaction that loads or quarantines it (the loader).
-    # Snowflake does not enforce them (its loader claims with conditional inserts): load_quarantine has none there.
+    # DuckDB enforces the keys: a file's claim (load_claims) by the transaction that loads or quarantines it, and
+    # its load_history or load_quarantine row. Snowflake does not enforce them (its loader claims with conditional
+    # inserts): load_quarantine has none there, and there is no load_claims.
     quarantine_key = "PRIMARY KEY (file_name)" if dialect == "duckdb" else ""
     keys = {
         LOAD_HISTORY: "PRIMARY KEY (file_name)",
@@ -222,10 +233,13 @@ def bookkeeping_sql(dialect: Dialect, schema: str | None = None) -> list[str]:
         LOAD_PENDING: "PRIMARY KEY (file_name)",
         LOAD_MANIFESTS: "PRIMARY KEY (run_id)",
     }
-    return [
+    statements = [
         create_table_sql(schema, name if dialect == "duckdb" else name.upper(), cols, keys[name])
         for name, cols in bookkeeping_columns(dialect).items()
     ]
+    if dialect == "duckdb":
+        statements.append(create_table_sql(schema, LOAD_CLAIMS, claims_columns(dialect), "PRIMARY KEY (file_name)"))
+    return statements
 
 
 def all_ddl(dialect: Dialect, schema: str | None = None) -> list[str]:

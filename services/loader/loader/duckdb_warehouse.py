@@ -1,10 +1,17 @@
 """The embedded warehouse: a DuckDB file standing in for Snowflake (schema `staging`).
 
-Check-and-claim per file: the transaction that loads a file first claims it in ``load_history`` (its primary
-key), the one that quarantines it in ``load_quarantine`` (likewise); DuckDB refuses the second of two
-concurrent claims at its COMMIT, and the loser, finding the file processed, skips it
-(:class:`loader.loading.AlreadyProcessed`) instead of quarantining it. A failed statement or COMMIT ends the
-transaction; its error is what is raised, never the ROLLBACK's.
+Check-and-claim per file: the transaction that loads a file and the one that quarantines it both begin by
+inserting the file into ``load_claims`` (primary key ``file_name``), one key whichever outcome each chose, so
+DuckDB lets exactly one of two concurrent claims commit. The loser skips the file
+(:class:`loader.loading.AlreadyProcessed`), wherever its conflict surfaces:
+
+- at its COMMIT, when the winner committed first (the winner's row is visible then);
+- at the INSERT of its claim (or of its ``load_history``/``load_quarantine`` row), when the winner committed or
+  is committing: DuckDB's indexes hold the winner's keys before its rows are visible, so the loser may find no
+  trace of the winner yet. A key violation of these inserts is therefore a lost claim, never a data error (it
+  was once taken for one, and the file was quarantined while the winner loaded it).
+
+A failed statement or COMMIT ends the transaction; its error is what is raised, never the ROLLBACK's.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from f1common.names import SERVICE_LOADER
 from f1common.observability import child_logger
 from f1common.warehouse import (
     FILE_NAME,
+    LOAD_CLAIMS,
     LOAD_HISTORY,
     LOAD_MANIFESTS,
     LOAD_PENDING,
@@ -51,6 +59,10 @@ _DATA_ERRORS = (
     duckdb.TypeMismatchException,
     duckdb.OutOfRangeException,
 )
+
+
+class _ClaimLost(Exception):
+    """The claim's INSERT met the file's key: a concurrent transaction claimed it (raised inside the transaction)."""
 
 
 class DuckDBWarehouse:
@@ -125,8 +137,8 @@ class DuckDBWarehouse:
         self.con.register("_incoming", incoming)
         try:
             with self._transaction():
-                self._claim(key)
-                self.con.execute(
+                self._claim(key, "LOADED")
+                self._keyed_insert(
                     f"INSERT INTO {_S}.{LOAD_HISTORY} (file_name, run_id, dataset, rows, loaded_at, status) "
                     "VALUES ($1, $2, $3, $4, $5, 'LOADED')",
                     [key, run_id, spec.name, table.num_rows, now],
@@ -139,6 +151,8 @@ class DuckDBWarehouse:
                     [now, key, run_id],
                 )
                 self.con.execute(f"DELETE FROM {_S}.{LOAD_PENDING} WHERE file_name = $1", [key])
+        except _ClaimLost:
+            raise self._lost(key) from None
         except duckdb.Error as exc:
             if (settled := self._settled(key)) is not None:
                 raise settled from None
@@ -149,22 +163,43 @@ class DuckDBWarehouse:
             self.con.unregister("_incoming")
         return table.num_rows
 
-    def _claim(self, key: str) -> None:
-        """Inside the transaction: raises AlreadyProcessed when the file is loaded or quarantined (committed)."""
+    def _claim(self, key: str, outcome: str) -> None:
+        """Inside the transaction, before any other write: claims the file for `outcome`.
+
+        Raises AlreadyProcessed when the file was loaded or quarantined (committed before this transaction) and
+        _ClaimLost when the claim's INSERT meets a concurrent claim.
+        """
         state = self.file_state(key)
         if state is not None:
             raise AlreadyProcessed(key, state)
+        self._keyed_insert(f"INSERT INTO {_S}.{LOAD_CLAIMS} (file_name, state, claimed_at) VALUES ($1, $2, $3)",
+                           [key, outcome, utc_now()])
+
+    def _keyed_insert(self, sql: str, params: list[object]) -> None:
+        """An INSERT keyed by the file (its claim, its load_history or load_quarantine row): a key violation means a
+        concurrent claim (_ClaimLost). A winner's COMMIT adds its keys table by table, so the conflict may surface
+        at any of them."""
+        try:
+            self.con.execute(sql, params)
+        except duckdb.ConstraintException:
+            raise _ClaimLost from None
+
+    def _lost(self, key: str) -> AlreadyProcessed:
+        """After the rollback of a transaction whose claim was lost: the winner's outcome, if it is visible yet."""
+        return AlreadyProcessed(key, self.file_state(key) or "CLAIMED")
 
     def quarantine(self, key: str, *, run_id: str | None, dataset: str | None, error: str) -> None:
         try:
             with self._transaction():
-                self._claim(key)
-                self.con.execute(
+                self._claim(key, "QUARANTINED")
+                self._keyed_insert(
                     f"INSERT INTO {_S}.{LOAD_QUARANTINE} (file_name, run_id, dataset, error, quarantined_at) "
                     "VALUES ($1, $2, $3, $4, $5)",
                     [key, run_id, dataset, error, utc_now()],
                 )
                 self.con.execute(f"DELETE FROM {_S}.{LOAD_PENDING} WHERE file_name = $1", [key])
+        except _ClaimLost:
+            raise self._lost(key) from None
         except duckdb.Error:
             if (settled := self._settled(key)) is not None:
                 raise settled from None
@@ -189,12 +224,11 @@ class DuckDBWarehouse:
                  session.round if session else None, session.session.code if session else None,
                  manifest.created_at, manifest.files_json(), key, utc_now()],
             )
-        except (duckdb.ConstraintException, duckdb.TransactionException):
-            # ON CONFLICT sees committed rows only: two deliveries inserting at once collide at commit
-            recorded = self.con.execute(
-                f"SELECT count(*) FROM {_S}.{LOAD_MANIFESTS} WHERE run_id = $1", [manifest.run_id]
-            ).fetchall()
-            if not recorded or recorded[0][0] == 0:
+        except (duckdb.ConstraintException, duckdb.TransactionException) as exc:
+            # ON CONFLICT sees committed rows only: two deliveries inserting at once collide on the key, at the
+            # INSERT while the other's COMMIT is under way (its row not visible yet) or at commit once it is done.
+            # Either way the other delivery holds the run's row; only another failure is raised.
+            if "duplicate key" not in str(exc).lower():  # the only key of this INSERT is the run id
                 raise
 
     def runs_without_manifest(self) -> list[str]:

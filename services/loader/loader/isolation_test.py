@@ -181,6 +181,103 @@ def test_concurrent_deliveries_of_one_manifest_load_each_file_once_and_quarantin
             assert wh.staging_rows(dataset_spec(entry.dataset)) == (0 if entry.key == bad else entry.rows)
 
 
+class _PausedAtCommit:
+    """A DuckDB connection whose COMMIT waits for `resume` (signalling `at_commit`): a winner caught mid-claim."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con, self.at_commit, self.resume = con, threading.Event(), threading.Event()
+
+    def commit(self) -> None:
+        self.at_commit.set()
+        assert self.resume.wait(30)
+        self._con.commit()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+class _KeyMeetsCommittingWinner:
+    """A DuckDB connection whose INSERT into `table` fails as DuckDB fails it while another transaction's COMMIT
+    of the same key is under way: the key is in the index, the winner's rows are not visible yet."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
+        self._con, self._insert = con, f"INSERT INTO staging.{table} "
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        if sql.startswith(self._insert):
+            raise duckdb.ConstraintException(f'Duplicate key "key: {params[0]}" violates primary key constraint.')
+        return self._con.execute(sql, params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def test_a_load_and_a_quarantine_of_one_file_at_once_leave_one_outcome(
+    s3: Any, tmp_path: Path, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
+    """The interleaving: the loading transaction has claimed the file and waits at its COMMIT when a concurrent
+    delivery that chose to quarantine the file commits its claim; the load then loses (one key for both)."""
+    status = ergast_tables[Dataset.ERGAST_STATUS]
+    run = Run()
+    key = run.add(Dataset.ERGAST_STATUS, status)
+    spec = dataset_spec(Dataset.ERGAST_STATUS)
+    path = tmp_path / "race.duckdb"
+    with DuckDBWarehouse.open(path) as winner, DuckDBWarehouse.open(path) as other:
+        paused = _PausedAtCommit(winner.con)
+        winner.con = paused  # type: ignore[assignment]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            load = pool.submit(winner.load_file, spec, status, key=key, run_id=run.run_id, new_columns=[])
+            assert paused.at_commit.wait(30)  # claimed, rows inserted, not committed
+            other.quarantine(key, run_id=run.run_id, dataset=spec.name, error="refused by a concurrent delivery")
+            paused.resume.set()
+            with pytest.raises(AlreadyProcessed, match="already quarantined"):
+                load.result(30)
+        winner.con = paused._con
+        assert _history(other) == {} and list(_quarantine(other)) == [key]
+        assert other.staging_rows(spec) == 0
+
+
+def test_a_claim_that_meets_a_committing_winner_is_skipped_not_quarantined(
+    s3: Any, tmp_path: Path, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
+    """The interleaving of the six-delivery flake: a loser's claim INSERT fails on the key while the winner's
+    COMMIT is under way, so the loser finds no trace of the winner. It skips the file (a lost claim is never a
+    data error) and writes no quarantine row; the winner's load stands."""
+    status = ergast_tables[Dataset.ERGAST_STATUS]
+    run = Run()
+    key = run.add(Dataset.ERGAST_STATUS, status)
+    run.land(s3)
+    path = tmp_path / "race.duckdb"
+    with DuckDBWarehouse.open(path) as winner, DuckDBWarehouse.open(path) as loser:
+        paused = _PausedAtCommit(winner.con)
+        winner.con = paused  # type: ignore[assignment]
+        loser.con = _KeyMeetsCommittingWinner(loser.con, "load_claims")  # type: ignore[assignment]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            load = pool.submit(load_keys, [run.manifest_key], s3=s3, bucket=BUCKET, warehouse=winner)
+            assert paused.at_commit.wait(30)
+            report = load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=loser)
+            paused.resume.set()
+            won = load.result(30)
+        assert report.keys(Outcome.SKIPPED) == [key] and "claimed" in report.results[0].detail
+        assert won.keys(Outcome.LOADED) == [key]
+        assert _history(winner) == {key: status.num_rows} and _quarantine(winner) == {}
+
+
+def test_a_manifest_record_that_meets_a_committing_winner_is_no_failure(
+    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
+    """Two deliveries of one manifest: the one whose manifest INSERT collides with the other's COMMIT (the row
+    not visible yet) goes on to load the run's files instead of failing the message."""
+    run = Run()
+    key = run.add(Dataset.ERGAST_STATUS, ergast_tables[Dataset.ERGAST_STATUS])
+    run.land(s3)
+    real = warehouse.con
+    warehouse.con = _KeyMeetsCommittingWinner(real, "load_manifests")  # type: ignore[assignment]
+    report = load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)
+    warehouse.con = real
+    assert report.keys(Outcome.LOADED) == [key]
+
+
 class _CommitFails:
     """A DuckDB connection whose COMMIT fails after the transaction ended, as a failed DuckDB COMMIT does."""
 
