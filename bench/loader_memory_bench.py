@@ -9,9 +9,13 @@ read from disk, as S3's streams from the network), so that the RSS is the loader
 uncompressed (MB), the RSS before, the peak during the load and the growth, and the growth as a multiple of
 the file and of the largest row group (issue 14's goal: growth <= 3x the largest row group).
 
+With ``--baseline REV`` each file is also loaded, in the same run and on the same files, by the loader package
+(``services/loader/loader``) of git revision REV (e.g. the last one that read whole objects), so that before and
+after are measured side by side.
+
 Run from the repository root:
 
-    ./pants run bench/loader_memory_bench.py [-- --rows 10000 100000 500000 2000000]
+    ./pants run bench/loader_memory_bench.py [-- --rows 10000 100000 500000 2000000] [--baseline 037f880]
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ class LocalS3:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803 (boto3's names)
+    def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:  # boto3 names
         path = self.root / Key
         if not path.is_file():
             error = FileNotFoundError(Key)
@@ -95,6 +99,15 @@ def _status_mb(field: str) -> float:
     raise LookupError(field)
 
 
+def baseline_path(rev: str, work: Path) -> str:
+    """A PYTHONPATH whose `loader` package is the one of git revision `rev` (the rest as this process's)."""
+    target = work / f"loader-{rev}"
+    target.mkdir()
+    archive = subprocess.run(["git", "archive", rev, "services/loader/loader"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return os.pathsep.join([str(target / "services" / "loader"), *sys.path])
+
+
 def child(root: Path, key: str, warehouse: Path) -> int:
     """One load in this process; prints RSS before, peak during, and the outcome as JSON."""
     from loader.duckdb_warehouse import DuckDBWarehouse
@@ -113,6 +126,7 @@ def child(root: Path, key: str, warehouse: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=list(SIZES), help="laps rows per file")
+    parser.add_argument("--baseline", metavar="REV", help="also load each file with the loader of this git revision")
     parser.add_argument("--child", nargs=3, metavar=("ROOT", "KEY", "WAREHOUSE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -130,10 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     real_kb = len(to_parquet_bytes(laps)) / 1024
     print(f"data: {SESSION.key} laps ({laps.num_rows} rows, {laps.num_columns} columns, {real_kb:.0f} KB as a file) "
           "repeated to each size (repeated rows compress far better than real ones: 'x file' is overstated)")
-    print(f"{'rows':>10} {'file MB':>8} {'row group MB':>12} {'RSS before':>10} {'peak':>8} {'growth':>8} "
-          f"{'x file':>7} {'x row group':>11}")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "POWERTOOLS_METRICS_DISABLED": "true",
-           "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    loaders = {"current": os.pathsep.join(sys.path)}
+    if args.baseline:
+        loaders = {args.baseline: baseline_path(args.baseline, work), **loaders}
+    print(f"{'loader':>8} {'rows':>10} {'file MB':>8} {'row group MB':>12} {'RSS before':>10} {'peak':>8} "
+          f"{'growth':>8} {'x file':>7} {'x row group':>11}")
     ok = True
     for rows in args.rows:
         root = work / f"s3-{rows}"
@@ -141,15 +156,18 @@ def main(argv: list[str] | None = None) -> int:
         path = root / entry.key
         parquet = pq.ParquetFile(path)  # the largest row group as Arrow holds it (decoded)
         group = max(parquet.read_row_group(i).nbytes for i in range(parquet.metadata.num_row_groups)) / MB
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", str(root), key, str(work / f"warehouse-{rows}.duckdb")],
-            env=env, capture_output=True, text=True, check=True,
-        )
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        ok = ok and result["loaded"] == [entry.key] and result["rows"] == rows
-        growth, size = result["peak"] - result["before"], entry.bytes / MB
-        print(f"{rows:>10,} {size:>8.1f} {group:>12.1f} {result['before']:>10.0f} {result['peak']:>8.0f} "
-              f"{growth:>8.0f} {growth / size:>7.1f} {growth / group:>11.1f}")
+        for name, pythonpath in loaders.items():
+            env = {**os.environ, "PYTHONPATH": pythonpath, "POWERTOOLS_METRICS_DISABLED": "true",
+                   "POWERTOOLS_LOG_LEVEL": "WARNING"}
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", str(root), key, str(work / f"warehouse-{rows}-{name}.duckdb")],
+                env=env, capture_output=True, text=True, check=True,
+            )
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            ok = ok and result["loaded"] == [entry.key] and result["rows"] == rows
+            growth, size = result["peak"] - result["before"], entry.bytes / MB
+            print(f"{name[:8]:>8} {rows:>10,} {size:>8.1f} {group:>12.1f} {result['before']:>10.0f} "
+                  f"{result['peak']:>8.0f} {growth:>8.0f} {growth / size:>7.1f} {growth / group:>11.1f}", flush=True)
         path.unlink()
     print("MB; row group: the largest, decoded (Arrow nbytes); RSS: VmRSS before the load, VmHWM during it; "
           "growth = peak - before")

@@ -25,6 +25,7 @@ from f1common.settings import Settings
 from f1common.tables import sha256, to_parquet_bytes
 from f1common.testing import f1data_dir_or_skip
 from loader.duckdb_warehouse import DuckDBWarehouse
+from loader.loading import LandedFile
 from loader.snowflake_auth import connect
 from loader.snowflake_warehouse import SnowflakeWarehouse
 
@@ -167,6 +168,40 @@ HOSTILE_NAMES = [
 ]
 
 
+def landed_file(table: pa.Table, directory: Path) -> LandedFile:
+    """`table` as the loader reads a checked file: written as the ingestion writes it, read in record batches."""
+    path = directory / f"landed-{len(list(directory.glob('landed-*')))}.parquet"
+    path.write_bytes(to_parquet_bytes(table))
+    return LandedFile(path, table.num_rows, table.schema)
+
+
 def with_column(table: pa.Table, name: str) -> pa.Table:
     """`table` with a string column `name` appended (additive drift, or a hostile name)."""
     return table.append_column(pa.field(name, pa.string()), pa.array(["x"] * table.num_rows, pa.string()))
+
+
+def check_streamed_order(
+    warehouse: Any, query: str, tables: dict[Dataset, pa.Table], monkeypatch: pytest.MonkeyPatch, s3: Any
+) -> None:
+    """Loads the Ergast results in batches of 1,000 rows; every row keeps its position (`_row_number`) and values.
+
+    `query` selects ``_row_number, result_id`` of the results staging table, ordered by ``_row_number``.
+    """
+    import loader.loading
+
+    monkeypatch.setattr(loader.loading, "BATCH_ROWS", 1000)
+    results = tables[Dataset.ERGAST_RESULTS]
+    assert results.num_rows > 20_000  # many batches
+    run = Run()
+    key = run.add(Dataset.ERGAST_RESULTS, results)
+    run.land(s3)
+    report = loader.loading.load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)
+    assert report.keys(loader.loading.Outcome.LOADED) == [key]
+    rows = [(int(n), int(r)) for n, r in warehouse_rows(warehouse, query)]
+    assert rows == list(enumerate(results.column("result_id").to_pylist(), start=1))
+
+
+def warehouse_rows(warehouse: Any, query: str) -> list[tuple[Any, ...]]:
+    if isinstance(warehouse, DuckDBWarehouse):
+        return warehouse.con.execute(query).fetchall()
+    return warehouse._execute(query)  # type: ignore[no-any-return]

@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from f1common.clock import utc_now
 from f1common.datasets import DatasetSpec
@@ -36,7 +35,6 @@ from f1common.warehouse import (
     LOAD_PENDING,
     LOAD_QUARANTINE,
     LOAD_TIME,
-    ROW_NUMBER,
     RUN_ID,
     STAGING_SCHEMA,
     Dialect,
@@ -45,7 +43,7 @@ from f1common.warehouse import (
     all_ddl,
     table_name,
 )
-from loader.loading import AlreadyProcessed, FileRejected, runs_without_manifest_sql
+from loader.loading import AlreadyProcessed, FileRejected, LandedFile, runs_without_manifest_sql
 
 logger = child_logger(SERVICE_LOADER)
 
@@ -61,6 +59,12 @@ _DATA_ERRORS = (
 )
 
 
+# The loader's DuckDB buffer pool: a file's rows, held until its transaction commits, spill to disk beyond it, so
+# the loader's memory does not grow with the file (bench/loader_memory_bench.py). A database-wide setting; the
+# loader's connections are its only ones while it runs.
+MEMORY_LIMIT = "128MB"
+
+
 class _ClaimLost(Exception):
     """The claim's INSERT met the file's key: a concurrent transaction claimed it (raised inside the transaction)."""
 
@@ -73,6 +77,7 @@ class DuckDBWarehouse:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
 
     @classmethod
     def open(cls, path: Path | str) -> DuckDBWarehouse:
@@ -129,19 +134,19 @@ class DuckDBWarehouse:
         return str(rows[0][0]) if rows else None
 
     def load_file(
-        self, spec: DatasetSpec, table: pa.Table, *, key: str, run_id: str, new_columns: list[StagingColumn]
+        self, spec: DatasetSpec, landed: LandedFile, *, key: str, run_id: str, new_columns: list[StagingColumn]
     ) -> int:
+        """One transaction; the rows stream from the file's record batches (DuckDB scans the Arrow stream)."""
         target = f"{_S}.{table_name(spec, 'duckdb')}"
-        incoming = table.append_column(ROW_NUMBER, pa.array(range(1, table.num_rows + 1), pa.int64()))
         now = utc_now()
-        self.con.register("_incoming", incoming)
+        self.con.register("_incoming", landed.numbered())
         try:
             with self._transaction():
                 self._claim(key, "LOADED")
                 self._keyed_insert(
                     f"INSERT INTO {_S}.{LOAD_HISTORY} (file_name, run_id, dataset, rows, loaded_at, status) "
                     "VALUES ($1, $2, $3, $4, $5, 'LOADED')",
-                    [key, run_id, spec.name, table.num_rows, now],
+                    [key, run_id, spec.name, landed.num_rows, now],
                 )
                 for column in new_columns:
                     self.con.execute(add_column_sql(spec, column, "duckdb"))
@@ -161,7 +166,7 @@ class DuckDBWarehouse:
             raise
         finally:
             self.con.unregister("_incoming")
-        return table.num_rows
+        return landed.num_rows
 
     def _claim(self, key: str, outcome: str) -> None:
         """Inside the transaction, before any other write: claims the file for `outcome`.

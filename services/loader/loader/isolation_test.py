@@ -15,7 +15,7 @@ import pytest
 
 from f1common.datasets import Dataset, dataset_spec
 from f1common.tables import to_parquet_bytes
-from loader.conftest import BUCKET, HOSTILE_NAMES, SMALL, Run, with_column
+from loader.conftest import BUCKET, HOSTILE_NAMES, SMALL, Run, landed_file, with_column
 from loader.duckdb_warehouse import DuckDBWarehouse
 from loader.loading import AlreadyProcessed, LoadIncomplete, Outcome, load_keys
 
@@ -129,7 +129,7 @@ def test_an_unexpected_error_on_one_entry_leaves_the_others_to_load_and_is_raise
 
 
 def test_the_claim_refuses_a_file_loaded_or_quarantined_meanwhile(
-    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
+    s3: Any, warehouse: DuckDBWarehouse, tmp_path: Path, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
     status = ergast_tables[Dataset.ERGAST_STATUS]
     run = Run()
@@ -140,7 +140,7 @@ def test_the_claim_refuses_a_file_loaded_or_quarantined_meanwhile(
     # what a delivery that checked file_state before the other one committed goes on to do
     spec = dataset_spec(Dataset.ERGAST_STATUS)
     with pytest.raises(AlreadyProcessed, match="already loaded"):
-        warehouse.load_file(spec, status, key=key, run_id=run.run_id, new_columns=[])
+        warehouse.load_file(spec, landed_file(status, tmp_path), key=key, run_id=run.run_id, new_columns=[])
     with pytest.raises(AlreadyProcessed, match="already loaded"):
         warehouse.quarantine(key, run_id=run.run_id, dataset=spec.name, error="a false quarantine")
     assert _history(warehouse) == {key: status.num_rows} and _quarantine(warehouse) == {}
@@ -226,7 +226,8 @@ def test_a_load_and_a_quarantine_of_one_file_at_once_leave_one_outcome(
         paused = _PausedAtCommit(winner.con)
         winner.con = paused  # type: ignore[assignment]
         with ThreadPoolExecutor(max_workers=1) as pool:
-            load = pool.submit(winner.load_file, spec, status, key=key, run_id=run.run_id, new_columns=[])
+            landed = landed_file(status, tmp_path)
+            load = pool.submit(winner.load_file, spec, landed, key=key, run_id=run.run_id, new_columns=[])
             assert paused.at_commit.wait(30)  # claimed, rows inserted, not committed
             other.quarantine(key, run_id=run.run_id, dataset=spec.name, error="refused by a concurrent delivery")
             paused.resume.set()

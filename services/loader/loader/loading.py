@@ -20,20 +20,28 @@ Each key, and each entry of a manifest, succeeds, waits or is quarantined on its
 (S3 or the warehouse unavailable) on one does not stop the others, and is raised after them
 (:class:`LoadIncomplete`, with the report of what was done) so that the message is retried.
 The warehouse loads one file in one transaction, together with its `load_history` row.
+
+Memory stays bounded whatever a file's size: a data file is streamed from S3 to a local file (its size and sha256
+computed on the way) and read from there in record batches of :data:`BATCH_ROWS` rows (:class:`LandedFile`),
+for the checks and for the load alike; a whole object or table is never held.
 """
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 import weakref
 from collections import Counter
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
+from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from f1common.datasets import ColumnType, DatasetSpec, dataset_spec
@@ -41,12 +49,13 @@ from f1common.layout import is_manifest_key, manifest_key, parse_data_key, parse
 from f1common.manifest import Manifest, ManifestFile
 from f1common.names import SERVICE_LOADER
 from f1common.observability import child_logger
-from f1common.tables import read_parquet_bytes, schema_diff, sha256
+from f1common.tables import schema_diff
 from f1common.warehouse import (
     LOAD_HISTORY,
     LOAD_MANIFESTS,
     LOAD_QUARANTINE,
     METADATA_COLUMNS,
+    ROW_NUMBER,
     Dialect,
     StagingColumn,
     UnsafeIdentifier,
@@ -56,6 +65,9 @@ from f1common.warehouse import (
 from loader.notifications import bounded
 
 logger = child_logger(SERVICE_LOADER)
+
+BATCH_ROWS = 64 * 1024  # rows per record batch read from a landed file: what bounds the loader's memory
+_CHUNK = 1024 * 1024  # bytes per read of an S3 body, and of a Parquet column chunk (buffered, not read whole)
 
 
 class FileRejected(ValueError):
@@ -114,6 +126,42 @@ class LoadReport:
         return [r.key for r in self.results if r.outcome is outcome]
 
 
+@dataclass(frozen=True)
+class Downloaded:
+    """An S3 object streamed to a local file, with the size and sha256 of what was read."""
+
+    path: Path
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    """A checked Parquet file on local disk, read in record batches of :data:`BATCH_ROWS` rows, never whole."""
+
+    path: Path
+    num_rows: int
+    schema: pa.Schema
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        # a buffered stream per column chunk: without it pyarrow reads a row group's column chunks whole
+        with pq.ParquetFile(self.path, buffer_size=_CHUNK, pre_buffer=False) as parquet:
+            yield from parquet.iter_batches(batch_size=BATCH_ROWS)
+
+    def numbered(self) -> pa.RecordBatchReader:
+        """The batches with :data:`ROW_NUMBER` appended (1-based, the row's position in the file), as a stream."""
+        schema = self.schema.append(pa.field(ROW_NUMBER, pa.int64()))
+
+        def numbered() -> Iterator[pa.RecordBatch]:
+            start = 1
+            for batch in self.batches():
+                numbers = pa.array(range(start, start + batch.num_rows), pa.int64())
+                yield pa.RecordBatch.from_arrays([*batch.columns, numbers], schema=schema)
+                start += batch.num_rows
+
+        return pa.RecordBatchReader.from_batches(schema, numbered())
+
+
 class StagingWarehouse(Protocol):
     """What the Snowpipe semantics need from a warehouse (DuckDB locally, Snowflake in the cloud)."""
 
@@ -125,10 +173,10 @@ class StagingWarehouse(Protocol):
         """'LOADED' or 'QUARANTINED' when the path was processed before, else None."""
 
     def load_file(
-        self, spec: DatasetSpec, table: pa.Table, *, key: str, run_id: str, new_columns: list[StagingColumn]
+        self, spec: DatasetSpec, landed: LandedFile, *, key: str, run_id: str, new_columns: list[StagingColumn]
     ) -> int:
-        """Claims the file, adds `new_columns`, inserts the rows with load metadata and records `load_history`,
-        atomically.
+        """Claims the file, adds `new_columns`, inserts the rows (streamed from `landed`) with load metadata and
+        records `load_history`, atomically.
 
         Returns the rows inserted; raises :class:`FileRejected` when the warehouse refuses the data and
         :class:`AlreadyProcessed` when the file was loaded or quarantined meanwhile (nothing is written).
@@ -174,39 +222,54 @@ def _new_column(name: str, arrow_type: pa.DataType, dialect: Dialect) -> Staging
     raise FileRejected(f"new column {name!r} has unsupported type {arrow_type}")
 
 
-def check_file(data: bytes, entry: ManifestFile, dialect: Dialect) -> tuple[pa.Table, list[StagingColumn]]:
-    """Validates a downloaded file against its manifest entry and dataset schema.
+def check_file(
+    downloaded: Downloaded, entry: ManifestFile, dialect: Dialect
+) -> tuple[LandedFile, list[StagingColumn]]:
+    """Validates a downloaded file against its manifest entry and dataset schema, reading it batch by batch.
 
-    Returns the table and the new (additive) columns to add; raises :class:`FileRejected` naming the problem.
+    Returns the file to load and the new (additive) columns to add; raises :class:`FileRejected` naming the problem.
     """
     spec = dataset_spec(entry.dataset)
-    if len(data) != entry.bytes:
-        raise FileRejected(f"file has {len(data)} bytes, manifest says {entry.bytes}")
-    digest = sha256(data)
-    if digest != entry.sha256:
-        raise FileRejected(f"sha256 {digest} does not match the manifest's {entry.sha256}")
+    if downloaded.bytes != entry.bytes:
+        raise FileRejected(f"file has {downloaded.bytes} bytes, manifest says {entry.bytes}")
+    if downloaded.sha256 != entry.sha256:
+        raise FileRejected(f"sha256 {downloaded.sha256} does not match the manifest's {entry.sha256}")
     try:
-        table = read_parquet_bytes(data)
+        with pq.ParquetFile(downloaded.path) as parquet:
+            landed = LandedFile(downloaded.path, parquet.metadata.num_rows, parquet.schema_arrow)
     except (pa.ArrowException, OSError) as exc:
-        raise FileRejected(f"not a readable Parquet file: {exc}") from None
-    if table.num_rows != entry.rows:
-        raise FileRejected(f"file has {table.num_rows} rows, manifest says {entry.rows}")
-    for name in table.column_names:  # before any name reaches SQL
+        raise FileRejected(f"not a readable Parquet file: {bounded(str(exc))}") from None
+    if landed.num_rows != entry.rows:
+        raise FileRejected(f"file has {landed.num_rows} rows, manifest says {entry.rows}")
+    for name in landed.schema.names:  # before any name reaches SQL
         try:
             check_identifier(name)
         except UnsafeIdentifier as exc:
             raise FileRejected(f"column name refused: {exc}") from None
-    diff = schema_diff(table.schema, spec)
+    diff = schema_diff(landed.schema, spec)
     if not diff.additive_only:
         raise FileRejected(f"schema drift in {spec.name}: {diff.describe()}")
-    for col in spec.columns():
-        if not col.nullable and table.column(col.name).null_count:
-            raise FileRejected(f"column {col.name!r} is not nullable but has {table.column(col.name).null_count} nulls")
     reserved = [name for name in diff.extra if name.lower() in METADATA_COLUMNS]
     if reserved:
         raise FileRejected(f"columns {reserved} are reserved for load metadata")
-    new_columns = [_new_column(name, table.schema.field(name).type, dialect) for name in diff.extra]
-    return table, new_columns
+    new_columns = [_new_column(name, landed.schema.field(name).type, dialect) for name in diff.extra]
+    for name, nulls in _null_counts(landed, [c.name for c in spec.columns() if not c.nullable]).items():
+        if nulls:
+            raise FileRejected(f"column {name!r} is not nullable but has {nulls} nulls")
+    return landed, new_columns
+
+
+def _null_counts(landed: LandedFile, columns: list[str]) -> dict[str, int]:
+    """The nulls of `columns`, read batch by batch; every page is decoded, so a file that is not readable to its
+    end is refused here, before any row is written."""
+    counts = dict.fromkeys(columns, 0)
+    try:
+        for batch in landed.batches():
+            for name in columns:
+                counts[name] += batch.column(name).null_count
+    except (pa.ArrowException, OSError) as exc:
+        raise FileRejected(f"not a readable Parquet file: {bounded(str(exc))}") from None
+    return counts
 
 
 def _is_missing(exc: Exception) -> bool:
@@ -214,14 +277,34 @@ def _is_missing(exc: Exception) -> bool:
     return code in ("NoSuchKey", "404", "NotFound")
 
 
-def _get(s3: Any, bucket: str, key: str) -> bytes | None:
-    """The object's bytes, or None when it does not exist (other S3 errors propagate and are retried)."""
+def _body(s3: Any, bucket: str, key: str) -> Any:
+    """The object's streaming body, or None when it does not exist (other S3 errors propagate and are retried)."""
     try:
-        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()  # type: ignore[no-any-return]
+        return s3.get_object(Bucket=bucket, Key=key)["Body"]
     except Exception as exc:
         if _is_missing(exc):
             return None
         raise
+
+
+def _get(s3: Any, bucket: str, key: str) -> bytes | None:
+    """A small object's bytes (a manifest), or None when it does not exist."""
+    body = _body(s3, bucket, key)
+    return None if body is None else body.read()  # type: ignore[no-any-return]
+
+
+def download(s3: Any, bucket: str, key: str, directory: Path) -> Downloaded | None:
+    """Streams the object to a new file in `directory` in chunks of 1 MiB; None when it does not exist."""
+    body = _body(s3, bucket, key)
+    if body is None:
+        return None
+    digest, size = hashlib.sha256(), 0
+    with closing(body), tempfile.NamedTemporaryFile(dir=directory, suffix=".parquet", delete=False) as out:
+        for chunk in iter(partial(body.read, _CHUNK), b""):
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+    return Downloaded(Path(out.name), size, digest.hexdigest())
 
 
 class LoadIncomplete(RuntimeError):
@@ -235,8 +318,9 @@ class LoadIncomplete(RuntimeError):
 
 
 class _Loader:
-    def __init__(self, s3: Any, bucket: str, warehouse: StagingWarehouse) -> None:
+    def __init__(self, s3: Any, bucket: str, warehouse: StagingWarehouse, work_dir: Path | None = None) -> None:
         self.s3, self.bucket, self.warehouse = s3, bucket, warehouse
+        self.work_dir = work_dir or Path(tempfile.gettempdir())  # where data files are downloaded, one at a time
         self.report = LoadReport()
         self.failed: dict[str, str] = {}  # key -> unexpected error, raised after the others (LoadIncomplete)
         self._manifests: dict[str, Manifest] = {}
@@ -335,16 +419,16 @@ class _Loader:
         if state is not None:
             self.report.add(FileResult(key, Outcome.SKIPPED, detail=f"already {state.lower()}"))
             return
-        data = _get(self.s3, self.bucket, key)
-        if data is None:
+        downloaded = download(self.s3, self.bucket, key, self.work_dir)
+        if downloaded is None:
             reason = "listed in the manifest but not in the bucket yet"
             self.warehouse.mark_pending(key, run_id=manifest.run_id, dataset=dataset, reason=reason)
             self.report.add(FileResult(key, Outcome.PENDING, detail=reason))
             return
         try:
-            table, new_columns = check_file(data, entry, self.warehouse.dialect)
+            landed, new_columns = check_file(downloaded, entry, self.warehouse.dialect)
             rows = self.warehouse.load_file(
-                dataset_spec(entry.dataset), table, key=key, run_id=manifest.run_id, new_columns=new_columns
+                dataset_spec(entry.dataset), landed, key=key, run_id=manifest.run_id, new_columns=new_columns
             )
         except FileRejected as exc:
             self.reject(key, manifest.run_id, dataset, str(exc))
@@ -352,6 +436,8 @@ class _Loader:
         except AlreadyProcessed as exc:
             self.report.add(FileResult(key, Outcome.SKIPPED, detail=str(exc)))
             return
+        finally:
+            downloaded.path.unlink(missing_ok=True)
         detail = f"added columns {[c.name for c in new_columns]}" if new_columns else ""
         self.report.add(FileResult(key, Outcome.LOADED, rows=rows, detail=detail))
 
@@ -398,9 +484,10 @@ def load_keys(keys: list[str], *, s3: Any, bucket: str, warehouse: StagingWareho
     if warehouse not in _BACKFILLED:
         backfill_manifests(s3=s3, bucket=bucket, warehouse=warehouse)
         _BACKFILLED.add(warehouse)
-    loader = _Loader(s3, bucket, warehouse)
-    for key in dict.fromkeys(keys):
-        loader.isolated(key, partial(loader.key, key))
+    with tempfile.TemporaryDirectory(prefix="gpi-loader-") as work_dir:  # the downloads, one file at a time
+        loader = _Loader(s3, bucket, warehouse, Path(work_dir))
+        for key in dict.fromkeys(keys):
+            loader.isolated(key, partial(loader.key, key))
     if loader.failed:
         raise LoadIncomplete(loader.report, loader.failed)
     return loader.report

@@ -8,11 +8,12 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
 from f1common.datasets import Dataset, dataset_spec
 from f1common.layout import data_key
 from f1common.tables import to_parquet_bytes
-from loader.conftest import BUCKET, SMALL, Run
+from loader.conftest import BUCKET, SMALL, Run, check_streamed_order
 from loader.duckdb_warehouse import DuckDBWarehouse
 from loader.loading import Outcome, backfill_manifests, load_keys
 
@@ -279,3 +280,10 @@ def test_columns_named_like_load_metadata_are_refused(s3: Any, warehouse: DuckDB
     assert report.keys(Outcome.QUARANTINED) == [key]
     assert "columns ['_row_number'] are reserved for load metadata" in _quarantine(warehouse)[key]
     assert warehouse.staging_rows(dataset_spec(Dataset.ERGAST_STATUS)) == 0
+
+
+def test_a_file_streams_in_record_batches_and_keeps_every_row_in_place(
+    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check_streamed_order(warehouse, "SELECT _row_number, result_id FROM staging.ergast_results_staging "
+                         "ORDER BY _row_number", ergast_tables, monkeypatch, s3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -10,7 +11,7 @@ from snowflake.connector.errors import DatabaseError, OperationalError
 
 from f1common.datasets import Dataset, dataset_spec
 from f1common.warehouse import StagingColumn
-from loader.conftest import BUCKET, HOSTILE_NAMES, Run, with_column
+from loader.conftest import BUCKET, HOSTILE_NAMES, Run, landed_file, with_column
 from loader.loading import AlreadyProcessed, LoadIncomplete, Outcome, load_keys
 from loader.snowflake_warehouse import SnowflakeWarehouse, staged_copy_statement
 
@@ -39,7 +40,7 @@ def test_hostile_column_names_are_quarantined_and_never_reach_the_copy(
 
 
 def test_the_claim_refuses_a_file_loaded_or_quarantined_meanwhile(
-    s3: Any, sf: SnowflakeWarehouse, ergast_tables: dict[Dataset, pa.Table]
+    s3: Any, sf: SnowflakeWarehouse, tmp_path: Path, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
     status = ergast_tables[Dataset.ERGAST_STATUS]
     run = Run()
@@ -49,7 +50,7 @@ def test_the_claim_refuses_a_file_loaded_or_quarantined_meanwhile(
 
     spec = dataset_spec(Dataset.ERGAST_STATUS)
     with pytest.raises(AlreadyProcessed, match="already loaded"):
-        sf.load_file(spec, status, key=key, run_id=run.run_id, new_columns=[])
+        sf.load_file(spec, landed_file(status, tmp_path), key=key, run_id=run.run_id, new_columns=[])
     with pytest.raises(AlreadyProcessed, match="already loaded"):
         sf.quarantine(key, run_id=run.run_id, dataset=spec.name, error="a false quarantine")
     assert sf._execute(f"SELECT file_name, \"ROWS\" FROM {FQ}.LOAD_HISTORY") == [(key, status.num_rows)]

@@ -54,7 +54,7 @@ from f1common.warehouse import (
     schema_name,
     table_name,
 )
-from loader.loading import AlreadyProcessed, FileRejected, runs_without_manifest_sql
+from loader.loading import AlreadyProcessed, FileRejected, LandedFile, runs_without_manifest_sql
 from loader.snowflake_auth import database_name, warehouse_connection
 
 STAGING = schema_name("snowflake")
@@ -146,42 +146,45 @@ class SnowflakeWarehouse:
             return "LOADED"
         return None
 
-    def _stage_file(self, table: pa.Table, key: str, run_id: str) -> str:
+    def _stage_file(self, landed: LandedFile, key: str, run_id: str) -> str:
+        """Writes the enriched file batch by batch (bounded memory, whatever the file's size) and PUTs it."""
         parse_data_key(key)  # the key becomes a path and a PUT target: only keys of the landing layout
-        n = table.num_rows
-        enriched = (
-            table.append_column(FILE_NAME, pa.array([key] * n, pa.string()))
-            .append_column(RUN_ID, pa.array([run_id] * n, pa.string()))
-            .append_column(ROW_NUMBER, pa.array(range(1, n + 1), pa.int64()))
-        )
+        reader = landed.numbered()
+        schema = reader.schema.append(pa.field(FILE_NAME, pa.string())).append(pa.field(RUN_ID, pa.string()))
         path = self.work_dir / key
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(enriched, path, compression="zstd")
+        with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+            for batch in reader:
+                n = batch.num_rows
+                writer.write_batch(pa.RecordBatch.from_arrays(
+                    [*batch.columns, pa.array([key] * n, pa.string()), pa.array([run_id] * n, pa.string())],
+                    schema=schema,
+                ))
         folder = key.rsplit("/", 1)[0]
         self._execute(f"PUT 'file://{path}' @{self.stage}/{folder}/ AUTO_COMPRESS = FALSE")
         path.unlink()
         return f"@{self.stage}/{key}"
 
     def load_file(
-        self, spec: DatasetSpec, table: pa.Table, *, key: str, run_id: str, new_columns: list[StagingColumn]
+        self, spec: DatasetSpec, landed: LandedFile, *, key: str, run_id: str, new_columns: list[StagingColumn]
     ) -> int:
         for column in new_columns:  # DDL commits implicitly in Snowflake: add the nullable columns first
             self._execute(add_column_sql(spec, column, "snowflake", self.fq))
-        source = self._stage_file(table, key, run_id)
+        source = self._stage_file(landed, key, run_id)
         copy = staged_copy_statement(spec, database=self.database, schema=self.schema, source=source,
                                      extra=new_columns)
         self._execute("BEGIN")
         try:
             result = self._execute(copy)
             status, loaded = (str(result[0][1]), int(result[0][3] or 0)) if result else ("NO_FILE", 0)
-            if status == "LOADED" and loaded != table.num_rows:
-                raise FileRejected(f"COPY loaded {loaded} of {table.num_rows} rows")
+            if status == "LOADED" and loaded != landed.num_rows:
+                raise FileRejected(f"COPY loaded {loaded} of {landed.num_rows} rows")
             if status not in ("LOADED", "LOAD_SKIPPED"):
                 raise FileRejected(f"COPY of {source} returned {status}: {str(result)[:200]}")
             self._claimed(self._execute(
                 f"INSERT INTO {self.fq}.{LOAD_HISTORY} (file_name, run_id, dataset, {rows_column('snowflake')}, "
                 f"loaded_at, status) SELECT %s, %s, %s, %s, CURRENT_TIMESTAMP(), 'LOADED' WHERE {self._unprocessed()}",
-                (key, run_id, spec.name, table.num_rows, key, key),
+                (key, run_id, spec.name, landed.num_rows, key, key),
             ), key)
             self._execute(f"DELETE FROM {self.fq}.{LOAD_PENDING} WHERE file_name = %s", (key,))
             self._execute("COMMIT")

@@ -7,10 +7,11 @@ import json
 from typing import Any
 
 import pyarrow as pa
+import pytest
 
 from f1common.datasets import Dataset, dataset_spec
 from f1common.tables import to_parquet_bytes
-from loader.conftest import BUCKET, SMALL, Run
+from loader.conftest import BUCKET, SMALL, Run, check_streamed_order
 from loader.loading import Outcome, backfill_manifests, load_keys
 from loader.snowflake_warehouse import SnowflakeWarehouse
 
@@ -111,3 +112,10 @@ def test_replay_skips_files_snowpipe_already_loaded(s3: Any, sf: SnowflakeWareho
 
     assert report.counts["loaded"] == 0 and report.keys(Outcome.SKIPPED) == [key, key]
     assert sf.staging_rows(dataset_spec(Dataset.ERGAST_STATUS), key) == 2
+
+
+def test_a_file_is_staged_from_record_batches_with_every_row_in_place(
+    s3: Any, sf: SnowflakeWarehouse, ergast_tables: dict[Dataset, pa.Table], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check_streamed_order(sf, "SELECT _ROW_NUMBER, RESULT_ID FROM GPI_TEST.STAGING.ERGAST_RESULTS_STAGING "
+                         "ORDER BY _ROW_NUMBER", ergast_tables, monkeypatch, s3)
