@@ -87,7 +87,8 @@ def load_batch(event: dict[str, Any], *, s3: Any, warehouse: StagingWarehouse, c
         except LoadIncomplete as exc:
             result.report.extend(exc.report)
             logger.error("SQS message failed in part; it will be retried",
-                         extra={"message_id": record.message_id, "failed": exc.failed})
+                         extra={"message_id": record.message_id, "failed": len(exc.failed),
+                                "first": bounded(list(exc.failed.items())[:3], 600)})
             raise
         except Exception:
             logger.exception("SQS message failed; it will be retried", extra={"message_id": record.message_id})

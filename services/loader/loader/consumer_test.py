@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -66,3 +67,36 @@ def test_handler_processes_an_sqs_batch_and_reports_failures(
             assert wh.staging_rows(dataset_spec(entry.dataset)) == entry.rows
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert emf and (emf[-1]["FilesLoaded"], emf[-1]["FilesPending"]) == ([3.0], [0.0])
+
+
+def test_the_handlers_log_a_bounded_summary_of_the_event_never_the_payload(
+    s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even with Powertools told to log whole events (POWERTOOLS_LOGGER_LOG_EVENT, read when the handler module
+    is imported), no log line quotes more than a bounded prefix of a 200 KB message or a long S3 key."""
+    import importlib
+
+    import loader.handler
+
+    monkeypatch.setenv("GPI_WAREHOUSE_PATH", str(tmp_path / "lambda.duckdb"))
+    monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
+    reloaded = importlib.reload(loader.handler)
+    stream = io.StringIO()
+    monkeypatch.setattr(reloaded.logger.registered_handler, "stream", stream)
+    junk = "x" * 200_000
+    off_layout = "dataset=laps/" + "y" * 900 + ".parquet"  # recorded and ignored, its key quoted in the logs
+    records = [{"messageId": "junk", "body": junk}, {"messageId": "long-key", "body": s3_event(off_layout)}]
+
+    class Context:
+        function_name, memory_limit_in_mb, aws_request_id = "gpi-test-loader", 512, "req-1"
+        invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:gpi-test-loader"
+
+    assert reloaded.handler({"Records": records}, Context()) == {"batchItemFailures": []}
+    lines = stream.getvalue().splitlines()
+    logged = [json.loads(line) for line in lines]
+    assert any(o["message"] == "event received" and o["event"]["size"] > 200_000 for o in logged)
+    assert any(o["message"] == "file processed" and o["outcome"] == "ignored" for o in logged)
+    assert max(len(line) for line in lines) < 2_000
+    assert "x" * 500 not in stream.getvalue() and "y" * 500 not in stream.getvalue()
+    monkeypatch.delenv("POWERTOOLS_LOGGER_LOG_EVENT")
+    importlib.reload(loader.handler)

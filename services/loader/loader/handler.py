@@ -7,7 +7,9 @@
   into ``staging.race_calendar`` for the pipeline-health dashboard.
 
 In the cloud the Snowflake connection (key-pair auth, the key from Secrets Manager with caching) is made
-once per warm container.
+once per warm container. Each handler logs a bounded summary of its event
+(:func:`f1common.observability.event_summary`), never the payload: ``log_event=False`` whatever
+``POWERTOOLS_LOGGER_LOG_EVENT`` says.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from f1common.clients import aws_client
 from f1common.names import SERVICE_LOADER
-from f1common.observability import service_logger, service_metrics
+from f1common.observability import event_summary, service_logger, service_metrics
 from f1common.settings import Settings
 from loader.consumer import process_sqs_batch
 from loader.load_health import HealthCheck, health_check
@@ -45,8 +47,9 @@ def open_warehouse(settings: Settings) -> Iterator[StagingWarehouse]:
 
 
 @metrics.log_metrics
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(clear_state=True, log_event=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.info("event received", extra={"event": event_summary(event)})  # bounded: never the whole batch
     settings = Settings()
     with open_warehouse(settings) as warehouse:
         s3 = aws_client("s3", settings)
@@ -54,9 +57,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 
 @metrics.log_metrics
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(clear_state=True, log_event=False)
 def health_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Event (optional): ``{"lookback_hours": 24, "grace_minutes": 30}``."""
+    logger.info("event received", extra={"event": event_summary(event)})
     from loader.snowflake_auth import warehouse_connection
 
     settings = Settings()

@@ -106,8 +106,8 @@ class LoadReport:
     def add(self, result: FileResult) -> None:
         self.results.append(result)
         log = logger.warning if result.outcome is Outcome.QUARANTINED else logger.info
-        log("file processed", extra={"key": result.key, "outcome": result.outcome.value, "rows": result.rows,
-                                     "detail": result.detail})
+        log("file processed", extra={"key": bounded(result.key), "outcome": result.outcome.value,
+                                     "rows": result.rows, "detail": bounded(result.detail)})
 
     def extend(self, other: LoadReport) -> None:
         self.results.extend(other.results)
@@ -330,7 +330,7 @@ class _Loader:
         try:
             step()
         except Exception as exc:
-            logger.exception("file failed; it will be retried", extra={"key": key})
+            logger.exception("file failed; it will be retried", extra={"key": bounded(key)})
             self.failed[key] = bounded(f"{type(exc).__name__}: {exc}")
 
     def manifest(self, run_id: str) -> Manifest | None:
