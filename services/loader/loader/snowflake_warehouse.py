@@ -222,15 +222,24 @@ class SnowflakeWarehouse:
         )
 
     def record_manifest(self, manifest: Manifest, *, key: str) -> None:
+        """Records the run's manifest once: one MERGE, whose check and insert are a single statement.
+
+        Snowflake runs MERGE statements on one table one at a time (each holds the table's lock until it commits),
+        so two deliveries of one manifest cannot both find the run missing, as two conditional INSERTs could
+        (INSERTs do not lock). dbt also keeps one row per run (``stg_landing__runs``).
+        """
         session = manifest.session
+        columns = "run_id, source, season, round, session, created_at, files, manifest_key, loaded_at"
         self._execute(
-            f"INSERT INTO {self.fq}.{LOAD_MANIFESTS} "
-            "(run_id, source, season, round, session, created_at, files, manifest_key, loaded_at) "
-            "SELECT %s, %s, %s, %s, %s, %s::TIMESTAMP_TZ, PARSE_JSON(%s), %s, CURRENT_TIMESTAMP() "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {self.fq}.{LOAD_MANIFESTS} WHERE run_id = %s)",
+            f"MERGE INTO {self.fq}.{LOAD_MANIFESTS} AS t USING (SELECT %s AS run_id, %s AS source, "
+            "%s::NUMBER(38,0) AS season, %s::NUMBER(38,0) AS round, %s::VARCHAR AS session, "
+            "%s::TIMESTAMP_TZ AS created_at, PARSE_JSON(%s) AS files, %s AS manifest_key) AS s "
+            "ON t.run_id = s.run_id "
+            f"WHEN NOT MATCHED THEN INSERT ({columns}) VALUES (s.run_id, s.source, s.season, s.round, s.session, "
+            "s.created_at, s.files, s.manifest_key, CURRENT_TIMESTAMP())",
             (manifest.run_id, manifest.source.value, session.season if session else None,
              session.round if session else None, session.session.code if session else None,
-             manifest.created_at.isoformat(), manifest.files_json(), key, manifest.run_id),
+             manifest.created_at.isoformat(), manifest.files_json(), key),
         )
 
     def runs_without_manifest(self) -> list[str]:

@@ -9,9 +9,12 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from f1common.datasets import Dataset, dataset_spec
+from f1common.datasets import Dataset, Source, dataset_spec
+from f1common.layout import data_key, manifest_key, new_run_id
+from f1common.manifest import Manifest, ManifestFile
+from f1common.sessions import SessionId
 from f1common.tables import to_parquet_bytes
-from loader.conftest import BUCKET, SMALL, Run, check_streamed_order
+from loader.conftest import BUCKET, SMALL, SNOWFLAKE_DATABASE, Run, check_streamed_order
 from loader.loading import Outcome, backfill_manifests, load_keys
 from loader.snowflake_warehouse import SnowflakeWarehouse
 
@@ -119,3 +122,24 @@ def test_a_file_is_staged_from_record_batches_with_every_row_in_place(
 ) -> None:
     check_streamed_order(sf, "SELECT _ROW_NUMBER, RESULT_ID FROM GPI_TEST.STAGING.ERGAST_RESULTS_STAGING "
                          "ORDER BY _ROW_NUMBER", ergast_tables, monkeypatch, s3)
+
+
+def test_two_deliveries_of_a_session_manifest_record_it_once_by_merge(
+    sf: SnowflakeWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
+    """record_manifest is one MERGE (check and insert in one statement, serialized by Snowflake's table lock);
+    a second delivery, through another warehouse object on the session, adds nothing."""
+    session = SessionId.parse("2023-01-R")
+    run_id = new_run_id()
+    key = data_key(Dataset.LAPS, run_id, session=session)
+    entry = ManifestFile(dataset=Dataset.LAPS, key=key, rows=3, bytes=10, sha256="0" * 64)
+    manifest = Manifest(run_id=run_id, source=Source.FASTF1, session=session,
+                        created_at=dt.datetime(2023, 3, 5, 17, 30, tzinfo=dt.timezone.utc), producer="test",
+                        files=[entry])
+    other = SnowflakeWarehouse(sf.conn, database=SNOWFLAKE_DATABASE, work_dir=sf.work_dir)
+    for warehouse in (sf, other, sf):
+        warehouse.record_manifest(manifest, key=manifest_key(run_id))
+    rows = sf._execute("SELECT run_id, source, season, round, session, manifest_key, created_at "
+                       "FROM GPI_TEST.STAGING.LOAD_MANIFESTS")
+    assert [r[:6] for r in rows] == [(run_id, "fastf1", 2023, 1, "R", manifest_key(run_id))]
+    assert rows[0][6] == manifest.created_at
