@@ -16,6 +16,7 @@ A failed statement or COMMIT ends the transaction; its error is what is raised, 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -142,7 +143,7 @@ class DuckDBWarehouse:
         self.con.register("_incoming", landed.numbered())
         try:
             with self._transaction():
-                self._claim(key, "LOADED")
+                self._claim(key, "LOADED", now)
                 self._keyed_insert(
                     f"INSERT INTO {_S}.{LOAD_HISTORY} (file_name, run_id, dataset, rows, loaded_at, status) "
                     "VALUES ($1, $2, $3, $4, $5, 'LOADED')",
@@ -168,7 +169,7 @@ class DuckDBWarehouse:
             self.con.unregister("_incoming")
         return landed.num_rows
 
-    def _claim(self, key: str, outcome: str) -> None:
+    def _claim(self, key: str, outcome: str, at: dt.datetime) -> None:
         """Inside the transaction, before any other write: claims the file for `outcome`.
 
         Raises AlreadyProcessed when the file was loaded or quarantined (committed before this transaction) and
@@ -178,7 +179,7 @@ class DuckDBWarehouse:
         if state is not None:
             raise AlreadyProcessed(key, state)
         self._keyed_insert(f"INSERT INTO {_S}.{LOAD_CLAIMS} (file_name, state, claimed_at) VALUES ($1, $2, $3)",
-                           [key, outcome, utc_now()])
+                           [key, outcome, at])
 
     def _keyed_insert(self, sql: str, params: list[object]) -> None:
         """An INSERT keyed by the file (its claim, its load_history or load_quarantine row): a key violation means a
@@ -194,13 +195,14 @@ class DuckDBWarehouse:
         return AlreadyProcessed(key, self.file_state(key) or "CLAIMED")
 
     def quarantine(self, key: str, *, run_id: str | None, dataset: str | None, error: str) -> None:
+        now = utc_now()
         try:
             with self._transaction():
-                self._claim(key, "QUARANTINED")
+                self._claim(key, "QUARANTINED", now)
                 self._keyed_insert(
                     f"INSERT INTO {_S}.{LOAD_QUARANTINE} (file_name, run_id, dataset, error, quarantined_at) "
                     "VALUES ($1, $2, $3, $4, $5)",
-                    [key, run_id, dataset, error, utc_now()],
+                    [key, run_id, dataset, error, now],
                 )
                 self.con.execute(f"DELETE FROM {_S}.{LOAD_PENDING} WHERE file_name = $1", [key])
         except _ClaimLost:
