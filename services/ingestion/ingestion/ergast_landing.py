@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from f1common import metrics as metric
 from f1common.clients import aws_client
 from f1common.clock import Clock, utc_now
@@ -30,7 +28,7 @@ from f1common.layout import MANIFEST_PREFIX, data_key, new_run_id
 from f1common.manifest import Manifest
 from f1common.names import SERVICE_INGESTION
 from f1common.settings import Settings
-from ingestion.landing import list_keys, put_manifest, put_table
+from ingestion.landing import get_json, list_keys, put_json, put_manifest, put_table
 from ingestion.observability import emit_rows, emit_seconds, logger
 
 MARKER_PREFIX = "markers/ergast/"
@@ -65,12 +63,9 @@ def marker_key(source_version: str) -> str:
 
 def find_landed(s3: Any, bucket: str, source_version: str) -> str | None:
     """Run id of an earlier backfill of the same dump: from its marker, else by scanning manifests."""
-    try:
-        marker = s3.get_object(Bucket=bucket, Key=marker_key(source_version))
-        return str(json.loads(marker["Body"].read())["run_id"])
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in ("NoSuchKey", "404"):
-            raise
+    marker = get_json(s3, bucket, marker_key(source_version))
+    if isinstance(marker, dict) and marker.get("run_id"):
+        return str(marker["run_id"])
     for key in list_keys(s3, bucket, MANIFEST_PREFIX):
         manifest = Manifest.from_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         if manifest.source is Source.ERGAST and manifest.source_version == source_version:
@@ -125,8 +120,8 @@ def land_ergast(
 
 
 def _put_marker(s3: Any, bucket: str, source_version: str, run_id: str) -> None:
-    body = json.dumps({"source": Source.ERGAST.value, "source_version": source_version, "run_id": run_id})
-    s3.put_object(Bucket=bucket, Key=marker_key(source_version), Body=body.encode(), ContentType="application/json")
+    body = {"source": Source.ERGAST.value, "source_version": source_version, "run_id": run_id}
+    put_json(s3, bucket, marker_key(source_version), body)
 
 
 def main(argv: list[str] | None = None) -> int:

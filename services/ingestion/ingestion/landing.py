@@ -56,16 +56,45 @@ def publish_files(s3: Any, bucket: str, keys: list[str]) -> None:
     tag_files(s3, bucket, keys, PUBLISHED)
 
 
+_MISSING = ("404", "NoSuchKey", "NotFound")
+
+
+def _missing(exc: Exception) -> bool:
+    """A ClientError that says the object does not exist."""
+    response = getattr(exc, "response", None) or {}
+    return response.get("Error", {}).get("Code") in _MISSING
+
+
 def manifest_exists(s3: Any, bucket: str, run_id: str) -> bool:
     from botocore.exceptions import ClientError
 
     try:
         s3.head_object(Bucket=bucket, Key=manifest_key(run_id))
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        if _missing(exc):
             return False
         raise
     return True
+
+
+def get_json(s3: Any, bucket: str, key: str) -> Any:
+    """The JSON object at `key` (a marker), or None when it does not exist or is not JSON."""
+    from botocore.exceptions import ClientError
+
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if _missing(exc):
+            return None
+        raise
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def put_json(s3: Any, bucket: str, key: str, body: dict[str, Any]) -> None:
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body, sort_keys=True), ContentType="application/json")
 
 
 def report_orphans(
@@ -76,7 +105,7 @@ def report_orphans(
     tag_files(s3, bucket, keys, PENDING)
     marker = orphan_marker_key(run_id)
     body = {"run_id": run_id, "session": session_key, "files": keys, "reason": reason, "detected_at": utc_iso(now)}
-    s3.put_object(Bucket=bucket, Key=marker, Body=json.dumps(body, sort_keys=True), ContentType="application/json")
+    put_json(s3, bucket, marker, body)
     return marker
 
 

@@ -4,12 +4,9 @@ changed since the season's last landing."""
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from f1common.clock import Clock, utc_now
 from f1common.datasets import Dataset, ScheduleRow, Source
@@ -21,7 +18,7 @@ from f1common.schedule import ScheduleError, load_schedule
 from f1common.settings import Settings
 from f1common.tables import rows_to_table
 from ingestion.ingest import fastf1_version
-from ingestion.landing import put_manifest, put_table
+from ingestion.landing import get_json, put_json, put_manifest, put_table
 from ingestion.observability import emit_rows, logger
 
 
@@ -75,23 +72,12 @@ def land_schedule(season: int, *, s3: Any, settings: Settings, clock: Clock = ut
     )
     put_manifest(s3, settings.bucket, manifest)
     body = {"season": season, "digest": digest, "run_id": run_id, "rows": entry.rows}
-    s3.put_object(
-        Bucket=settings.bucket, Key=marker_key(season), Body=json.dumps(body).encode(), ContentType="application/json"
-    )
+    put_json(s3, settings.bucket, marker_key(season), body)
     emit_rows(manifest.rows, season=str(season))
     logger.info("schedule landed", extra={"season": season, "run_id": run_id, "rows": entry.rows})
     return ScheduleLanding(season, digest, run_id, entry.rows)
 
 
 def _last_landed(s3: Any, bucket: str, season: int) -> dict[str, Any] | None:
-    try:
-        body = s3.get_object(Bucket=bucket, Key=marker_key(season))["Body"].read()
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-            return None
-        raise
-    try:
-        marker = json.loads(body)
-    except ValueError:
-        return None  # unreadable: land again (and rewrite it)
+    marker = get_json(s3, bucket, marker_key(season))  # unreadable: None, so it lands again (and rewrites it)
     return marker if isinstance(marker, dict) else None
