@@ -18,10 +18,10 @@ check:
 fmt:
 	./pants fmt ::
 
-# Build the three Lambda packages into dist/ and check their sizes against their budgets.
+# Build the four Lambda packages into dist/ and check their sizes against their budgets.
 package:
-	./pants package services/scheduler:lambda services/ingestion:lambda services/loader:lambda
-	tools/package-report dist/services.scheduler/lambda.zip dist/services.ingestion/lambda.zip dist/services.loader/lambda.zip
+	./pants package services/scheduler:lambda services/ingestion:lambda services/loader:lambda services/transformer:lambda
+	tools/package-report dist/services.scheduler/lambda.zip dist/services.ingestion/lambda.zip dist/services.loader/lambda.zip dist/services.transformer/lambda.zip
 
 system-deps:
 	@tools/install-system-deps

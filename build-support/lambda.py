@@ -9,6 +9,14 @@
 #            (python:3.11-slim-bookworm, glibc 2.36) with the Lambda runtime interface client as entrypoint.
 # `exclude` names requirements the sources import only where this package never runs (a type-only import,
 # a local-only branch); the package tests run each package without them, as Lambda runs it.
+# `resolve` is the lockfile the package's requirements come from: "services", or "analytics" for the
+# transformer, which runs dbt (dbt-core and dbt-snowflake are locked there, with the dbt project's runner).
+# `collisions_ok`: the requirements ship files at the same path with different content (dbt-core and every dbt
+# adapter each ship their own `dbt/__init__.py`, the same pkgutil namespace declaration). Pants 2.17's
+# python_awslambda refuses them (`pex3 venv create` without `--collisions-ok`; the field that passes it came
+# with Pants 2.18), so the same flat zip is made in three steps: a PEX of the same dependencies for the same
+# platform, its `venv` tool with `--collisions-ok` (one of the identical declarations wins), and an archive of
+# its site-packages with the `lambda_function.handler` re-export python_awslambda writes.
 
 # (Prelude globals must be hashable: pairs, not a dict.)
 _PLATFORMS = (
@@ -17,22 +25,58 @@ _PLATFORMS = (
 )
 # Type stubs are dependencies for mypy only.
 _NEVER_DEPLOYED = ("boto3-stubs", "pandas-stubs")
+# What the PEX's venv tool needs in the shell_command's sandbox (bash and coreutils: a pyenv shim runs python3.11).
+_VENV_TOOLS = ("bash", "python3.11", "mkdir", "cp", "head", "readlink", "dirname", "basename", "cat", "sed",
+               "grep", "cut", "tr", "ls", "sort", "uname", "env", "rm", "ln")
 
 
-def service_lambda(handler, package, exclude=(), name="lambda", **kwargs):
+def service_lambda(handler, package, exclude=(), name="lambda", resolve="services", collisions_ok=False, lib=":lib",
+                   **kwargs):
     platforms = dict(_PLATFORMS)
     if package not in platforms:
         raise ValueError(f"service_lambda(package=...) must be one of {sorted(platforms)}, got {package!r}")
-    dependencies = [f"!!3rdparty/python:services#{req}" for req in (*_NEVER_DEPLOYED, *exclude)]
+    if resolve not in ("services", "analytics"):
+        raise ValueError(f"service_lambda(resolve=...) must be 'services' or 'analytics', got {resolve!r}")
+    dependencies = [f"!!3rdparty/python:{resolve}#{req}" for req in (*_NEVER_DEPLOYED, *exclude)]
     if package == "image":
         # The image's entrypoint (`python3 -m awslambdaric`) ships inside the package, not in the base image.
-        dependencies.append("3rdparty/python:services#awslambdaric")
-    python_awslambda(
-        name=name,
-        handler=handler,
+        dependencies.append(f"3rdparty/python:{resolve}#awslambdaric")
+    tags = [f"lambda-package:{package}"]
+    if not collisions_ok:
+        python_awslambda(
+            name=name,
+            handler=handler,
+            complete_platforms=[platforms[package]],
+            dependencies=dependencies,
+            resolve=resolve,
+            tags=tags,
+            **kwargs,
+        )
+        return
+    path, _, function = handler.partition(":")
+    module = path.removesuffix(".py").replace("/", ".")
+    pex = f"{name}-pex"
+    pex_binary(
+        name=pex,
+        dependencies=[lib, *dependencies],  # the handler's sources (a PEX has no handler field to infer them from)
         complete_platforms=[platforms[package]],
-        dependencies=dependencies,
-        resolve="services",
-        tags=[f"lambda-package:{package}"],
-        **kwargs,
+        resolve=resolve,
+        include_tools=True,
+        tags=tags,
     )
+    pex_path = f"../../{build_file_dir().as_posix().replace('/', '.')}/{pex}.pex"
+    shell_command(
+        name=f"{name}-site-packages",
+        command=(
+            f"PEX_TOOLS=1 python3.11 {pex_path} venv --collisions-ok venv > /dev/null"
+            " && mkdir site-packages && cp -RL venv/lib/python3.11/site-packages/. site-packages/"
+            f" && echo 'from {module} import {function} as handler' > site-packages/lambda_function.py"
+        ),
+        tools=list(_VENV_TOOLS),
+        execution_dependencies=[f":{pex}"],
+        output_directories=["site-packages"],
+        root_output_directory="./site-packages",
+        timeout=900,
+        tags=tags,
+    )
+    archive(name=name, format="zip", files=[f":{name}-site-packages"], tags=tags, **kwargs)

@@ -5,7 +5,8 @@ also make a run complete whose files arrived earlier (Snowpipe loads files as th
 that changed since the last successful build are therefore those whose staging table grew, plus those
 listed in manifests not seen before. The build selects
 
-- the landing models (which runs are complete and current) and the session input versions, and
+- the landing models (which runs are complete and current), the session input versions and the tables that
+  read them (the sessions dimension), and
 - `<staging model>+` for each changed dataset: its staging model and everything downstream,
 
 so a new FastF1 session does not rebuild or re-test the Ergast staging, and a build with nothing new
@@ -17,9 +18,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -38,6 +40,10 @@ LANDING_MODELS = (
     "stg_landing__current_files",
     "int_sessions__input_versions",
 )
+# The tables that read the session versions directly (dim_sessions: every session with data). A new run can add a
+# session to them whatever dataset changed (a sprint qualifying whose season's schedule has not landed is in no
+# other input of dim_sessions); without them the facts' relationship tests to dim_sessions fail.
+SESSION_TABLES = "int_sessions__input_versions+1,config.materialized:table"
 
 
 @dataclass(frozen=True)
@@ -57,23 +63,36 @@ class StagingState:
 
 
 def read_state(warehouse: Path) -> tuple[StagingState, dict[str, list[str]]]:
-    """The warehouse's staging state and the datasets listed by each manifest (read-only, no dbt)."""
+    """The DuckDB warehouse's staging state and the datasets listed by each manifest (read-only, no dbt)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        rows = {}
-        for spec in DATASETS.values():
-            table = spec.staging_table.lower()
-            [(count,)] = con.execute(f"select count(*) from {STAGING_SCHEMA}.{table}").fetchall()
-            rows[table] = int(count)
-        [(quarantined,)] = con.execute(f"select count(*) from {STAGING_SCHEMA}.{LOAD_QUARANTINE}").fetchall()
-        rows[LOAD_QUARANTINE] = int(quarantined)
-        listed: dict[str, list[str]] = {}
-        for run_id, files in con.execute(f"select run_id, files from {STAGING_SCHEMA}.{LOAD_MANIFESTS}").fetchall():
-            listed[str(run_id)] = sorted({str(f["dataset"]) for f in json.loads(files)})
-        if rows[LOAD_QUARANTINE]:  # a refused file settles its run: the datasets of those runs may change
-            for (dataset,) in con.execute(f"select distinct dataset from {STAGING_SCHEMA}.{LOAD_QUARANTINE} "
-                                          "where dataset is not null").fetchall():
-                listed.setdefault(QUARANTINED, []).append(str(dataset))
-    return StagingState(rows=rows, runs=frozenset(k for k in listed if k != QUARANTINED)), listed
+        return read_state_from(con)
+
+
+def read_state_from(con: Any) -> tuple[StagingState, dict[str, list[str]]]:
+    """The staging state through a DB-API connection or cursor whose `execute` returns the cursor (DuckDB,
+    Snowflake): fixed identifiers from the contract only, no value from data."""
+
+    def rows(sql: str) -> list[Any]:
+        return list(con.execute(sql).fetchall())
+
+    counts = {}
+    for spec in DATASETS.values():
+        table = spec.staging_table.lower()
+        [(count,)] = rows(f"select count(*) from {STAGING_SCHEMA}.{table}")
+        counts[table] = int(count)
+    [(quarantined,)] = rows(f"select count(*) from {STAGING_SCHEMA}.{LOAD_QUARANTINE}")
+    counts[LOAD_QUARANTINE] = int(quarantined)
+    listed: dict[str, list[str]] = {}
+    for run_id, files in rows(f"select run_id, files from {STAGING_SCHEMA}.{LOAD_MANIFESTS}"):
+        listed[str(run_id)] = sorted({str(f["dataset"]) for f in json.loads(files)})
+    if counts[LOAD_QUARANTINE]:  # a refused file settles its run: the datasets of those runs may change
+        for (dataset,) in rows(f"select distinct dataset from {STAGING_SCHEMA}.{LOAD_QUARANTINE} "
+                               "where dataset is not null"):
+            listed.setdefault(QUARANTINED, []).append(str(dataset))
+    return StagingState(rows=counts, runs=frozenset(k for k in listed if k != QUARANTINED)), listed
+
+
+StateReader = Callable[[], tuple[StagingState, dict[str, list[str]]]]
 
 
 def changed_datasets(before: StagingState | None, now: StagingState, listed: Mapping[str, list[str]]) -> list[Dataset]:
@@ -107,7 +126,8 @@ def selection(datasets: list[Dataset], project_dir: Path = PROJECT_DIR) -> list[
     if not datasets:
         return []
     models = staging_models(project_dir)
-    return [*LANDING_MODELS, *(f"{models[dataset_spec(d).staging_table.lower()]}+" for d in datasets)]
+    downstream = [f"{models[dataset_spec(d).staging_table.lower()]}+" for d in datasets]
+    return [*LANDING_MODELS, SESSION_TABLES, *downstream]
 
 
 @dataclass(frozen=True)
@@ -124,9 +144,17 @@ class Plan:
         return not self.select
 
 
-def plan_build(warehouse: Path, state_file: Path, *, full: bool = False, project_dir: Path = PROJECT_DIR) -> Plan:
-    """The build after a load: everything when there is no state of a previous build (or `full`)."""
-    now, listed = read_state(warehouse)
+def plan_build(warehouse: Path | None, state_file: Path, *, full: bool = False, project_dir: Path = PROJECT_DIR,
+               reader: StateReader | None = None) -> Plan:
+    """The build after a load: everything when there is no state of a previous build (or `full`).
+
+    The staging state is read from the DuckDB file `warehouse`, or by `reader` (another warehouse)."""
+    if reader is None:
+        if warehouse is None:
+            raise ValueError("plan_build needs the DuckDB warehouse or a reader")
+        now, listed = read_state(warehouse)
+    else:
+        now, listed = reader()
     before = None if full or not state_file.is_file() else StagingState.from_json(state_file.read_text())
     datasets = changed_datasets(before, now, listed)
     select = selection(datasets, project_dir) if before is not None else ["fqn:*"]
@@ -171,8 +199,10 @@ class BuildResult:
         return self.run.elapsed_s if self.run else 0.0
 
 
-def build_after_load(warehouse: Path, artifacts_dir: Path, *, full_refresh: bool = False,
-                     project_dir: Path | None = None, quiet: bool = True, raise_on_failure: bool = True) -> BuildResult:
+def build_after_load(warehouse: Path | None, artifacts_dir: Path, *, full_refresh: bool = False,
+                     project_dir: Path | None = None, quiet: bool = True, raise_on_failure: bool = True,
+                     reader: StateReader | None = None, target: str | None = None,
+                     env: Mapping[str, str] | None = None) -> BuildResult:
     """The build after a load: what changed since the last successful build (state in `artifacts_dir`).
 
     Without a record of an earlier build (or with `full_refresh`, after a change to the project's SQL)
@@ -181,17 +211,18 @@ def build_after_load(warehouse: Path, artifacts_dir: Path, *, full_refresh: bool
     and unit tests of everything downstream of the change. Raises :class:`dbt_runner.runner.DbtRunError`
     when dbt or a test fails; the state is then not advanced, so the next build runs the same selection
     (with `raise_on_failure=False`, for benchmarks, failures are in the results and the state advances).
+    Another warehouse than the DuckDB file (Snowflake): its `reader`, the profile's `target` and `env`.
     """
     state_file = artifacts_dir / STATE_FILE
     project = project_dir or PROJECT_DIR
-    plan = plan_build(warehouse, state_file, full=full_refresh, project_dir=project)
+    plan = plan_build(warehouse, state_file, full=full_refresh, project_dir=project, reader=reader)
     if plan.nothing_new:
         return BuildResult(plan, None)
     flags = ["--quiet"] if quiet else []
 
     def dbt(*args: str) -> DbtRun:
         return run_dbt([*args, *flags], project_dir=project, warehouse_path=warehouse, artifacts_dir=artifacts_dir,
-                       raise_on_failure=raise_on_failure)
+                       raise_on_failure=raise_on_failure, target=target, env=env)
 
     if plan.full:
         refresh = ["--full-refresh"] if full_refresh else []

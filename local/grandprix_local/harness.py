@@ -241,7 +241,8 @@ def build_warehouse(
 ) -> Path:
     """Builds (or copies from the shared cache) a warehouse with `sessions` + the Ergast history.
 
-    The local run (moto, scheduler replay, ingestion, loader, Ergast backfill, calendar export, `dbt build`)
+    The local run (moto, scheduler replay, ingestion, loader, Ergast backfill, calendar export, the transformer's
+    `dbt build`)
     into a DuckDB file. Test processes that need the same warehouse share one build: it is cached under the
     user cache directory, keyed by the sessions and by the content of every file of the code that builds it,
     and guarded by a file lock.
@@ -306,9 +307,10 @@ def _cache_key(keys: Sequence[str], settings: Settings, dbt: bool) -> str:
     import ingestion
     import loader
     import scheduler
+    import transformer
 
     digest = hashlib.sha256(repr((keys, str(settings.f1data_dir), dbt)).encode())
-    modules = (f1common, ingestion, loader, scheduler, grandprix_local, grandprix_dashboards)
+    modules = (f1common, ingestion, loader, scheduler, transformer, grandprix_local, grandprix_dashboards)
     roots = [Path(str(m.__file__)).parent for m in modules]
     for file in sorted(_files([*roots, PROJECT_DIR])):
         digest.update(file.name.encode())

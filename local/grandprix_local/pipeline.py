@@ -66,6 +66,7 @@ class LocalPipeline:
         self.settings = settings
         self.progress = progress
         self.resources = provision(settings, notifications=False)
+        self.last_transform: Any = None  # the transformer's last Outcome (deliver_transformer_queue)
 
     # --- AWS-side state -------------------------------------------------------------------------
 
@@ -215,6 +216,26 @@ class LocalPipeline:
             totals.rows_loaded += report.rows_loaded
         return report
 
+    def deliver_transformer_queue(self) -> Any:
+        """One delivery of the transformer queue (landed manifests, build requests) to the transformer's handler:
+        the build after a load, started the way the cloud starts it. Returns the trigger's Delivery."""
+        from grandprix_local.sqs_trigger import deliver
+        from transformer.handler import handle
+
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            self.last_transform = handle(event, context)
+            return self.last_transform.batch_response()
+
+        return deliver(self._aws("sqs"), self.resources.transformer_queue_url, handler,
+                       function_name=self.settings.names.transformer_function)
+
+    def request_transform(self, *, full_refresh: bool = False) -> None:
+        """An operator's build request on the transformer queue (what `grandprix cloud transform` sends)."""
+        from f1common.transform import TransformRequest
+
+        body = TransformRequest(kind="manual", full_refresh=full_refresh).model_dump_json()
+        self._aws("sqs").send_message(QueueUrl=self.resources.transformer_queue_url, MessageBody=body)
+
     def export_calendar(self) -> int:
         import duckdb
 
@@ -247,6 +268,7 @@ def environment(state_dir: Path, warehouse: Path) -> dict[str, str]:
         "GPI_WAREHOUSE": "duckdb",
         "GPI_WAREHOUSE_PATH": str(warehouse.resolve()),
         "GPI_FASTF1_CACHE_DIR": str((state_dir / "fastf1-cache").resolve()),
+        "GPI_TRANSFORMER_ARTIFACTS_DIR": str((state_dir / "dbt").resolve()),
         "GPI_FASTF1_LOG_LEVEL": os.environ.get("GPI_FASTF1_LOG_LEVEL", "ERROR"),
         "AWS_DEFAULT_REGION": region,
         **QUIET_SERVICES,

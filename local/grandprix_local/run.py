@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import time
 from collections.abc import Sequence
@@ -146,13 +145,13 @@ def _run(options: RunOptions, progress: Progress) -> RunSummary:
             summary.calendar = _count_statuses(items)
             pipeline.export_calendar()
             summary.dlq_messages = _queue_depth(settings, pipeline.resources.dlq_url)
+        if options.dbt:
+            with timer.stage("transformer queue -> transformer (dbt, local target)"):
+                summary.dbt = _transform(pipeline, progress)
         with timer.stage("save state"):
             saved = save_state(settings, options.aws_state)
             progress(f"    {saved}")
 
-    if options.dbt:
-        with timer.stage("dbt build (local target)"):
-            summary.dbt = _run_dbt(options, progress)
     if options.dashboards:
         with timer.stage("dashboards: Grafana JSON + provisioning, HTML/PNG preview"):
             summary.dashboards = _dashboards(options, progress)
@@ -201,48 +200,31 @@ def _queue_depth(settings: Settings, url: str) -> int:
     return int(attrs["ApproximateNumberOfMessages"])
 
 
-def project_fingerprint(project: Path) -> str:
-    """sha256 over the dbt project's own files (config, models, macros, snapshots, tests, seeds)."""
-    digest = hashlib.sha256()
-    files = [project / "dbt_project.yml", *sorted(
-        p for d in ("models", "macros", "snapshots", "tests", "seeds") for p in (project / d).rglob("*") if p.is_file()
-    )]
-    for path in files:
-        digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+def _transform(pipeline: LocalPipeline, progress: Progress) -> str:
+    """The landed manifests on the transformer queue, and an operator's request (so that a changed dbt project
+    is rebuilt even when nothing landed), delivered to the transformer: one dbt build, or none."""
+    from dbt_runner.runner import DbtRunError
 
-
-def _run_dbt(options: RunOptions, progress: Progress) -> str:
-    from dbt_runner.runner import PROJECT_DIR, DbtRunError
-    from dbt_runner.selection import build_after_load
-
-    # The checkout's project when run from the repository root (`make demo`), else the packaged one.
-    project = Path("analytics/dbt") if Path("analytics/dbt/dbt_project.yml").is_file() else PROJECT_DIR
-    # Incremental models only recompute new sessions: after a change to the project's SQL the
-    # warehouse is rebuilt in full once, so old sessions follow the new logic too.
-    fingerprint_file = options.state_dir / "dbt" / "project.sha256"
-    fingerprint = project_fingerprint(project)
-    stored = fingerprint_file.read_text().strip() if fingerprint_file.is_file() else None
-    if stored != fingerprint:
-        progress("    the dbt project changed since the last build: full refresh" if stored else
-                 "    no record of the dbt project this warehouse was built with: full refresh")
+    pipeline.request_transform()
     try:
-        # only what is downstream of the datasets that changed; nothing at all when nothing did
-        built = build_after_load(options.warehouse, options.state_dir / "dbt", full_refresh=stored != fingerprint,
-                                 project_dir=project)
+        delivery = pipeline.deliver_transformer_queue()
     except DbtRunError as exc:
         progress(f"    dbt failed: {exc}")
         return "FAILED"
-    fingerprint_file.parent.mkdir(parents=True, exist_ok=True)
-    fingerprint_file.write_text(fingerprint + "\n")
-    if built.run is None:
+    last = pipeline.last_transform
+    progress(f"    {delivery.messages} messages in {delivery.batches} batch(es); "
+             f"{len(delivery.failed)} left on the queue (runs not in staging yet)")
+    build = last.build if last is not None else None
+    if build is None or build.run is None:
         progress("    nothing new since the last build: dbt not started")
         return "ok"
     statuses: dict[str, int] = {}
-    for node in built.run.nodes:
+    for node in build.run.nodes:
         statuses[node.status] = statuses.get(node.status, 0) + 1
-    changed = ", ".join(d.value for d in built.plan.datasets)
-    progress(f"    {len(built.run.nodes)} nodes in {built.run.elapsed_s:.1f} s: {statuses} (changed: {changed})")
+    changed = ", ".join(d.value for d in build.plan.datasets)
+    refresh = " (full refresh: a new or changed dbt project)" if last is not None and last.full_refresh else ""
+    nodes = len(build.run.nodes)
+    progress(f"    {nodes} nodes in {build.run.elapsed_s:.1f} s: {statuses} (changed: {changed}){refresh}")
     return "ok"
 
 

@@ -1,17 +1,29 @@
-"""The SQS -> Lambda trigger of the loader, emulated: the embedded stack's queue drained into the loader.
+"""The SQS -> Lambda triggers, emulated: the embedded stack's queues delivered to the services.
 
-In the cloud an event source mapping polls the loader queue and invokes the loader Lambda with batches of up
-to ten messages, deleting those not reported in ``batchItemFailures``. Here the same batch function
-(:func:`loader.consumer.load_batch`, what the Lambda handler runs) gets batches built from
-``receive_message``; failed messages stay on the queue (visible again after their visibility timeout).
+In the cloud an event source mapping polls a queue and invokes its Lambda with batches, deleting the messages
+not reported in ``batchItemFailures``; failed messages stay on the queue (visible again after their
+visibility timeout).
+
+- The loader queue (:func:`drain_queue`): batches of up to ten messages, built from ``receive_message``, to
+  the same batch function the loader Lambda runs (:func:`loader.consumer.load_batch`), until it is empty.
+- The transformer queue (:func:`deliver`): the mapping gathers the queue's messages for its batching window
+  (the debounce: a burst of landed runs becomes one batch) and the function's reserved concurrency of one
+  makes builds one at a time. Here one delivery is everything the queue holds at that moment, up to the
+  mapping's batch size, given to the transformer's handler.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from f1common.lambda_context import LocalContext
+from f1common.transform import BATCH_SIZE
 from loader.consumer import load_batch
 from loader.loading import LoadReport, StagingWarehouse
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str = "") -> dict[str, Any]:
@@ -59,3 +71,37 @@ def drain_queue(
         if done:
             sqs.delete_message_batch(QueueUrl=queue_url, Entries=done)
     return report
+
+
+@dataclass
+class Delivery:
+    batches: int = 0
+    messages: int = 0
+    failed: list[str] = field(default_factory=list)  # message ids the handler reported (left on the queue)
+
+
+def deliver(sqs: Any, queue_url: str, handler: Handler, *, function_name: str,
+            batch_size: int = BATCH_SIZE) -> Delivery:
+    """One batch of what the queue holds now to `handler` (nothing when it is empty); deletes what succeeded.
+
+    A handler that raises leaves the whole batch on the queue (as Lambda does) and the error propagates.
+    """
+    messages: list[dict[str, Any]] = []
+    while len(messages) < batch_size:
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=min(10, batch_size - len(messages)),
+                                  WaitTimeSeconds=0).get("Messages", [])
+        if not got:
+            break
+        messages.extend(got)
+    result = Delivery()
+    if not messages:
+        return result
+    result.batches, result.messages = 1, len(messages)
+    response = handler(sqs_event(messages), LocalContext(function_name, f"local:{function_name}"))
+    result.failed = [f["itemIdentifier"] for f in response.get("batchItemFailures", [])]
+    failed = set(result.failed)
+    done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+            if m["MessageId"] not in failed]
+    for start in range(0, len(done), 10):
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=done[start:start + 10])
+    return result

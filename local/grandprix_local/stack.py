@@ -2,11 +2,13 @@
 
 The resources are created from the same names and settings the Pulumi stack uses
 (`f1common.names.ResourceNames`, `f1common.settings.Settings`): the landing bucket with S3 event
-notifications to the loader queue, the DynamoDB race calendar, the ingestion DLQ and the schedule group.
+notifications to the loader queue (and to EventBridge, whose rule routes landed manifests to the transformer
+queue), the DynamoDB race calendar, the ingestion DLQ and the schedule group.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import urllib.request
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ from f1common.clients import aws_client, clear_client_cache
 from f1common.layout import DATA_PREFIX, MANIFEST_PREFIX
 from f1common.names import CALENDAR_KEY, CALENDAR_TTL_ATTRIBUTE
 from f1common.settings import Settings, ingestion_target_arn, invoke_role_arn, patched_environ
+from f1common.transform import manifest_landed_pattern
 
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -38,6 +41,7 @@ class StackResources:
     schedule_group: str
     ingestion_function_arn: str
     scheduler_role_arn: str
+    transformer_queue_url: str = ""
 
 
 def provision(settings: Settings, *, notifications: bool = True) -> StackResources:
@@ -73,6 +77,7 @@ def provision(settings: Settings, *, notifications: bool = True) -> StackResourc
     if settings.group not in groups:
         scheduler.create_schedule_group(Name=settings.group)
 
+    transformer_queue_url = provision_transformer_queue(settings)
     if notifications:
         enable_notifications(settings)
 
@@ -86,11 +91,24 @@ def provision(settings: Settings, *, notifications: bool = True) -> StackResourc
         schedule_group=settings.group,
         ingestion_function_arn=ingestion_target_arn(settings),
         scheduler_role_arn=invoke_role_arn(settings),
+        transformer_queue_url=transformer_queue_url,
     )
 
 
+def provision_transformer_queue(settings: Settings) -> str:
+    """The transformer queue and the EventBridge rule that sends it each manifest landed in the bucket."""
+    sqs, events = aws_client("sqs", settings), aws_client("events", settings)
+    names = settings.names
+    # a short visibility timeout: a run reported as not yet in staging is retried at the next delivery
+    url: str = sqs.create_queue(QueueName=names.transformer_queue, Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=names.manifest_landed_rule, EventPattern=json.dumps(manifest_landed_pattern(settings.bucket)))
+    events.put_targets(Rule=names.manifest_landed_rule, Targets=[{"Id": "transformer-queue", "Arn": arn}])
+    return url
+
+
 def enable_notifications(settings: Settings) -> None:
-    """S3 event notifications for new data files and manifests -> the loader queue."""
+    """S3 event notifications for new data files and manifests -> the loader queue, and every event to EventBridge."""
     s3, sqs = aws_client("s3", settings), aws_client("sqs", settings)
     queue_url = sqs.get_queue_url(QueueName=settings.queue)["QueueUrl"]
     loader_queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
@@ -105,7 +123,8 @@ def enable_notifications(settings: Settings) -> None:
                 "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
             }
             for prefix in (DATA_PREFIX, MANIFEST_PREFIX)
-        ]
+        ],
+        "EventBridgeConfiguration": {},
     }
     s3.put_bucket_notification_configuration(Bucket=settings.bucket, NotificationConfiguration=notification)
 

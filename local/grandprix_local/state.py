@@ -14,6 +14,7 @@ from typing import Any
 from f1common.clients import aws_client
 from f1common.race_calendar import RaceCalendar, from_attributes, to_attributes
 from f1common.settings import Settings
+from f1common.transform import TRANSFORMER_STATE_PREFIX
 
 
 def save_state(settings: Settings, state_dir: Path) -> dict[str, int]:
@@ -29,7 +30,8 @@ def save_state(settings: Settings, state_dir: Path) -> dict[str, int]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket):
         for obj in page.get("Contents", []):
             count += 1
-            if obj["Key"] in saved:  # keys are written once (unique run ids): never changed
+            # landed keys are written once (unique run ids): never changed; the transformer's state is rewritten
+            if obj["Key"] in saved and not obj["Key"].startswith(TRANSFORMER_STATE_PREFIX):
                 continue
             target = objects_dir / obj["Key"]
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ from f1common.ergast import read_ergast_csv
 from f1common.layout import parse_data_key
 from f1common.sessions import SessionId
 from f1common.testing import f1data_dir_or_skip
+from f1common.transform import TRANSFORMER_STATE_PREFIX
 from grandprix_local.run import RunOptions, RunSummary, run_local
 
 SESSIONS = ("2023-01-R", "2025-01-Q", "2025-01-R")
@@ -107,7 +108,8 @@ def third_run(second_run: Run, state_dir: Path) -> Run:
 @pytest.fixture(scope="module")
 def run_after_a_model_change(third_run: Run, state_dir: Path) -> Run:
     """A run after the dbt project changed (the recorded project fingerprint no longer matches)."""
-    (state_dir / "dbt" / "project.sha256").write_text("fingerprint of an older dbt project\n")
+    # the transformer's state, as the next run restores it into the embedded S3
+    (state_dir / "aws" / "s3" / TRANSFORMER_STATE_PREFIX / "project.sha256").write_text("an older dbt project\n")
     return _run(state_dir, (*SESSIONS, ADDED))
 
 
@@ -293,7 +295,7 @@ def test_adding_a_session_processes_only_that_session(second_run: Run, third_run
 
 def test_a_changed_dbt_project_rebuilds_every_fact_once(third_run: Run, run_after_a_model_change: Run) -> None:
     """Incremental facts only recompute new sessions, so new model logic needs one full refresh of old ones."""
-    assert "the dbt project changed since the last build: full refresh" in "\n".join(run_after_a_model_change.log)
+    assert "(full refresh: a new or changed dbt project)" in "\n".join(run_after_a_model_change.log)
     assert run_after_a_model_change.summary.replay.ingested == []
     before, after = third_run.snapshot.facts_by_session, run_after_a_model_change.snapshot.facts_by_session
     assert {(t, k): n for (t, k, _), n in after.items()} == {(t, k): n for (t, k, _), n in before.items()}

@@ -36,6 +36,7 @@ FUNCTIONS = {
     "scheduler": NAMES.scheduler_function,
     "ingestion": NAMES.ingestion_function,
     "loader": NAMES.loader_function,
+    "transformer": NAMES.transformer_function,
 }
 
 
@@ -72,13 +73,15 @@ def test_names_come_from_f1common(stack: Stack) -> None:
     assert stack.one("aws:s3/bucket:Bucket").inputs["bucket"] == NAMES.landing_bucket
     assert stack.one("aws:dynamodb/table:Table").inputs["name"] == NAMES.calendar_table
     queues = {q.inputs["name"] for q in stack.of_type("aws:sqs/queue:Queue")}
-    assert queues == {NAMES.loader_queue, f"{NAMES.loader_queue}-dlq", NAMES.ingestion_dlq}
+    assert queues == {NAMES.loader_queue, f"{NAMES.loader_queue}-dlq", NAMES.ingestion_dlq, NAMES.transformer_queue,
+                      f"{NAMES.transformer_queue}-dlq"}
     functions = {f.inputs["name"] for f in stack.of_type("aws:lambda/function:Function")}
     assert functions == {
         NAMES.scheduler_function,
         NAMES.ingestion_function,
         NAMES.loader_function,
         f"{NAMES.loader_function}-health",
+        NAMES.transformer_function,
     }
     assert stack.one("aws:scheduler/scheduleGroup:ScheduleGroup").inputs["name"] == NAMES.schedule_group
     assert stack.outputs["landing_bucket"] == NAMES.landing_bucket
@@ -120,7 +123,9 @@ def test_data_files_go_to_snowpipe_by_default(stack: Stack) -> None:
         (DATA_PREFIX, SNOWPIPE_QUEUE_ARN, ["s3:ObjectCreated:*"]),
         (MANIFEST_PREFIX, SNOWPIPE_QUEUE_ARN, ["s3:ObjectCreated:*"]),
     ]
-    assert stack.of_type("aws:sqs/queuePolicy:QueuePolicy") == []  # Snowflake owns its queue's policy
+    # Snowflake owns its queue's policy; the only ones here are the transformer's (EventBridge may send)
+    assert {p.name for p in stack.of_type("aws:sqs/queuePolicy:QueuePolicy")} == {
+        "transformer-queue-policy", "transformer-dlq-policy"}
 
 
 def test_without_snowpipe_the_loader_gets_every_event(packages_dir: Path) -> None:
@@ -134,7 +139,7 @@ def test_without_snowpipe_the_loader_gets_every_event(packages_dir: Path) -> Non
     }
     assert SNOWPIPE_QUEUE_ARN not in str(queues)
     # The queue's policy lets exactly this bucket send.
-    policy = stack.one("aws:sqs/queuePolicy:QueuePolicy")
+    policy = stack.one("aws:sqs/queuePolicy:QueuePolicy", "landing-to-loader")
     [stmt] = statements(policy)
     assert stmt["Principal"] == {"Service": "s3.amazonaws.com"}
     assert stmt["Resource"] == loader_queue
@@ -346,7 +351,8 @@ def test_recurring_triggers(stack: Stack) -> None:
             {"lookback_hours": 24, "grace_minutes": 30},
         ),
     }
-    assert set(schedules) == set(expected)
+    # and the transformer's safety run, which sends to its queue (transformer_stack_test.py)
+    assert set(schedules) == {*expected, f"{NAMES.transformer_function}-safety"}
     for name, (expression, function_arn, event) in expected.items():
         schedule = schedules[name]
         assert schedule["scheduleExpression"] == expression
@@ -447,15 +453,15 @@ def test_snowflake_access_role_trusts_the_integration(stack: Stack) -> None:
 
 
 def test_loader_consumes_its_queue(stack: Stack) -> None:
-    mapping = stack.one("aws:lambda/eventSourceMapping:EventSourceMapping").inputs
+    mapping = stack.one("aws:lambda/eventSourceMapping:EventSourceMapping", "loader-events").inputs
     assert mapping["eventSourceArn"] == stack.outputs["loader_queue_arn"]
     assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
 def test_loader_key_comes_from_the_snowflake_stack_as_a_secret(stack: Stack) -> None:
     assert stack.of_type("aws:sns/topicSubscription:TopicSubscription")  # alarm_email given
-    version = stack.one("aws:secretsmanager/secretVersion:SecretVersion").inputs
+    version = stack.one("aws:secretsmanager/secretVersion:SecretVersion", "snowflake-loader-key-value").inputs
     # The Snowflake stack's secret output reaches the engine encrypted, never as plain state.
     assert version["secretString"] == {rpc._special_sig_key: rpc._special_secret_sig, "value": LOADER_PRIVATE_KEY}
-    secret = stack.one("aws:secretsmanager/secret:Secret").inputs
+    secret = stack.one("aws:secretsmanager/secret:Secret", "snowflake-loader-key").inputs
     assert secret["name"] == "gpi-dev/snowflake/loader-private-key"

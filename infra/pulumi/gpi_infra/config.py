@@ -54,11 +54,14 @@ PackageType = Literal["zip", "image"]
 # python3.11 runtime where its wheels load there, else a container image built by this stack.
 # Memory, timeout and /tmp per service: the scheduler syncs and plans the calendar (boto3 and pydantic only); a
 # race loaded with FastF1 (laps, results, weather, race control) peaks at ~150-250 MB of Python heap plus the HTTP
-# cache in /tmp, and 1 GB also buys a full vCPU for the pandas work; the loader copies one run's files.
+# cache in /tmp, and 1 GB also buys a full vCPU for the pandas work; the loader copies one run's files; the
+# transformer runs one dbt build (dbt-core parses the project in ~10 s of CPU: 2 GB buys more than one vCPU)
+# with dbt's target/ and logs/ in /tmp, within Lambda's 15 minutes.
 _DEFAULT_FUNCTIONS: dict[str, tuple[PackageType, int, int, int]] = {
     "scheduler": ("image", 512, 300, 512),
     "ingestion": ("image", 1024, 600, 2048),
     "loader": ("image", 512, 300, 512),
+    "transformer": ("image", 2048, 900, 2048),
 }
 
 
@@ -138,6 +141,13 @@ class AwsStackConfig(_Config):
         default=6, ge=1, le=24,
         description="Alarm when a session due for ingestion has had no outcome for this many hourly scheduler runs "
         "(the scheduler's SessionsOverdue metric), or when the scheduler stopped reporting",
+    )
+    transformer_debounce_seconds: int = Field(
+        default=60, ge=0, le=300, description="Batching window of the transformer queue: a burst of runs, one build"
+    )
+    transformer_safety_expression: str = Field(default="rate(1 hour)", description="The transformer's safety run")
+    marts_stale_hours: int = Field(
+        default=3, ge=2, le=24, description="Alarm if no transformer run succeeded for this long"
     )
     alarm_email: str | None = None
     snowflake_stack: str = Field(description="StackReference name of the Snowflake stack, e.g. acme/gpi-snowflake/dev")

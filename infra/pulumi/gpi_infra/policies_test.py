@@ -139,7 +139,7 @@ def test_iam_wildcards_are_refused(aws: Stack) -> None:
     assert "['sqs:SendMessage'] on every resource" in mixed[0]
     assert "uses NotAction" in with_statement({"Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:x"})[0]
     # Resource policies are checked too, and admin managed policies are refused.
-    queue_policy = aws.one("aws:sqs/queuePolicy:QueuePolicy")
+    queue_policy = aws.one("aws:sqs/queuePolicy:QueuePolicy", "landing-to-loader")
     open_doc = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sqs:*", "Resource": "*"}]}
     assert len(violations(policies.no_iam_wildcards, resource_args(queue_policy, policy=json.dumps(open_doc)))) == 2
     admin = Recorded(

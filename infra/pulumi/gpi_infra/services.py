@@ -2,26 +2,31 @@
 
 Every service has the same shape (`LambdaService`): its code (the Pants zip, or an image in its own ECR
 repository built from that zip) and its function with a least-privilege role; each subclass adds what only
-that service has (triggers, queues, the schedules it is invoked by). A service's resources are all children
-of its component, so `pulumi up --target '<service_target(...)>'` deploys that service alone (see
-.github/workflows/). A fourth service is a subclass here, a `service_lambda` in its BUILD and its defaults in
-`config._DEFAULT_FUNCTIONS`.
+that service has (triggers, queues, the schedules it is invoked by, the alarms on its own metrics). A service's
+resources are all children of its component, so `pulumi up --target '<service_target(...)>'` deploys that
+service alone (see .github/workflows/). A new service is a subclass here, a `service_lambda` in its BUILD and
+its defaults in `config._DEFAULT_FUNCTIONS` (the transformer, the fourth, was added so).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pulumi
 import pulumi_aws as aws
 
+from f1common import metrics as metric
 from f1common.layout import MANIFEST_PREFIX
-from f1common.names import METRICS_NAMESPACE
+from f1common.names import METRICS_NAMESPACE, SERVICE_LOADER, SERVICE_TRANSFORMER
+from f1common.transform import BATCH_SIZE, SCHEDULED, TRANSFORMER_STATE_PREFIX, manifest_landed_pattern
 from gpi_infra import iam
+from gpi_infra.components.alarms import MetricAlarm
+from gpi_infra.components.queues import MessageQueue, MessageQueueArgs
 from gpi_infra.components.scheduling import (
+    SCHEDULER_SERVICE,
     IngestionSchedules,
     IngestionSchedulesArgs,
     RecurringTrigger,
@@ -103,15 +108,23 @@ class ServiceArgs:
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
+Statements = Sequence[Mapping[str, Any]]
+
+
 class LambdaService(pulumi.ComponentResource):
-    """One service: its code and its function (`self.function`); subclasses add the rest."""
+    """One service: its code and its function (`self.function`); subclasses add the rest, and list the alarms
+    on their own metrics in `alarms` (the stack's `Alarms` declares them with the others)."""
 
     TYPE: ClassVar[str]
+    RESERVED_CONCURRENCY: ClassVar[int | None] = None  # None: the account's unreserved pool
+    alarms: tuple[MetricAlarm, ...] = ()
 
     def __init__(
-        self, platform: Platform, args: ServiceArgs, statements: Sequence[Mapping[str, Any]],
+        self, platform: Platform, args: ServiceArgs, statements: Statements | Callable[[], Statements],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`statements`: the function's grants, or a callable returning them once the component exists (grants
+        on resources the service owns, declared as its children before its function)."""
         super().__init__(self.TYPE, args.service, None, opts)
         self.platform, self.service = platform, args.service
         self.settings: FunctionSettings = platform.cfg.functions[args.service]
@@ -130,7 +143,8 @@ class LambdaService(pulumi.ComponentResource):
             )
         self._package = args.package
         self.environment = {**platform.environment, **args.environment}
-        self.function = self.add_function(args.service, function_name(platform.cfg, args.service), statements)
+        grants = statements() if callable(statements) else statements
+        self.function = self.add_function(args.service, function_name(platform.cfg, args.service), grants)
 
     def code(self, handler: str) -> FunctionCode:
         return self.image.code(handler) if self.image is not None else zip_code(self._package, handler)
@@ -150,6 +164,7 @@ class LambdaService(pulumi.ComponentResource):
                 log_retention_days=self.platform.cfg.log_retention_days,
                 environment=self.environment,
                 statements=[*statements, self.platform.put_metrics()],
+                reserved_concurrency=self.RESERVED_CONCURRENCY if handler is None else None,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -288,10 +303,29 @@ class SchedulerService(LambdaService):
         self.done()
 
 
+# The hourly load-health check's findings (loader.handler.health_handler), each alarmed. HealthFilesLoaded and
+# HealthFilesInFlight count the healthy states: a file still in flight after the grace period is MISSING.
+LOAD_HEALTH_ALARMS = (
+    MetricAlarm("load-files-missing", "A manifest lists files that are not in staging past the grace period",
+                metric.HEALTH_FILES_MISSING, SERVICE_LOADER),
+    MetricAlarm("load-files-failed", "COPY_HISTORY reports failed loads of landed files",
+                metric.HEALTH_FILES_FAILED, SERVICE_LOADER),
+    MetricAlarm("pipes-not-running", "A Snowpipe pipe is not RUNNING (paused, stalled or broken)",
+                metric.PIPES_NOT_RUNNING, SERVICE_LOADER),
+    MetricAlarm("pipe-backlog", "Snowpipe has had files pending for three hourly checks in a row",
+                metric.PIPE_PENDING_FILES, SERVICE_LOADER, evaluation_periods=3),
+    MetricAlarm("files-quarantined", "The loader refused (quarantined) a landed file",
+                metric.FILES_QUARANTINED, SERVICE_LOADER, statistic="Sum", period=300),
+    MetricAlarm("calendar-items-invalid", "Race calendar items failed validation in the warehouse export",
+                metric.CALENDAR_ITEMS_INVALID, SERVICE_LOADER),
+)
+
+
 class LoaderService(LambdaService):
     """The loader: SQS batches of S3 notifications into Snowflake, and the hourly load-health check."""
 
     TYPE = "gpi:aws:LoaderService"
+    alarms = LOAD_HEALTH_ALARMS
 
     def __init__(
         self, platform: Platform, args: ServiceArgs, *, queue_arn: pulumi.Input[str], key_secret_arn: pulumi.Input[str],
@@ -348,10 +382,174 @@ class LoaderService(LambdaService):
         self.done()
 
 
+def transformer_alarms(stale_hours: int) -> tuple[MetricAlarm, ...]:
+    return (
+        MetricAlarm("transform-failed", "A dbt build or test of the transformer failed",
+                    metric.TRANSFORM_FAILED, SERVICE_TRANSFORMER, statistic="Sum", period=300),
+        # The safety schedule runs the transformer hourly, so no successful run for `stale_hours` means the
+        # marts are not refreshed: missing data breaches.
+        MetricAlarm("marts-stale", f"No transformer run succeeded for {stale_hours} h: the marts are stale",
+                    metric.TRANSFORM_SUCCEEDED, SERVICE_TRANSFORMER, threshold=1, comparison="LessThanThreshold",
+                    statistic="Sum", evaluation_periods=stale_hours, treat_missing_data="breaching"),
+        MetricAlarm("sources-stale", "dbt source freshness: a staging source is past its error_after",
+                    metric.SOURCES_STALE, SERVICE_TRANSFORMER),
+        MetricAlarm("runs-not-in-staging", "Landed runs have waited for staging for three hours in a row",
+                    metric.RUNS_NOT_IN_STAGING, SERVICE_TRANSFORMER, evaluation_periods=3),
+    )
+
+
+class TransformerService(LambdaService):
+    """The transformer (dbt after every load, services/transformer): its queue with a dead-letter queue, and
+    what sends to it - an EventBridge rule on landed manifests (a run is complete in S3) and the hourly safety
+    schedule (`{"kind": "scheduled"}`: what changed unannounced, `dbt source freshness`). The event source
+    mapping gathers up to `BATCH_SIZE` messages for `transformer_debounce_seconds` (a burst of landed runs is
+    one build), and the function's reserved concurrency of one makes builds one at a time. Messages a build
+    reports as failed (runs not yet in staging) come back after the visibility timeout, and after five receipts
+    go to the dead-letter queue (alarmed), as do deliveries the rule or the schedule could not make."""
+
+    TYPE = "gpi:aws:TransformerService"
+    RESERVED_CONCURRENCY = 1  # one dbt build at a time
+    queue: MessageQueue
+    safety: aws.scheduler.Schedule
+
+    def __init__(
+        self, platform: Platform, args: ServiceArgs, *, key_secret_arn: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        cfg, bucket = platform.cfg, platform.bucket_arn
+        self.alarms = transformer_alarms(cfg.marts_stale_hours)
+
+        def grants() -> Statements:
+            self.queue = self._requests_queue()
+            return [
+                iam.statement(
+                    ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                    [self.queue.queue.arn],
+                    sid="TransformerQueue",
+                ),
+                iam.statement(
+                    ["s3:GetObject", "s3:PutObject"], [arn_suffix(bucket, f"/{TRANSFORMER_STATE_PREFIX}*")],
+                    sid="TransformerState",
+                ),
+                # Lets S3 answer 404 (not 403) for the state of a first build.
+                iam.statement(
+                    ["s3:ListBucket"], [bucket], sid="TransformerStateList",
+                    condition={"StringLike": {"s3:prefix": [f"{TRANSFORMER_STATE_PREFIX}*"]}},
+                ),
+                iam.statement(["secretsmanager:GetSecretValue"], [key_secret_arn], sid="SnowflakeKey"),
+            ]
+
+        super().__init__(platform, args, grants, opts)
+        self._routes()
+        aws.lambda_.EventSourceMapping(
+            f"{self.service}-events",
+            event_source_arn=self.queue.queue.arn,
+            function_name=self.function.function.arn,
+            batch_size=BATCH_SIZE,
+            maximum_batching_window_in_seconds=cfg.transformer_debounce_seconds,
+            function_response_types=["ReportBatchItemFailures"],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.function]),
+        )
+        self.done()
+
+    @property
+    def dead_letter_queue(self) -> aws.sqs.Queue:
+        assert self.queue.dead_letter_queue is not None
+        return self.queue.dead_letter_queue
+
+    def _requests_queue(self) -> MessageQueue:
+        queue_name = self.platform.cfg.names.transformer_queue
+        return MessageQueue(
+            f"{self.service}-queue",
+            MessageQueueArgs(
+                queue_name=queue_name,
+                # AWS requires at least the function timeout; six times it leaves room for retries in a batch.
+                visibility_timeout_seconds=6 * self.settings.timeout_seconds,
+                dead_letter_queue_name=f"{queue_name}-dlq",
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _routes(self) -> None:
+        """The landed-manifest rule and the safety schedule onto the queue, each dead-lettering into its DLQ."""
+        cfg, child = self.platform.cfg, pulumi.ResourceOptions(parent=self)
+        names = cfg.names
+        queue_arn, dlq_arn = self.queue.queue.arn, self.dead_letter_queue.arn
+        rule = aws.cloudwatch.EventRule(
+            f"{self.service}-manifest-landed",
+            name=names.manifest_landed_rule,
+            description="A manifest landed (a run is complete in S3): build what it changed",
+            event_pattern=json.dumps(manifest_landed_pattern(names.landing_bucket), sort_keys=True),
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{self.service}-manifest-landed-target",
+            rule=rule.name,
+            arn=queue_arn,
+            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                maximum_retry_attempts=cfg.schedule_retry_attempts,
+                maximum_event_age_in_seconds=cfg.schedule_max_event_age_seconds,
+            ),
+            dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=dlq_arn),
+            opts=child,
+        )
+        from_rule = {"ArnEquals": {"aws:SourceArn": rule.arn}}
+        for key, queue, sid in (("queue", self.queue.queue, "ManifestLandedRule"),
+                                ("dlq", self.dead_letter_queue, "ManifestLandedRuleDeadLetters")):
+            aws.sqs.QueuePolicy(
+                f"{self.service}-{key}-policy",
+                queue_url=queue.url,
+                policy=iam.policy_document([
+                    {**iam.statement(["sqs:SendMessage"], [queue.arn], sid=sid, condition=from_rule),
+                     "Principal": {"Service": "events.amazonaws.com"}},
+                ]),
+                opts=child,
+            )
+        schedule_name = f"{names.transformer_function}-safety"
+        role = aws.iam.Role(
+            f"{self.service}-safety-role",
+            name=f"{schedule_name}-send",
+            assume_role_policy=iam.assume_role_policy(SCHEDULER_SERVICE),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{self.service}-safety-policy",
+            name=f"{schedule_name}-send-access",
+            role=role.id,
+            policy=iam.policy_document([
+                iam.statement(["sqs:SendMessage"], [queue_arn], sid="TransformerQueue"),
+                iam.statement(["sqs:SendMessage"], [dlq_arn], sid="DeadLetter"),
+            ]),
+            opts=child,
+        )
+        self.safety = aws.scheduler.Schedule(
+            f"{self.service}-safety",
+            name=schedule_name,
+            group_name="default",
+            description="Safety run of the transformer: builds what changed unannounced, checks source freshness",
+            schedule_expression=cfg.transformer_safety_expression,
+            schedule_expression_timezone="UTC",
+            flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+            state="ENABLED",
+            target=aws.scheduler.ScheduleTargetArgs(
+                arn=queue_arn,
+                role_arn=role.arn,
+                input=SCHEDULED.model_dump_json(),
+                retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                    maximum_retry_attempts=cfg.schedule_retry_attempts,
+                    maximum_event_age_in_seconds=cfg.schedule_max_event_age_seconds,
+                ),
+                dead_letter_config=aws.scheduler.ScheduleTargetDeadLetterConfigArgs(arn=dlq_arn),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+
+
 SERVICE_TYPES: dict[str, type[LambdaService]] = {
     "scheduler": SchedulerService,
     "ingestion": IngestionService,
     "loader": LoaderService,
+    "transformer": TransformerService,
 }
 
 

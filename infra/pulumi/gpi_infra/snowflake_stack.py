@@ -12,6 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_snowflake as snowflake
 
+from f1common.names import SNAPSHOTS_SCHEMA
 from gpi_infra.components.database import (
     VirtualWarehouses,
     VirtualWarehousesArgs,
@@ -31,11 +32,8 @@ PREVIEW_FEATURES = {
 }
 
 
-# The Snowflake service users (one role, warehouse and key pair each): loader Lambda, dbt, Grafana.
+# The Snowflake service users (one role, warehouse and key pair each): loader and transformer Lambdas, Grafana.
 SERVICE_USERS = ("loader", "transformer", "reporter")
-
-# dbt's snapshot schema (analytics/dbt/dbt_project.yml `snapshots: +schema: snapshots`, unquoted: SNAPSHOTS).
-SNAPSHOTS_SCHEMA = "SNAPSHOTS"
 
 
 def object_names(stage: str) -> dict[str, str]:

@@ -293,10 +293,15 @@ def snowflake_outputs(stage: str = "dev") -> SnowflakeOutputs:
         loader_role=f"{prefix}_LOADER",
         load_warehouse=f"{prefix}_LOAD_WH",
         loader_private_key=pulumi.Output.secret(LOADER_PRIVATE_KEY),
+        transformer_user=f"{prefix}_DBT_SVC",
+        transformer_role=f"{prefix}_TRANSFORMER",
+        transform_warehouse=f"{prefix}_TRANSFORM_WH",
+        transformer_private_key=pulumi.Output.secret(TRANSFORMER_PRIVATE_KEY),
     )
 
 
 LOADER_PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEloader\n-----END PRIVATE KEY-----\n"
+TRANSFORMER_PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEtransformer\n-----END PRIVATE KEY-----\n"
 
 
 def fake_package(directory: Path, service: str, content: str = "v1") -> Path:

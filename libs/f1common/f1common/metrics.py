@@ -44,3 +44,12 @@ HEALTH_FILES_MISSING = "HealthFilesMissing"
 HEALTH_FILES_IN_FLIGHT = "HealthFilesInFlight"
 PIPES_NOT_RUNNING = "PipesNotRunning"
 PIPE_PENDING_FILES = "PipePendingFiles"
+
+# transformer: one value per build after a load (or scheduled/manual run)
+TRANSFORM_RUNS = "TransformRuns"  # builds that started dbt
+TRANSFORM_NOTHING_NEW = "TransformNothingNew"  # requests answered without starting dbt
+TRANSFORM_SUCCEEDED = "TransformSucceeded"  # every successful run, dbt started or not (staleness alarm: none)
+TRANSFORM_FAILED = "TransformFailed"  # dbt or a test failed (alarmed)
+TRANSFORM_DURATION = "TransformDuration"  # seconds, dbt run + tests
+RUNS_NOT_IN_STAGING = "RunsNotInStaging"  # landed runs not (wholly) in staging yet: retried later
+SOURCES_STALE = "SourcesStale"  # `dbt source freshness` errors on the scheduled run (alarmed)

@@ -10,7 +10,11 @@ METRICS_NAMESPACE = "GrandPrixInsights"
 SERVICE_SCHEDULER = "scheduler"
 SERVICE_INGESTION = "ingestion"
 SERVICE_LOADER = "loader"
-SERVICES = (SERVICE_SCHEDULER, SERVICE_INGESTION, SERVICE_LOADER)
+SERVICE_TRANSFORMER = "transformer"
+SERVICES = (SERVICE_SCHEDULER, SERVICE_INGESTION, SERVICE_LOADER, SERVICE_TRANSFORMER)
+
+# dbt's snapshot schema (analytics/dbt/dbt_project.yml `snapshots: +schema: snapshots`, unquoted: SNAPSHOTS)
+SNAPSHOTS_SCHEMA = "SNAPSHOTS"
 
 # DynamoDB race calendar: one item per session, keyed by the session key ("2023-01-R").
 CALENDAR_KEY = "pk"
@@ -44,9 +48,13 @@ class ResourceNames(BaseModel):
     ingestion_function: str
     ingestion_invoke_role: str  # what EventBridge Scheduler's one-time schedules assume to invoke the ingestion
     loader_function: str
+    transformer_queue: str  # landed manifests, the safety schedule and operators' requests -> the transformer
+    transformer_function: str
+    manifest_landed_rule: str  # EventBridge rule: a manifest written to the landing bucket -> transformer queue
     warehouse_database: str
     staging_schema: str = STAGING_SCHEMA.upper()  # Snowflake upper-cases unquoted identifiers
     analytics_schema: str = "ANALYTICS"
+    snapshots_schema: str = SNAPSHOTS_SCHEMA
 
     @classmethod
     def for_stage(cls, stage: str) -> ResourceNames:
@@ -62,5 +70,8 @@ class ResourceNames(BaseModel):
             ingestion_function=f"{p}-{SERVICE_INGESTION}",
             ingestion_invoke_role=f"{p}-{SERVICE_SCHEDULER}-invoke-ingestion",
             loader_function=f"{p}-{SERVICE_LOADER}",
+            transformer_queue=f"{p}-transformer-requests",
+            transformer_function=f"{p}-{SERVICE_TRANSFORMER}",
+            manifest_landed_rule=f"{p}-manifest-landed",
             warehouse_database=f"GPI_{stage.upper()}",
         )

@@ -18,6 +18,22 @@ from f1common.names import METRICS_NAMESPACE, SERVICE_INGESTION, SERVICE_SCHEDUL
 
 
 @dataclass(frozen=True)
+class MetricAlarm:
+    """An alarm on one of the services' own metrics (f1common.metrics), dimension `service`."""
+
+    key: str
+    description: str
+    metric: str
+    service: str
+    threshold: float = 0
+    comparison: str = "GreaterThanThreshold"
+    statistic: str = "Maximum"
+    period: int = 3600
+    evaluation_periods: int = 1
+    treat_missing_data: str = "notBreaching"
+
+
+@dataclass(frozen=True)
 class AlarmsArgs:
     prefix: str
     function_names: Mapping[str, pulumi.Input[str]]
@@ -25,6 +41,7 @@ class AlarmsArgs:
     overdue_hours: int = 6
     alarm_email: str | None = None
     extra_topics: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
+    metric_alarms: Sequence[MetricAlarm] = field(default_factory=tuple)
 
 
 class Alarms(pulumi.ComponentResource):
@@ -131,4 +148,19 @@ class Alarms(pulumi.ComponentResource):
             comparison_operator="GreaterThanThreshold",
             treat_missing_data="breaching",
         )
+        for spec in args.metric_alarms:
+            alarm(
+                spec.key,
+                alarm_description=spec.description,
+                namespace=METRICS_NAMESPACE,
+                metric_name=spec.metric,
+                dimensions={"service": spec.service},
+                statistic=spec.statistic,
+                period=spec.period,
+                evaluation_periods=spec.evaluation_periods,
+                datapoints_to_alarm=spec.evaluation_periods,
+                threshold=spec.threshold,
+                comparison_operator=spec.comparison,
+                treat_missing_data=spec.treat_missing_data,
+            )
         self.register_outputs({"topic": self.topic.arn})

@@ -37,6 +37,7 @@ class LandingBucketArgs:
     noncurrent_expire_after_days: int = 30
     abort_multipart_after_days: int = 7
     force_destroy: bool = False
+    eventbridge: bool = False
 
 
 class LandingBucket(pulumi.ComponentResource):
@@ -121,6 +122,9 @@ class LandingBucket(pulumi.ComponentResource):
                     for note in args.notifications
                     for prefix in note.prefixes
                 ],
+                # Every event also to EventBridge, whose rules route what they match (landed manifests ->
+                # the transformer queue) without overlapping the queue notifications' prefixes.
+                eventbridge=args.eventbridge,
                 # S3 checks it may send to each queue when the configuration is written.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.bucket, *policies]),
             )

@@ -24,6 +24,7 @@ class ServiceFunctionArgs:
     environment: Mapping[str, pulumi.Input[str]]
     statements: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
     log_retention_days: int = 30
+    reserved_concurrency: int | None = None  # 1: one invocation at a time (the transformer's builds)
 
 
 class ServiceFunction(pulumi.ComponentResource):
@@ -74,6 +75,7 @@ class ServiceFunction(pulumi.ComponentResource):
             timeout=args.settings.timeout_seconds,
             ephemeral_storage=aws.lambda_.FunctionEphemeralStorageArgs(size=args.settings.ephemeral_storage_mb),
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
+            reserved_concurrent_executions=args.reserved_concurrency,
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
             # The log group and the permissions must exist before the first invocation.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, self.policy]),

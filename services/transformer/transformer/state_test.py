@@ -1,11 +1,11 @@
-"""The dbt project fingerprint that decides when the local stack rebuilds the warehouse in full."""
+"""The dbt project fingerprint that decides when the transformer rebuilds the warehouse in full."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-from grandprix_local.run import project_fingerprint
+from transformer.state import project_fingerprint
 
 
 def _project(tmp_path: Path) -> Path:
