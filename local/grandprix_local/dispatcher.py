@@ -11,19 +11,27 @@ schedule at its own instant, in time order.
 Due schedules run concurrently, up to `concurrency` at once (default: the number of cores), as the cloud
 runs independent Lambda invocations: the exactly-once guarantees are the services' own (claims and
 conditional writes), never the dispatcher's ordering. Results are reported in a deterministic order (by
-instant, then name), and `on_fire` is called in that order, one firing at a time.
+instant, then name), and `on_fire` is called in that order, one firing at a time. The workers are threads,
+or processes (`worker_kind="processes"`: a FastF1 load holds the GIL most of the time, so only processes use
+every core; the handler must be importable and the emulated AWS a server the workers reach, as the embedded
+stack's moto server is). In a replay, every schedule due before the scheduler's next tick runs in one such
+batch: no firing reads another's session, and the tick, which does, sees them all finished.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
+import multiprocessing
 import os
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import pickle
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from f1common.clock import Clock, SimulatedClock, utc_now
 from f1common.lambda_context import LocalContext
@@ -35,6 +43,8 @@ log = logging.getLogger(__name__)
 LambdaHandler = Callable[[dict[str, Any], Any], object]
 Tick = Callable[[dt.datetime], "dt.datetime | None"]
 IDLE = dt.datetime.max.replace(tzinfo=dt.UTC)  # a tick's answer when it has no work until something fires
+WorkerKind = Literal["threads", "processes"]
+Job = tuple[LambdaHandler, Any, LocalContext, int, str]  # handler, payload, context, deliveries allowed, schedule
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,76 @@ class Firing:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """How the deliveries of one schedule ended: the last attempt's result, or its error."""
+
+    attempts: int
+    error: str | None = None
+    result: Any = None
+
+
+def deliver(handler: LambdaHandler, payload: Any, context: LocalContext, allowed: int, schedule: str) -> Delivery:
+    """Invokes the target until it succeeds or `allowed` deliveries failed (EventBridge Scheduler's
+    RetryPolicy); runs in a worker."""
+    error: str | None = None
+    for attempt in range(1, allowed + 1):
+        try:
+            return Delivery(attempts=attempt, result=handler(payload, context))
+        except Exception as exc:  # the handler failed: EventBridge Scheduler retries, then dead-letters
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("target invocation failed", extra={"schedule": schedule, "attempt": attempt, "error": error})
+    return Delivery(attempts=allowed, error=error)
+
+
+def _returned(future: Future[Delivery]) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
+class _Pool:
+    """The dispatcher's workers. A process that dies mid-delivery (killed, out of memory) breaks a process pool:
+    the deliveries not returned yet start again on a new one (which of them crashed is not known), and a
+    schedule still waiting after as many crashes as it allows deliveries is dead-lettered."""
+
+    def __init__(self, size: int, kind: WorkerKind) -> None:
+        self.size, self.kind = size, kind
+        self._executor: Executor | None = None
+
+    def _get(self) -> Executor:
+        if self._executor is None:
+            if self.kind == "processes":  # spawned: a fork would copy the parent's threads' locks (moto's server)
+                context = multiprocessing.get_context("spawn")
+                self._executor = ProcessPoolExecutor(max_workers=self.size, mp_context=context)
+            else:
+                self._executor = ThreadPoolExecutor(max_workers=self.size)
+        return self._executor
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[Delivery]:
+        """Runs `jobs` at once (up to the pool's size) and yields their outcomes in the jobs' order."""
+        futures: list[Future[Delivery]] = [self._get().submit(deliver, *job) for job in jobs]
+        crashes = 0
+        for index, job in enumerate(jobs):
+            while True:
+                try:
+                    yield futures[index].result()
+                    break
+                except BrokenProcessPool:
+                    crashes += 1
+                    log.warning("worker process died", extra={"schedule": job[4], "crashes": crashes})
+                    self.close()
+                    if crashes >= job[3]:  # as many crashes as the schedule allows deliveries
+                        yield Delivery(attempts=job[3], error="BrokenProcessPool: a worker process died")
+                        break
+                    for later in range(index, len(jobs)):  # what had not returned starts again on a new pool
+                        if not _returned(futures[later]):
+                            futures[later] = self._get().submit(deliver, *jobs[later])
+
+    def close(self) -> None:
+        if self._executor is not None:
+            executor, self._executor = self._executor, None
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -76,6 +156,7 @@ class Dispatcher:
         clock: Clock = utc_now,
         on_fire: Callable[[Firing], None] | None = None,
         concurrency: int | None = None,
+        worker_kind: WorkerKind = "threads",
     ) -> None:
         self.scheduler = scheduler
         self.sqs = sqs
@@ -84,6 +165,14 @@ class Dispatcher:
         self.clock = clock
         self.on_fire = on_fire
         self.concurrency = max(1, concurrency or os.cpu_count() or 1)
+        self.worker_kind = worker_kind
+        self._pool: _Pool | None = None
+        if worker_kind == "processes":
+            for arn, handler in self.handlers.items():
+                try:
+                    pickle.dumps(handler)
+                except Exception as exc:
+                    raise TypeError(f"the handler of {arn} cannot run in a worker process: {exc}") from exc
 
     def schedules(self) -> list[StoredSchedule]:
         """The group's enabled one-time schedules, earliest first."""
@@ -120,16 +209,19 @@ class Dispatcher:
         return self.fire_all([s for s in self.schedules() if s.at <= now])
 
     def fire_all(self, schedules: Sequence[StoredSchedule]) -> list[Firing]:
-        """Fires `schedules` up to `concurrency` at once; returns their firings ordered by (instant, name) and
-        calls `on_fire` in that order, whatever order they finished in."""
+        """Fires `schedules` up to `concurrency` at once; returns their firings ordered by (instant, name).
+
+        Each firing is finished (schedule completed or dead-lettered, `on_fire` called) in that order as soon
+        as it and every earlier one have returned, whatever order they finished in: the caller's work on one
+        firing (the loader's drain) overlaps the invocations still running. A simulated clock moves to each
+        schedule's instant as it is finished (run one at a time, a handler sees its own instant on it).
+        """
         ordered = sorted(schedules, key=lambda s: (s.at, s.name))
-        if self.concurrency == 1 or len(ordered) < 2:
-            firings = [self._invoke(s) for s in ordered]
-        else:
-            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(ordered))) as pool:
-                firings = list(pool.map(self._invoke, ordered))
-        if self.on_fire is not None:
-            for firing in firings:
+        firings: list[Firing] = []
+        for schedule, outcome in zip(ordered, self._deliveries(ordered), strict=True):
+            firing = self._finish(schedule, outcome)
+            firings.append(firing)
+            if self.on_fire is not None:
                 self.on_fire(firing)
         return firings
 
@@ -137,45 +229,66 @@ class Dispatcher:
         """Fires one schedule now and calls `on_fire`."""
         return self.fire_all([schedule])[0]
 
-    def _invoke(self, schedule: StoredSchedule) -> Firing:
+    @contextlib.contextmanager
+    def workers(self) -> Iterator[None]:
+        """Keeps one pool of workers for every batch fired inside (a process pool costs a start per worker)."""
+        if self._pool is not None:
+            yield
+            return
+        self._pool = _Pool(self.concurrency, self.worker_kind)
+        try:
+            yield
+        finally:
+            pool, self._pool = self._pool, None
+            pool.close()
+
+    def _deliveries(self, ordered: Sequence[StoredSchedule]) -> Iterator[Delivery]:
+        """Each schedule's delivery outcome, in order: run here one at a time, or on the workers."""
+        jobs = [self._job(s) for s in ordered]
+        if self.concurrency == 1 or len(ordered) < 2:
+            for schedule, job in zip(ordered, jobs, strict=True):
+                self._move_clock(schedule.at)
+                yield deliver(*job)
+            return
+        with self.workers():
+            assert self._pool is not None
+            yield from self._pool.run(jobs)
+
+    def _job(self, schedule: StoredSchedule) -> Job:
         handler = self.handlers.get(schedule.target_arn)
         if handler is None:
             raise LookupError(
                 f"schedule {schedule.name} targets {schedule.target_arn}, which has no local handler; "
                 f"mapped: {sorted(self.handlers)}"
             )
-        payload = json.loads(schedule.input)
         context = LocalContext(
             function_name=schedule.target_arn.rsplit(":", 1)[-1], invoked_function_arn=schedule.target_arn
         )
-        attempts, error, result = 0, None, None
-        for attempts in range(1, schedule.max_retries + 2):
-            try:
-                result = handler(payload, context)
-                error = None
-                break
-            except Exception as exc:  # the handler failed: EventBridge Scheduler retries, then dead-letters
-                error = f"{type(exc).__name__}: {exc}"
-                log.warning(
-                    "target invocation failed", extra={"schedule": schedule.name, "attempt": attempts, "error": error}
-                )
-        if error is not None:
-            self._dead_letter(schedule, error, attempts)
+        return handler, json.loads(schedule.input), context, schedule.max_retries + 1, schedule.name
+
+    def _move_clock(self, instant: dt.datetime) -> None:
+        if isinstance(self.clock, SimulatedClock) and instant > self.clock.now:
+            self.clock.set(instant)
+
+    def _finish(self, schedule: StoredSchedule, outcome: Delivery) -> Firing:
+        self._move_clock(schedule.at)
+        if outcome.error is not None:
+            self._dead_letter(schedule, outcome.error, outcome.attempts)
         self._complete(schedule)
         firing = Firing(
             schedule=schedule.name,
             at=schedule.at,
             fired_at=self.clock(),
             target_arn=schedule.target_arn,
-            payload=payload,
-            attempts=attempts,
-            ok=error is None,
-            result=result,
-            error=error,
+            payload=json.loads(schedule.input),
+            attempts=outcome.attempts,
+            ok=outcome.error is None,
+            result=outcome.result,
+            error=outcome.error,
         )
         log.info(
             "schedule fired",
-            extra={"schedule": schedule.name, "at": schedule.at.isoformat(), "ok": firing.ok, "attempts": attempts},
+            extra={"schedule": schedule.name, "at": schedule.at.isoformat(), "ok": firing.ok, "attempts": firing.attempts},
         )
         return firing
 
@@ -231,13 +344,26 @@ class Dispatcher:
         `tick(now)` (the scheduler's recurring action) runs every `step` on a grid from the start. It may
         return the next instant it has work (None: no idea, tick again next step), letting the replay
         skip idle ticks. That is safe because any firing (which may change the calendar) brings the next
-        tick back to the grid point after it.
+        tick back to the grid point after it. The schedules due before that tick fire as one batch, on the
+        workers (:meth:`workers` holds them for the whole replay).
         """
         clock = self.clock
         if not isinstance(clock, SimulatedClock):
             raise TypeError("replay needs a SimulatedClock")
         origin = clock.now
         firings: list[Firing] = []
+        with self.workers():
+            return self._replay(clock, origin, until, step, tick, firings)
+
+    def _replay(
+        self,
+        clock: SimulatedClock,
+        origin: dt.datetime,
+        until: dt.datetime,
+        step: dt.timedelta,
+        tick: Tick | None,
+        firings: list[Firing],
+    ) -> list[Firing]:
 
         def grid_after(instant: dt.datetime) -> dt.datetime:  # first tick strictly after `instant`
             return origin + ((instant - origin) // step + 1) * step
@@ -264,12 +390,16 @@ class Dispatcher:
                 else:
                     next_tick = max(grid_after(when), grid_from(hint))
                 continue  # the tick may have created schedules: list again
-            # every schedule due at this instant runs in one batch, concurrently (each firing touches its own
-            # session, and the claims keep a session delivered twice exactly-once)
-            firings.extend(self.fire_all([s for s in pending if s.at <= when]))
-            if tick is not None:
+            # every schedule due before the first tick that could read this one's outcome runs in one batch,
+            # concurrently: each firing touches its own session (the claims keep a session delivered twice
+            # exactly-once), and the ticks, which read the outcomes, come at the same instants as one at a time
+            if tick is None:
+                batch = [s for s in pending if s.at <= until]
+            else:
                 following = grid_after(when)
                 next_tick = following if next_tick is None else min(next_tick, following)
+                batch = [s for s in pending if s.at <= until and s.at < next_tick]
+            firings.extend(self.fire_all(batch))
         clock.set(max(clock.now, until))
         return firings
 

@@ -262,3 +262,112 @@ def test_due_schedules_run_concurrently_up_to_the_limit_and_report_in_order(
     names = ["ingest-2025-01-FP3-a1", "ingest-2025-01-Q-a1", "ingest-2025-01-R-a1"]
     assert [f.schedule for f in firings] == order == names
     assert max(peak) == 2  # two at once, never more than the limit
+
+
+def test_a_replay_fires_the_schedules_due_before_the_next_tick_as_one_concurrent_batch(
+    settings: Settings, clients: Clients, target: ScheduleTarget
+) -> None:
+    """Within one hour three schedules at three instants run at once (the handler only passes the barrier when
+    two run together); the one after the next tick waits for that tick, which sees every outcome before it."""
+    for session, minute in (("FP1", 5), ("FP2", 20), ("FP3", 40)):
+        request = IngestionRequest(season=2025, round=1, session=session)  # type: ignore[arg-type]
+        create_ingestion_schedule(clients.scheduler, target, request, utc(2025, 3, 14, 10, minute))
+    create_ingestion_schedule(
+        clients.scheduler, target, IngestionRequest(season=2025, round=1, session="Q"), utc(2025, 3, 14, 11, 30)  # type: ignore[arg-type]
+    )
+    together = threading.Barrier(2, timeout=30)
+    done: list[str] = []
+    lock = threading.Lock()
+
+    def handler(event: dict[str, Any], context: Any) -> str:
+        if event["session"] in ("FP1", "FP2"):
+            together.wait()
+        with lock:
+            done.append(event["session"])
+        return event["session"]
+
+    seen_by_ticks: list[tuple[dt.datetime, list[str]]] = []
+
+    def tick(now: dt.datetime) -> dt.datetime | None:
+        with lock:
+            seen_by_ticks.append((now, list(done)))
+        return None  # no hint: every hour
+
+    clock = SimulatedClock(utc(2025, 3, 14, 10))
+    dispatcher = Dispatcher(
+        clients.scheduler, clients.sqs, settings.group, {target.function_arn: handler}, clock=clock, concurrency=2
+    )
+    firings = dispatcher.replay(until=utc(2025, 3, 14, 12), tick=tick)
+
+    assert [(f.result, f.fired_at) for f in firings] == [
+        ("FP1", utc(2025, 3, 14, 10, 5)), ("FP2", utc(2025, 3, 14, 10, 20)), ("FP3", utc(2025, 3, 14, 10, 40)),
+        ("Q", utc(2025, 3, 14, 11, 30)),
+    ]
+    # the ticks come on the hourly grid, as when one ran at a time, and each saw all the firings before it
+    assert [(when, sorted(seen)) for when, seen in seen_by_ticks] == [
+        (utc(2025, 3, 14, 10), []), (utc(2025, 3, 14, 11), ["FP1", "FP2", "FP3"]),
+        (utc(2025, 3, 14, 12), ["FP1", "FP2", "FP3", "Q"]),
+    ]
+
+
+def worker_pid(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A target for worker processes (importable, so picklable): the process it ran in; it dies (as a killed
+    Lambda does) on its first delivery of a session named in GPI_TEST_DIE_ONCE, marking that in the file, and on
+    every delivery of the one named in GPI_TEST_DIE_ALWAYS."""
+    if event["session"] == os.environ.get("GPI_TEST_DIE_ALWAYS"):
+        os._exit(137)
+    marker = os.environ.get("GPI_TEST_DIE_ONCE_MARKER")
+    if marker and event["session"] == os.environ.get("GPI_TEST_DIE_ONCE") and not os.path.exists(marker):
+        with open(marker, "w") as out:
+            out.write(str(os.getpid()))
+        os._exit(137)
+    return {"pid": os.getpid(), "session": event["session"]}
+
+
+def test_worker_processes_run_a_batch_and_what_a_killed_one_held_is_delivered_again(
+    settings: Settings, clients: Clients, target: ScheduleTarget, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    when = utc(2025, 3, 16, 7)
+    for session in ("FP1", "FP2", "FP3", "Q"):
+        request = IngestionRequest(season=2025, round=1, session=session)  # type: ignore[arg-type]
+        create_ingestion_schedule(clients.scheduler, target, request, when)
+    marker = tmp_path / "died"
+    monkeypatch.setenv("GPI_TEST_DIE_ONCE", "FP2")
+    monkeypatch.setenv("GPI_TEST_DIE_ONCE_MARKER", str(marker))
+    with pytest.raises(TypeError, match="cannot run in a worker process"):
+        Dispatcher(clients.scheduler, clients.sqs, settings.group, {"x": lambda e, c: None}, worker_kind="processes")
+    dispatcher = Dispatcher(
+        clients.scheduler, clients.sqs, settings.group, {target.function_arn: worker_pid},
+        clock=SimulatedClock(when), concurrency=2, worker_kind="processes",
+    )
+
+    firings = dispatcher.run_due()
+
+    assert [f.schedule for f in firings] == [f"ingest-2025-01-{s}-a1" for s in ("FP1", "FP2", "FP3", "Q")]
+    assert all(f.ok for f in firings), [f.error for f in firings]
+    pids = {f.result["pid"] for f in firings}
+    assert os.getpid() not in pids and int(marker.read_text()) not in pids  # the killed worker delivered nothing
+    assert {f.result["session"] for f in firings} == {"FP1", "FP2", "FP3", "Q"}  # FP2 again, on a new worker
+    assert list_schedule_names(clients.scheduler, settings.group) == []
+
+
+def test_a_schedule_whose_worker_always_dies_is_dead_lettered_and_the_others_land(
+    settings: Settings, clients: Clients, target: ScheduleTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    when = utc(2025, 3, 16, 7)
+    for session in ("Q", "R"):
+        request = IngestionRequest(season=2025, round=1, session=session)  # type: ignore[arg-type]
+        create_ingestion_schedule(clients.scheduler, target, request, when)
+    monkeypatch.setenv("GPI_TEST_DIE_ALWAYS", "Q")
+    dispatcher = Dispatcher(
+        clients.scheduler, clients.sqs, settings.group, {target.function_arn: worker_pid},
+        clock=SimulatedClock(when), concurrency=2, worker_kind="processes",
+    )
+
+    q, r = dispatcher.run_due()
+
+    assert (q.ok, q.attempts, q.error) == (False, 3, "BrokenProcessPool: a worker process died")
+    assert r.ok and r.result["session"] == "R"
+    queue_url = clients.sqs.get_queue_url(QueueName=settings.dlq)["QueueUrl"]
+    [message] = clients.sqs.receive_message(QueueUrl=queue_url, MessageAttributeNames=["All"])["Messages"]
+    assert json.loads(message["Body"])["session"] == "Q"

@@ -139,25 +139,72 @@ class LocalPipeline:
         after_each: Callable[[], Any] | None = None,
         concurrency: int | None = None,
     ) -> Replay:
-        """Time machine: replays the calendar's sessions with a simulated clock.
+        """Time machine: replays the calendar's sessions with a simulated clock, as if they were live.
 
         The scheduler's recurring action runs hourly (idle hours skipped); the dispatcher fires each
-        one-time schedule at its instant by calling the ingestion handler in-process, up to `concurrency`
-        at once (default: the number of cores; the claims keep each session exactly-once); after each
-        firing, in the dispatcher's deterministic order, the outcome is recorded and the loader drains the
-        S3 notifications from SQS into DuckDB.
+        one-time schedule at its instant by calling the ingestion handler, up to `concurrency` at once
+        (default: the number of cores; the claims keep each session exactly-once); after each firing, in
+        the dispatcher's deterministic order, the outcome is recorded and the loader drains the S3
+        notifications from SQS into DuckDB.
         """
         from f1common.clock import SimulatedClock
-        from grandprix_local.dispatcher import Firing, scheduler_tick
 
-        result = Replay()
-        items = [i for i in self.calendar() if i.session_id in set(sessions)]
-        pending = [i for i in items if i.status not in (CalendarStatus.INGESTED, CalendarStatus.CANCELLED)]
+        pending = self._pending(sessions)
         if not pending:
-            return result
+            return Replay()
         start = min(i.start_utc for i in pending) - dt.timedelta(hours=1)
         until = max(i.end_utc for i in pending) + dt.timedelta(hours=self.settings.retry_limit_hours + 3)
-        clock = SimulatedClock(start)
+        return self._dispatch(SimulatedClock(start), until, after_each, concurrency)
+
+    def catch_up(
+        self,
+        sessions: Sequence[SessionId],
+        *,
+        after_each: Callable[[], Any] | None = None,
+        concurrency: int | None = None,
+    ) -> Replay:
+        """Past sessions the cloud's way: the scheduler's backfill (never-tried sessions, at the instants its
+        FastF1 rate limiter books from now on: several within each hour), then the replay from now, whose
+        hourly scheduler runs retry what was not available. The schedules due within one hour run as one
+        concurrent batch, as the cloud runs them as independent Lambda invocations."""
+        from f1common.clock import SimulatedClock, utc_now
+        from scheduler.actions import run_event
+
+        pending = self._pending(sessions)
+        if not pending:
+            return Replay()
+        now = utc_now()
+        seasons = sorted({i.season for i in pending})
+        event = {"action": "backfill", "from_season": seasons[0], "to_season": seasons[-1], "sync": False,
+                 "retry_failed": False}  # fmt: skip
+        booked = run_event(event, self.settings, self._scheduler_clients(), now=now)
+        last = dt.datetime.fromisoformat(booked["last_at"]) if booked["last_at"] else now
+        until = last + dt.timedelta(hours=self.settings.retry_limit_hours + 3)
+        return self._dispatch(SimulatedClock(now), until, after_each, concurrency)
+
+    def all_due(self, sessions: Sequence[SessionId]) -> bool:
+        """Whether every session of `sessions` still to ingest should have its data published by now."""
+        from f1common.clock import utc_now
+        from scheduler.planning import SchedulingPolicy
+
+        policy, now = SchedulingPolicy.from_settings(self.settings), utc_now()
+        return all(policy.available_at(i) <= now for i in self._pending(sessions))
+
+    def _pending(self, sessions: Sequence[SessionId]) -> list[CalendarItem]:
+        wanted = {s.key for s in sessions}
+        done = (CalendarStatus.INGESTED, CalendarStatus.CANCELLED)
+        return [i for i in self.calendar() if i.session_id.key in wanted and i.status not in done]
+
+    def _dispatch(
+        self, clock: Any, until: dt.datetime, after_each: Callable[[], Any] | None, concurrency: int | None
+    ) -> Replay:
+        """Runs the dispatcher's replay from `clock` to `until`, the scheduler's recurring action as its tick,
+        the ingestions on worker processes (they reach the embedded stack's moto server), and records each
+        firing in order."""
+        from grandprix_local.dispatcher import Firing, scheduler_tick
+        from grandprix_local.stack import moto_is_a_server
+
+        result = Replay()
 
         def record(firing: Firing) -> None:
             event = firing.payload
@@ -178,7 +225,10 @@ class LocalPipeline:
                 after_each()
 
         clients = self._scheduler_clients()
-        dispatcher = self._dispatcher(clients, clock=clock, on_fire=record, concurrency=concurrency)
+        workers = "processes" if moto_is_a_server() else "threads"
+        dispatcher = self._dispatcher(
+            clients, clock=clock, on_fire=record, concurrency=concurrency, worker_kind=workers
+        )
         firings = dispatcher.replay(until, tick=scheduler_tick(self.settings, clients))
         result.firings = len(firings)
         result.errors = [f"{f.schedule}: {f.error}" for f in firings if not f.ok]

@@ -124,7 +124,10 @@ def _run(options: RunOptions, progress: Progress) -> RunSummary:
                 progress(f"    {name}: {rows}")
             pipeline.drain_loader(totals)
         with timer.stage("replay: scheduler -> dispatcher -> ingestion -> S3 -> SQS -> loader"):
-            replay = pipeline.replay(
+            # past sessions as the cloud catches up on them (a backfill, several an hour, concurrently); live ones
+            # with the time machine
+            replay_sessions = pipeline.catch_up if pipeline.all_due(sessions) else pipeline.replay
+            replay = replay_sessions(
                 sessions, after_each=lambda: pipeline.drain_loader(totals), concurrency=options.concurrency
             )
             replay.files_loaded, replay.rows_loaded, replay.quarantined = (

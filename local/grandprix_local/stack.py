@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -148,6 +149,11 @@ def moto_server() -> Iterator[str]:
     finally:
         server.stop()
         clear_client_cache()
+
+
+def moto_is_a_server() -> bool:
+    """Whether the emulated AWS is a moto server (:func:`moto_server`), which other processes reach too."""
+    return bool(os.environ.get("AWS_ENDPOINT_URL"))
 
 
 @contextmanager

@@ -108,3 +108,30 @@ def test_processes_delivering_one_session_at_once_land_it_once(stack: EmbeddedSt
     assert set(statuses) <= {"ingested", "duplicate", "ClaimHeld", "ClaimLost"}, results
     run_id = assert_landed_once(stack)
     assert {r.get("run_id") for r in results} - {None} == {run_id}
+
+
+def test_a_catch_up_lands_past_sessions_on_worker_processes_once_each_and_fails_the_unavailable_one(
+    stack: EmbeddedStack,
+) -> None:
+    """The local run's way with past sessions (the cloud's backfill, then the hourly retries): real ingestions on
+    worker processes against the stack's moto server, every session once, the one without data FAILED."""
+    from f1common.events import CalendarStatus
+
+    keys = ("2023-01-R", "2025-01-Q", "2025-01-FP1")  # the offline cache has no lap data for 2025-01-FP1
+    sessions = [SessionId.parse(k) for k in keys]
+    stack.pipeline.sync_calendar(sessions)
+    assert stack.pipeline.all_due(sessions)
+    drained: list[Any] = []
+
+    replay = stack.pipeline.catch_up(sessions, after_each=lambda: drained.append(stack.drain()), concurrency=2)
+
+    assert sorted(replay.ingested) == ["2023-01-R", "2025-01-Q"] and replay.duplicates == [] and not replay.errors
+    assert replay.not_available == ["2025-01-FP1", "2025-01-FP1"]  # tried, retried once by the hourly run, failed
+    assert {k: stack.calendar_item(k).status for k in keys} == {
+        "2023-01-R": CalendarStatus.INGESTED, "2025-01-Q": CalendarStatus.INGESTED, "2025-01-FP1": CalendarStatus.FAILED,
+    }
+    assert sorted(m.session.key for m in stack.manifests().values() if m.session) == ["2023-01-R", "2025-01-Q"]
+    assert stack.query("select count(distinct _run_id) from staging.laps_staging") == [(2,)]
+    assert sum(d.counts.get("loaded", 0) for d in drained) > 0 and stack.duplicates("laps_staging") == 0
+    again = stack.pipeline.catch_up(sessions)  # nothing left to try: the FAILED one is not retried by a run
+    assert again.firings == 0

@@ -78,6 +78,7 @@ def run_event(
             fastf1_limiter(start=now, clock=lambda: now),
             load=load if parsed.sync else None,
             session_types=parsed.sessions,
+            retry_failed=parsed.retry_failed,
         )
         return {
             "action": "backfill",

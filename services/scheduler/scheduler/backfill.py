@@ -58,12 +58,15 @@ def run_backfill(
     limiter: RateLimiter,
     load: Callable[[int], list[ScheduleRow]] | None = None,
     session_types: Collection[SessionType] | None = None,
+    retry_failed: bool = True,
 ) -> BackfillReport:
     """Schedules past, not-ingested sessions of `seasons` at times the rate limiter books.
 
     With `load` the seasons' calendars are synced first. The limiter is seeded with the sessions
-    already scheduled in the future, so repeated backfills do not pile up on the same hour.
+    already scheduled in the future, so repeated backfills do not pile up on the same hour. Without
+    `retry_failed` only PENDING sessions (never tried) are scheduled.
     """
+    statuses = BACKFILL_STATUSES if retry_failed else (CalendarStatus.PENDING,)
     report = BackfillReport(seasons=seasons)
     if load is not None:
         for season in seasons:
@@ -82,8 +85,8 @@ def run_backfill(
     for item in scan.items:
         if item.season not in seasons or (session_types and item.session not in session_types):
             continue
-        if item.status not in BACKFILL_STATUSES or policy.available_at(item) > now:
-            label = "future" if item.status in BACKFILL_STATUSES else item.status.value
+        if item.status not in statuses or policy.available_at(item) > now:
+            label = "future" if item.status in statuses else item.status.value
             report.skipped[label] = report.skipped.get(label, 0) + 1
             continue
         when = limiter.reserve(SESSION_COST, not_before=now + MIN_LEAD)

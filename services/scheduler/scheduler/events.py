@@ -5,7 +5,8 @@ A bad event raises :class:`f1common.events.BadRequest` naming the field:
 - `{"action": "sync", "season": 2025}`, `{"action": "sync", "seasons": [2025, 2026]}`; no season: the current one;
   `"include_current": true`: the seasons named and the current one (the stack's daily sync and first deploy)
 - `{"action": "schedule", "sync_seasons": [2025]}` syncs first (a failed sync is reported, not fatal)
-- `{"action": "backfill", "from_season": 2023, "to_season": 2025, "sessions": ["R", "Q"]}`
+- `{"action": "backfill", "from_season": 2023, "to_season": 2025, "sessions": ["R", "Q"]}` (`"retry_failed": false`:
+  only the sessions never tried)
 Every event may carry `"now"` (ISO-8601) to run at a simulated instant (the local time machine).
 """
 
@@ -63,6 +64,7 @@ class BackfillEvent(_Event):
     to_season: Season
     sessions: list[SessionType] | None = Field(default=None, description="Only these session types")
     sync: bool = Field(default=True, strict=True, description="Sync the seasons' calendars first")
+    retry_failed: bool = Field(default=True, strict=True, description="Also retry FAILED sessions (else PENDING only)")
 
     @model_validator(mode="before")
     @classmethod

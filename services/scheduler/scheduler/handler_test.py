@@ -189,3 +189,20 @@ def test_schedule_action_syncs_first_and_survives_a_schedule_outage(
     assert later["scheduled"] == ["ingest-2025-02-FP1-a1"]  # scheduled from the stored calendar
     with pytest.raises(ScheduleError, match="season 2025: offline"):
         run_event({"action": "sync", "season": 2025}, settings, clients, now=now, load=outage)
+
+
+def test_backfill_without_retry_failed_schedules_only_sessions_never_tried(
+    settings: Settings, clients: Clients, season_rows: dict[int, list[ScheduleRow]]
+) -> None:
+    table = RaceCalendar(clients.dynamodb, settings.table)
+    now = utc(2026, 1, 10)
+    rows = [r for r in season_rows[2025] if r.round == 1]
+    run_event({"action": "sync", "season": 2025}, settings, clients, now=now, load=lambda _: rows)
+    table.update("2025-01-R", {"status": CalendarStatus.FAILED, "attempt": 2}, expect={})
+    event = {"action": "backfill", "from_season": 2025, "to_season": 2025, "sync": False}
+
+    gaps = run_event({**event, "retry_failed": False}, settings, clients, now=now)
+    assert gaps["counts"]["SessionsScheduled"] == len(rows) - 1 and gaps["skipped"] == {"FAILED": 1}
+    retried = run_event(event, settings, clients, now=now)
+    assert retried["counts"]["SessionsScheduled"] == 1  # the default retries the FAILED one too
+    assert "ingest-2025-01-R-a3" in list_schedule_names(clients.scheduler, settings.group)
