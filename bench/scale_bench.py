@@ -94,24 +94,27 @@ def _new_run_sql(run_id: str, k: str, kind: int = 0) -> str:
     return f"substr({run_id}, 1, 17) || lpad(printf('%x', {k} + {kind * 0x10000000}), 8, '0')"
 
 
-def replicate(path: Path, scale: int) -> None:
-    """Copies every FastF1 session run (staging rows + manifest) to scale-1 synthetic seasons."""
+def replicate(path: Path, scale: int) -> dict[int, int]:
+    """Copies every FastF1 session run (staging rows + manifest) to scale-1 synthetic seasons; returns each
+    synthetic season's real one."""
     import duckdb
 
     from f1common.sessions import LAST_SEASON
 
     if scale <= 1:
-        return
+        return {}
     with duckdb.connect(str(path)) as con:
-        # sessions whose FastF1 data names every driver and team (Ergast refs): the synthetic seasons have
-        # no Ergast entrants to identify the others by, so their identification tests would fail
+        # sessions whose FastF1 data names every driver and team (Ergast refs) and places every car: the
+        # synthetic seasons have no Ergast entrants or results to identify and order the others by, so their
+        # tests would fail (and a failing test skips everything downstream of it in `dbt build`)
         con.execute("""
             create temp table replicated_runs as
             select _run_id from staging.drivers_info_staging group by _run_id
             having count(*) = count(nullif(driver_id, '')) and count(*) = count(nullif(team_id, ''))
             intersect
             select _run_id from staging.results_staging group by _run_id
-            having count(*) = count(nullif(driver_id, '')) and count(*) = count(nullif(team_id, ''))""")
+            having count(*) = count(nullif(driver_id, '')) and count(*) = count(nullif(team_id, ''))
+                and count(*) = count(position)""")
         [(sessions,)] = con.execute("select count(*) from staging.load_manifests where session is not null").fetchall()
         [(eligible,)] = con.execute("select count(*) from replicated_runs").fetchall()
         copies = max(1, round((scale - 1) * sessions / eligible))  # scale x the sessions in all
@@ -137,6 +140,9 @@ def replicate(path: Path, scale: int) -> None:
             from staging.load_manifests as original cross join replicas
             where session is not null and season <= {LAST_SEASON}
                 and run_id in (select _run_id from replicated_runs)""")
+        synthetic = con.execute(f"""
+            select distinct season + {SEASON_STRIDE} * k, season from staging.results_staging cross join replicas
+            where season <= {LAST_SEASON} and _run_id in (select _run_id from replicated_runs)""").fetchall()
         # each synthetic season gets its real season's schedule (event names), as its own schedule run
         con.execute(f"""
             insert into staging.schedule_staging
@@ -161,6 +167,34 @@ def replicate(path: Path, scale: int) -> None:
                   from staging.load_manifests
                   where session is null and cast(files as varchar) like '%dataset=schedule/%') as original
             cross join replicas""")
+    return {int(copy): int(real) for copy, real in synthetic}
+
+
+def benchmark_project(root: Path, seasons: dict[int, int]) -> Path:
+    """A copy of the dbt project in the benchmark's own directory whose championship regulations seed also
+    holds each synthetic season, as a copy of its real season's rows (BENCHMARK DATA: the real project is
+    untouched; without them the standings have no rules for those seasons and their tests fail)."""
+    import csv
+
+    from dbt_runner.contract import PROJECT_DIR
+
+    project = root / "dbt-project"
+    if project.exists():
+        shutil.rmtree(project)
+    shutil.copytree(PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    seed = project / "seeds" / "championship_regulations.csv"
+    with seed.open(newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames or [], list(reader)
+    by_season: dict[int, list[dict[str, str]]] = {}
+    for row in rows:
+        by_season.setdefault(int(row["season"]), []).append(row)
+    with seed.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        for copy, real in sorted(seasons.items()):
+            for row in by_season[real]:
+                writer.writerow({**row, "season": str(copy), "source": f"benchmark copy of {real}"})
+    return project
 
 
 def hold_out(path: Path, session_key: str) -> None:
@@ -267,26 +301,26 @@ def measure(base: Path, root: Path, scale: int, repeat: int) -> Scale:
     path, artifacts = root / f"x{scale}.duckdb", root / f"x{scale}-dbt"
     shutil.copyfile(base, path)
     hold_out(path, NEW_SESSION)
-    replicate(path, scale)
+    project = benchmark_project(root, replicate(path, scale))
     result.staged_rows, result.sessions = staged_rows(path)
     say(f"\n{scale}x: {result.sessions} FastF1 sessions, {result.staged_rows:,} staged rows")
 
-    # the synthetic seasons have no Ergast entrants, so a few identification tests fail on them: counted
-    full = build_after_load(path, artifacts, full_refresh=True, raise_on_failure=False)
+    # failing tests would be counted (and skip what is downstream of them): there should be none
+    full = build_after_load(path, artifacts, full_refresh=True, project_dir=project, raise_on_failure=False)
     result.full_s = full.seconds
     failing = [n for n in (full.run.nodes if full.run else []) if n.status in ("fail", "error")]
     say(f"  full build:         {result.full_s:7.1f} s ({len(full.run.nodes) if full.run else 0} nodes, "
         f"{len(failing)} failing: {', '.join(sorted(n.unique_id.split('.')[2] for n in failing)) or 'none'})")
 
     started = time.perf_counter()
-    nothing = build_after_load(path, artifacts)
+    nothing = build_after_load(path, artifacts, project_dir=project)
     result.nothing_new_s = time.perf_counter() - started
     say(f"  nothing new:        {result.nothing_new_s:7.2f} s (dbt started: {nothing.run is not None})")
 
     land_held_out(path)
     new_key = NEW_SESSION
     started = time.perf_counter()
-    incremental = build_after_load(path, artifacts, raise_on_failure=False)
+    incremental = build_after_load(path, artifacts, project_dir=project, raise_on_failure=False)
     result.incremental_s = time.perf_counter() - started
     assert incremental.run is not None and incremental.run.invocation_id
     result.incremental_nodes = len(incremental.run.nodes) + (len(incremental.tests.nodes) if incremental.tests else 0)

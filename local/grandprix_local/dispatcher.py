@@ -14,8 +14,9 @@ conditional writes), never the dispatcher's ordering. Results are reported in a 
 instant, then name), and `on_fire` is called in that order, one firing at a time. The workers are threads,
 or processes (`worker_kind="processes"`: a FastF1 load holds the GIL most of the time, so only processes use
 every core; the handler must be importable and the emulated AWS a server the workers reach, as the embedded
-stack's moto server is). In a replay, every schedule due before the scheduler's next tick runs in one such
-batch: no firing reads another's session, and the tick, which does, sees them all finished.
+stack's moto server is). In a replay, the schedules due before the scheduler's next tick (at the latest the
+grid point after the first of them, as when they ran one at a time) run as one such batch: no firing reads
+another's session, and the tick, which reads their outcomes, sees them all finished.
 """
 
 from __future__ import annotations
