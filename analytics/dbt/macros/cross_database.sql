@@ -92,3 +92,10 @@
 {% macro snowflake__json_text(json, field) -%}
     {{ json }}:{{ field }}::varchar
 {%- endmacro %}
+
+{#- The text of a row's columns (null as empty), '|'-separated: what a version hash is taken over. -#}
+{% macro row_text(columns) -%}
+    {%- for column in columns -%}
+    coalesce(cast({{ column }} as {{ dbt.type_string() }}), ''){{ " || '|' || " if not loop.last }}
+    {%- endfor -%}
+{%- endmacro %}

@@ -8,17 +8,27 @@
 {#- Session-incremental facts and marts. Each row carries `_input_version`, the version
     (int_sessions__input_versions.<version>) of the inputs its session was built from. A build
 
-    1. deletes the sessions whose stored version is no longer current (`delete_stale_sessions`, the
-       model's pre-hook: a re-landed session's old rows go, even where the new run has none), then
+    1. deletes the sessions whose stored version is no longer current (`delete_stale`, the model's
+       pre-hook: a re-landed session's old rows go, even where the new run has none), then
     2. appends the sessions whose current version it does not hold (`sessions_to_build`), which are
        exactly those whose inputs changed since the last build, whatever the order and timing of loads.
 
     `where` restricts the sessions the model holds (e.g. `laps_rows > 0`). A full build holds every
-    session. Use with incremental_strategy='append' and pre_hook=delete_stale_sessions(...). -#}
+    session. The same works per season (grain 'season': int_seasons__input_versions, `seasons_to_build`):
+    the standings recompute the seasons whose races, sprints or regulations changed.
+    Configure with `session_incremental(...)`. -#}
 
-{%- macro _current_versions(version, where) -%}
-    select session_key, {{ version }} as input_version
-    from {{ ref('int_sessions__input_versions') }}
+{#- The grains: the column a model's rows are rebuilt by, and the model holding its versions. -#}
+{%- macro _grain(grain) -%}
+    {%- set grains = {'session': ('session_key', 'int_sessions__input_versions'),
+                      'season': ('season', 'int_seasons__input_versions')} -%}
+    {{ return(grains[grain]) }}
+{%- endmacro -%}
+
+{%- macro _current_versions(version, where, grain='session') -%}
+    {%- set key, versions = _grain(grain) -%}
+    select {{ key }}, {{ version }} as input_version
+    from {{ ref(versions) }}
     where {{ version }} is not null{% if where %} and ({{ where }}){% endif %}
 {%- endmacro %}
 
@@ -29,47 +39,59 @@
     {{ return('_input_version' in columns) }}
 {%- endmacro -%}
 
-{#- session_key and input_version of the sessions the build (re)computes. -#}
-{% macro sessions_to_build(version, where=none) -%}
-    select current_versions.session_key, current_versions.input_version
-    from ({{ _current_versions(version, where) }}) as current_versions
+{#- The key (session_key or season) and input_version of what the build (re)computes. -#}
+{% macro to_build(version, where=none, grain='session') -%}
+    {%- set key = _grain(grain)[0] -%}
+    select current_versions.{{ key }}, current_versions.input_version
+    from ({{ _current_versions(version, where, grain) }}) as current_versions
     {%- if is_incremental_run() and _holds_versions() %}
     where not exists (
         select 1 from {{ this }} as built
-        where built.session_key = current_versions.session_key and built._input_version = current_versions.input_version
+        where built.{{ key }} = current_versions.{{ key }} and built._input_version = current_versions.input_version
     )
     {%- endif %}
 {%- endmacro %}
 
-{#- The pre-hook: removes the rows of sessions whose inputs changed (or that the model no longer holds). -#}
-{% macro delete_stale_sessions(version, where=none) -%}
+{% macro sessions_to_build(version, where=none) -%}
+    {{ to_build(version, where, 'session') }}
+{%- endmacro %}
+
+{% macro seasons_to_build(version, where=none) -%}
+    {{ to_build(version, where, 'season') }}
+{%- endmacro %}
+
+{#- The pre-hook: removes the rows of the sessions (seasons) whose inputs changed, or that the model no
+    longer holds. -#}
+{% macro delete_stale(version, where=none, grain='session') -%}
+    {%- set key = _grain(grain)[0] -%}
     {%- if is_incremental_run() and not _holds_versions() -%}
     delete from {{ this }}
     {%- elif is_incremental_run() -%}
     delete from {{ this }}
-    where session_key in (
-        select built.session_key
-        from (select distinct session_key, _input_version from {{ this }}) as built
-        left join ({{ _current_versions(version, where) }}) as current_versions
-            on built.session_key = current_versions.session_key
+    where {{ key }} in (
+        select built.{{ key }}
+        from (select distinct {{ key }}, _input_version from {{ this }}) as built
+        left join ({{ _current_versions(version, where, grain) }}) as current_versions
+            on built.{{ key }} = current_versions.{{ key }}
             and built._input_version = current_versions.input_version
-        where current_versions.session_key is null
+        where current_versions.{{ key }} is null
     )
     {%- else -%}
     select 1
     {%- endif -%}
 {%- endmacro %}
 
-{#- The config of a session-incremental model: `{{ config(**session_incremental(version, where)) }}`.
-    On Snowflake the table is clustered by (season, session_key), the keys every delete and the
-    version check filter on. -#}
-{% macro session_incremental(version, where=none) -%}
-    {%- set hook_args = "'" ~ version ~ "'" ~ (", '" ~ where ~ "'" if where else "") -%}
+{#- The config of a session-incremental model: `{{ config(**session_incremental(version, where)) }}`
+    (grain 'season': `{{ config(**session_incremental(version, grain='season')) }}`, rows rebuilt per
+    season). On Snowflake the table is clustered by the keys every delete and the version check filter on:
+    (season, session_key), or season. -#}
+{% macro session_incremental(version, where=none, grain='session') -%}
+    {%- set hook_args = "'" ~ version ~ "', " ~ ("'" ~ where ~ "'" if where else "none") ~ ", '" ~ grain ~ "'" -%}
     {{ return({
         'materialized': 'incremental',
         'incremental_strategy': 'append',
-        'pre_hook': '{{ delete_stale_sessions(' ~ hook_args ~ ') }}',
+        'pre_hook': '{{ delete_stale(' ~ hook_args ~ ') }}',
         'on_schema_change': 'append_new_columns',
-        'cluster_by': ['season', 'session_key'],
+        'cluster_by': ['season', 'session_key'] if grain == 'session' else ['season'],
     }) }}
 {%- endmacro %}

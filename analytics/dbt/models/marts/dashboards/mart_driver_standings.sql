@@ -1,3 +1,4 @@
+{{ config(**session_incremental('standings_version', grain='season')) }}
 {%- set countback = var('standings_countback_positions', 33) -%}
 -- The drivers' championship after every round of every season, computed from the results and the
 -- season's regulations (seeds championship_*): points scored and counted (best-N and split-season
@@ -5,17 +6,26 @@
 -- countback that separated drivers level on points. A driver appears from their first round.
 with
 
+seasons_to_build as (
+
+    {{ seasons_to_build('standings_version') }}
+
+),
+
 driver_rounds as (
 
-    select * from {{ ref('int_championship__driver_rounds') }}
+    select driver_rounds.*
+    from {{ ref('int_championship__driver_rounds') }} as driver_rounds
+    inner join seasons_to_build on driver_rounds.season = seasons_to_build.season
 
 ),
 
 season_rounds as (
 
-    select season, round, max(event_name) as event_name
-    from {{ ref('int_championship__results') }}
-    group by season, round
+    select results.season, results.round, max(results.event_name) as event_name
+    from {{ ref('int_championship__results') }} as results
+    inner join seasons_to_build on results.season = seasons_to_build.season
+    group by results.season, results.round
 
 ),
 
@@ -43,8 +53,11 @@ final as (
         unranked_reason,
         level_on_points,
         countback_place,
-        shares_position
+        shares_position,
+        seasons_to_build.input_version as _input_version,
+        '{{ invocation_id }}' as _dbt_invocation_id
     from standings
+    inner join seasons_to_build using (season)
 
 )
 

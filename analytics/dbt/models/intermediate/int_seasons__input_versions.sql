@@ -1,0 +1,91 @@
+-- What each season's championship standings are a function of, as one version string per season: the
+-- versions of its Grand Prix and sprint sessions (int_sessions__input_versions.dashboard_version: the
+-- FastF1 run, the Ergast history, the season's schedule) and its regulations as data (the seeds
+-- championship_regulations, _round_rules, _adjustments and the points scales they name). The standings
+-- marts recompute exactly the seasons whose version changed (macros/incremental.sql, grain 'season').
+{%- set regulation_columns = ['championship', 'is_awarded', 'race_scale', 'sprint_scale', 'fastest_lap_points',
+    'fastest_lap_condition', 'split_after_round', 'best_results', 'best_results_after_split', 'scoring',
+    'shared_drive_points', 'shortened_race_rule', 'ranked_entries', 'tie_break'] %}
+{%- set round_rule_columns = ['round', 'event_name', 'championship', 'counts', 'points_factor', 'race_scale'] %}
+{%- set adjustment_columns = ['championship', 'competitor_id', 'from_round', 'adjustment', 'removes_all_points',
+    'points_deducted'] %}
+with
+
+sessions as (
+
+    select season, {{ dbt.hash(dbt.listagg("session_key || '=' || dashboard_version", "','",
+                                           'order by session_key')) }} as sessions_version
+    from {{ ref('int_sessions__input_versions') }}
+    where is_race_like
+    group by season
+
+),
+
+regulations as (
+
+    select season, {{ dbt.hash(dbt.listagg(row_text(regulation_columns), "','", 'order by championship')) }}
+        as regulations_version
+    from {{ ref('championship_regulations') }}
+    group by season
+
+),
+
+scales_used as (
+
+    select distinct season, race_scale as scale from {{ ref('championship_regulations') }} where race_scale is not null
+    union
+    select distinct season, sprint_scale from {{ ref('championship_regulations') }} where sprint_scale is not null
+    union
+    select distinct season, race_scale from {{ ref('championship_round_rules') }} where race_scale is not null
+
+),
+
+scales as (
+
+    select scales_used.season, {{ dbt.hash(dbt.listagg(row_text(['scales.scale', 'scales.position', 'scales.points']),
+                                                       "','", 'order by scales.scale, scales.position')) }}
+        as scales_version
+    from scales_used
+    inner join {{ ref('championship_points_scales') }} as scales on scales_used.scale = scales.scale
+    group by scales_used.season
+
+),
+
+round_rules as (
+
+    select season, {{ dbt.hash(dbt.listagg(row_text(round_rule_columns), "','", 'order by round, championship')) }}
+        as round_rules_version
+    from {{ ref('championship_round_rules') }}
+    group by season
+
+),
+
+adjustments as (
+
+    select season, {{ dbt.hash(dbt.listagg(row_text(adjustment_columns), "','",
+                                           'order by championship, competitor_id, from_round')) }}
+        as adjustments_version
+    from {{ ref('championship_adjustments') }}
+    group by season
+
+),
+
+final as (
+
+    select
+        sessions.season,
+        sessions.sessions_version,
+        sessions.sessions_version
+            || '|' || coalesce(regulations.regulations_version, '-')
+            || '|' || coalesce(scales.scales_version, '-')
+            || '|' || coalesce(round_rules.round_rules_version, '-')
+            || '|' || coalesce(adjustments.adjustments_version, '-') as standings_version
+    from sessions
+    left join regulations on sessions.season = regulations.season
+    left join scales on sessions.season = scales.season
+    left join round_rules on sessions.season = round_rules.season
+    left join adjustments on sessions.season = adjustments.season
+
+)
+
+select * from final
