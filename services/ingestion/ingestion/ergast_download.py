@@ -7,7 +7,7 @@ as a new dump version, and the content hash of :mod:`ingestion.ergast_landing` m
 land nothing.
 
 What is read from the archive is bounded and checked: only ``https`` (``http`` only to a loopback
-host, for tests and the embedded stack), a download size limit, and from the zip only the CSV files the
+host, for tests and the embedded stack), for the URL and every redirect hop, a download size limit, and from the zip only the CSV files the
 Ergast datasets name, found by their base name at one directory level, each within a size limit. A
 member path never becomes a path on disk (no zip-slip): files are written under their known names.
 """
@@ -22,7 +22,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from f1common.datasets import ERGAST_DATASETS, dataset_spec
@@ -31,6 +31,7 @@ from f1common.errors import bounded
 MAX_DOWNLOAD_BYTES = 64 << 20  # the whole dump zip is ~4 MB today (2025)
 MAX_MEMBER_BYTES = 64 << 20  # results.csv is the largest, ~1.7 MB unpacked
 TIMEOUT_SECONDS = 60.0
+MAX_REDIRECTS = 5
 CHUNK = 1 << 16
 
 Opener = Callable[[str, float], IO[bytes]]
@@ -60,9 +61,23 @@ def _loopback(host: str) -> bool:
         return False
 
 
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to a URL :func:`check_url` allows, at most :data:`MAX_REDIRECTS` hops (a release
+    download redirects once, to its CDN): a redirect cannot take the fetch to plain http or a file."""
+
+    max_redirections = MAX_REDIRECTS
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        check_url(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_CheckedRedirects)
+
+
 def _urlopen(url: str, timeout: float) -> IO[bytes]:
     request = urllib.request.Request(url, headers={"User-Agent": "grandprix-insights ergast backfill"})
-    return urllib.request.urlopen(request, timeout=timeout)  # type: ignore[no-any-return]  # scheme checked
+    return _OPENER.open(request, timeout=timeout)  # type: ignore[no-any-return]  # every hop's URL checked
 
 
 def download(url: str, dest: Path, *, max_bytes: int = MAX_DOWNLOAD_BYTES, opener: Opener = _urlopen) -> int:

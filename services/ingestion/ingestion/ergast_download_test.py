@@ -47,14 +47,16 @@ def published(dump_dir: Path) -> bytes:
 
 @pytest.fixture
 def served() -> Iterator[dict[str, Any]]:
-    """An HTTP server on 127.0.0.1 serving `routes[path] = (status, body)`; counts requests."""
+    """An HTTP server on 127.0.0.1 serving `routes[path] = (status, body[, location])`; counts requests."""
     state: dict[str, Any] = {"routes": {}, "requests": 0}
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             state["requests"] += 1
-            status, body = state["routes"].get(self.path, (404, b"not found"))
+            status, body, *location = state["routes"].get(self.path, (404, b"not found"))
             self.send_response(status)
+            if location:
+                self.send_header("Location", location[0])
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -178,3 +180,19 @@ def test_a_table_listed_twice_or_too_large_is_refused(tmp_path: Path, dump_dir: 
     (tmp_path / "out").mkdir()
     with pytest.raises(DumpError, match="circuits.csv is 10,104 bytes, over 1,000 bytes"):
         extract_dump(whole, tmp_path / "out", max_member_bytes=1000)
+
+
+def test_every_redirect_hop_is_checked(tmp_path: Path, served: dict[str, Any], published: bytes) -> None:
+    base, routes = served["base"], served["routes"]
+    routes["/data.zip"] = (200, published)
+    routes["/latest"] = (302, b"", "/data.zip")  # as a release download redirects to its CDN
+    assert download(f"{base}/latest", tmp_path / "d.zip") == len(published)
+    routes["/to-metadata"] = (302, b"", "http://169.254.169.254/latest/meta-data/")
+    with pytest.raises(DumpError, match="only https"):
+        download(f"{base}/to-metadata", tmp_path / "d.zip")
+    routes["/to-file"] = (301, b"", "file:///etc/passwd")
+    with pytest.raises(DumpError, match="Redirection to url 'file:///etc/passwd' is not allowed"):  # urllib's own
+        download(f"{base}/to-file", tmp_path / "d.zip")
+    routes["/loop"] = (302, b"", "/loop")
+    with pytest.raises(DumpError, match="could not be fetched"):
+        download(f"{base}/loop", tmp_path / "d.zip")
