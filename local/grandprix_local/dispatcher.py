@@ -289,7 +289,9 @@ class Dispatcher:
         )
         log.info(
             "schedule fired",
-            extra={"schedule": schedule.name, "at": schedule.at.isoformat(), "ok": firing.ok, "attempts": firing.attempts},
+            extra={
+                "schedule": schedule.name, "at": schedule.at.isoformat(), "ok": firing.ok, "attempts": firing.attempts
+            },
         )
         return firing
 

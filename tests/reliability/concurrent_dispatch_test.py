@@ -128,7 +128,8 @@ def test_a_catch_up_lands_past_sessions_on_worker_processes_once_each_and_fails_
     assert sorted(replay.ingested) == ["2023-01-R", "2025-01-Q"] and replay.duplicates == [] and not replay.errors
     assert replay.not_available == ["2025-01-FP1", "2025-01-FP1"]  # tried, retried once by the hourly run, failed
     assert {k: stack.calendar_item(k).status for k in keys} == {
-        "2023-01-R": CalendarStatus.INGESTED, "2025-01-Q": CalendarStatus.INGESTED, "2025-01-FP1": CalendarStatus.FAILED,
+        "2023-01-R": CalendarStatus.INGESTED, "2025-01-Q": CalendarStatus.INGESTED,
+        "2025-01-FP1": CalendarStatus.FAILED,
     }
     assert sorted(m.session.key for m in stack.manifests().values() if m.session) == ["2023-01-R", "2025-01-Q"]
     assert stack.query("select count(distinct _run_id) from staging.laps_staging") == [(2,)]

@@ -7,9 +7,10 @@ as a new dump version, and the content hash of :mod:`ingestion.ergast_landing` m
 land nothing.
 
 What is read from the archive is bounded and checked: only ``https`` (``http`` only to a loopback
-host, for tests and the embedded stack), for the URL and every redirect hop, a download size limit, and from the zip only the CSV files the
-Ergast datasets name, found by their base name at one directory level, each within a size limit. A
-member path never becomes a path on disk (no zip-slip): files are written under their known names.
+host, for tests and the embedded stack) for the URL and every redirect hop, a download size limit, and
+from the zip only the CSV files the Ergast datasets name, found by their base name at one directory
+level, each within a size limit. A member path never becomes a path on disk (no zip-slip): files are
+written under their known names.
 """
 
 from __future__ import annotations
