@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             chosen = _pairs(args.var)
             for dash in preview(args.warehouse, args.out, dashboards(), png=not args.no_png, chosen=chosen):
-                print(f"{dash.html_path} {dash.png_path or ''} [{values_summary(dash.values)}]")
+                print(f"{dash.html_path} {dash.png_path or ''} [{values_summary(dash.texts)}]")
             print(args.out / "index.html")
         elif args.command == "team-colours":
             from grandprix_dashboards.team_colours import colours_from_warehouse, write_colours

@@ -121,7 +121,7 @@ PACE_DROP_S = 1.5
 PACE_RUN_LAPS = 2
 RECENT_HOURS = 24  # the rule looks at races whose laps ended in the last day (data lands 1-2 h after the flag)
 # The local evaluation scopes the same query to one session instead (a Grafana variable, quoted as a string).
-SESSION_SCOPE = "session_key = ${session_key:sqlstring}"
+SESSION_SCOPE = "session_key = '${session_key:percentencode}'"
 
 
 def recent_scope(d: Dialect) -> str:

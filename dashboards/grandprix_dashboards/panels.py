@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from grandprix_dashboards.sql import SEASON, SqlSource
+from grandprix_dashboards.sql import SEASON, SqlSource, key, number
 
 GRID_COLUMNS = 24
 
@@ -192,24 +192,39 @@ SESSION_ORDER = (
 )
 
 
+def options(value: str, text: str | None = None) -> str:
+    """A variable query's select list: each option's key (`value`, a key in `sql.SAFE_KEY`'s alphabet, which the
+    panels compare percent-encoded) and the name shown for it (`text`, by default the key).
+
+    Both conventions Grafana reads are emitted: `__value`/`__text` (Grafana's SQL datasources and their
+    `SqlDatasource` base, e.g. the DuckDB plugin's `transformMetricFindResponse`) and `value`/`text` string fields
+    (Grafana's generic `toMetricFindValues`, used by plugins without their own, e.g. Michelin's Snowflake plugin).
+    """
+    as_text = f"cast({value} as varchar)"
+    shown = text or as_text
+    return f'{as_text} as "__value", {shown} as "__text", {as_text} as "value", {shown} as "text"'
+
+
 def session_variables(relation: str, *, driver_column: str | None = "driver") -> tuple[Variable, ...]:
-    """season → event → session (→ driver) chained on one relation; defaults: latest season/event, race first."""
+    """season → event → session (→ driver) chained on one relation; defaults: latest season/event, race first.
+
+    The event's key is its round (its name is shown); the session's its code, the driver's the driver code."""
     where_season = f"where season = {SEASON}"
-    where_event = f"{where_season} and event_name = ${{event:sqlstring}}"
-    where_session = f"{where_event} and session = ${{session:sqlstring}}"
+    where_event = f"{where_season} and round = {number('event')}"
+    where_session = f"{where_event} and session = {key('session')}"
     variables = [
-        Variable("season", "Season", f'select distinct season as "season" from {relation} order by 1 desc'),
+        Variable("season", "Season", f"select distinct {options('season')} from {relation} order by 1 desc"),
         Variable("event", "Event",
-                 f'select event_name as "event" from {relation} {where_season} group by event_name '
-                 "order by max(round) desc"),
+                 f"select {options('round', 'event_name')} from {relation} {where_season} "
+                 "group by round, event_name order by round desc"),
         Variable("session", "Session",
-                 f'select session as "session" from {relation} {where_event} group by session '
+                 f"select {options('session')} from {relation} {where_event} group by session "
                  f"order by min({SESSION_ORDER})"),
     ]
     if driver_column:
         variables.append(
             Variable("driver", "Driver",
-                     f'select distinct {driver_column} as "driver" from {relation} {where_session} order by 1',
+                     f"select distinct {options(driver_column)} from {relation} {where_session} order by 1",
                      multi=True, include_all=True)
         )
     return tuple(variables)

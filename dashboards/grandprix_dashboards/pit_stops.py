@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from grandprix_dashboards.panels import DashboardSpec, Pos, SeriesStyle, bars, lines, stat, table
 from grandprix_dashboards.race_progress import FLAG_BANDS, with_flag_bands
-from grandprix_dashboards.race_session import DRIVER_FILTER, DRIVERS, SESSION_KEY, variables
-from grandprix_dashboards.sql import SEASON
+from grandprix_dashboards.race_session import DRIVERS, SESSION_KEY, variables
+from grandprix_dashboards.sql import SEASON, selected
 
 # Stops whose loss means something: a red-flag stop changes tyres during the suspension (no loss).
 PRICED = "losses.pit_loss_ms is not null and not losses.is_under_red_flag"
@@ -22,7 +22,7 @@ LOSS_BY_TEAM = f"""
              median(losses.pit_loss_ms) over (partition by placed.team_name) as team_median
       from analytics.fct_pit_losses as losses
       inner join placed on losses.driver_number = placed.driver_number
-      where losses.session_key in {SESSION_KEY} and placed.{DRIVER_FILTER} and {PRICED}
+      where losses.session_key in {SESSION_KEY} and {selected("placed.driver")} and {PRICED}
     )
     select stop as "stop", label as "driver", pit_loss_ms / 1000.0 as "loss_s"
     from stops
@@ -33,7 +33,7 @@ STOPS_BY_LAP = with_flag_bands(f"""
       select losses.lap_number as "lap", 'Stops' as "driver", count(*) as "stops"
       from analytics.fct_pit_losses as losses
       inner join placed on losses.driver_number = placed.driver_number
-      where losses.session_key in {SESSION_KEY} and placed.{DRIVER_FILTER}
+      where losses.session_key in {SESSION_KEY} and {selected("placed.driver")}
       group by losses.lap_number
     """, "stops", ctes=DRIVERS)
 
@@ -47,7 +47,7 @@ STOP_TABLE = f"""
            losses.position_after as "Pos after", losses.positions_gained as "Gained", losses.track_status as "Flag"
     from analytics.fct_pit_losses as losses
     inner join placed on losses.driver_number = placed.driver_number
-    where losses.session_key in {SESSION_KEY} and placed.{DRIVER_FILTER}
+    where losses.session_key in {SESSION_KEY} and {selected("placed.driver")}
     order by losses.lap_number, placed.place
 """
 

@@ -17,9 +17,17 @@ from f1common.events import CalendarItem, CalendarStatus
 from f1common.warehouse import RACE_CALENDAR_COLUMN_NAMES as COLUMN_NAMES
 from f1common.warehouse import replace_race_calendar as export_calendar
 from grandprix_dashboards.panels import DashboardSpec, Kind
-from grandprix_dashboards.query import QueryError, Warehouse, resolve_variables, run_panel, variable_options
+from grandprix_dashboards.query import (
+    QueryError,
+    Warehouse,
+    resolve_options,
+    resolve_variables,
+    run_panel,
+    variable_choices,
+    variable_options,
+)
 from grandprix_dashboards.race_progress import PACE_DROP
-from grandprix_dashboards.sql import SNOWFLAKE, interpolate, render
+from grandprix_dashboards.sql import SAFE_KEY, SNOWFLAKE, interpolate, percent_encode, render
 from grandprix_dashboards.team_colours import colour_of, driver_of
 
 
@@ -49,6 +57,29 @@ def test_variables_have_values_and_sensible_defaults(wh: Warehouse, specs: list[
     seasons = variable_options(wh, specs[0], specs[0].variables[0], {})
     assert race["season"] == [max(seasons, key=int)], "the latest season comes first"
     assert race["session"] == ["R"] or "R" not in variable_options(wh, specs[0], specs[0].variables[2], race)
+
+
+def test_every_key_of_the_real_data_is_safe_and_names_one_option(wh: Warehouse, specs: list[DashboardSpec]) -> None:
+    """Every option of every variable, for every selection above it (each season, event, session), has a key
+    that percent-encoding leaves as it is (else its panels would match nothing) and a name; keys are unique."""
+    checked = 0
+    for spec in specs:
+        pending: list[dict[str, list[str]]] = [{}]
+        for var in spec.variables:
+            following = []
+            for values in pending:
+                offered = variable_choices(wh, spec, var, values)
+                keys = [o.value for o in offered]
+                assert len(keys) == len(set(keys)), f"{spec.title}: ${var.name} repeats a key for {values}"
+                for option in offered:
+                    assert SAFE_KEY.fullmatch(option.value) and percent_encode(option.value) == option.value, (
+                        f"{spec.title}: ${var.name} key {option.value!r} ({option.text}) is not a safe key")
+                    assert option.text, f"{spec.title}: ${var.name} key {option.value!r} has no name"
+                checked += len(offered)
+                following += ([{**values, var.name: keys}] if var.multi else
+                              [{**values, var.name: [k]} for k in keys])
+            pending = following
+    assert checked > 1000
 
 
 def test_every_panel_returns_rows_for_the_defaults(wh: Warehouse, specs: list[DashboardSpec],
@@ -114,8 +145,12 @@ def test_bad_query_names_the_panel(wh: Warehouse, specs: list[DashboardSpec]) ->
     with pytest.raises(QueryError, match="Race progress: panel 'Positions by lap' failed.*2023%20or%201%3D1"):
         run_panel(wh, spec, spec.panels[0], {"season": ["2023 or 1=1"], "event": ["Chinese Grand Prix"],
                                              "session": ["R"], "driver": ["VER"]})
-    hostile = run_panel(wh, spec, spec.panels[0], {"season": ["2025"], "event": ["x' or 'a'='a"],
-                                                   "session": ["R' UNION SELECT 1, 'x', 1 --"], "driver": ["VER"]})
+    with pytest.raises(QueryError, match="x%27%20or%20%27a%27%3D%27a"):  # the event is its round: cast too
+        run_panel(wh, spec, spec.panels[0], {"season": ["2025"], "event": ["x' or 'a'='a"], "session": ["R"],
+                                             "driver": ["VER"]})
+    hostile = run_panel(wh, spec, spec.panels[0], {"season": ["2025"], "event": ["2"],
+                                                   "session": ["R' UNION SELECT 1, 'x', 1 --"],
+                                                   "driver": ["VER\\' or 1=1 --"]})
     assert hostile.rows == []
 
 
@@ -154,7 +189,10 @@ def test_pipeline_health_lists_failed_overdue_and_quarantined(warehouse_path: Pa
 def test_chosen_variable_values_replace_the_defaults(wh: Warehouse, specs: list[DashboardSpec]) -> None:
     race = next(s for s in specs if s.uid == "gpi-race-progress")
     values = resolve_variables(wh, race, {"season": "2023", "event": "Australian Grand Prix"})
-    assert values["season"] == ["2023"] and values["event"] == ["Australian Grand Prix"]
+    assert values["season"] == ["2023"] and values["event"] == ["3"], "picked by name, keyed by round"
+    assert resolve_variables(wh, race, {"season": "2023", "event": "3"}) == values, "or by key"
+    shown = resolve_options(wh, race, {"season": "2023", "event": "3"})
+    assert [o.text for o in shown["event"]] == ["Australian Grand Prix"]
     assert values["session"] == ["R"], "later variables still resolve as on load (race first)"
     assert "HAM" in values["driver"] and "PIA" in values["driver"], "the drivers of that race"
     with pytest.raises(QueryError, match=r"\$event = 'Monaco Grand Prix' is not one of its values"):

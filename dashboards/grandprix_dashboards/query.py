@@ -77,34 +77,50 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def resolve_variables(wh: Warehouse, spec: DashboardSpec,
-                      chosen: Mapping[str, str] | None = None) -> dict[str, list[str]]:
-    """The values Grafana selects on load: each variable's default, else All (if offered), else the first value.
+@dataclass(frozen=True)
+class Option:
+    """One value a variable offers: its key (what the SQL receives) and the name Grafana shows for it."""
 
-    `chosen` holds values a user picked (e.g. `{"season": "2023", "event": "Australian Grand Prix"}`); each must
-    be one of its variable's options. Variables are resolved in order, so later queries see earlier selections
-    (season → event → ...). Raises QueryError if a variable's query returns no values (the dashboard would be
-    empty) or a chosen value is not offered.
+    value: str
+    text: str
+
+
+def resolve_options(wh: Warehouse, spec: DashboardSpec,
+                    chosen: Mapping[str, str] | None = None) -> dict[str, list[Option]]:
+    """The options Grafana selects on load: each variable's default, else All (if offered), else the first value.
+
+    `chosen` holds values a user picked (e.g. `{"season": "2023", "event": "Australian Grand Prix"}`), each one
+    of its variable's options, by key or by shown name. Variables are resolved in order, so later queries see
+    earlier selections (season → event → ...). Raises QueryError if a variable's query returns no values (the
+    dashboard would be empty) or a chosen value is not offered.
     """
     chosen = dict(chosen or {})
-    values: dict[str, list[str]] = {}
+    picked: dict[str, list[Option]] = {}
     for var in spec.variables:
-        options = variable_options(wh, spec, var, values)
-        if not options:
+        values = {name: [o.value for o in opts] for name, opts in picked.items()}
+        offered = variable_choices(wh, spec, var, values)
+        if not offered:
             raise QueryError(f"{spec.title}: variable ${var.name} has no values for {values}")
         if var.name in chosen:
             pick = chosen.pop(var.name)
-            if pick not in options:
-                shown = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
+            found = [o for o in offered if o.value == pick] or [o for o in offered if o.text == pick]
+            if not found:
+                shown = ", ".join(o.text for o in offered[:12]) + (", ..." if len(offered) > 12 else "")
                 raise QueryError(f"{spec.title}: ${var.name} = {pick!r} is not one of its values ({shown})")
-            values[var.name] = [pick]
-        elif var.default is not None and var.default in options:
-            values[var.name] = [var.default]
+            picked[var.name] = found[:1]
+        elif var.default is not None and (found := [o for o in offered if var.default in (o.value, o.text)]):
+            picked[var.name] = found[:1]
         elif var.include_all:
-            values[var.name] = options
+            picked[var.name] = offered
         else:
-            values[var.name] = [options[0]]
-    return values
+            picked[var.name] = offered[:1]
+    return picked
+
+
+def resolve_variables(wh: Warehouse, spec: DashboardSpec,
+                      chosen: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+    """The keys of the options Grafana selects on load (:func:`resolve_options`): what the panels' SQL receives."""
+    return {name: [o.value for o in opts] for name, opts in resolve_options(wh, spec, chosen).items()}
 
 
 def unknown_variables(specs: Sequence[DashboardSpec], chosen: Mapping[str, str]) -> list[str]:
@@ -113,10 +129,19 @@ def unknown_variables(specs: Sequence[DashboardSpec], chosen: Mapping[str, str])
     return sorted(set(chosen) - known)
 
 
+def variable_choices(wh: Warehouse, spec: DashboardSpec, var: Variable,
+                     values: Mapping[str, Sequence[str]]) -> list[Option]:
+    """A variable's options as Grafana reads its query: `__value`/`__text` columns, else the first column."""
+    result = wh.run(var.query, values, what=f"{spec.title}: variable ${var.name}")
+    value_at = result.columns.index("__value") if "__value" in result.columns else 0
+    text_at = result.columns.index("__text") if "__text" in result.columns else value_at
+    return [Option(str(row[value_at]), str(row[text_at])) for row in result.rows if row and row[value_at] is not None]
+
+
 def variable_options(wh: Warehouse, spec: DashboardSpec, var: Variable,
                      values: Mapping[str, Sequence[str]]) -> list[str]:
-    result = wh.run(var.query, values, what=f"{spec.title}: variable ${var.name}")
-    return [str(row[0]) for row in result.rows if row and row[0] is not None]
+    """The keys a variable offers."""
+    return [o.value for o in variable_choices(wh, spec, var, values)]
 
 
 def run_panel(wh: Warehouse, spec: DashboardSpec, panel: PanelSpec, values: Mapping[str, Sequence[str]]) -> Result:

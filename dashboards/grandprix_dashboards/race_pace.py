@@ -15,7 +15,8 @@ from grandprix_dashboards.panels import (
     table,
 )
 from grandprix_dashboards.race_progress import FLAG_BANDS, with_flag_bands
-from grandprix_dashboards.race_session import DRIVER_FILTER, DRIVERS, SESSION_KEY, variables
+from grandprix_dashboards.race_session import DRIVERS, SESSION_KEY, variables
+from grandprix_dashboards.sql import DRIVER_FILTER, selected
 from grandprix_dashboards.team_colours import SEPARATOR, teammate_pattern
 from grandprix_dashboards.tyre_strategy import STINT_LABEL
 
@@ -91,7 +92,7 @@ STINT_MEDIANS = f"""
            stints.median_fuel_corrected_lap_time_ms as "median_ms"
     from analytics.fct_stints as stints
     inner join placed on stints.driver_number = placed.driver_number
-    where stints.session_key in {SESSION_KEY} and placed.{DRIVER_FILTER}
+    where stints.session_key in {SESSION_KEY} and {selected("placed.driver")}
       and stints.median_fuel_corrected_lap_time_ms is not null
     order by 1, 2
 """
@@ -105,7 +106,8 @@ DEGRADATION = f"""
            stints.degradation_s_per_lap as "degradation"
     from analytics.fct_stints as stints
     inner join placed on stints.driver_number = placed.driver_number
-    where stints.session_key in {SESSION_KEY} and placed.{DRIVER_FILTER} and stints.degradation_s_per_lap is not null
+    where stints.session_key in {SESSION_KEY} and {selected("placed.driver")}
+      and stints.degradation_s_per_lap is not null
     order by placed.team_place, placed.place, stints.stint
 """
 
@@ -120,7 +122,7 @@ STINT_TABLE = f"""
              as "Residual MAD s"
     from analytics.fct_stints as stints
     inner join placed on stints.driver_number = placed.driver_number
-    where stints.session_key in {SESSION_KEY} and placed.{DRIVER_FILTER}
+    where stints.session_key in {SESSION_KEY} and {selected("placed.driver")}
     order by placed.team_place, placed.place, stints.stint
 """
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from grandprix_dashboards import alerts
 from grandprix_dashboards.panels import DashboardSpec, Pos, SeriesStyle, lines, session_variables, table
-from grandprix_dashboards.sql import SESSION_FILTER, Dialect
+from grandprix_dashboards.sql import DRIVER_FILTER, SESSION_FILTER, Dialect, selected
 from grandprix_dashboards.team_colours import label_sql, teammate_rank_sql
 
 MART = "analytics.mart_positions_by_lap"
-DRIVER_FILTER = "driver in (${driver:sqlstring})"
 
 # FastF1 track status codes seen during a lap ('124'): the most severe one names the lap.
 TRACK_STATUS_LABEL = """case
@@ -71,7 +70,7 @@ def pace_changes(d: Dialect) -> str:
     select "lap" as "Lap", "driver" as "Driver", "team" as "Team", "delta_s" as "Slower than baseline (s)",
            "drop_s" as "Two-lap drop (s)"
     from ({alerts.firing_laps(d, PACE_SCOPE)}) f
-    where "driver" in (${{driver:sqlstring}})
+    where {selected('"driver"')}
     order by "lap", "driver"
 """
 

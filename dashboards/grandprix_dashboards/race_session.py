@@ -13,7 +13,6 @@ SESSION_KEY = f"""(
       select session_key from analytics.dim_sessions
       where {SESSION_FILTER}
     )"""
-DRIVER_FILTER = "driver in (${driver:sqlstring})"
 
 
 def variables() -> tuple[Variable, ...]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from grandprix_dashboards.grafana import panel_styles
 from grandprix_dashboards.panels import DashboardSpec, Kind, PanelSpec
-from grandprix_dashboards.query import Result, Warehouse, resolve_variables, run_panel
+from grandprix_dashboards.query import Option, Result, Warehouse, resolve_options, run_panel
 from grandprix_dashboards.team_colours import style_of
 
 PAGE_WIDTH = 1600
@@ -33,10 +33,20 @@ class RenderedPanel:
 @dataclass
 class RenderedDashboard:
     spec: DashboardSpec
-    values: dict[str, list[str]]
+    selected: dict[str, list[Option]]  # per variable, the options selected (keys and shown names)
     panels: list[RenderedPanel]
     html_path: Path | None = None
     png_path: Path | None = None
+
+    @property
+    def values(self) -> dict[str, list[str]]:
+        """Per variable, the selected keys (what the panels' SQL received)."""
+        return {name: [o.value for o in opts] for name, opts in self.selected.items()}
+
+    @property
+    def texts(self) -> dict[str, list[str]]:
+        """Per variable, the names shown for the selection (the event's name for its round)."""
+        return {name: [o.text for o in opts] for name, opts in self.selected.items()}
 
     @property
     def height(self) -> int:
@@ -51,13 +61,14 @@ class RenderedDashboard:
 def render_dashboard(wh: Warehouse, spec: DashboardSpec,
                      chosen: Mapping[str, str] | None = None) -> RenderedDashboard:
     """Resolves the variables (the `chosen` values, else the defaults) and runs every panel's SQL."""
-    values = resolve_variables(wh, spec, {k: v for k, v in (chosen or {}).items()
+    selected = resolve_options(wh, spec, {k: v for k, v in (chosen or {}).items()
                                           if k in {var.name for var in spec.variables}})
+    values = {name: [o.value for o in opts] for name, opts in selected.items()}
     panels = []
     for panel in spec.panels:
         result = run_panel(wh, spec, panel, values)
         panels.append(RenderedPanel(panel, result, _styles(panel, result)))
-    return RenderedDashboard(spec, values, panels)
+    return RenderedDashboard(spec, selected, panels)
 
 
 def _styles(panel: PanelSpec, result: Result) -> dict[str, dict[str, Any]]:

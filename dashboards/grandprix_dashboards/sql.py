@@ -66,13 +66,45 @@ def _dedent(text: str) -> str:
 
 _VAR_RE = re.compile(r"\$\{(?P<name>\w+)(?::(?P<fmt>\w+))?\}|\$(?P<bare>\w+)")
 FORMATS = ("raw", "sqlstring", "percentencode", "csv")
-# A viewer can set any value (`?var-season=...`), so panel SQL takes a variable only where no value can leave
-# a string literal: `${x:sqlstring}` (Grafana quotes each value, doubling its quotes) or `'${x:percentencode}'`
-# (Grafana leaves only A-Z a-z 0-9 - _ . ~ and %XX, so not even a backslash reaches Snowflake's parser).
-# A number is cast from such a literal: a hostile season fails the cast instead of widening the query.
-_SAFE_RE = re.compile(r"\$\{\w+:sqlstring\}|'\$\{\w+:percentencode\}'")
-SEASON = "cast('${season:percentencode}' as integer)"
-SESSION_FILTER = f"season = {SEASON} and event_name = ${{event:sqlstring}} and session = ${{session:sqlstring}}"
+# A viewer can set any value (`?var-event=...`), so panel SQL takes a variable only as `'${x:percentencode}'`:
+# Grafana's percentencode (encodeURIComponent, then !'()* too) leaves only A-Z a-z 0-9 - _ . ~ and %XX, so no
+# quote and no backslash reaches either warehouse's parser and the value cannot leave its literal. `sqlstring` is
+# not enough: it doubles `'` and writes `"` as `\"` but leaves backslashes alone, and Snowflake reads `\'` inside a
+# literal as an escaped quote (`x\' or 1=1 --` ends the literal there).
+_SAFE_RE = re.compile(r"'\$\{\w+:percentencode\}'")
+# Every variable's value is therefore a key in the safe alphabet, which percent-encoding leaves as it is (its
+# shown name is another column, panels.options): the season, the event's round, the session code, the driver's
+# code (FastF1) or Ergast reference. queries_test checks every key of the real data against this.
+SAFE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def key(variable: str) -> str:
+    """The selected value of a single-value variable, as a string literal that no value can leave."""
+    return f"'${{{variable}:percentencode}}'"
+
+
+def number(variable: str) -> str:
+    """A single-value variable whose keys are integers: a hostile value fails the cast instead of widening the
+    query."""
+    return f"cast({key(variable)} as integer)"
+
+
+# Grafana percent-encodes a multi-value selection as `{VER,NOR}` → `%7BVER%2CNOR%7D` (a single value may come
+# without the braces): with the braces dropped it is a `%2C`-separated list of keys, which contain no `%`.
+_LIST_SEPARATOR = "'%2C'"
+
+
+def selected(column: str, variable: str = "driver") -> str:
+    """`column` (a key) is one of the values selected in a multi-value variable (`column in (...)`, safely)."""
+    listed = f"replace(replace({key(variable)}, '%7B', ''), '%7D', '')"
+    return (f"contains({_LIST_SEPARATOR} || {listed} || {_LIST_SEPARATOR}, "
+            f"{_LIST_SEPARATOR} || {column} || {_LIST_SEPARATOR})")
+
+
+SEASON = number("season")
+# The event is picked by its round (per season); the shown name is the event's name.
+SESSION_FILTER = f"season = {SEASON} and round = {number('event')} and session = {key('session')}"
+DRIVER_FILTER = selected("driver")
 
 
 class UnknownVariable(KeyError):
@@ -80,7 +112,8 @@ class UnknownVariable(KeyError):
 
 
 def quote(value: str) -> str:
-    """An SQL string literal as Grafana's `sqlstring` format writes it (`'` doubled, `"` as `\\"`)."""
+    """An SQL string literal as Grafana's `sqlstring` format writes it (`'` doubled, `"` as `\\"`, backslashes as
+    they are: grafana/scenes `sqlStringFormatter`)."""
     return "'" + value.replace("'", "''").replace('"', '\\"') + "'"
 
 
@@ -100,7 +133,8 @@ def variables_in(sql: str) -> list[str]:
 
 
 def unsafe_variables(sql: str) -> list[str]:
-    """The variable references of a query that could let a value out of a literal (`$x`, `${x:raw}`, ...)."""
+    """The variable references of a query that could let a value out of a literal (`$x`, `${x:raw}`,
+    `${x:sqlstring}`, ...)."""
     return [m[0] for m in _VAR_RE.finditer(_SAFE_RE.sub("", sql))]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import duckdb
 import pytest
 import sqlglot
 from sqlglot.tokens import TokenType
@@ -11,6 +12,7 @@ from sqlglot.tokens import TokenType
 from grandprix_dashboards.catalog import dashboards
 from grandprix_dashboards.sql import (
     DUCKDB,
+    SAFE_KEY,
     SNOWFLAKE,
     Dialect,
     UnknownVariable,
@@ -18,16 +20,17 @@ from grandprix_dashboards.sql import (
     percent_encode,
     quote,
     render,
+    selected,
     unsafe_variables,
     variables_in,
 )
 
-SAMPLE = {"season": ["2025"], "event": ["Miami Grand Prix"], "session": ["R"], "driver": ["VER", "NOR"]}
+SAMPLE = {"season": ["2025"], "event": ["6"], "session": ["R"], "driver": ["VER", "NOR"]}
 
 
 def test_interpolate_formats_like_grafana() -> None:
     sql = "where season = ${season:raw} and e = ${event:sqlstring} and d in (${driver:sqlstring}) and s = $season"
-    assert interpolate(sql, SAMPLE) == (
+    assert interpolate(sql, {**SAMPLE, "event": ["Miami Grand Prix"]}) == (
         "where season = 2025 and e = 'Miami Grand Prix' and d in ('VER','NOR') and s = 2025"
     )
     assert interpolate("x = ${event:sqlstring}", {"event": ["Driver's GP"]}) == "x = 'Driver''s GP'"
@@ -76,19 +79,19 @@ def test_no_query_takes_a_variable_where_a_value_could_leave_a_literal() -> None
     assert unsafe_variables("season = ${season:raw} or s = $season or e = ${e} or d in (${d:csv})") == [
         "${season:raw}", "$season", "${e}", "${d:csv}"]
     assert unsafe_variables("s = ${season:percentencode} or s = '${season:percentencode}' or e = ${e:sqlstring}") == [
-        "${season:percentencode}"], "percent-encoded values are safe only inside quotes"
+        "${season:percentencode}", "${e:sqlstring}"], "only quoted percent-encoded values are safe (sqlstring: not on "
+    "Snowflake, which reads \\' inside a literal as a quote)"
     checked = 0
     for name, _, sql in _queries():
-        assert unsafe_variables(sql) == [], f"{name}: use ${{x:sqlstring}} or '${{x:percentencode}}'"
+        assert unsafe_variables(sql) == [], f"{name}: use '${{x:percentencode}}' (sql.key, sql.number, sql.selected)"
         checked += bool(variables_in(sql))
     assert checked > 40
 
 
+# The last two end a Snowflake literal written by Grafana's sqlstring (Snowflake reads `\\'` as an escaped quote and
+# sqlstring leaves backslashes alone): percent-encoded, they cannot (dashboards/README.md, "Variables").
 HOSTILE = ("2023 or 1=1", "2023) or (1=1", "' UNION SELECT secret FROM analytics.keys --",
-           "x'' or ''1''=''1", 'x" or "1"="1', "$$ or 1=1 --")
-# Snowflake (not DuckDB) reads `\\'` inside a literal as a quote, and Grafana's sqlstring leaves backslashes alone:
-# only the percent-encoded season is proof against it there (dashboards/README.md, "Variables").
-BACKSLASH = "x\\' or 1=1 --"
+           "x'' or ''1''=''1", 'x" or "1"="1', "$$ or 1=1 --", "x\\' or 1=1 --", "\\\\' UNION SELECT 1 --")
 
 
 def _shape(sql: str, dialect: Dialect) -> list[TokenType]:
@@ -111,18 +114,37 @@ def _shortest_query_per_variable() -> dict[tuple[str, str], tuple[str, Dialect, 
     return found
 
 
-@pytest.mark.parametrize("hostile", [*HOSTILE, BACKSLASH])
+def test_the_sqlstring_format_is_not_proof_on_snowflake() -> None:
+    """Why the dashboards take no `${x:sqlstring}`: the hostile value ends the literal on Snowflake only."""
+    sql = "select 1 from t where e = ${e:sqlstring}"
+    benign, attacked = (interpolate(sql, {"e": [v]}) for v in ("Miami", "x\\' or 1=1 --"))
+    assert _shape(attacked, DUCKDB) == _shape(benign, DUCKDB)
+    assert _shape(attacked, SNOWFLAKE) != _shape(benign, SNOWFLAKE)
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
 def test_hostile_values_stay_inside_a_literal(hostile: str) -> None:
     """A value from the URL changes no token of a query but the string literal it sits in, tokenised as each
-    warehouse reads SQL."""
+    warehouse reads SQL: for every variable, alone or among other values of a multi-value selection."""
     queries = _shortest_query_per_variable()
     assert {var for var, _ in queries} == {"season", "event", "session", "driver"}
-    for (target, dialect_name), (name, dialect, sql) in sorted(queries.items()):
-        if hostile == BACKSLASH and dialect_name == "snowflake" and target != "season":
-            continue
+    assert {dialect for _, dialect in queries} == {"duckdb", "snowflake"}
+    for (target, _), (name, dialect, sql) in sorted(queries.items()):
         names = variables_in(sql)
         benign = interpolate(sql, {n: (["2025"] if n == target else SAMPLE[n]) for n in names})
-        attacked = interpolate(sql, {n: ([hostile] if n == target else SAMPLE[n]) for n in names})
-        assert _shape(attacked, dialect) == _shape(benign, dialect), f"{name}: ${target}={hostile!r} broke out"
-        changed = [a for a, b in zip(_strings(attacked, dialect), _strings(benign, dialect), strict=True) if a != b]
-        assert changed and all("or" in a or "UNION" in a for a in changed), f"{name}: {changed}"
+        for attack in ([hostile], ["VER", hostile]):
+            attacked = interpolate(sql, {n: (attack if n == target else SAMPLE[n]) for n in names})
+            assert _shape(attacked, dialect) == _shape(benign, dialect), f"{name}: ${target}={attack!r} broke out"
+            changed = [a for a, b in zip(_strings(attacked, dialect), _strings(benign, dialect), strict=True) if a != b]
+            assert changed and all("or" in a or "UNION" in a for a in changed), f"{name}: {changed}"
+
+
+@pytest.mark.parametrize("chosen, expected", [
+    (["VER"], ["VER"]), (["VER", "NOR"], ["NOR", "VER"]), (["{VER}"], ["VER"]),  # Grafana's array of one
+    (["VE"], []), (["VER,NOR"], ["NOR", "VER"]), (["R_V", "max_verstappen"], ["R_V", "max_verstappen"]),
+])
+def test_selected_matches_the_keys_of_a_percent_encoded_selection(chosen: list[str], expected: list[str]) -> None:
+    rows = "select * from (values ('VER'), ('NOR'), ('LEC'), ('R_V'), ('max_verstappen'), ('VERSTAPPEN')) t(driver)"
+    sql = interpolate(f"select driver from ({rows}) where {selected('driver')} order by driver", {"driver": chosen})
+    assert [r[0] for r in duckdb.connect().execute(sql).fetchall()] == sorted(expected)
+    assert all(SAFE_KEY.fullmatch(percent_encode(k)) for k in ("VER", "max_verstappen", "2025-02-R", "campbell-jones"))

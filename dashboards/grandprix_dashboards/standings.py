@@ -8,8 +8,8 @@ which countback separated them.
 
 from __future__ import annotations
 
-from grandprix_dashboards.panels import DashboardSpec, Pos, Variable, lines, table
-from grandprix_dashboards.sql import SEASON
+from grandprix_dashboards.panels import DashboardSpec, Pos, Variable, lines, options, table
+from grandprix_dashboards.sql import SEASON, selected
 from grandprix_dashboards.team_colours import label_sql, teammate_rank_sql
 
 DRIVERS = "analytics.mart_driver_standings"
@@ -25,10 +25,11 @@ def _driver(table: str = "") -> str:
 DRIVER = _driver()
 
 VARIABLES = (
-    Variable("season", "Season", f'select distinct season as "season" from {DRIVERS} order by 1 desc'),
-    # the drivers who scored in the season, in the order of the latest table
+    Variable("season", "Season", f"select distinct {options('season')} from {DRIVERS} order by 1 desc"),
+    # the drivers who scored in the season, in the order of the latest table: keyed by the Ergast driver reference
+    # (`max_verstappen`), shown by code or name
     Variable("driver", "Driver",
-             f'select {DRIVER} as "driver" from {DRIVERS} where season = {SEASON} and points_scored > 0 '
+             f"select {options('driver_id', DRIVER)} from {DRIVERS} where season = {SEASON} and points_scored > 0 "
              f"and round = (select max(round) from {DRIVERS} where season = {SEASON}) "
              f"order by position, cumulative_points desc, {DRIVER}",
              multi=True, include_all=True),
@@ -37,7 +38,7 @@ VARIABLES = (
 
 
 def _driver_filter(table: str = "") -> str:
-    return f"{_driver(table)} in (${{driver:sqlstring}})"
+    return selected(f"{table}.driver_id" if table else "driver_id")
 
 
 # One line per driver, named `VER · Red Bull` after the driver's team in the latest round (coloured by

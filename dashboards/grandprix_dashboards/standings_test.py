@@ -11,7 +11,7 @@ import pytest
 
 from grandprix_dashboards import standings
 from grandprix_dashboards.panels import DashboardSpec, PanelSpec
-from grandprix_dashboards.query import Warehouse, run_panel, variable_options
+from grandprix_dashboards.query import Warehouse, run_panel, variable_choices, variable_options
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,10 @@ def test_the_constructors_table_shows_the_best_placed_car_counting_before_1979(
 
 def test_lines_are_drawn_for_seasons_before_driver_codes(wh: Warehouse, spec: DashboardSpec) -> None:
     values = _values(wh, spec, 1964)
-    assert values["driver"][:3] == ["John Surtees", "Graham Hill", "Jim Clark"], "scorers, best position first"
+    scorers = variable_choices(wh, spec, spec.variables[1], values)
+    assert [(o.value, o.text) for o in scorers[:3]] == [
+        ("surtees", "John Surtees"), ("hill", "Graham Hill"), ("clark", "Jim Clark")], "scorers, best position first"
+    assert values["driver"] == [o.value for o in scorers], "keyed by the Ergast reference, shown by name"
     points = run_panel(wh, spec, _panel(spec, "Drivers' championship: cumulative points"), values)
     final = {d: p for r, d, p in points.rows if r == 10}
     assert final["John Surtees · Ferrari"] == 40 and final["Graham Hill · BRM"] == 39

@@ -119,7 +119,7 @@ def page_html(dash: RenderedDashboard, warehouse_name: str, plotly_js: str) -> s
         boxes.append(f'<section class="panel" style="{style}" title="{tip}" data-kind="{panel.spec.kind.value}">'
                      f'<h2>{title}</h2><div class="body">{body}</div></section>')
     variables = "".join(
-        f"<span><b>{html.escape(v.label)}</b>{html.escape(_value_label(dash.values.get(v.name, []), v.include_all))}"
+        f"<span><b>{html.escape(v.label)}</b>{html.escape(_value_label(dash.texts.get(v.name, []), v.include_all))}"
         "</span>"
         for v in spec.variables
     )

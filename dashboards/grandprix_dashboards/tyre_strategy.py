@@ -15,7 +15,8 @@ from grandprix_dashboards.panels import (
     table,
 )
 from grandprix_dashboards.race_progress import BANDED, FLAG_BANDS, TRACK_STATUS_LABEL, with_flag_bands
-from grandprix_dashboards.race_session import DRIVER_FILTER, DRIVERS, SESSION_KEY, variables
+from grandprix_dashboards.race_session import DRIVERS, SESSION_KEY, variables
+from grandprix_dashboards.sql import selected
 
 TRACK_ROW = "SC / VSC / red flag"
 STINT_LABEL = compound_colours.label_sql("stints.stint", "stints.compound", "stints.season", "stints.is_fresh_tyre")
@@ -54,7 +55,7 @@ STRATEGY = f"""
              stints.laps as "laps"
       from analytics.fct_stints as stints
       inner join placed on stints.driver_number = placed.driver_number
-      where stints.session_key in {SESSION_KEY} and placed.{DRIVER_FILTER}
+      where stints.session_key in {SESSION_KEY} and {selected("placed.driver")}
     )
     select "driver", "stint", "laps" from segments
     order by kind, seq, place
@@ -64,7 +65,7 @@ TYRE_AGE = with_flag_bands(f"""
       select laps.lap_number as "lap", placed.label as "driver", laps.tyre_life as "tyre_age"
       from analytics.fct_laps as laps
       inner join placed on laps.driver_number = placed.driver_number
-      where laps.session_key in {SESSION_KEY} and placed.{DRIVER_FILTER} and laps.tyre_life is not null
+      where laps.session_key in {SESSION_KEY} and {selected("placed.driver")} and laps.tyre_life is not null
     """, "tyre_age", ctes=DRIVERS)
 
 STINTS = f"""
@@ -80,7 +81,7 @@ STINTS = f"""
            round(stints.degradation_s_per_lap, 3) as "Degradation s/lap"
     from analytics.fct_stints as stints
     inner join placed on stints.driver_number = placed.driver_number
-    where stints.session_key in {SESSION_KEY} and placed.{DRIVER_FILTER}
+    where stints.session_key in {SESSION_KEY} and {selected("placed.driver")}
     order by placed.place, stints.stint
 """
 

@@ -12,11 +12,10 @@ from grandprix_dashboards.panels import (
     session_variables,
     table,
 )
-from grandprix_dashboards.sql import SESSION_FILTER
+from grandprix_dashboards.sql import DRIVER_FILTER, SESSION_FILTER, key
 
 LAPS = "analytics.mart_lap_weather"
 SESSIONS = "analytics.mart_session_pace_weather"
-DRIVER_FILTER = "driver in (${driver:sqlstring})"
 # Only laps with a weather sample: sessions without weather data are not offered.
 WEATHER_LAPS = f"(select * from {LAPS} where track_temp_c is not null) as weather_laps"
 
@@ -50,7 +49,7 @@ PACE_VS_TRACK = f"""
     select avg_track_temp_c as "avg_track_temp_c", median_lap_time_ms as "median_lap_ms",
            cast(season as varchar) || ' ' || event_name as "event"
     from {SESSIONS}
-    where session = ${{session:sqlstring}} and avg_track_temp_c is not null and median_lap_time_ms is not null
+    where session = {key("session")} and avg_track_temp_c is not null and median_lap_time_ms is not null
     order by season, round
 """
 
