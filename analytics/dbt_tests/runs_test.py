@@ -287,6 +287,7 @@ def test_the_standings_recompute_only_the_season_of_a_new_run(landed: Landed, fu
                     for m in standings}
 
     nothing = run_dbt(RUN, warehouse_path=path, artifacts_dir=artifacts)
+    assert nothing.invocation_id is not None
     assert seasons_written(nothing.invocation_id) == {m: set() for m in standings}
 
     tables = _current_tables(landed.landing.s3, landed.landing.settings.bucket, _session_manifest(landed.landing,
@@ -297,6 +298,7 @@ def test_the_standings_recompute_only_the_season_of_a_new_run(landed: Landed, fu
     _load(landed.landing, keys, stamps, monkeypatch, path)
     build = run_dbt(RUN, warehouse_path=path, artifacts_dir=artifacts)
 
+    assert build.invocation_id is not None
     assert seasons_written(build.invocation_id) == {m: {2023} for m in standings}
     with duckdb.connect(str(path), read_only=True) as con:
         con.execute(f"attach '{full_rebuild}' as full_rebuild (read_only)")
