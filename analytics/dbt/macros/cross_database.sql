@@ -99,3 +99,8 @@
     coalesce(cast({{ column }} as {{ dbt.type_string() }}), ''){{ " || '|' || " if not loop.last }}
     {%- endfor -%}
 {%- endmacro %}
+
+{#- A hash over rows (their `columns`, in `order_by` order) of a group: a version of what they hold. -#}
+{% macro rows_version(columns, order_by) -%}
+    {{ dbt.hash(dbt.listagg(row_text(columns), "','", 'order by ' ~ order_by)) }}
+{%- endmacro %}

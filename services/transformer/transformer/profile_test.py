@@ -33,10 +33,13 @@ def _prod_target() -> dict[str, str]:
     return dict(profile["grandprix_insights"]["outputs"]["prod"])
 
 
-def test_the_prod_target_reads_the_transformer_environment_without_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_prod_target_reads_the_transformer_environment_without_defaults(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     for name, value in STACK_ENV.items():
         monkeypatch.setenv(name, value)
-    env = dbt_environment(Settings(), Path("/tmp/dbt/snowflake-key.p8"))
+    key = tmp_path / "snowflake-key.p8"
+    env = dbt_environment(Settings(), key)
     read = {m.group(1): m.group(2) for value in _prod_target().values() for m in ENV_VAR.finditer(str(value))}
     assert set(read) == set(env), "the profile reads exactly the variables the transformer sets"
     assert all(default is None for default in read.values()), "no default names a wrong GPI_<STAGE>_ object"
@@ -44,7 +47,7 @@ def test_the_prod_target_reads_the_transformer_environment_without_defaults(monk
     assert (rendered["account"], rendered["user"]) == ("ACME-GPI", "GPI_DEV_DBT_SVC")
     assert (rendered["role"], rendered["warehouse"], rendered["database"]) == (
         "GPI_DEV_TRANSFORMER", "GPI_DEV_TRANSFORM_WH", "GPI_DEV")
-    assert rendered["private_key_path"] == "/tmp/dbt/snowflake-key.p8"
+    assert rendered["private_key_path"] == str(key)
 
 
 def test_a_missing_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,8 +23,7 @@ sessions as (
 
 regulations as (
 
-    select season, {{ dbt.hash(dbt.listagg(row_text(regulation_columns), "','", 'order by championship')) }}
-        as regulations_version
+    select season, {{ rows_version(regulation_columns, 'championship') }} as regulations_version
     from {{ ref('championship_regulations') }}
     group by season
 
@@ -42,9 +41,9 @@ scales_used as (
 
 scales as (
 
-    select scales_used.season, {{ dbt.hash(dbt.listagg(row_text(['scales.scale', 'scales.position', 'scales.points']),
-                                                       "','", 'order by scales.scale, scales.position')) }}
-        as scales_version
+    select scales_used.season,
+        {{ rows_version(['scales.scale', 'scales.position', 'scales.points'], 'scales.scale, scales.position') }}
+            as scales_version
     from scales_used
     inner join {{ ref('championship_points_scales') }} as scales on scales_used.scale = scales.scale
     group by scales_used.season
@@ -53,8 +52,7 @@ scales as (
 
 round_rules as (
 
-    select season, {{ dbt.hash(dbt.listagg(row_text(round_rule_columns), "','", 'order by round, championship')) }}
-        as round_rules_version
+    select season, {{ rows_version(round_rule_columns, 'round, championship') }} as round_rules_version
     from {{ ref('championship_round_rules') }}
     group by season
 
@@ -62,8 +60,7 @@ round_rules as (
 
 adjustments as (
 
-    select season, {{ dbt.hash(dbt.listagg(row_text(adjustment_columns), "','",
-                                           'order by championship, competitor_id, from_round')) }}
+    select season, {{ rows_version(adjustment_columns, 'championship, competitor_id, from_round') }}
         as adjustments_version
     from {{ ref('championship_adjustments') }}
     group by season
