@@ -34,8 +34,8 @@ class ScheduleError(ValueError):
     """The FastF1 schedule could not be read or normalised; the message names the event and field."""
 
 
-def load_schedule(season: int, settings: Settings) -> list[ScheduleRow]:
-    """All sessions of `season` (testing excluded), ordered by round then start, from FastF1."""
+def event_schedule(season: int, settings: Settings) -> Any:
+    """FastF1's event schedule of `season` (testing excluded); :class:`ScheduleError` if it has none."""
     import fastf1
 
     configure_fastf1(settings)
@@ -45,7 +45,12 @@ def load_schedule(season: int, settings: Settings) -> list[ScheduleRow]:
         raise ScheduleError(f"cannot load the FastF1 event schedule of season {season}: {exc}") from exc
     if frame is None or len(frame) == 0:
         raise ScheduleError(f"FastF1 has no events for season {season}")
-    return schedule_rows(season, frame.to_dict("records"))
+    return frame
+
+
+def load_schedule(season: int, settings: Settings) -> list[ScheduleRow]:
+    """All sessions of `season` (testing excluded), ordered by round then start, from FastF1."""
+    return schedule_rows(season, event_schedule(season, settings).to_dict("records"))
 
 
 def schedule_rows(season: int, events: list[dict[str, Any]]) -> list[ScheduleRow]:

@@ -34,7 +34,7 @@ from f1common.fastf1_setup import configure_fastf1
 from f1common.layout import data_key, manifest_key, new_run_id, parse_data_key
 from f1common.manifest import Manifest, ManifestFile, MissingDataset
 from f1common.names import SERVICE_INGESTION
-from f1common.schedule import ScheduleError, schedule_rows
+from f1common.schedule import ScheduleError, event_schedule, schedule_rows
 from f1common.sessions import SessionId
 from f1common.settings import Settings
 from ingestion.landing import list_keys, manifest_exists, publish_files, put_manifest, put_table, report_orphans
@@ -53,16 +53,10 @@ def fastf1_version() -> str:
 
 def load_event_schedule(season: int, settings: Settings) -> Any:
     """FastF1's event schedule of the season (testing excluded); :class:`BadRequest` naming `season` if none."""
-    import fastf1
-
-    configure_fastf1(settings)
     try:
-        events = fastf1.get_event_schedule(season, include_testing=False)
-    except Exception as exc:  # FastF1 raises plain Exceptions/ValueErrors for unknown or uncached seasons
-        raise BadRequest(f"invalid ingestion request: season: no FastF1 event schedule for {season}: {exc}") from None
-    if events is None or len(events) == 0:
-        raise BadRequest(f"invalid ingestion request: season: FastF1 has no events for season {season}")
-    return events
+        return event_schedule(season, settings)
+    except ScheduleError as exc:
+        raise BadRequest(f"invalid ingestion request: season: {exc}") from None
 
 
 def load_fastf1_session(session_id: SessionId, settings: Settings, events: Any = None) -> Any:
