@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -74,12 +76,36 @@ def clients(settings: Settings) -> Iterator[Clients]:
     clear_client_cache()
 
 
-def make_clients() -> Clients:
+def make_clients(writes: threading.Lock | None = None) -> Clients:
+    """Clients of the moto backend; with `writes`, DynamoDB writes hold that lock (:class:`AtomicWrites`)."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
     return Clients(
-        dynamodb=boto3.client("dynamodb", region_name=REGION),
+        dynamodb=dynamodb if writes is None else AtomicWrites(dynamodb, writes),
         scheduler=boto3.client("scheduler", region_name=REGION),
         sqs=boto3.client("sqs", region_name=REGION),
     )
+
+
+class AtomicWrites:
+    """A DynamoDB client whose writes are atomic against those of every client sharing its lock, as DynamoDB's
+    conditional writes are: moto's in-process backend checks a condition and writes in two steps, so two
+    threads could both pass one condition, which real DynamoDB never lets happen."""
+
+    WRITES = frozenset({"put_item", "update_item", "delete_item", "transact_write_items"})
+
+    def __init__(self, client: Any, lock: threading.Lock) -> None:
+        self._client, self._lock = client, lock
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        if name not in self.WRITES:
+            return method
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return method(*args, **kwargs)
+
+        return locked
 
 
 @pytest.fixture

@@ -7,11 +7,12 @@ import pytest
 from f1common.datasets import ScheduleRow
 from f1common.events import CalendarStatus, IngestionRequest
 from f1common.race_calendar import RaceCalendar
+from f1common.sessions import SessionType
 from f1common.settings import Settings
 from scheduler.actions import Clients
 from scheduler.conftest import make_clients, utc
 from scheduler.planning import SchedulingPolicy, SchedulingReport, backoff, claim, plan_retry, run_scheduling
-from scheduler.schedules import ScheduleTarget, list_schedule_names, parse_at_expression
+from scheduler.schedules import ScheduleTarget, create_ingestion_schedule, list_schedule_names, parse_at_expression
 from scheduler.sync import sync_season
 
 RACE_END = utc(2025, 3, 16, 6, 0)  # 2025 Australian GP: start 04:00 UTC + 2 h
@@ -85,11 +86,12 @@ def test_two_concurrent_invocations_create_one_schedule_per_session(
 ) -> None:
     now = utc(2025, 3, 23, 12, 0)  # the 5 sessions of round 2 are due (round 1 is left to backfill)
     barrier = threading.Barrier(2)
+    writes = threading.Lock()  # DynamoDB's conditional writes are atomic; moto's are not across threads
     reports: list[SchedulingReport] = []
     errors: list[BaseException] = []
 
     def invoke() -> None:
-        own = make_clients()  # each "Lambda" has its own clients
+        own = make_clients(writes)  # each "Lambda" has its own clients
         try:
             barrier.wait()
             reports.append(
@@ -104,8 +106,7 @@ def test_two_concurrent_invocations_create_one_schedule_per_session(
     for thread in threads:
         thread.join()
     assert not errors and len(reports) == 2
-    # moto's conditional writes are not atomic across threads (real DynamoDB's are), so this also
-    # exercises the second guard: the deterministic schedule name (ConflictException = already there)
+    # the claims decide: one invocation wins each session's conditional write and creates its schedule
     expected = {f"ingest-2025-02-{code}-a1" for code in ("FP1", "SQ", "S", "Q", "R")}
     assert set(list_schedule_names(clients.scheduler, target.group)) == expected
     created = [name for r in reports for name in r.scheduled]
@@ -115,6 +116,15 @@ def test_two_concurrent_invocations_create_one_schedule_per_session(
         assert sorted(handled) == sorted(n.removeprefix("ingest-").removesuffix("-a1") for n in expected)
     items = RaceCalendar(clients.dynamodb, settings.table).scan(season=2025).by_key()
     assert {items[f"2025-02-{c}"].schedule_name for c in ("FP1", "SQ", "S", "Q", "R")} == expected
+
+
+def test_the_schedule_name_is_the_second_guard(clients: Clients, target: ScheduleTarget) -> None:
+    """Were two invocations to pass one claim, the attempt's deterministic name lets only one schedule exist."""
+    request = IngestionRequest(season=2025, round=2, session=SessionType.RACE, attempt=1)
+    when = utc(2025, 3, 23, 9, 0)
+    assert create_ingestion_schedule(clients.scheduler, target, request, when) is True
+    assert create_ingestion_schedule(clients.scheduler, target, request, when) is False
+    assert list_schedule_names(clients.scheduler, target.group) == ["ingest-2025-02-R-a1"]
 
 
 def test_a_stale_invocation_loses_the_claim_and_creates_nothing(
