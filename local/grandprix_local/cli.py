@@ -29,7 +29,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--data-dir", type=Path, help="the shared F1 data directory (default: ../shared/f1data)")
     run.add_argument("--fresh", action="store_true", help="forget the previous runs' state first")
-    run.add_argument("--no-history", action="store_true", help="skip the Ergast history backfill")
     run.add_argument("--no-dashboards", action="store_true", help="skip the dashboards and their preview")
     run.add_argument(
         "--concurrency", type=int, help="ingestions run at once by the local dispatcher (default: the number of cores)"
@@ -76,7 +75,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             sessions=[SessionId.parse(k) for k in args.sessions] if args.sessions else None,
             data_dir=args.data_dir,
             fresh=args.fresh,
-            history=not args.no_history,
             dashboards=not args.no_dashboards,
             concurrency=args.concurrency,
         )

@@ -23,7 +23,6 @@ class RunOptions:
     sessions: Sequence[SessionId] | None = None
     data_dir: Path | None = None
     fresh: bool = False
-    history: bool = True
     dbt: bool = True
     dashboards: bool = True
     concurrency: int | None = None  # ingestions at once in the replay (default: the number of cores)
@@ -136,13 +135,13 @@ def _run(options: RunOptions, progress: Progress) -> RunSummary:
                 totals.quarantined,
             )
             summary.replay = replay
-        if options.history:
-            with timer.stage("history: Ergast backfill"):
-                landed = pipeline.land_history([])
-                for name, rows in landed.items():
-                    progress(f"    {name}: {rows}")
-                report = pipeline.drain_loader(summary.replay)
-                progress(f"    loader: {report.counts}, {report.rows_loaded} rows")
+        # always: the facts take drivers' and teams' identities from it; an unchanged dump lands nothing
+        with timer.stage("history: Ergast backfill"):
+            landed = pipeline.land_history([])
+            for name, rows in landed.items():
+                progress(f"    {name}: {rows}")
+            report = pipeline.drain_loader(summary.replay)
+            progress(f"    loader: {report.counts}, {report.rows_loaded} rows")
         with timer.stage("calendar export to the warehouse"):
             items = pipeline.calendar()
             summary.calendar = _count_statuses(items)
