@@ -80,7 +80,9 @@ def test_render_setup_sql_is_complete() -> None:
     script = render_setup_sql(database="GPI_PROD", bucket="gpi-prod-landing",
                               storage_aws_role_arn="arn:aws:iam::123456789012:role/snowflake-landing")
     assert script.count("CREATE PIPE IF NOT EXISTS") == len(DATASETS) + 1  # + the manifests pipe
-    assert script.count("CREATE TABLE IF NOT EXISTS GPI_PROD.STAGING.") == len(DATASETS) + 4
+    # + the bookkeeping tables: load_history, load_quarantine, load_pending, load_manifests, load_claims
+    assert script.count("CREATE TABLE IF NOT EXISTS GPI_PROD.STAGING.") == len(DATASETS) + 5
+    assert "CREATE TABLE IF NOT EXISTS GPI_PROD.STAGING.LOAD_CLAIMS" in script
     for needle in ("CREATE STORAGE INTEGRATION IF NOT EXISTS GPI_LANDING_S3", "CREATE FILE FORMAT IF NOT EXISTS",
                    "CREATE STAGE IF NOT EXISTS GPI_PROD.STAGING.GPI_LANDING_STAGE", "AUTO_INGEST = TRUE"):
         assert needle in script

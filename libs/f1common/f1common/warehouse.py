@@ -32,7 +32,7 @@ LOAD_QUARANTINE = "load_quarantine"
 LOAD_PENDING = "load_pending"
 RACE_CALENDAR = "race_calendar"
 LOAD_MANIFESTS = "load_manifests"
-LOAD_CLAIMS = "load_claims"  # DuckDB only: the one key a file's load and its quarantine both claim
+LOAD_CLAIMS = "load_claims"  # the one key a file's load and its quarantine both claim
 
 LOAD_TIME = "_load_time"
 FILE_NAME = "_file_name"
@@ -169,7 +169,8 @@ _JSON_TYPES: Mapping[Dialect, str] = {"duckdb": "JSON", "snowflake": "VARIANT"}
 
 
 def bookkeeping_columns(dialect: Dialect) -> dict[str, list[StagingColumn]]:
-    """Columns of ``load_history``, ``load_quarantine``, ``load_pending`` and ``load_manifests`` (timestamps UTC)."""
+    """Columns of ``load_history``, ``load_quarantine``, ``load_pending``, ``load_manifests`` and ``load_claims``
+    (timestamps UTC)."""
     s = column_type(ColumnType.STRING, dialect)
     ts = column_type(ColumnType.TIMESTAMP, dialect)
     i = column_type(ColumnType.INT, dialect)
@@ -209,36 +210,32 @@ def bookkeeping_columns(dialect: Dialect) -> dict[str, list[StagingColumn]]:
             StagingColumn("manifest_key", s, False),
             StagingColumn("loaded_at", ts, False),
         ],
+        # The file, the outcome its claim chose ('LOADED', 'QUARANTINED'), when.
+        LOAD_CLAIMS: [
+            StagingColumn("file_name", s, False),
+            StagingColumn("state", s, False),
+            StagingColumn("claimed_at", ts, False),
+        ],
     }
-
-
-def claims_columns(dialect: Dialect) -> list[StagingColumn]:
-    """Columns of ``load_claims`` (DuckDB): the file, the outcome its claim chose ('LOADED', 'QUARANTINED'), when."""
-    return [
-        StagingColumn("file_name", column_type(ColumnType.STRING, dialect), False),
-        StagingColumn("state", column_type(ColumnType.STRING, dialect), False),
-        StagingColumn("claimed_at", column_type(ColumnType.TIMESTAMP, dialect), False),
-    ]
 
 
 def bookkeeping_sql(dialect: Dialect, schema: str | None = None) -> list[str]:
     schema = schema or schema_name(dialect)
-    # DuckDB enforces the keys: a file's claim (load_claims) by the transaction that loads or quarantines it, and
-    # its load_history or load_quarantine row. Snowflake does not enforce them (its loader claims with conditional
-    # inserts): load_quarantine has none there, and there is no load_claims.
+    # A file's claim (load_claims) by the transaction that loads or quarantines it, then its load_history or
+    # load_quarantine row. DuckDB enforces the keys. Snowflake does not (its loader claims with one MERGE into
+    # load_claims, which Snowflake runs one at a time per table): load_quarantine has none there.
     quarantine_key = "PRIMARY KEY (file_name)" if dialect == "duckdb" else ""
     keys = {
         LOAD_HISTORY: "PRIMARY KEY (file_name)",
         LOAD_QUARANTINE: quarantine_key,
         LOAD_PENDING: "PRIMARY KEY (file_name)",
         LOAD_MANIFESTS: "PRIMARY KEY (run_id)",
+        LOAD_CLAIMS: "PRIMARY KEY (file_name)",
     }
     statements = [
         create_table_sql(schema, name if dialect == "duckdb" else name.upper(), cols, keys[name])
         for name, cols in bookkeeping_columns(dialect).items()
     ]
-    if dialect == "duckdb":
-        statements.append(create_table_sql(schema, LOAD_CLAIMS, claims_columns(dialect), "PRIMARY KEY (file_name)"))
     return statements
 
 

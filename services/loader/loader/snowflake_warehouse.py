@@ -10,10 +10,17 @@ COPY (the pipes' transformation, reading the metadata from the file and ``CURREN
 content is deterministic, so Snowflake's own COPY load metadata also skips a file staged twice (e.g. two
 Lambdas racing on duplicate notifications).
 
-Check-and-claim per file: Snowflake enforces no keys, so the ``load_history`` row (after the COPY) and the
-``load_quarantine`` row are conditional inserts (``WHERE NOT EXISTS`` the file in either table) in the
-file's transaction; when the file was processed meanwhile nothing is written and
-:class:`loader.loading.AlreadyProcessed` is raised. Column names are checked and quoted
+Check-and-claim per file, one key (``file_name`` in ``load_claims``) whichever outcome: a MERGE first gives the
+file a claim row, 'OPEN' (none for a file loaded or quarantined before ``load_claims`` existed); the transaction
+that loads the file and the one that quarantines it then both begin with one UPDATE of that row from 'OPEN' to
+their outcome. Snowflake enforces no keys, but it runs UPDATE (and MERGE) statements on one table one at a time,
+each holding the table's lock until its transaction ends, so of two concurrent claims exactly one updates the
+row; the other updates nothing, rolls back and raises :class:`loader.loading.AlreadyProcessed`. A transaction
+that fails or dies leaves the row 'OPEN' for the retry. A conditional ``INSERT ... WHERE NOT EXISTS`` (the
+former claim) would not do: INSERTs take no such lock, and two could both pass. The claim is fenced by being the
+transaction's first write: it commits with the file's rows and ``load_history`` row or not at all, so a loader
+whose transaction ended (killed, timed out, beaten) holds nothing that could still commit the file.
+Column names are checked and quoted
 (:func:`f1common.warehouse.quote_identifier`). A failed ROLLBACK never hides the error that caused it.
 """
 
@@ -36,6 +43,7 @@ from f1common.observability import child_logger
 from f1common.settings import Settings
 from f1common.warehouse import (
     FILE_NAME,
+    LOAD_CLAIMS,
     LOAD_HISTORY,
     LOAD_MANIFESTS,
     LOAD_PENDING,
@@ -113,15 +121,32 @@ class SnowflakeWarehouse:
         except Exception as exc:
             logger.warning("rollback failed", extra={"error": str(exc)[:200]})
 
-    def _unprocessed(self) -> str:
-        """The condition of a claim: the file (the first and second parameter) is neither loaded nor quarantined."""
-        return (f"NOT EXISTS (SELECT 1 FROM {self.fq}.{LOAD_HISTORY} WHERE file_name = %s) "
-                f"AND NOT EXISTS (SELECT 1 FROM {self.fq}.{LOAD_QUARANTINE} WHERE file_name = %s)")
+    def _open_claim(self, key: str) -> None:
+        """Before the file's transaction: makes sure the file has a claim row, 'OPEN' while no transaction has
+        committed an outcome for it. One MERGE (Snowflake runs MERGEs on a table one at a time), so two deliveries
+        never make two rows; none for a file loaded or quarantined before ``load_claims`` existed."""
+        self._execute(
+            f"MERGE INTO {self.fq}.{LOAD_CLAIMS.upper()} AS t USING (SELECT %s AS file_name "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {self.fq}.{LOAD_HISTORY} WHERE file_name = %s) "
+            f"AND NOT EXISTS (SELECT 1 FROM {self.fq}.{LOAD_QUARANTINE} WHERE file_name = %s)) AS s "
+            "ON t.file_name = s.file_name "
+            "WHEN NOT MATCHED THEN INSERT (file_name, state, claimed_at) "
+            "VALUES (s.file_name, 'OPEN', CURRENT_TIMESTAMP())",
+            (key, key, key),
+        )
 
-    def _claimed(self, result: list[tuple[Any, ...]], key: str) -> None:
-        """After a conditional insert (``number of rows inserted``): raises AlreadyProcessed when it wrote nothing."""
-        if not result or not int(result[0][0] or 0):
-            raise AlreadyProcessed(key, self.file_state(key) or "PROCESSED")
+    def _claim(self, key: str, outcome: str) -> None:
+        """The first statement of the file's transaction: claims the file for `outcome` ('LOADED', 'QUARANTINED') by
+        moving its claim row from 'OPEN'. Snowflake runs UPDATEs on a table one at a time, so of two concurrent
+        claims one updates the row and the other, after the first commits, finds it no longer open and updates
+        nothing: AlreadyProcessed (the caller rolls back). A rolled-back or crashed transaction leaves it open."""
+        result = self._execute(
+            f"UPDATE {self.fq}.{LOAD_CLAIMS.upper()} SET state = %s, claimed_at = CURRENT_TIMESTAMP() "
+            "WHERE file_name = %s AND state = 'OPEN'",
+            (outcome, key),
+        )
+        if not result or not int(result[0][0] or 0):  # the UPDATE's `number of rows updated`
+            raise AlreadyProcessed(key, self.file_state(key) or "CLAIMED")
 
     def ensure_schema(self) -> None:
         for statement in all_ddl("snowflake", self.fq):
@@ -173,19 +198,21 @@ class SnowflakeWarehouse:
         source = self._stage_file(landed, key, run_id)
         copy = staged_copy_statement(spec, database=self.database, schema=self.schema, source=source,
                                      extra=new_columns)
+        self._open_claim(key)
         self._execute("BEGIN")
         try:
+            self._claim(key, "LOADED")
             result = self._execute(copy)
             status, loaded = (str(result[0][1]), int(result[0][3] or 0)) if result else ("NO_FILE", 0)
             if status == "LOADED" and loaded != landed.num_rows:
                 raise FileRejected(f"COPY loaded {loaded} of {landed.num_rows} rows")
             if status not in ("LOADED", "LOAD_SKIPPED"):
                 raise FileRejected(f"COPY of {source} returned {status}: {str(result)[:200]}")
-            self._claimed(self._execute(
+            self._execute(
                 f"INSERT INTO {self.fq}.{LOAD_HISTORY} (file_name, run_id, dataset, {rows_column('snowflake')}, "
-                f"loaded_at, status) SELECT %s, %s, %s, %s, CURRENT_TIMESTAMP(), 'LOADED' WHERE {self._unprocessed()}",
-                (key, run_id, spec.name, landed.num_rows, key, key),
-            ), key)
+                "loaded_at, status) VALUES (%s, %s, %s, %s, CURRENT_TIMESTAMP(), 'LOADED')",
+                (key, run_id, spec.name, landed.num_rows),
+            )
             self._execute(f"DELETE FROM {self.fq}.{LOAD_PENDING} WHERE file_name = %s", (key,))
             self._execute("COMMIT")
         except (FileRejected, AlreadyProcessed):
@@ -200,13 +227,15 @@ class SnowflakeWarehouse:
         return loaded if status == "LOADED" else 0
 
     def quarantine(self, key: str, *, run_id: str | None, dataset: str | None, error: str) -> None:
+        self._open_claim(key)
         self._execute("BEGIN")
         try:
-            self._claimed(self._execute(
+            self._claim(key, "QUARANTINED")
+            self._execute(
                 f"INSERT INTO {self.fq}.{LOAD_QUARANTINE} (file_name, run_id, dataset, error, quarantined_at) "
-                f"SELECT %s, %s, %s, %s, CURRENT_TIMESTAMP() WHERE {self._unprocessed()}",
-                (key, run_id, dataset, error, key, key),
-            ), key)
+                "VALUES (%s, %s, %s, %s, CURRENT_TIMESTAMP())",
+                (key, run_id, dataset, error),
+            )
             self._execute(f"DELETE FROM {self.fq}.{LOAD_PENDING} WHERE file_name = %s", (key,))
             self._execute("COMMIT")
         except BaseException:
