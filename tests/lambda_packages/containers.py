@@ -16,8 +16,8 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
 
 from lambda_packages.runtime_api import RuntimeApi
 
@@ -171,11 +171,48 @@ class Function:
     command: tuple[str, ...] = ()  # the image's CMD (the handler) or, for zips, the runtime's bootstrap
     mounts: tuple[tuple[Path, str], ...] = ()  # (host path, container path), read-only
     workdir: str | None = None
+    # (host path, container path), writable: what Lambda mounts from EFS (at /mnt/...), e.g. the transformer's
+    # DuckDB warehouse file's directory; the host path must be writable by the function's user.
+    volumes: tuple[tuple[Path, str], ...] = ()
+
+
+LAMBDA_USER = "993:990"  # not root, and with no home: Lambda runs functions as a user of its own
+
+
+@dataclass(frozen=True)
+class Container:
+    """A running function: invoke it through its Runtime API, and look at what it wrote and logged."""
+
+    docker: Docker
+    id: str
+    api: RuntimeApi
+    mountpoints: frozenset[str] = frozenset()  # what Docker creates for the mounts before the file system is read-only
+
+    def invoke(self, event: Any, *, wait_seconds: float | None = None) -> Any:
+        return self.api.invoke(event, wait_seconds=wait_seconds)
+
+    def files(self, root: str) -> list[str]:
+        """Every file under `root` in the container (its /tmp: the tmpfs of Lambda's ephemeral storage)."""
+        listing = self.docker.run(
+            "exec", f"--user={LAMBDA_USER}", self.id, "python3", "-c",
+            "import os, sys\nfor d, _, fs in os.walk(sys.argv[1]):\n    for f in fs: print(os.path.join(d, f))",
+            root,
+        )
+        return sorted(listing.splitlines())
+
+    def changed(self) -> list[str]:
+        """`docker diff` less the mount points: what the function changed in its own file system (nothing can
+        change there: it is read-only)."""
+        return [line for line in self.docker.run("diff", self.id).splitlines()
+                if line.split(" ", 1)[-1] not in self.mountpoints]
+
+    def logs(self) -> str:
+        return self.docker.logs(self.id)
 
 
 @contextmanager
-def running(docker: Docker, function: Function, region: str) -> Iterator[RuntimeApi]:
-    """Starts the function's container against a local Runtime API; yields it for `invoke`.
+def running(docker: Docker, function: Function, region: str) -> Iterator[Container]:
+    """Starts the function's container against a local Runtime API; yields it (`invoke`, `files`, `changed`).
 
     As in Lambda: a read-only root file system with a writable /tmp of the ephemeral-storage size, the memory
     limit, a non-root user, the standard runtime environment variables; the container sees the host's 127.0.0.1.
@@ -196,16 +233,20 @@ def running(docker: Docker, function: Function, region: str) -> Iterator[Runtime
         }
         args = ["run", "--detach", "--network=host", "--read-only",
                 f"--tmpfs=/tmp:rw,exec,size={function.ephemeral_storage_mb}m", f"--memory={function.memory_mb}m",
-                "--user=993:990", "--label=gpi-lambda-test=1"]
+                f"--user={LAMBDA_USER}", "--label=gpi-lambda-test=1"]
         for key, value in env.items():
             args.append(f"--env={key}={value}")
         for host, target in function.mounts:
             args.append(f"--volume={host}:{target}:ro")
+        for host, target in function.volumes:
+            args.append(f"--volume={host}:{target}:rw")
         if function.workdir:
             args.append(f"--workdir={function.workdir}")
         container = docker.run(*args, function.image, *function.command).strip()
         try:
-            yield api
+            targets = [PurePosixPath(t) for _, t in (*function.mounts, *function.volumes)]
+            mountpoints = frozenset(str(p) for t in targets for p in (t, *t.parents) if str(p) != "/")
+            yield Container(docker, container, api, mountpoints)
         except BaseException:
             print(f"--- logs of {function.name} ---\n{docker.logs(container)[-8000:]}")
             raise

@@ -1,16 +1,17 @@
 """Each service's Pants package runs as Lambda runs it, against the embedded stack, on real data.
 
-One image is built the way the AWS stack builds every image package (build-support/lambda.Dockerfile, the same
-build context: the package zip) on a local stand-in for its base: the loader's, the smallest. The other image
-packages run on that same base with their zip unpacked read-only as /var/task and the image's entrypoint
-(`python3 -m awslambdaric` from the package), which is what their images hold less the compiled bytecode:
-building each ~500 MiB image costs minutes on a fresh 2-core machine and proves nothing the first build does
-not. Zip packages run on the plain Debian CPython 3.11 with only the runtime interface client beside them, as
-AWS's managed python3.11 runtime does. Each container starts with its real entrypoint against a local Lambda
-Runtime API and reaches moto (and, for the loader, fakesnow's Snowflake server) on 127.0.0.1 through host
-networking. The invocations chain like the cloud's: the scheduler's schedule event creates the ingestion
-schedule, whose input the ingestion function gets; the S3 notifications of the landed files reach the loader as
-one SQS batch.
+Every image package is built the way the AWS stack builds it (gpi_infra.components.service_code: the
+build-support/lambda.Dockerfile, the package's directory as the build context) on a local stand-in for its base;
+all four share that base image, and Docker's layer cache keeps each image between runs until its package
+changes. Zip packages run on the plain Debian CPython 3.11 with only the runtime interface client beside them,
+as AWS's managed python3.11 runtime does. Each container starts with its real entrypoint against a local Lambda
+Runtime API, as Lambda runs it: a read-only root file system (so /var/task and the user's home too), a tmpfs at
+/tmp of the function's ephemeral storage, its memory, a user of its own; it reaches moto (and, for the loader,
+fakesnow's Snowflake server) on 127.0.0.1 through host networking. The invocations chain like the cloud's: the
+scheduler's schedule event creates the ingestion schedule, whose input the ingestion function gets; the S3
+notifications of the landed files reach the loader as one SQS batch; the manifests' events (the stack's
+EventBridge rule) reach the transformer as an SQS batch, whose dbt build runs the `local` target on the
+embedded stack's DuckDB warehouse (mounted as Lambda mounts EFS), staged from the same landed files.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from f1common.clients import aws_client
@@ -37,6 +39,7 @@ from f1common.testing import f1data_dir_or_skip
 from grandprix_local.stack import StackResources, moto_server, provision
 from lambda_packages.containers import (
     REQUIRE_ENV,
+    Container,
     Docker,
     DockerUnavailable,
     Function,
@@ -55,10 +58,11 @@ PACKAGES: dict[str, tuple[str, int, int, int]] = {
     "scheduler": ("image", 512, 300, 512),
     "ingestion": ("image", 1024, 600, 2048),
     "loader": ("image", 512, 300, 512),
+    "transformer": ("image", 2048, 900, 2048),
 }
 RUNTIME_DISTRIBUTIONS = ("awslambdaric", "simplejson", "snapshot-restore-py")  # AWS's runtime, not ours
-# The one image package built from build-support/lambda.Dockerfile (the smallest: the build is the same for each).
-BUILT_IMAGE = "loader"
+# Marts with one row per lap or per session of the race (the transformer's build reaches them).
+TRANSFORMED_MARTS = ("mart_positions_by_lap", "mart_lap_weather", "mart_session_pace_weather")
 AUSTRALIA_2025_RACE_START = dt.datetime(2025, 3, 16, 4, 0, tzinfo=dt.UTC)
 
 
@@ -107,23 +111,15 @@ def snowflake_server() -> Iterator[dict[str, Any]]:
 # --- deploying a package ------------------------------------------------------------------------------
 
 
-def image_for(docker: Docker, base: str, service: str, work: Path) -> str:
-    """Builds the service's image from build-support/lambda.Dockerfile with the package zip as the build context."""
-    context = work / f"{service}-context"
-    context.mkdir()
-    shutil.copy(package_zip(service), context / "lambda.zip")
+def image_for(docker: Docker, base: str, service: str) -> str:
+    """Builds the service's image from build-support/lambda.Dockerfile with the package's directory as the build
+    context, as the AWS stack does (ContainerImage: `context=zip_path.parent`)."""
     tag = f"gpi-{service}:test"
     started = time.perf_counter()
     docker.run("build", "--quiet", "--network=none", f"--build-arg=BASE_IMAGE={base}", f"--file={DOCKERFILE}",
-               f"--tag={tag}", str(context), timeout=900)
+               f"--tag={tag}", str(package_zip(service).parent), timeout=900)
     print(f"{service}: image built in {time.perf_counter() - started:.1f} s")
     return tag
-
-
-def dockerfile_entrypoint() -> tuple[str, ...]:
-    """The images' ENTRYPOINT (exec form) as build-support/lambda.Dockerfile declares it."""
-    [line] = [line for line in DOCKERFILE.read_text().splitlines() if line.startswith("ENTRYPOINT ")]
-    return tuple(json.loads(line.removeprefix("ENTRYPOINT ")))
 
 
 def unpacked(work: Path, service: str) -> Path:
@@ -153,7 +149,8 @@ def zip_runtime(work: Path) -> Path:
 
 
 def function(docker: Docker, base: str, service: str, work: Path, environment: dict[str, str],
-             mounts: tuple[tuple[Path, str], ...] = (), command: tuple[str, ...] = ()) -> Function:
+             mounts: tuple[tuple[Path, str], ...] = (), command: tuple[str, ...] = (),
+             volumes: tuple[tuple[Path, str], ...] = ()) -> Function:
     kind, memory, timeout, tmp = PACKAGES[service]
     env = {
         "AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"],
@@ -166,20 +163,16 @@ def function(docker: Docker, base: str, service: str, work: Path, environment: d
     }
     name = f"gpi-{STAGE}-{service}"
     handler = command or ("lambda_function.handler",)
-    if kind == "image" and service == BUILT_IMAGE:
-        return Function(name, image_for(docker, base, service, work), memory, timeout, tmp, env, command, mounts)
-    task = ((unpacked(work, service), "/var/task"),)
     if kind == "image":
-        # The image's ENV and ENTRYPOINT (build-support/lambda.Dockerfile) over the unpacked package.
-        env = {**env, "LAMBDA_TASK_ROOT": "/var/task", "PYTHONDONTWRITEBYTECODE": "1"}
-        return Function(name, base, memory, timeout, tmp, env, command=(*dockerfile_entrypoint(), *handler),
-                        mounts=(*task, *mounts), workdir="/var/task")
+        return Function(name, image_for(docker, base, service), memory, timeout, tmp, env, command, mounts,
+                        volumes=volumes)
+    task = ((unpacked(work, service), "/var/task"),)
     # What the managed runtime sets: its own code on the path, the task root, the runtime's name.
     env = {**env, "PYTHONPATH": "/var/runtime", "LAMBDA_TASK_ROOT": "/var/task"}
     env["AWS_EXECUTION_ENV"] = "AWS_Lambda_python3.11"
     return Function(
         name, base, memory, timeout, tmp, env, command=("python3", "-m", "awslambdaric", *handler),
-        mounts=(*task, (zip_runtime(work), "/var/runtime"), *mounts), workdir="/var/task",
+        mounts=(*task, (zip_runtime(work), "/var/runtime"), *mounts), workdir="/var/task", volumes=volumes,
     )
 
 
@@ -193,6 +186,16 @@ def common_env(settings: Settings) -> dict[str, str]:
         "GPI_INGESTION_DLQ": settings.dlq,
         "GPI_SCHEDULE_GROUP": settings.group,
     }
+
+
+def written_only_to_tmp(fn: Container, service: str) -> list[str]:
+    """The function wrote nothing outside /tmp (its root file system, /var/task and its home are read-only, so a
+    write there fails the invocation); returns, and prints a summary of, what it wrote under /tmp."""
+    assert fn.changed() == [], f"{service} changed its read-only file system"
+    files = fn.files("/tmp")
+    tops = sorted({"/".join(f.split("/")[:3]) for f in files})
+    print(f"{service}: {len(files)} files written, all under /tmp: {', '.join(tops)}")
+    return files
 
 
 @pytest.fixture(scope="module")
@@ -220,13 +223,14 @@ def race_schedule(docker: Docker, base: str, work: Path, stack: tuple[Settings, 
     scheduler = function(docker, base, "scheduler", work, env, mounts=((f1data, "/opt/f1data"),))
     week_before = AUSTRALIA_2025_RACE_START - dt.timedelta(days=7)
     now = AUSTRALIA_2025_RACE_START + dt.timedelta(hours=1, minutes=30)
-    with running(docker, scheduler, REGION) as api:
+    with running(docker, scheduler, REGION) as fn:
         started = time.perf_counter()
-        synced = api.invoke({"action": "sync", "season": 2025, "now": week_before.isoformat()})
+        synced = fn.invoke({"action": "sync", "season": 2025, "now": week_before.isoformat()})
         print(f"scheduler: 2025 calendar synced in {time.perf_counter() - started:.1f} s (cold start included)")
         started = time.perf_counter()
-        result = api.invoke({"action": "schedule", "now": now.isoformat()})
+        result = fn.invoke({"action": "schedule", "now": now.isoformat()})
         print(f"scheduler: schedule event answered in {time.perf_counter() - started:.1f} s (warm)")
+        written_only_to_tmp(fn, "scheduler")
     # Every session of the season's schedule became a calendar item.
     assert synced["seasons"][0]["created"] == len(load_schedule(2025, settings)), synced
     assert result["action"] == "schedule"
@@ -251,10 +255,11 @@ def ingested(docker: Docker, base: str, work: Path, stack: tuple[Settings, Stack
     f1data = f1data_dir_or_skip()
     env = {**common_env(settings), "GPI_F1DATA_DIR": "/opt/f1data", "GPI_FASTF1_CACHE_DIR": "/tmp/fastf1-cache"}
     ingestion = function(docker, base, "ingestion", work, env, mounts=((f1data, "/opt/f1data"),))
-    with running(docker, ingestion, REGION) as api:
+    with running(docker, ingestion, REGION) as fn:
         started = time.perf_counter()
-        outcome = api.invoke(json.loads(race_schedule["Target"]["Input"]))
+        outcome = fn.invoke(json.loads(race_schedule["Target"]["Input"]))
         print(f"ingestion: 2025-01-R ingested in {time.perf_counter() - started:.1f} s (cold start included)")
+        written_only_to_tmp(fn, "ingestion")
     return outcome
 
 
@@ -331,13 +336,14 @@ def test_loader_loads_the_session_from_its_sqs_batches(
         conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {database}")
     loader = function(docker, base, "loader", work, env)
     failures: list[Any] = []
-    with running(docker, loader, REGION) as api:
+    with running(docker, loader, REGION) as fn:
         started = time.perf_counter()
         batches = 0
         for batch in sqs_batches(settings, resources.loader_queue_url):
-            failures += api.invoke(batch)["batchItemFailures"]
+            failures += fn.invoke(batch)["batchItemFailures"]
             batches += 1
         print(f"loader: {batches} SQS batches loaded in {time.perf_counter() - started:.1f} s (cold start included)")
+        written_only_to_tmp(fn, "loader")
     assert batches >= 1 and failures == []
     with snowflake.connector.connect(**snowflake_server) as conn:
         cur = conn.cursor()
@@ -349,3 +355,106 @@ def test_loader_loads_the_session_from_its_sqs_batches(
             [(loaded[dataset],)] = cur.fetchall()
     assert loaded == ingested["rows"]
     assert loaded["laps"] == 927
+
+
+# --- the transformer: the manifests' events -> one dbt build ------------------------------------------------
+
+WAREHOUSE_MOUNT = "/mnt/warehouse"  # where Lambda mounts an EFS access point; the embedded stack's warehouse here
+
+
+@pytest.fixture(scope="module")
+def staged_warehouse(work: Path, stack: tuple[Settings, StackResources], ingested: dict[str, Any]) -> Path:
+    """The embedded stack's DuckDB warehouse, every landed run staged: the race the ingestion container landed,
+    and the Ergast history and the 2025 schedule (the models' identities and event names), landed by the
+    ingestion service in this process; all loaded by the embedded stack's loader, as `grandprix local run` does."""
+    from ingestion.handler import route
+    from ingestion.landing import list_keys
+    from loader.duckdb_warehouse import DuckDBWarehouse
+    from loader.loading import Outcome, load_keys
+
+    from f1common.layout import DATA_PREFIX, MANIFEST_PREFIX
+
+    settings = Settings(stage=STAGE, aws_region=REGION, f1data_dir=f1data_dir_or_skip())
+    s3, dynamodb = aws_client("s3", settings), aws_client("dynamodb", settings)
+    started = time.perf_counter()
+    for event in ({"kind": "ergast_backfill"}, {"kind": "schedule", "season": 2025}):
+        route(event, settings=settings, s3=s3, dynamodb=dynamodb)
+    landed = time.perf_counter()
+    keys = [k for prefix in (DATA_PREFIX, MANIFEST_PREFIX) for k in list_keys(s3, settings.bucket, prefix)]
+    directory = work / "warehouse"
+    directory.mkdir()
+    path = directory / "warehouse.duckdb"
+    with DuckDBWarehouse.open(path) as warehouse:
+        report = load_keys(keys, s3=s3, bucket=settings.bucket, warehouse=warehouse)
+    assert not [r for r in report.results if r.outcome in (Outcome.QUARANTINED, Outcome.PENDING)]
+    print(f"transformer: history and schedule landed in {landed - started:.1f} s, {len(keys)} files staged in "
+          f"DuckDB in {time.perf_counter() - landed:.1f} s")
+    for item in (directory, path):  # the function's user writes it (dbt builds into it)
+        item.chmod(0o777 if item.is_dir() else 0o666)
+    return path
+
+
+def transform_log(fn: Container) -> list[dict[str, Any]]:
+    """The handler's `transform` log records (Powertools JSON on the function's stdout)."""
+    records = []
+    for line in fn.logs().splitlines():
+        if line.startswith("{") and '"transform"' in line:
+            record = json.loads(line)
+            if record.get("message") == "transform":
+                records.append(record)
+    return records
+
+
+def test_transformer_builds_the_marts_from_the_manifests_sqs_batch(
+    docker: Docker, base: str, work: Path, stack: tuple[Settings, StackResources], ingested: dict[str, Any],
+    staged_warehouse: Path,
+) -> None:
+    """The manifests' events, as the stack's EventBridge rule queues them, reach the transformer container as an
+    SQS batch; its dbt build (the `local` target: dbt-duckdb on the mounted warehouse) publishes the race in the
+    facts and the marts, with dbt's target/, logs/ and the state files only under /tmp. A second request (an
+    operator's, as `grandprix cloud transform` sends it) finds nothing new: no dbt run, the state from S3."""
+    from f1common.transform import TransformRequest
+
+    settings, resources = stack
+    env = {
+        **common_env(settings),
+        "GPI_WAREHOUSE": "duckdb",
+        "GPI_WAREHOUSE_PATH": f"{WAREHOUSE_MOUNT}/{staged_warehouse.name}",
+    }
+    transformer = function(docker, base, "transformer", work, env,
+                           volumes=((staged_warehouse.parent, WAREHOUSE_MOUNT),))
+    sqs = aws_client("sqs", settings)
+    failures: list[Any] = []
+    with running(docker, transformer, REGION) as fn:
+        started = time.perf_counter()
+        batches = list(sqs_batches(settings, resources.transformer_queue_url))
+        for batch in batches:
+            failures += fn.invoke(batch)["batchItemFailures"]
+        print(f"transformer: {len(batches)} SQS batches built in {time.perf_counter() - started:.1f} s "
+              "(cold start included)")
+        sqs.send_message(QueueUrl=resources.transformer_queue_url,
+                         MessageBody=TransformRequest(kind="manual").model_dump_json())
+        started = time.perf_counter()
+        [again] = list(sqs_batches(settings, resources.transformer_queue_url))
+        failures += fn.invoke(again)["batchItemFailures"]
+        print(f"transformer: a request with nothing new answered in {time.perf_counter() - started:.1f} s (warm)")
+        written = written_only_to_tmp(fn, "transformer")
+        log = transform_log(fn)
+    assert failures == []
+    # the race's manifest, the Ergast history's and the schedule's: each announced on the transformer queue
+    assert sum(len(b["Records"]) for b in batches) == 3
+    assert [r["dbt_started"] for r in log] == [True] * len(batches) + [False], log
+    assert log[0]["full_refresh"] is True  # the first build on a warehouse
+    # dbt's artifacts and logs, and the transformer's state, in /tmp (handler.LAMBDA_ARTIFACTS)
+    assert {"/tmp/dbt/target/manifest.json", "/tmp/dbt/target/run_results.json", "/tmp/dbt/logs/dbt.log"} <= set(
+        written)
+    state = aws_client("s3", settings).list_objects_v2(Bucket=settings.bucket, Prefix="transformer/")
+    assert state.get("KeyCount", 0) > 0
+    with duckdb.connect(str(staged_warehouse), read_only=True) as con:
+        laps = con.execute(
+            "select count(*) from analytics.fct_laps where session_key in (select session_key from"
+            " analytics.dim_sessions where season = 2025 and round = 1 and session = 'R')").fetchall()
+        marts = {mart: con.execute(f"select count(*) from analytics.{mart} where season = 2025 and round = 1 "
+                                   "and session = 'R'").fetchall()[0][0] for mart in TRANSFORMED_MARTS}
+    assert laps == [(927,)]
+    assert all(marts.values()), marts
