@@ -32,6 +32,7 @@ import pytest
 
 from f1common.clients import aws_client
 from f1common.datasets import Dataset, dataset_spec
+from f1common.layout import DATA_PREFIX, MANIFEST_PREFIX
 from f1common.names import METRICS_NAMESPACE
 from f1common.schedule import load_schedule
 from f1common.settings import Settings
@@ -371,8 +372,6 @@ def staged_warehouse(work: Path, stack: tuple[Settings, StackResources], ingeste
     from ingestion.landing import list_keys
     from loader.duckdb_warehouse import DuckDBWarehouse
     from loader.loading import Outcome, load_keys
-
-    from f1common.layout import DATA_PREFIX, MANIFEST_PREFIX
 
     settings = Settings(stage=STAGE, aws_region=REGION, f1data_dir=f1data_dir_or_skip())
     s3, dynamodb = aws_client("s3", settings), aws_client("dynamodb", settings)
