@@ -15,6 +15,7 @@ import snowflake.connector
 
 from f1common.events import CalendarItem, CalendarStatus
 from f1common.warehouse import RACE_CALENDAR_COLUMN_NAMES as COLUMN_NAMES
+from f1common.warehouse import replace_load_health
 from f1common.warehouse import replace_race_calendar as export_calendar
 from grandprix_dashboards.panels import DashboardSpec, Kind
 from grandprix_dashboards.query import (
@@ -184,6 +185,46 @@ def test_pipeline_health_lists_failed_overdue_and_quarantined(warehouse_path: Pa
         assert [(r[1], r[3], r[4]) for r in quarantined.rows] == [("laps", file_name, "schema mismatch: lap_time_ms")]
         assert run_panel(wh, health, panels["Quarantined files"], {}).rows == [(1,)]
         assert run_panel(wh, health, panels["Sessions overdue or FAILED"], {}).rows == [(2,)]
+
+
+def test_pipeline_health_shows_the_load_health_findings(warehouse_path: Path, specs: list[DashboardSpec],
+                                                       tmp_path: Path) -> None:
+    """The local run's check found every file loaded; replace its findings with a failed file, a missing one, one in
+    flight and a pipe not running (rows of the contract, as the loader's check writes them)."""
+    copy = tmp_path / "findings.duckdb"
+    shutil.copy(warehouse_path, copy)
+    con = duckdb.connect(str(copy))
+    checked = con.execute("select count(*), min(healthy::int) from staging.load_health").fetchone()
+    assert checked is not None and checked[0] > 0 and checked[1] == 1, "the local run's health check ran: all healthy"
+    now = dt.datetime.now(dt.UTC)
+    hour = dt.timedelta(hours=1)
+    run = "20261201T100000Z-0a1b2c3d"
+    findings = [
+        ("file", f"dataset=laps/laps-{run}.parquet", "laps", run, "FAILED", False, "not a readable Parquet file",
+         None, now - 3 * hour, now),
+        ("file", f"dataset=weather/weather-{run}.parquet", "weather", run, "MISSING", False,
+         "listed by the manifest of 2026-12-01T10:00:00Z; not in staging after 0:30:00", None, now - 2 * hour, now),
+        ("file", f"dataset=results/results-{run}.parquet", "results", run, "IN_FLIGHT", True, None, None, now, now),
+        ("file", f"dataset=drivers/drivers-{run}.parquet", "drivers", run, "LOADED", True, None, None, now, now),
+        ("pipe", "GPI_PROD.STAGING.LAPS_PIPE", None, None, "PAUSED", False, None, 4, now - hour, now),
+        ("pipe", "GPI_PROD.STAGING.RESULTS_PIPE", None, None, "RUNNING", True, None, 0, now, now),
+    ]
+    replace_load_health(con, findings)
+    con.close()
+
+    health = next(s for s in specs if s.uid == "gpi-pipeline-health")
+    panels = {p.title: p for p in health.panels}
+    with Warehouse(copy) as wh:
+        assert run_panel(wh, health, panels["Open load-health findings"], {}).rows == [(3,)]
+        listed = run_panel(wh, health, panels["Load-health findings (open and in flight)"], {}).rows
+        assert [(r[0], r[1], r[2]) for r in listed] == [
+            ("file", "FAILED", "laps"), ("file", "MISSING", "weather"), ("pipe", "PAUSED", None),
+            ("file", "IN_FLIGHT", "results")]
+        assert listed[0][5] == "not a readable Parquet file" and listed[2][8] == 4
+        by_status = run_panel(wh, health, panels["Files by load-health status"], {}).rows
+        assert sorted(by_status) == [("FAILED", 1), ("IN_FLIGHT", 1), ("LOADED", 1), ("MISSING", 1)]
+        [(hours,)] = run_panel(wh, health, panels["Hours since the load-health check"], {}).rows
+        assert 0 <= hours < 0.1
 
 
 def test_chosen_variable_values_replace_the_defaults(wh: Warehouse, specs: list[DashboardSpec]) -> None:

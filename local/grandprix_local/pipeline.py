@@ -286,16 +286,15 @@ class LocalPipeline:
         body = TransformRequest(kind="manual", full_refresh=full_refresh).model_dump_json()
         self._aws("sqs").send_message(QueueUrl=self.resources.transformer_queue_url, MessageBody=body)
 
-    def export_calendar(self) -> int:
-        import duckdb
+    def check_health(self) -> dict[str, Any]:
+        """The loader's hourly health Lambda, as the cloud runs it, on the DuckDB file: the recent runs' files
+        against the loader's bookkeeping, the findings into `staging.load_health`, then the race calendar
+        exported to `staging.race_calendar`. Returns the handler's summary."""
+        from f1common.lambda_context import LocalContext
+        from loader.handler import health_handler
 
-        from f1common.warehouse import replace_race_calendar
-
-        con = duckdb.connect(str(self.settings.warehouse_path))
-        try:
-            return replace_race_calendar(con, self.calendar())
-        finally:
-            con.close()
+        name = f"{self.settings.names.loader_function}-health"
+        return health_handler({}, LocalContext(name, f"local:{name}"))  # type: ignore[arg-type]
 
     def _aws(self, service: str) -> Any:
         from f1common.clients import aws_client

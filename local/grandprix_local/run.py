@@ -45,6 +45,7 @@ class RunSummary:
     sessions_requested: int = 0
     replay: Replay = field(default_factory=Replay)
     calendar: dict[str, int] = field(default_factory=dict)
+    health: dict[str, int] = field(default_factory=dict)  # files of the recent runs by load-health status
     staging_rows: dict[str, int] = field(default_factory=dict)
     fact_rows: dict[str, int] = field(default_factory=dict)
     dlq_messages: int = 0
@@ -67,6 +68,7 @@ class RunSummary:
             f"this run: {len(r.ingested)} sessions ingested, {len(r.not_available)} not available yet (retried), "
             f"{len(r.duplicates)} duplicates; {r.files_loaded} files / {r.rows_loaded} rows loaded, "
             f"{r.quarantined} quarantined; {len(r.errors)} dispatch errors; DLQ messages: {self.dlq_messages}",
+            "load health (files of the last day's runs): " + ", ".join(f"{k} {v}" for k, v in self.health.items()),
             "staging rows: " + ", ".join(f"{k} {v}" for k, v in self.staging_rows.items()),
             "fact rows: " + ", ".join(f"{k} {v}" for k, v in self.fact_rows.items()),
             f"dbt build: {self.dbt}",
@@ -142,10 +144,12 @@ def _run(options: RunOptions, progress: Progress) -> RunSummary:
                 progress(f"    {name}: {rows}")
             report = pipeline.drain_loader(summary.replay)
             progress(f"    loader: {report.counts}, {report.rows_loaded} rows")
-        with timer.stage("calendar export to the warehouse"):
+        with timer.stage("load health + calendar export (the loader's health check)"):
             items = pipeline.calendar()
             summary.calendar = _count_statuses(items)
-            pipeline.export_calendar()
+            health = pipeline.check_health()
+            summary.health = health["files"]
+            progress(f"    files: {health['files']}; calendar: {health['calendar']['exported']} sessions exported")
             summary.dlq_messages = _queue_depth(settings, pipeline.resources.dlq_url)
         if options.dbt:
             with timer.stage("transformer queue -> transformer (dbt, local target)"):

@@ -134,6 +134,12 @@ def test_first_run_ingests_every_session_through_the_scheduler(first_run: tuple[
     assert summary.calendar == {"INGESTED": len(SESSIONS)}
     assert summary.dbt == "ok"
     assert {key for (_, key) in first_run[0].snapshot.staging_by_session} == set(SESSIONS)
+    # the loader's health check ran on the warehouse: every landed file of the day's runs is LOADED
+    loaded = len(first_run[0].snapshot.loaded_files)
+    assert summary.health == {"LOADED": loaded, "FAILED": 0, "MISSING": 0, "IN_FLIGHT": 0}
+    with duckdb.connect(str(first_run[1]), read_only=True) as con:
+        found = con.execute("select kind, status, healthy, count(*) from staging.load_health group by all").fetchall()
+    assert found == [("file", "LOADED", True, loaded)]
 
 
 def test_the_calendar_sync_lands_each_season_schedule_once(

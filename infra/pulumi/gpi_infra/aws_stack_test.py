@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
+from f1common import metrics as metric
 from f1common.layout import DATA_PREFIX, MANIFEST_PREFIX, ORPHAN_EXPIRY_DAYS, PENDING, PUBLICATION_TAG
 from f1common.names import CALENDAR_KEY, CALENDAR_TTL_ATTRIBUTE, METRICS_NAMESPACE, ResourceNames
 from f1common.settings import Settings
@@ -439,6 +440,40 @@ def test_alarms(stack: Stack) -> None:
     topic = stack.outputs["alarm_topic_arn"]
     assert all(a["alarmActions"] == [topic] for a in alarms.values())
     assert stack.one("aws:sns/topicSubscription:TopicSubscription").inputs["endpoint"] == "ops@example.com"
+
+
+def alarmed_metrics(stack: Stack, service: str) -> dict[str, set[str]]:
+    """Metric name -> the names of the alarms on it (a metric alarm's own, or an input of a metric-math alarm)."""
+    out: dict[str, set[str]] = {}
+    for alarm in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        inputs = alarm.inputs
+        metrics = [inputs] if "metricName" in inputs else [q["metric"] for q in inputs.get("metricQueries", [])
+                                                             if "metric" in q]
+        for m in metrics:
+            if m.get("namespace") == METRICS_NAMESPACE and m.get("dimensions") == {"service": service}:
+                out.setdefault(m["metricName"], set()).add(inputs["name"])
+    return out
+
+
+@pytest.mark.parametrize("load_with", ["snowpipe", "loader"])
+def test_every_loader_metric_has_an_alarm(load_with: str, stack: Stack, packages_dir: Path) -> None:
+    """Every metric the loader emits (its consumer and its health check; the contract in f1common) alarms, in either
+    loading mode: a new metric without an alarm fails here."""
+    if load_with == "loader":
+        cfg = AwsStackConfig(stage="dev", snowflake_stack="acme/gpi-snowflake/dev", load_with="loader")
+        stack = run_aws(with_packages(cfg, packages_dir))
+    alarmed = alarmed_metrics(stack, "loader")
+    assert [m for m in metric.LOADER_METRICS if m not in alarmed] == []
+    alarms = {a.inputs["name"]: a.inputs for a in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    stopped = alarms["gpi-dev-load-health-stopped"]  # no report from the hourly check breaches
+    assert (stopped["statistic"], stopped["treatMissingData"], stopped["evaluationPeriods"]) == (
+        "SampleCount", "breaching", 2)
+    waiting = alarms["gpi-dev-files-waiting-for-manifests"]
+    [expression] = [q for q in waiting["metricQueries"] if q.get("returnData")]
+    assert expression["expression"] == "IF(FILL(pending, 0) > 0 AND FILL(loaded, 0) == 0, 1, 0)"
+    ids = {q["id"]: q["metric"]["metricName"] for q in waiting["metricQueries"] if "metric" in q}
+    assert ids == {"pending": metric.FILES_PENDING, "loaded": metric.FILES_LOADED}
+    assert (waiting["evaluationPeriods"], waiting["datapointsToAlarm"], waiting["threshold"]) == (3, 3, 0)
 
 
 def test_snowflake_access_role_trusts_the_integration(stack: Stack) -> None:

@@ -23,7 +23,7 @@ from f1common.layout import MANIFEST_PREFIX
 from f1common.names import METRICS_NAMESPACE, SERVICE_LOADER, SERVICE_TRANSFORMER
 from f1common.transform import BATCH_SIZE, SCHEDULED, TRANSFORMER_STATE_PREFIX, manifest_landed_pattern
 from gpi_infra import iam
-from gpi_infra.components.alarms import MetricAlarm
+from gpi_infra.components.alarms import MathAlarm, MetricAlarm
 from gpi_infra.components.queues import MessageQueue, MessageQueueArgs
 from gpi_infra.components.scheduling import (
     SCHEDULER_SERVICE,
@@ -117,7 +117,7 @@ class LambdaService(pulumi.ComponentResource):
 
     TYPE: ClassVar[str]
     RESERVED_CONCURRENCY: ClassVar[int | None] = None  # None: the account's unreserved pool
-    alarms: tuple[MetricAlarm, ...] = ()
+    alarms: tuple[MetricAlarm | MathAlarm, ...] = ()
 
     def __init__(
         self, platform: Platform, args: ServiceArgs, statements: Statements | Callable[[], Statements],
@@ -303,19 +303,45 @@ class SchedulerService(LambdaService):
         self.done()
 
 
-# The hourly load-health check's findings (loader.handler.health_handler), each alarmed. HealthFilesLoaded and
-# HealthFilesInFlight count the healthy states: a file still in flight after the grace period is MISSING.
-LOAD_HEALTH_ALARMS = (
+# Every metric of the loader (f1common.metrics.LOADER_METRICS) has an alarm: the hourly load-health check's
+# findings (loader.handler.health_handler) and the consumer's counts per batch. A count that is healthy on its own
+# (files loaded, skipped, pending; rows loaded) alarms where it shows a stall, compared with another count.
+_LOADER_INPUTS = {"loaded": (metric.FILES_LOADED, SERVICE_LOADER)}
+LOAD_HEALTH_ALARMS: tuple[MetricAlarm | MathAlarm, ...] = (
     MetricAlarm("load-files-missing", "A manifest lists files that are not in staging past the grace period",
                 metric.HEALTH_FILES_MISSING, SERVICE_LOADER),
     MetricAlarm("load-files-failed", "COPY_HISTORY reports failed loads of landed files",
                 metric.HEALTH_FILES_FAILED, SERVICE_LOADER),
+    MetricAlarm("load-files-in-flight", "Files were in flight (landed, not loaded yet) at three hourly checks in a row",
+                metric.HEALTH_FILES_IN_FLIGHT, SERVICE_LOADER, evaluation_periods=3),
+    # Every check reports HealthFilesLoaded (0 or more): no sample for two hours means the check stopped.
+    MetricAlarm("load-health-stopped", "The hourly load-health check has not reported for two hours",
+                metric.HEALTH_FILES_LOADED, SERVICE_LOADER, threshold=1, comparison="LessThanThreshold",
+                statistic="SampleCount", evaluation_periods=2, treat_missing_data="breaching"),
     MetricAlarm("pipes-not-running", "A Snowpipe pipe is not RUNNING (paused, stalled or broken)",
                 metric.PIPES_NOT_RUNNING, SERVICE_LOADER),
     MetricAlarm("pipe-backlog", "Snowpipe has had files pending for three hourly checks in a row",
                 metric.PIPE_PENDING_FILES, SERVICE_LOADER, evaluation_periods=3),
     MetricAlarm("files-quarantined", "The loader refused (quarantined) a landed file",
                 metric.FILES_QUARANTINED, SERVICE_LOADER, statistic="Sum", period=300),
+    MetricAlarm("files-ignored", "A notification named a key off the landing layout (recorded in load_quarantine)",
+                metric.FILES_IGNORED, SERVICE_LOADER, statistic="Sum", period=300),
+    MetricAlarm("notifications-malformed", "Notification records or bodies named no object",
+                metric.RECORDS_MALFORMED, SERVICE_LOADER, statistic="Sum", period=300),
+    MathAlarm("rows-not-loaded", "The loader loaded files but not one row within an hour (every landed run has rows)",
+              "IF(FILL(loaded, 0) > 0 AND FILL(rows, 0) == 0, 1, 0)",
+              {**_LOADER_INPUTS, "rows": (metric.ROWS_LOADED, SERVICE_LOADER)}),
+    MathAlarm("files-waiting-for-manifests",
+              "Data files kept waiting for their manifest and nothing loaded, three hours in a row",
+              "IF(FILL(pending, 0) > 0 AND FILL(loaded, 0) == 0, 1, 0)",
+              {**_LOADER_INPUTS, "pending": (metric.FILES_PENDING, SERVICE_LOADER)}, evaluation_periods=3),
+    MathAlarm("notifications-redelivered",
+              "The loader received only files it had already loaded, three hours in a row (a redelivery loop)",
+              "IF(FILL(skipped, 0) > 0 AND FILL(loaded, 0) == 0, 1, 0)",
+              {**_LOADER_INPUTS, "skipped": (metric.FILES_SKIPPED, SERVICE_LOADER)}, evaluation_periods=3),
+    MetricAlarm("calendar-export-empty", "The health check exported no race-calendar session to the warehouse",
+                metric.CALENDAR_SESSIONS_EXPORTED, SERVICE_LOADER, threshold=1, comparison="LessThanThreshold",
+                statistic="Minimum"),
     MetricAlarm("calendar-items-invalid", "Race calendar items failed validation in the warehouse export",
                 metric.CALENDAR_ITEMS_INVALID, SERVICE_LOADER),
 )

@@ -45,6 +45,16 @@ HEALTH_FILES_IN_FLIGHT = "HealthFilesInFlight"
 PIPES_NOT_RUNNING = "PipesNotRunning"
 PIPE_PENDING_FILES = "PipePendingFiles"
 
+# Every metric the loader emits: its consumer's (per SQS batch) and its hourly health check's. Each has an alarm
+# in the AWS stack (infra/pulumi: `LOAD_HEALTH_ALARMS`; its test enumerates this tuple), and the loader's test
+# checks that its code emits no metric outside it.
+LOADER_METRICS: tuple[str, ...] = (
+    FILES_LOADED, FILES_SKIPPED, FILES_PENDING, FILES_QUARANTINED, FILES_IGNORED, RECORDS_MALFORMED, ROWS_LOADED,
+    CALENDAR_SESSIONS_EXPORTED, CALENDAR_ITEMS_INVALID,
+    HEALTH_FILES_LOADED, HEALTH_FILES_FAILED, HEALTH_FILES_MISSING, HEALTH_FILES_IN_FLIGHT,
+    PIPES_NOT_RUNNING, PIPE_PENDING_FILES,
+)  # fmt: skip
+
 # transformer: one value per build after a load (or scheduled/manual run)
 TRANSFORM_RUNS = "TransformRuns"  # builds that started dbt
 TRANSFORM_NOTHING_NEW = "TransformNothingNew"  # requests answered without starting dbt

@@ -9,14 +9,15 @@ are the dataset's columns in order, followed by the load metadata columns of :da
 Bookkeeping tables in the same schema: ``load_history`` (one row per loaded file: a path is never
 loaded twice), ``load_quarantine`` (files refused with the error) and ``load_pending`` (files seen
 before the manifest that lists them); ``load_manifests`` (every manifest: dbt derives the complete
-runs from it, in loader and Snowpipe mode alike); and ``race_calendar``, the DynamoDB calendar's session
-items exported for the pipeline-health dashboard (:func:`replace_race_calendar`).
+runs from it, in loader and Snowpipe mode alike); ``race_calendar``, the DynamoDB calendar's session
+items exported for the pipeline-health dashboard (:func:`replace_race_calendar`); and ``load_health``, the hourly
+load-health check's findings for the same dashboard (:func:`replace_load_health`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from typing import Any, Literal, NamedTuple, Protocol
 
@@ -32,6 +33,7 @@ LOAD_QUARANTINE = "load_quarantine"
 LOAD_PENDING = "load_pending"
 RACE_CALENDAR = "race_calendar"
 LOAD_MANIFESTS = "load_manifests"
+LOAD_HEALTH = "load_health"  # the load-health check's findings (replace_load_health)
 LOAD_CLAIMS = "load_claims"  # the one key a file's load and its quarantine both claim
 
 LOAD_TIME = "_load_time"
@@ -275,14 +277,20 @@ RACE_CALENDAR_COLUMNS: tuple[tuple[str, ColumnType], ...] = (
 RACE_CALENDAR_COLUMN_NAMES = tuple(name for name, _ in RACE_CALENDAR_COLUMNS)
 
 
-def race_calendar_ddl(dialect: Dialect) -> str:
-    """`CREATE SCHEMA ...;\nCREATE TABLE IF NOT EXISTS staging.race_calendar (...)` for a dialect."""
+def _exported_table_ddl(table: str, columns: Sequence[tuple[str, ColumnType]], key: Sequence[str],
+                        required: Iterable[str], dialect: Dialect) -> str:
+    """`CREATE SCHEMA ...;\nCREATE TABLE IF NOT EXISTS staging.<table> (...)`: a table the loader replaces whole."""
+    not_null = {*key, *required}
     cols = ",\n  ".join(
-        f"{name} {column_type(ctype, dialect)}{' NOT NULL' if name == 'pk' else ''}"
-        for name, ctype in RACE_CALENDAR_COLUMNS
+        f"{name} {column_type(ctype, dialect)}{' NOT NULL' if name in not_null else ''}" for name, ctype in columns
     )
     return (f"CREATE SCHEMA IF NOT EXISTS {STAGING_SCHEMA};\n"
-            f"CREATE TABLE IF NOT EXISTS {staging_relation(RACE_CALENDAR)} (\n  {cols},\n  PRIMARY KEY (pk)\n)")
+            f"CREATE TABLE IF NOT EXISTS {staging_relation(table)} (\n  {cols},\n  PRIMARY KEY ({', '.join(key)})\n)")
+
+
+def race_calendar_ddl(dialect: Dialect) -> str:
+    """`CREATE SCHEMA ...;\nCREATE TABLE IF NOT EXISTS staging.race_calendar (...)` for a dialect."""
+    return _exported_table_ddl(RACE_CALENDAR, RACE_CALENDAR_COLUMNS, ("pk",), (), dialect)
 
 
 def race_calendar_row(item: CalendarItem) -> tuple[Any, ...]:
@@ -298,6 +306,32 @@ class Cursor(Protocol):
     def executemany(self, sql: str, parameters: Any, /) -> Any: ...
 
 
+def _marker(dialect: Dialect) -> str:
+    """The bound-parameter marker: DuckDB's `?`, the Snowflake connector's `%s` (pyformat)."""
+    return "?" if _check(dialect) == "duckdb" else "%s"
+
+
+def replace_rows(cursor: Cursor, ddl: str, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]],
+                 dialect: Dialect) -> int:
+    """Creates `table` if needed (`ddl`: statements separated by ";\n"), then replaces its rows with `rows` (values in
+    `columns` order, as bound parameters) in one transaction; returns the number written."""
+    dialect = _check(dialect)
+    for statement in ddl.split(";\n"):
+        cursor.execute(statement)
+    placeholders = ", ".join([_marker(dialect)] * len(columns))
+    insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
+    cursor.execute("BEGIN")
+    try:
+        cursor.execute(f"DELETE FROM {table}")
+        if rows:
+            cursor.executemany(insert, rows)
+    except Exception:
+        cursor.execute("ROLLBACK")
+        raise
+    cursor.execute("COMMIT")
+    return len(rows)
+
+
 def replace_race_calendar(cursor: Cursor, items: Iterable[CalendarItem], dialect: Dialect = "duckdb") -> int:
     """Replaces the rows of `staging.race_calendar` with `items` in one transaction; returns the number written.
 
@@ -310,19 +344,45 @@ def replace_race_calendar(cursor: Cursor, items: Iterable[CalendarItem], dialect
         if r[0] in seen:
             raise ValueError(f"calendar export: session {r[0]} appears twice")
         seen.add(r[0])
-    for statement in race_calendar_ddl(dialect).split(";\n"):
-        cursor.execute(statement)
-    table = staging_relation(RACE_CALENDAR)
-    marker = "?" if dialect == "duckdb" else "%s"
-    placeholders = ", ".join([marker] * len(RACE_CALENDAR_COLUMNS))
-    insert = f"INSERT INTO {table} ({', '.join(RACE_CALENDAR_COLUMN_NAMES)}) VALUES ({placeholders})"
-    cursor.execute("BEGIN")
-    try:
-        cursor.execute(f"DELETE FROM {table}")
-        if rows:
-            cursor.executemany(insert, rows)
-    except Exception:
-        cursor.execute("ROLLBACK")
-        raise
-    cursor.execute("COMMIT")
-    return len(rows)
+    return replace_rows(cursor, race_calendar_ddl(dialect), staging_relation(RACE_CALENDAR),
+                        RACE_CALENDAR_COLUMN_NAMES, rows, dialect)
+
+
+# --- load_health -----------------------------------------------------------------------------------
+
+# The hourly load-health check's findings (the loader's `load_health`), for the pipeline-health dashboard: one row
+# per file of the checked manifests and per Snowpipe pipe, replaced by each check (so a rerun doubles nothing and
+# a file that has loaded since shows LOADED). `status`: LOADED, FAILED, MISSING or IN_FLIGHT for a file; the pipe's
+# execution state (RUNNING, PAUSED, ...) for a pipe. `healthy` is false for FAILED, MISSING and a pipe not running
+# (or reporting an error); `reason` says why (bounded); `status_since` is when the subject entered its status.
+FINDING_FILE = "file"
+FINDING_PIPE = "pipe"
+LOAD_HEALTH_COLUMNS: tuple[tuple[str, ColumnType], ...] = (
+    ("kind", ColumnType.STRING),
+    ("subject", ColumnType.STRING),
+    ("dataset", ColumnType.STRING),
+    ("run_id", ColumnType.STRING),
+    ("status", ColumnType.STRING),
+    ("healthy", ColumnType.BOOL),
+    ("reason", ColumnType.STRING),
+    ("pending_files", ColumnType.INT),
+    ("status_since", ColumnType.TIMESTAMP),
+    ("checked_at", ColumnType.TIMESTAMP),
+)
+LOAD_HEALTH_COLUMN_NAMES = tuple(name for name, _ in LOAD_HEALTH_COLUMNS)
+REASON_CHARS = 300  # a finding's reason quotes at most this much of an error
+
+
+def load_health_ddl(dialect: Dialect) -> str:
+    """`CREATE SCHEMA ...;\nCREATE TABLE IF NOT EXISTS staging.load_health (...)` for a dialect."""
+    required = ("status", "healthy", "status_since", "checked_at")
+    return _exported_table_ddl(LOAD_HEALTH, LOAD_HEALTH_COLUMNS, ("kind", "subject"), required, dialect)
+
+
+def replace_load_health(cursor: Cursor, rows: Sequence[tuple[Any, ...]], dialect: Dialect = "duckdb") -> int:
+    """Replaces `staging.load_health` with one check's findings (values in :data:`LOAD_HEALTH_COLUMN_NAMES` order)."""
+    keys = [(r[0], r[1]) for r in rows]
+    if len(set(keys)) != len(keys):
+        raise ValueError("load health: a subject appears twice in one check")
+    return replace_rows(cursor, load_health_ddl(dialect), staging_relation(LOAD_HEALTH), LOAD_HEALTH_COLUMN_NAMES,
+                        rows, dialect)

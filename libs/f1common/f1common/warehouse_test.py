@@ -1,4 +1,5 @@
-"""The warehouse contract: staging DDL from the dataset schemas (run on DuckDB and fakesnow), and race_calendar."""
+"""The warehouse contract: staging DDL from the dataset schemas (run on DuckDB and fakesnow), race_calendar and
+load_health."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from f1common.events import CalendarItem, CalendarStatus
 from f1common.sessions import SessionType
 from f1common.testing import START, calendar_item
 from f1common.warehouse import (
+    LOAD_HEALTH_COLUMN_NAMES,
     METADATA_COLUMNS,
     RACE_CALENDAR_COLUMN_NAMES,
     StagingColumn,
@@ -21,8 +23,10 @@ from f1common.warehouse import (
     add_column_sql,
     all_ddl,
     column_type,
+    load_health_ddl,
     quote_identifier,
     race_calendar_ddl,
+    replace_load_health,
     replace_race_calendar,
     staging_table_sql,
     table_name,
@@ -161,3 +165,26 @@ def test_a_quoted_new_column_named_like_a_keyword_is_added_in_duckdb() -> None:
         con.execute(add_column_sql(spec, StagingColumn("select", column_type(ColumnType.STRING, "duckdb"), True),
                                    "duckdb"))
     assert "select" in [r[0] for r in con.execute("DESCRIBE staging.laps_staging").fetchall()]
+
+
+# --- load_health ---
+
+
+def _finding(subject: str, status: str | None = "LOADED", kind: str = "file") -> tuple[object, ...]:
+    return (kind, subject, "laps", "r1", status, status == "LOADED", None, None, START, START)
+
+
+def test_load_health_is_replaced_whole_and_a_failed_write_keeps_the_previous_check() -> None:
+    con = duckdb.connect()
+    assert replace_load_health(con, [_finding("a"), _finding("b", "MISSING")]) == 2
+    assert replace_load_health(con, [_finding("a"), _finding("b", "MISSING")]) == 2  # a rerun doubles nothing
+    with pytest.raises(duckdb.ConstraintException):  # raised mid-write: the transaction rolls back
+        replace_load_health(con, [_finding("a"), _finding("c", None)])
+    rows = con.execute("select subject, status, healthy from staging.load_health order by 1").fetchall()
+    assert rows == [("a", "LOADED", True), ("b", "MISSING", False)]
+    with pytest.raises(ValueError, match="appears twice"):
+        replace_load_health(con, [_finding("a"), _finding("a", "FAILED")])
+    assert replace_load_health(con, [_finding("x", "RUNNING", "pipe")]) == 1
+    assert con.execute("select kind, subject from staging.load_health").fetchall() == [("pipe", "x")]
+    assert tuple(r[0] for r in con.execute("describe staging.load_health").fetchall()) == LOAD_HEALTH_COLUMN_NAMES
+    assert "TIMESTAMP_TZ" in load_health_ddl("snowflake") and "BOOLEAN" in load_health_ddl("snowflake")

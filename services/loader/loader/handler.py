@@ -3,8 +3,9 @@
 - :func:`handler`: SQS batch of S3 event notifications -> staging tables (DuckDB file or Snowflake, per
   ``settings.warehouse``), reporting failed messages as ``batchItemFailures``.
 - :func:`health_handler`: scheduled load-health check of recent manifests against Snowflake's
-  COPY_HISTORY and the pipes' status, as metrics and logs; it then exports the DynamoDB race calendar
-  into ``staging.race_calendar`` for the pipeline-health dashboard.
+  COPY_HISTORY and the pipes' status, as metrics, logs and the findings in ``staging.load_health``; it then
+  exports the DynamoDB race calendar into ``staging.race_calendar``, both for the pipeline-health dashboard.
+  The embedded stack runs it on its DuckDB file (``settings.warehouse``).
 
 In the cloud the Snowflake connection (key-pair auth, the key from Secrets Manager with caching) is made
 once per warm container. Each handler logs a bounded summary of its event
@@ -46,6 +47,21 @@ def open_warehouse(settings: Settings) -> Iterator[StagingWarehouse]:
             yield duck
 
 
+@contextmanager
+def warehouse_connection(settings: Settings) -> Iterator[Any]:
+    """The configured warehouse's DB-API connection: the container's Snowflake connection (kept for the next
+    invocation), or the DuckDB file's (closed after)."""
+    if settings.warehouse == "snowflake":
+        from loader.snowflake_auth import warehouse_connection as snowflake_connection
+
+        yield snowflake_connection(settings, secrets=aws_client("secretsmanager", settings))
+    else:
+        from loader.duckdb_warehouse import DuckDBWarehouse
+
+        with DuckDBWarehouse.open(settings.warehouse_path) as duck:
+            yield duck.con
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True, log_event=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -61,9 +77,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def health_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Event (optional): ``{"lookback_hours": 24, "grace_minutes": 30}``."""
     logger.info("event received", extra={"event": event_summary(event)})
-    from loader.snowflake_auth import warehouse_connection
-
+    request = HealthCheck.parse(event)
     settings = Settings()
-    conn = warehouse_connection(settings, secrets=aws_client("secretsmanager", settings))
     s3, dynamodb = aws_client("s3", settings), aws_client("dynamodb", settings)
-    return health_check(HealthCheck.parse(event), settings, conn, s3=s3, dynamodb=dynamodb, metrics=metrics)
+    with warehouse_connection(settings) as conn:
+        return health_check(request, settings, conn, s3=s3, dynamodb=dynamodb, metrics=metrics)

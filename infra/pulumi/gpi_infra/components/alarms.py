@@ -32,6 +32,29 @@ class MetricAlarm:
     evaluation_periods: int = 1
     treat_missing_data: str = "notBreaching"
 
+    @property
+    def metrics(self) -> frozenset[str]:
+        return frozenset({self.metric})
+
+
+@dataclass(frozen=True)
+class MathAlarm:
+    """An alarm on an expression over several of the services' metrics (CloudWatch metric math): it fires when
+    `expression` (over the `inputs`' ids, each the metric's `statistic` per `period`) is above 0 for
+    `evaluation_periods` periods in a row."""
+
+    key: str
+    description: str
+    expression: str
+    inputs: Mapping[str, tuple[str, str]]  # id -> (metric, service)
+    statistic: str = "Sum"
+    period: int = 3600
+    evaluation_periods: int = 1
+
+    @property
+    def metrics(self) -> frozenset[str]:
+        return frozenset(metric_name for metric_name, _ in self.inputs.values())
+
 
 @dataclass(frozen=True)
 class AlarmsArgs:
@@ -41,7 +64,7 @@ class AlarmsArgs:
     overdue_hours: int = 6
     alarm_email: str | None = None
     extra_topics: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
-    metric_alarms: Sequence[MetricAlarm] = field(default_factory=tuple)
+    metric_alarms: Sequence[MetricAlarm | MathAlarm] = field(default_factory=tuple)
 
 
 class Alarms(pulumi.ComponentResource):
@@ -149,6 +172,31 @@ class Alarms(pulumi.ComponentResource):
             treat_missing_data="breaching",
         )
         for spec in args.metric_alarms:
+            if isinstance(spec, MathAlarm):
+                alarm(
+                    spec.key,
+                    alarm_description=spec.description,
+                    metric_queries=[
+                        aws.cloudwatch.MetricAlarmMetricQueryArgs(id="alarm", expression=spec.expression,
+                                                                  label=spec.key, return_data=True),
+                        *(
+                            aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                                id=query_id,
+                                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                                    namespace=METRICS_NAMESPACE, metric_name=metric_name,
+                                    dimensions={"service": service}, stat=spec.statistic, period=spec.period,
+                                ),
+                            )
+                            for query_id, (metric_name, service) in spec.inputs.items()
+                        ),
+                    ],
+                    evaluation_periods=spec.evaluation_periods,
+                    datapoints_to_alarm=spec.evaluation_periods,
+                    threshold=0,
+                    comparison_operator="GreaterThanThreshold",
+                    treat_missing_data="notBreaching",
+                )
+                continue
             alarm(
                 spec.key,
                 alarm_description=spec.description,
