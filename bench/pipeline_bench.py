@@ -27,18 +27,18 @@ In one run, on the embedded stack (moto server + DuckDB + dbt, `grandprix_local`
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import os
 import shutil
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bench_report import header, quiet, say
 
 warnings.simplefilter("ignore", FutureWarning)
 
@@ -48,17 +48,6 @@ COMMAND = (
 )
 BASELINE = ["2023-01-R"]
 NEW_SESSIONS = ["2023-03-R", "2025-01-R", "2025-02-R"]  # different weekends, in time order
-
-
-def say(line: str) -> None:
-    print(line, file=sys.__stdout__, flush=True)
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """The services' JSON logs and EMF metric lines (stdout in Lambda) are kept out of the report."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        yield
 
 
 def run(state: Path, sessions: Sequence[Any] | None, *, dashboards: bool, label: str) -> Any:
@@ -96,6 +85,7 @@ def freshness(state: Path, new: Sequence[str]) -> tuple[list[Freshness], Burst |
     """Replays each new session on a warehouse holding BASELINE (built first, not timed)."""
     import duckdb
 
+    import grandprix_local.stack
     import ingestion.handler
     from f1common.sessions import SessionId
     from grandprix_local.harness import embedded_stack
@@ -104,6 +94,7 @@ def freshness(state: Path, new: Sequence[str]) -> tuple[list[Freshness], Burst |
     run(state, [SessionId.parse(k) for k in BASELINE], dashboards=False, label=f"(a) baseline {BASELINE}")
     warehouse = state / "warehouse.duckdb"
     real_handler = ingestion.handler.handler
+    real_is_a_server = grandprix_local.stack.moto_is_a_server
     results: list[Freshness] = []
     with quiet(), embedded_stack(state, notifications=False) as stack:
         settings, pipeline = stack.settings, stack.pipeline
@@ -145,11 +136,15 @@ def freshness(state: Path, new: Sequence[str]) -> tuple[list[Freshness], Burst |
                 result.fct_laps_rows = int(row[0]) if row else 0
                 result.marts_fresh = all(m and m[0] > 0 for m in [*marts, standings])
 
+            # one session at a time, its ingestion timed in this process: the dispatcher's thread workers (the
+            # wrapper cannot go to a worker process; with one session there is nothing to run side by side)
             ingestion.handler.handler = timed  # type: ignore[assignment]
+            grandprix_local.stack.moto_is_a_server = lambda: False  # type: ignore[assignment]
             try:
                 pipeline.replay([SessionId.parse(key)], after_each=after_ingestion)
             finally:
                 ingestion.handler.handler = real_handler
+                grandprix_local.stack.moto_is_a_server = real_is_a_server  # type: ignore[assignment]
         burst_result = burst(pipeline, settings, warehouse) if BURST_SIZE else None
         save_state(settings, state / "aws")
     return results, burst_result
@@ -207,12 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="keep the state directories under this directory")
     args = parser.parse_args(argv)
 
-    from f1common.settings import Settings
-
-    if Settings().f1data_dir is None:
-        raise SystemExit("the shared F1 data is needed: set GPI_F1DATA_DIR to the f1data directory")
-    say(f"reproduce: {COMMAND}{' ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else ''}")
-    say(f"machine: {os.cpu_count()} CPUs; load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    header(COMMAND)
     root = args.keep or Path(tempfile.mkdtemp(prefix="gpi-pipeline-bench-"))
     try:
         return _bench(args, root)

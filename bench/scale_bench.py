@@ -7,7 +7,7 @@ In one run, on the embedded warehouse (DuckDB + dbt's duckdb target):
 2. for each scale N, a copy of it in which the FastF1 sessions' staging rows and manifests are replicated
    until there are N times as many sessions (the sessions whose FastF1 data names every driver's and team's
    Ergast reference: the synthetic seasons have no Ergast entrants to identify the others by) under
-   synthetic seasons (season + 1000 * k, k = 1, 2, ...: beyond any real season, BENCHMARK
+   synthetic seasons (season + 100 * k, k = 1, 2, ..., dates + 100 * k years: beyond any real season, BENCHMARK
    DATA, in this benchmark's own temporary files, never in the demo warehouse), then
    - the full build (`dbt build --full-refresh` of every model and test),
    - a build with nothing new (the transformer's own selection: dbt is not started),
@@ -27,19 +27,19 @@ build linear in rows (time per million staged rows at 30x within 1.5x of 10x's).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
+
+from bench_report import header, quiet, say
 
 warnings.simplefilter("ignore", FutureWarning)
 
@@ -47,23 +47,15 @@ COMMAND = (
     "GPI_F1DATA_DIR=../shared/f1data PYTHONPATH=libs/f1common:services/scheduler:services/ingestion:"
     "services/loader:local:analytics:dashboards python bench/scale_bench.py"
 )
-SEASON_STRIDE = 1000  # replica k of season S is season S + 1000 * k: beyond any real season (LAST_SEASON)
+# replica k of season S is season S + 100 * k (beyond any real season, LAST_SEASON), and its dates and times move
+# by 100 * k years: a replica's rounds never fall on a real round's day (a driver's team stints are keyed by the
+# day they start) and stay within the dates Python and DuckDB read (year 9999)
+SEASON_STRIDE = 100
 SESSION_TABLES = ("laps_staging", "results_staging", "drivers_info_staging", "weather_staging",
                   "race_control_staging")  # fmt: skip
 NEW_SESSION = "2023-10-R"  # held out of the base, landed again as the new session
 TOUCHED = ("fct_laps", "fct_weather", "fct_race_control", "fct_race_results", "fct_pit_stops",
            "mart_positions_by_lap", "mart_lap_weather", "mart_session_pace_weather")  # fmt: skip
-
-
-def say(line: str) -> None:
-    print(line, file=sys.__stdout__, flush=True)
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """The services' JSON log lines go to stdout (as in Lambda): kept out of the report."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        yield
 
 
 def build_base(path: Path, work: Path) -> None:
@@ -92,6 +84,16 @@ def build_base(path: Path, work: Path) -> None:
 def _new_run_sql(run_id: str, k: str, kind: int = 0) -> str:
     """A distinct run id of the same shape: the last 8 hex digits replaced by the kind and replica number."""
     return f"substr({run_id}, 1, 17) || lpad(printf('%x', {k} + {kind * 0x10000000}), 8, '0')"
+
+
+def _shifted_times(con: Any, table: str) -> str:
+    """The replace-list items that move a replica's dates and timestamps by its seasons' stride (not the
+    bookkeeping columns, `_load_time` and the like, which say when the copy was loaded)."""
+    columns = con.execute(
+        "select column_name from information_schema.columns where table_schema = 'staging' and table_name = ? "
+        "and (data_type = 'DATE' or data_type like 'TIMESTAMP%') and column_name not like '\\_%' escape '\\'",
+        [table]).fetchall()
+    return "".join(f"{name} + to_years({SEASON_STRIDE} * k) as {name}, " for (name,) in columns)
 
 
 def replicate(path: Path, scale: int) -> dict[int, int]:
@@ -123,7 +125,7 @@ def replicate(path: Path, scale: int) -> dict[int, int]:
             con.execute(f"""
                 insert into staging.{table}
                 select original.* replace (
-                    season + {SEASON_STRIDE} * k as season,
+                    {_shifted_times(con, table)}season + {SEASON_STRIDE} * k as season,
                     replace(replace(_file_name, _run_id, {_new_run_sql('_run_id', 'k')}),
                             'season=' || season, 'season=' || (season + {SEASON_STRIDE} * k)) as _file_name,
                     {_new_run_sql('_run_id', 'k')} as _run_id)
@@ -147,7 +149,7 @@ def replicate(path: Path, scale: int) -> dict[int, int]:
         con.execute(f"""
             insert into staging.schedule_staging
             select original.* replace (
-                season + {SEASON_STRIDE} * k as season,
+                {_shifted_times(con, 'schedule_staging')}season + {SEASON_STRIDE} * k as season,
                 replace(replace(_file_name, _run_id, {_new_run_sql('_run_id', 'k * 10000 + season', 1)}),
                         'season=' || season, 'season=' || (season + {SEASON_STRIDE} * k)) as _file_name,
                 {_new_run_sql('_run_id', 'k * 10000 + season', 1)} as _run_id)
@@ -190,7 +192,7 @@ def benchmark_project(root: Path, seasons: dict[int, int]) -> Path:
     for row in rows:
         by_season.setdefault(int(row["season"]), []).append(row)
     with seed.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
+        writer = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")  # the seed's own line ends
         for copy, real in sorted(seasons.items()):
             for row in by_season[real]:
                 writer.writerow({**row, "season": str(copy), "source": f"benchmark copy of {real}"})
@@ -343,12 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="work directory to keep (the base warehouse is reused)")
     args = parser.parse_args(argv)
 
-    from f1common.settings import Settings
-
-    if Settings().f1data_dir is None:
-        raise SystemExit("the shared F1 data is needed: set GPI_F1DATA_DIR to the f1data directory")
-    say(f"reproduce: {COMMAND}{' ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else ''}")
-    say(f"machine: {os.cpu_count()} CPUs; load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    header(COMMAND)
     root = args.keep or Path(tempfile.mkdtemp(prefix="gpi-scale-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
