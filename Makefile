@@ -16,7 +16,7 @@ check:
 	./pants check ::
 
 fmt:
-	./pants fmt ::
+	./pants fix fmt ::
 
 # Build the four Lambda packages into dist/ and check their sizes against their budgets.
 package:
