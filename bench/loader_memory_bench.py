@@ -85,8 +85,14 @@ def land(root: Path, table: pa.Table) -> tuple[str, ManifestFile]:
     (root / key).parent.mkdir(parents=True, exist_ok=True)
     (root / key).write_bytes(data)
     entry = ManifestFile(dataset=Dataset.LAPS, key=key, rows=table.num_rows, bytes=len(data), sha256=sha256(data))
-    manifest = Manifest(run_id=run_id, source=Source.FASTF1, session=SESSION, created_at=dt.datetime.now(dt.UTC),
-                        producer="loader-memory-bench", files=[entry])
+    manifest = Manifest(
+        run_id=run_id,
+        source=Source.FASTF1,
+        session=SESSION,
+        created_at=dt.datetime.now(dt.UTC),
+        producer="loader-memory-bench",
+        files=[entry],
+    )
     (root / manifest_key(run_id)).parent.mkdir(parents=True, exist_ok=True)
     (root / manifest_key(run_id)).write_bytes(manifest.to_json())
     return manifest_key(run_id), entry
@@ -118,8 +124,9 @@ def child(root: Path, key: str, warehouse: Path) -> int:
         Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) restarts from the current RSS
         report = load_keys([key], s3=LocalS3(root), bucket="local", warehouse=wh)
         peak = _status_mb("VmHWM")
-    print(json.dumps({"before": before, "peak": peak, "loaded": report.keys(Outcome.LOADED),
-                      "rows": report.rows_loaded}))
+    print(
+        json.dumps({"before": before, "peak": peak, "loaded": report.keys(Outcome.LOADED), "rows": report.rows_loaded})
+    )
     return 0
 
 
@@ -142,13 +149,17 @@ def main(argv: list[str] | None = None) -> int:
     laps = real_laps(settings)
     print(f"command: {command}")
     real_kb = len(to_parquet_bytes(laps)) / 1024
-    print(f"data: {SESSION.key} laps ({laps.num_rows} rows, {laps.num_columns} columns, {real_kb:.0f} KB as a file) "
-          "repeated to each size (repeated rows compress far better than real ones: 'x file' is overstated)")
+    print(
+        f"data: {SESSION.key} laps ({laps.num_rows} rows, {laps.num_columns} columns, {real_kb:.0f} KB as a file) "
+        "repeated to each size (repeated rows compress far better than real ones: 'x file' is overstated)"
+    )
     loaders = {"current": os.pathsep.join(sys.path)}
     if args.baseline:
         loaders = {args.baseline: baseline_path(args.baseline, work), **loaders}
-    print(f"{'loader':>8} {'rows':>10} {'file MB':>8} {'row group MB':>12} {'RSS before':>10} {'peak':>8} "
-          f"{'growth':>8} {'x file':>7} {'x row group':>11}")
+    print(
+        f"{'loader':>8} {'rows':>10} {'file MB':>8} {'row group MB':>12} {'RSS before':>10} {'peak':>8} "
+        f"{'growth':>8} {'x file':>7} {'x row group':>11}"
+    )
     ok = True
     for rows in args.rows:
         root = work / f"s3-{rows}"
@@ -157,20 +168,32 @@ def main(argv: list[str] | None = None) -> int:
         parquet = pq.ParquetFile(path)  # the largest row group as Arrow holds it (decoded)
         group = max(parquet.read_row_group(i).nbytes for i in range(parquet.metadata.num_row_groups)) / MB
         for name, pythonpath in loaders.items():
-            env = {**os.environ, "PYTHONPATH": pythonpath, "POWERTOOLS_METRICS_DISABLED": "true",
-                   "POWERTOOLS_LOG_LEVEL": "WARNING"}
+            env = {
+                **os.environ,
+                "PYTHONPATH": pythonpath,
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": "WARNING",
+            }
             out = subprocess.run(
                 [sys.executable, __file__, "--child", str(root), key, str(work / f"warehouse-{rows}-{name}.duckdb")],
-                env=env, capture_output=True, text=True, check=True,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
             )
             result = json.loads(out.stdout.strip().splitlines()[-1])
             ok = ok and result["loaded"] == [entry.key] and result["rows"] == rows
             growth, size = result["peak"] - result["before"], entry.bytes / MB
-            print(f"{name[:8]:>8} {rows:>10,} {size:>8.1f} {group:>12.1f} {result['before']:>10.0f} "
-                  f"{result['peak']:>8.0f} {growth:>8.0f} {growth / size:>7.1f} {growth / group:>11.1f}", flush=True)
+            print(
+                f"{name[:8]:>8} {rows:>10,} {size:>8.1f} {group:>12.1f} {result['before']:>10.0f} "
+                f"{result['peak']:>8.0f} {growth:>8.0f} {growth / size:>7.1f} {growth / group:>11.1f}",
+                flush=True,
+            )
         path.unlink()
-    print("MB; row group: the largest, decoded (Arrow nbytes); RSS: VmRSS before the load, VmHWM during it; "
-          "growth = peak - before")
+    print(
+        "MB; row group: the largest, decoded (Arrow nbytes); RSS: VmRSS before the load, VmHWM during it; "
+        "growth = peak - before"
+    )
     return 0 if ok else 1
 
 

@@ -126,11 +126,17 @@ def freshness(state: Path, new: Sequence[str]) -> tuple[list[Freshness], Burst |
                     row = con.execute(
                         "select count(*) from analytics.fct_laps where session_key = ?", [result.session]
                     ).fetchone()
-                    marts = [con.execute(f"select count(*) from analytics.{mart} where season = ? and round = ? "
-                                         "and session = ?", [int(season), int(rnd), session]).fetchone()
-                             for mart in ("mart_positions_by_lap", "mart_lap_weather", "mart_session_pace_weather")]
-                    standings = con.execute("select count(*) from analytics.mart_driver_standings "
-                                            "where season = ? and round = ?", [int(season), int(rnd)]).fetchone()
+                    marts = [
+                        con.execute(
+                            f"select count(*) from analytics.{mart} where season = ? and round = ? " "and session = ?",
+                            [int(season), int(rnd), session],
+                        ).fetchone()
+                        for mart in ("mart_positions_by_lap", "mart_lap_weather", "mart_session_pace_weather")
+                    ]
+                    standings = con.execute(
+                        "select count(*) from analytics.mart_driver_standings " "where season = ? and round = ?",
+                        [int(season), int(rnd)],
+                    ).fetchone()
                 finally:
                     con.close()
                 result.fct_laps_rows = int(row[0]) if row else 0
@@ -186,8 +192,9 @@ def burst(pipeline: Any, settings: Any, warehouse: Path) -> Burst:
             result.last_landed_to_marts_s = time.perf_counter() - landed - (build.tests.elapsed_s if build.tests else 0)
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        counts = [con.execute("select count(*) from analytics.fct_laps where session_key = ?", [k]).fetchone()
-                  for k in keys]
+        counts = [
+            con.execute("select count(*) from analytics.fct_laps where session_key = ?", [k]).fetchone() for k in keys
+        ]
     finally:
         con.close()
     result.marts_fresh = all(c and c[0] > 0 for c in counts)
@@ -234,8 +241,10 @@ def _bench(args: argparse.Namespace, root: Path) -> int:
     ingested = sorted(set(cold.replay.ingested))
     replay_s = next(v for k, v in cold.seconds.items() if k.startswith("replay"))
     bare_s = bare_loads(root / "bare-fastf1-cache", ingested)
-    say(f"  replay stage {replay_s:.1f} s vs bare FastF1 loads of the same {len(ingested)} sessions {bare_s:.1f} s: "
-        f"{replay_s / bare_s:.2f}x (goal <= 0.7x; {os.cpu_count()} cores)")
+    say(
+        f"  replay stage {replay_s:.1f} s vs bare FastF1 loads of the same {len(ingested)} sessions {bare_s:.1f} s: "
+        f"{replay_s / bare_s:.2f}x (goal <= 0.7x; {os.cpu_count()} cores)"
+    )
     second = run(root / "full", sessions, dashboards=args.dashboards, label="(c) second run, nothing new")
     fresh: list[Freshness] = []
     bursted: Burst | None = None
@@ -243,8 +252,10 @@ def _bench(args: argparse.Namespace, root: Path) -> int:
         fresh, bursted = freshness(root / "freshness", args.new)
 
     say("\n(a) freshness: dispatcher firing -> the session in every dashboard mart (goal <= 10 s)")
-    say(f"  {'session':<10} {'ingest':>7} {'load':>6} {'dbt':>6} {'total':>7} {'fct_laps':>9} {'nodes':>6}  marts"
-        "   then the tests of what changed")
+    say(
+        f"  {'session':<10} {'ingest':>7} {'load':>6} {'dbt':>6} {'total':>7} {'fct_laps':>9} {'nodes':>6}  marts"
+        "   then the tests of what changed"
+    )
     for f in fresh:
         if "marts" not in f.marks:
             say(f"  {f.session:<10} not ingested (marks: {sorted(f.marks)})")
@@ -256,31 +267,42 @@ def _bench(args: argparse.Namespace, root: Path) -> int:
         )
 
     say("\nsummary")
-    say(f"  (b) cold replay of {cold.sessions_requested} sessions: {cold.total_seconds:.1f} s (goal <= 60 s); "
-        f"replay stage / bare FastF1 loads: {replay_s / bare_s:.2f}x (goal <= 0.7x)")
-    say(f"  (c) second run, nothing new: {second.total_seconds:.1f} s "
-        f"({len(second.replay.ingested)} ingested, {second.replay.files_loaded} files loaded)")
+    say(
+        f"  (b) cold replay of {cold.sessions_requested} sessions: {cold.total_seconds:.1f} s (goal <= 60 s); "
+        f"replay stage / bare FastF1 loads: {replay_s / bare_s:.2f}x (goal <= 0.7x)"
+    )
+    say(
+        f"  (c) second run, nothing new: {second.total_seconds:.1f} s "
+        f"({len(second.replay.ingested)} ingested, {second.replay.files_loaded} files loaded)"
+    )
     totals = [f.span("fired", "marts") for f in fresh if "marts" in f.marks]
     if totals:
-        say(f"  (a) freshness, schedule fired -> every dashboard mart fresh: max {max(totals):.1f} s over "
-            f"{len(totals)} sessions (goal <= 10 s)")
+        say(
+            f"  (a) freshness, schedule fired -> every dashboard mart fresh: max {max(totals):.1f} s over "
+            f"{len(totals)} sessions (goal <= 10 s)"
+        )
     dbt_second = second.seconds.get("transformer queue -> transformer (dbt, local target)")
     if dbt_second is not None:
         say(f"  (c) its transformer run with nothing new: {dbt_second:.2f} s (goal <= 5 s)")
     if bursted is not None:
-        say(f"  (d) burst of {len(bursted.sessions)} sessions: {bursted.messages} messages, {bursted.builds} dbt "
+        say(
+            f"  (d) burst of {len(bursted.sessions)} sessions: {bursted.messages} messages, {bursted.builds} dbt "
             f"build(s) ({bursted.dbt_invocations} dbt invocations), last landing -> marts fresh "
-            f"{bursted.last_landed_to_marts_s:.1f} s, {'fresh' if bursted.marts_fresh else 'STALE'}")
+            f"{bursted.last_landed_to_marts_s:.1f} s, {'fresh' if bursted.marts_fresh else 'STALE'}"
+        )
     if args.keep:
         say(f"  state directories: {root}")
     failed = sorted({*cold.replay.not_available} - {*cold.replay.ingested})
     if failed:
         say(f"  not ingested in the cold replay (no lap data in the offline cache): {len(failed)}: {', '.join(failed)}")
-    ok = cold.ok and second.ok and len(totals) == len(fresh) and all(f.fct_laps_rows > 0 and f.marts_fresh
-                                                                      for f in fresh)
+    ok = (
+        cold.ok
+        and second.ok
+        and len(totals) == len(fresh)
+        and all(f.fct_laps_rows > 0 and f.marts_fresh for f in fresh)
+    )
     return 0 if ok else 1
 
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -92,7 +92,8 @@ def _shifted_times(con: Any, table: str) -> str:
     columns = con.execute(
         "select column_name from information_schema.columns where table_schema = 'staging' and table_name = ? "
         "and (data_type = 'DATE' or data_type like 'TIMESTAMP%') and column_name not like '\\_%' escape '\\'",
-        [table]).fetchall()
+        [table],
+    ).fetchall()
     return "".join(f"{name} + to_years({SEASON_STRIDE} * k) as {name}, " for (name,) in columns)
 
 
@@ -109,20 +110,23 @@ def replicate(path: Path, scale: int) -> dict[int, int]:
         # sessions whose FastF1 data names every driver and team (Ergast refs) and places every car: the
         # synthetic seasons have no Ergast entrants or results to identify and order the others by, so their
         # tests would fail (and a failing test skips everything downstream of it in `dbt build`)
-        con.execute("""
+        con.execute(
+            """
             create temp table replicated_runs as
             select _run_id from staging.drivers_info_staging group by _run_id
             having count(*) = count(nullif(driver_id, '')) and count(*) = count(nullif(team_id, ''))
             intersect
             select _run_id from staging.results_staging group by _run_id
             having count(*) = count(nullif(driver_id, '')) and count(*) = count(nullif(team_id, ''))
-                and count(*) = count(position)""")
+                and count(*) = count(position)"""
+        )
         [(sessions,)] = con.execute("select count(*) from staging.load_manifests where session is not null").fetchall()
         [(eligible,)] = con.execute("select count(*) from replicated_runs").fetchall()
         copies = max(1, round((scale - 1) * sessions / eligible))  # scale x the sessions in all
         con.execute(f"create temp table replicas as select range as k from range(1, {copies + 1})")
         for table in SESSION_TABLES:
-            con.execute(f"""
+            con.execute(
+                f"""
                 insert into staging.{table}
                 select original.* replace (
                     {_shifted_times(con, table)}season + {SEASON_STRIDE} * k as season,
@@ -130,8 +134,10 @@ def replicate(path: Path, scale: int) -> dict[int, int]:
                             'season=' || season, 'season=' || (season + {SEASON_STRIDE} * k)) as _file_name,
                     {_new_run_sql('_run_id', 'k')} as _run_id)
                 from staging.{table} as original cross join replicas
-                where season <= {LAST_SEASON} and _run_id in (select _run_id from replicated_runs)""")
-        con.execute(f"""
+                where season <= {LAST_SEASON} and _run_id in (select _run_id from replicated_runs)"""
+            )
+        con.execute(
+            f"""
             insert into staging.load_manifests
             select original.* replace (
                 {_new_run_sql('run_id', 'k')} as run_id,
@@ -141,12 +147,16 @@ def replicate(path: Path, scale: int) -> dict[int, int]:
                 replace(manifest_key, run_id, {_new_run_sql('run_id', 'k')}) as manifest_key)
             from staging.load_manifests as original cross join replicas
             where session is not null and season <= {LAST_SEASON}
-                and run_id in (select _run_id from replicated_runs)""")
-        synthetic = con.execute(f"""
+                and run_id in (select _run_id from replicated_runs)"""
+        )
+        synthetic = con.execute(
+            f"""
             select distinct season + {SEASON_STRIDE} * k, season from staging.results_staging cross join replicas
-            where season <= {LAST_SEASON} and _run_id in (select _run_id from replicated_runs)""").fetchall()
+            where season <= {LAST_SEASON} and _run_id in (select _run_id from replicated_runs)"""
+        ).fetchall()
         # each synthetic season gets its real season's schedule (event names), as its own schedule run
-        con.execute(f"""
+        con.execute(
+            f"""
             insert into staging.schedule_staging
             select original.* replace (
                 {_shifted_times(con, 'schedule_staging')}season + {SEASON_STRIDE} * k as season,
@@ -154,9 +164,11 @@ def replicate(path: Path, scale: int) -> dict[int, int]:
                         'season=' || season, 'season=' || (season + {SEASON_STRIDE} * k)) as _file_name,
                 {_new_run_sql('_run_id', 'k * 10000 + season', 1)} as _run_id)
             from staging.schedule_staging as original cross join replicas
-            where season <= {LAST_SEASON}""")
+            where season <= {LAST_SEASON}"""
+        )
         schedule_run = _new_run_sql("run_id", "k * 10000 + schedule_season", 1)
-        con.execute(rf"""
+        con.execute(
+            rf"""
             insert into staging.load_manifests
             select original.* exclude (schedule_season) replace (
                 {schedule_run} as run_id,
@@ -168,7 +180,8 @@ def replicate(path: Path, scale: int) -> dict[int, int]:
                       as schedule_season
                   from staging.load_manifests
                   where session is null and cast(files as varchar) like '%dataset=schedule/%') as original
-            cross join replicas""")
+            cross join replicas"""
+        )
     return {int(copy): int(real) for copy, real in synthetic}
 
 
@@ -207,12 +220,14 @@ def hold_out(path: Path, session_key: str) -> None:
     with duckdb.connect(str(path)) as con:
         [(run_id,)] = con.execute(
             "select run_id from staging.load_manifests where season = ? and round = ? and session = ?",
-            [int(season), int(rnd), session]).fetchall()
+            [int(season), int(rnd), session],
+        ).fetchall()
         con.execute("create schema bench_holdout")
         for table in (*SESSION_TABLES, "load_manifests"):
             column = "run_id" if table == "load_manifests" else "_run_id"
-            con.execute(f"create table bench_holdout.{table} as select * from staging.{table} where {column} = ?",
-                        [run_id])
+            con.execute(
+                f"create table bench_holdout.{table} as select * from staging.{table} where {column} = ?", [run_id]
+            )
             con.execute(f"delete from staging.{table} where {column} = ?", [run_id])
 
 
@@ -222,10 +237,13 @@ def land_held_out(path: Path) -> None:
 
     with duckdb.connect(str(path)) as con:
         for table in SESSION_TABLES:
-            con.execute(f"insert into staging.{table} "
-                        f"select * replace (now() as _load_time) from bench_holdout.{table}")
-        con.execute("insert into staging.load_manifests select * replace (now() as loaded_at) "
-                    "from bench_holdout.load_manifests")
+            con.execute(
+                f"insert into staging.{table} " f"select * replace (now() as _load_time) from bench_holdout.{table}"
+            )
+        con.execute(
+            "insert into staging.load_manifests select * replace (now() as loaded_at) "
+            "from bench_holdout.load_manifests"
+        )
         con.execute("drop schema bench_holdout cascade")
 
 
@@ -236,8 +254,9 @@ def staged_rows(path: Path) -> tuple[int, int]:
     from f1common.datasets import DATASETS
 
     with duckdb.connect(str(path), read_only=True) as con:
-        counts = [con.execute(f"select count(*) from staging.{s.staging_table.lower()}").fetchone()
-                  for s in DATASETS.values()]
+        counts = [
+            con.execute(f"select count(*) from staging.{s.staging_table.lower()}").fetchone() for s in DATASETS.values()
+        ]
         rows = sum(int(c[0]) for c in counts if c)
         [(sessions,)] = con.execute("select count(*) from staging.load_manifests where session is not null").fetchall()
     return int(rows), int(sessions)
@@ -247,8 +266,10 @@ def rows_touched(path: Path, invocation_id: str) -> int:
     import duckdb
 
     with duckdb.connect(str(path), read_only=True) as con:
-        counts = [con.execute(f"select count(*) from analytics.{t} where _dbt_invocation_id = ?",
-                              [invocation_id]).fetchone() for t in TOUCHED]
+        counts = [
+            con.execute(f"select count(*) from analytics.{t} where _dbt_invocation_id = ?", [invocation_id]).fetchone()
+            for t in TOUCHED
+        ]
     return sum(int(c[0]) for c in counts if c)
 
 
@@ -267,8 +288,9 @@ def panel_timings(path: Path, repeat: int) -> tuple[float, float, int]:
     with Warehouse(path) as wh:
         for spec in dashboards():
             values = resolve_variables(wh, spec)
-            queries: list[Callable[[], object]] = [partial(variable_options, wh, spec, v, values)
-                                                   for v in spec.variables]
+            queries: list[Callable[[], object]] = [
+                partial(variable_options, wh, spec, v, values) for v in spec.variables
+            ]
             queries += [partial(run_panel, wh, spec, p, values) for p in spec.panels]
             for run in queries:
                 count += 1
@@ -311,8 +333,10 @@ def measure(base: Path, root: Path, scale: int, repeat: int) -> Scale:
     full = build_after_load(path, artifacts, full_refresh=True, project_dir=project, raise_on_failure=False)
     result.full_s = full.seconds
     failing = [n for n in (full.run.nodes if full.run else []) if n.status in ("fail", "error")]
-    say(f"  full build:         {result.full_s:7.1f} s ({len(full.run.nodes) if full.run else 0} nodes, "
-        f"{len(failing)} failing: {', '.join(sorted(n.unique_id.split('.')[2] for n in failing)) or 'none'})")
+    say(
+        f"  full build:         {result.full_s:7.1f} s ({len(full.run.nodes) if full.run else 0} nodes, "
+        f"{len(failing)} failing: {', '.join(sorted(n.unique_id.split('.')[2] for n in failing)) or 'none'})"
+    )
 
     started = time.perf_counter()
     nothing = build_after_load(path, artifacts, project_dir=project)
@@ -328,9 +352,11 @@ def measure(base: Path, root: Path, scale: int, repeat: int) -> Scale:
     result.incremental_nodes = len(incremental.run.nodes) + (len(incremental.tests.nodes) if incremental.tests else 0)
     result.published_s = incremental.published_s
     result.touched = rows_touched(path, incremental.run.invocation_id)
-    say(f"  after {new_key}:  {result.incremental_s:7.1f} s, marts fresh after {result.published_s:.1f} s "
+    say(
+        f"  after {new_key}:  {result.incremental_s:7.1f} s, marts fresh after {result.published_s:.1f} s "
         f"({result.incremental_nodes} nodes, "
-        f"{result.touched:,} fact/mart rows touched, rows scanned: n/a on DuckDB)")
+        f"{result.touched:,} fact/mart rows touched, rows scanned: n/a on DuckDB)"
+    )
 
     result.p50_ms, result.p95_ms, result.queries = panel_timings(path, repeat)
     say(f"  panel queries:      p50 {result.p50_ms:.1f} ms, p95 {result.p95_ms:.1f} ms ({result.queries} x {repeat})")
@@ -361,23 +387,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def report(results: list[Scale]) -> int:
     first, last = results[0], results[-1]
-    say("\nscale  sessions  staged rows   full build  s/M rows  nothing new  incremental (marts fresh)  touched"
-        "  panel p50/p95")
+    say(
+        "\nscale  sessions  staged rows   full build  s/M rows  nothing new  incremental (marts fresh)  touched"
+        "  panel p50/p95"
+    )
     for r in results:
-        say(f"{r.scale:>4}x  {r.sessions:>8}  {r.staged_rows:>11,}  {r.full_s:9.1f} s  "
+        say(
+            f"{r.scale:>4}x  {r.sessions:>8}  {r.staged_rows:>11,}  {r.full_s:9.1f} s  "
             f"{r.full_s / (r.staged_rows / 1e6):8.1f}  {r.nothing_new_s:9.2f} s  {r.incremental_s:9.1f} s "
-            f"({r.published_s:5.1f} s)  {r.touched:>7,}  {r.p50_ms:5.1f} / {r.p95_ms:5.1f} ms")
+            f"({r.published_s:5.1f} s)  {r.touched:>7,}  {r.p50_ms:5.1f} / {r.p95_ms:5.1f} ms"
+        )
     incremental_ratio = last.incremental_s / first.incremental_s
     per_row = [r.full_s / r.staged_rows for r in results]
     linear = per_row[-1] / per_row[-2] if len(per_row) > 1 else 1.0
     checks = [
-        (f"incremental build at {last.scale}x / at {first.scale}x", f"{incremental_ratio:.2f}x", "<= 1.5x",
-         incremental_ratio <= 1.5),
+        (
+            f"incremental build at {last.scale}x / at {first.scale}x",
+            f"{incremental_ratio:.2f}x",
+            "<= 1.5x",
+            incremental_ratio <= 1.5,
+        ),
         (f"panel p95 at {last.scale}x", f"{last.p95_ms:.1f} ms", "<= 200 ms", last.p95_ms <= 200),
-        (f"full build time per row, {last.scale}x / {results[-2].scale if len(results) > 1 else last.scale}x",
-         f"{linear:.2f}x", "<= 1.5x (linear or better)", linear <= 1.5),
-        ("build with nothing new (worst scale)", f"{max(r.nothing_new_s for r in results):.2f} s", "<= 5 s",
-         max(r.nothing_new_s for r in results) <= 5),
+        (
+            f"full build time per row, {last.scale}x / {results[-2].scale if len(results) > 1 else last.scale}x",
+            f"{linear:.2f}x",
+            "<= 1.5x (linear or better)",
+            linear <= 1.5,
+        ),
+        (
+            "build with nothing new (worst scale)",
+            f"{max(r.nothing_new_s for r in results):.2f} s",
+            "<= 5 s",
+            max(r.nothing_new_s for r in results) <= 5,
+        ),
     ]
     say("\ngoals (ratios measured side by side in this run)")
     for name, value, goal, ok in checks:

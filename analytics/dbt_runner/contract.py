@@ -88,8 +88,9 @@ def _table(spec: DatasetSpec) -> dict[str, Any]:
     return {
         "name": spec.staging_table.lower(),
         "description": f"{spec.description} Natural key: {', '.join(spec.natural_key)}.",
-        "config": {"meta": {"dataset": spec.name, "natural_key": list(spec.natural_key),
-                            "partition": spec.partition.value}},
+        "config": {
+            "meta": {"dataset": spec.name, "natural_key": list(spec.natural_key), "partition": spec.partition.value}
+        },
         "columns": columns,
     }
 
@@ -120,28 +121,33 @@ def landing_sources_yaml() -> str:
         if column.name in NOT_NULL_MANIFEST_COLUMNS:
             entry["data_tests"] = ["not_null"]
         columns.append(entry)
-    quarantine = [{"name": c.name, "description": QUARANTINE_COLUMNS[c.name]}
-                  for c in bookkeeping_columns("duckdb")[LOAD_QUARANTINE]]
+    quarantine = [
+        {"name": c.name, "description": QUARANTINE_COLUMNS[c.name]}
+        for c in bookkeeping_columns("duckdb")[LOAD_QUARANTINE]
+    ]
     document = {
         "version": 2,
         "sources": [
             {
                 "name": "landing",
                 "description": "The landing zone's manifests as loaded into the warehouse (by the loader, or by "
-                               "Snowpipe's manifests pipe).",
+                "Snowpipe's manifests pipe).",
                 "schema": STAGING_SCHEMA,
-                "tables": [{
-                    "name": LOAD_MANIFESTS,
-                    "description": "One row per manifest (manifests/<run_id>.json): the run's files with their row "
-                                   "counts. A run is complete in the warehouse when every file it lists is loaded "
-                                   "with that many rows. Snowpipe may load a manifest twice.",
-                    "columns": columns,
-                }, {
-                    "name": LOAD_QUARANTINE,
-                    "description": "Files the loader refused (loader mode), with the reason: they count as "
-                                   "settled, so a bad file does not hold back the rest of its run.",
-                    "columns": quarantine,
-                }],
+                "tables": [
+                    {
+                        "name": LOAD_MANIFESTS,
+                        "description": "One row per manifest (manifests/<run_id>.json): the run's files with their row "
+                        "counts. A run is complete in the warehouse when every file it lists is loaded "
+                        "with that many rows. Snowpipe may load a manifest twice.",
+                        "columns": columns,
+                    },
+                    {
+                        "name": LOAD_QUARANTINE,
+                        "description": "Files the loader refused (loader mode), with the reason: they count as "
+                        "settled, so a bad file does not hold back the rest of its run.",
+                        "columns": quarantine,
+                    },
+                ],
             }
         ],
     }
@@ -215,8 +221,9 @@ def generated_files(project_dir: Path = PROJECT_DIR) -> dict[Path, str]:
 
 def stale_files(project_dir: Path = PROJECT_DIR) -> list[Path]:
     """The generated files whose committed content differs from what f1common renders now."""
-    return [path for path, text in generated_files(project_dir).items()
-            if not path.is_file() or path.read_text() != text]
+    return [
+        path for path, text in generated_files(project_dir).items() if not path.is_file() or path.read_text() != text
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,7 +24,8 @@ def test_sources_carry_each_datasets_columns_descriptions_and_natural_key() -> N
     assert {"name": "session_time_ms", "description": "Session time when the lap was set (lap end)"} in laps["columns"]
     [ergast] = yaml.safe_load(sources_yaml(Source.ERGAST))["sources"]
     assert {t["name"] for t in ergast["tables"]} == {
-        s.staging_table.lower() for s in DATASETS.values() if s.source is Source.ERGAST}
+        s.staging_table.lower() for s in DATASETS.values() if s.source is Source.ERGAST
+    }
 
 
 def test_race_like_sessions_come_from_session_type() -> None:
@@ -44,6 +45,10 @@ def test_no_model_restates_the_race_like_sessions_or_a_natural_key() -> None:
         assert "latest_load_only" not in sql, path.name
     staging = {p.stem for p in (PROJECT_DIR / "models" / "staging").rglob("stg_*.sql")}
     for spec in DATASETS.values():
-        users = [s for s in staging if f"current_run_rows('{spec.staging_table.lower()}')" in
-                 (next((PROJECT_DIR / "models" / "staging").rglob(f"{s}.sql"))).read_text()]
+        users = [
+            s
+            for s in staging
+            if f"current_run_rows('{spec.staging_table.lower()}')"
+            in (next((PROJECT_DIR / "models" / "staging").rglob(f"{s}.sql"))).read_text()
+        ]
         assert len(users) == 1, f"{spec.staging_table}: one staging model reads it through current_run_rows"

@@ -86,8 +86,9 @@ def read_state_from(con: Any) -> tuple[StagingState, dict[str, list[str]]]:
     for run_id, files in rows(f"select run_id, files from {STAGING_SCHEMA}.{LOAD_MANIFESTS}"):
         listed[str(run_id)] = sorted({str(f["dataset"]) for f in json.loads(files)})
     if counts[LOAD_QUARANTINE]:  # a refused file settles its run: the datasets of those runs may change
-        for (dataset,) in rows(f"select distinct dataset from {STAGING_SCHEMA}.{LOAD_QUARANTINE} "
-                               "where dataset is not null"):
+        for (dataset,) in rows(
+            f"select distinct dataset from {STAGING_SCHEMA}.{LOAD_QUARANTINE} " "where dataset is not null"
+        ):
             listed.setdefault(QUARANTINED, []).append(str(dataset))
     return StagingState(rows=counts, runs=frozenset(k for k in listed if k != QUARANTINED)), listed
 
@@ -99,8 +100,11 @@ def changed_datasets(before: StagingState | None, now: StagingState, listed: Map
     """The datasets whose current runs may differ from those of the `before` build (all without one)."""
     if before is None:
         return list(DATASETS)
-    names = {spec.name for spec in DATASETS.values() if now.rows.get(spec.staging_table.lower(), 0)
-             != before.rows.get(spec.staging_table.lower(), 0)}
+    names = {
+        spec.name
+        for spec in DATASETS.values()
+        if now.rows.get(spec.staging_table.lower(), 0) != before.rows.get(spec.staging_table.lower(), 0)
+    }
     for run_id in now.runs - before.runs:
         names.update(listed.get(run_id, []))
     if now.rows.get(LOAD_QUARANTINE, 0) != before.rows.get(LOAD_QUARANTINE, 0):
@@ -144,8 +148,14 @@ class Plan:
         return not self.select
 
 
-def plan_build(warehouse: Path | None, state_file: Path, *, full: bool = False, project_dir: Path = PROJECT_DIR,
-               reader: StateReader | None = None) -> Plan:
+def plan_build(
+    warehouse: Path | None,
+    state_file: Path,
+    *,
+    full: bool = False,
+    project_dir: Path = PROJECT_DIR,
+    reader: StateReader | None = None,
+) -> Plan:
     """The build after a load: everything when there is no state of a previous build (or `full`).
 
     The staging state is read from the DuckDB file `warehouse`, or by `reader` (another warehouse)."""
@@ -199,10 +209,18 @@ class BuildResult:
         return self.run.elapsed_s if self.run else 0.0
 
 
-def build_after_load(warehouse: Path | None, artifacts_dir: Path, *, full_refresh: bool = False,
-                     project_dir: Path | None = None, quiet: bool = True, raise_on_failure: bool = True,
-                     reader: StateReader | None = None, target: str | None = None,
-                     env: Mapping[str, str] | None = None) -> BuildResult:
+def build_after_load(
+    warehouse: Path | None,
+    artifacts_dir: Path,
+    *,
+    full_refresh: bool = False,
+    project_dir: Path | None = None,
+    quiet: bool = True,
+    raise_on_failure: bool = True,
+    reader: StateReader | None = None,
+    target: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> BuildResult:
     """The build after a load: what changed since the last successful build (state in `artifacts_dir`).
 
     Without a record of an earlier build (or with `full_refresh`, after a change to the project's SQL)
@@ -221,15 +239,29 @@ def build_after_load(warehouse: Path | None, artifacts_dir: Path, *, full_refres
     flags = ["--quiet"] if quiet else []
 
     def dbt(*args: str) -> DbtRun:
-        return run_dbt([*args, *flags], project_dir=project, warehouse_path=warehouse, artifacts_dir=artifacts_dir,
-                       raise_on_failure=raise_on_failure, target=target, env=env)
+        return run_dbt(
+            [*args, *flags],
+            project_dir=project,
+            warehouse_path=warehouse,
+            artifacts_dir=artifacts_dir,
+            raise_on_failure=raise_on_failure,
+            target=target,
+            env=env,
+        )
 
     if plan.full:
         refresh = ["--full-refresh"] if full_refresh else []
         result = BuildResult(plan, dbt("build", "--select", *plan.select, *refresh))
     else:
-        published = dbt("build", "--select", *publish_selection(plan.select), "--exclude-resource-type", "test",
-                        "--exclude-resource-type", "unit_test")
+        published = dbt(
+            "build",
+            "--select",
+            *publish_selection(plan.select),
+            "--exclude-resource-type",
+            "test",
+            "--exclude-resource-type",
+            "unit_test",
+        )
         result = BuildResult(plan, published, dbt("test", "--select", *plan.select))
     record_build(plan, state_file)
     return result

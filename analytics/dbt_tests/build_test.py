@@ -12,9 +12,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from dbt_runner.runner import DbtRun
 from dbt_runner.selection import BuildResult, build_after_load
-
 from f1common.settings import Settings
 from f1common.testing import f1data_dir_or_skip
 from grandprix_local.harness import EmbeddedStack, embedded_stack
@@ -171,10 +171,12 @@ def test_positions_by_lap_has_the_gap_to_the_leader(built: Built) -> None:
 
 def test_gap_to_the_leader_leaves_out_red_flag_suspensions(built: Built) -> None:
     """2023 Australia had three red flags (laps 7, 54 and 56): lap-end times around them include the stoppage."""
-    by_lap = dict(built.query(
-        """select lap_number, count(gap_to_leader_ms) from analytics.fct_laps
+    by_lap = dict(
+        built.query(
+            """select lap_number, count(gap_to_leader_ms) from analytics.fct_laps
            where session_key = '2023-03-R' group by lap_number"""
-    ))
+        )
+    )
     assert [lap for lap, gaps in sorted(by_lap.items()) if gaps == 0] == [8, 9, 55, 56, 57, 58]
     ((worst_gap_s, red_flag_laps),) = built.query(
         """select max(gap_to_leader_ms) / 1000.0, count(*) filter (where is_red_flag_lap) from analytics.fct_laps
@@ -230,8 +232,13 @@ def test_incremental_run_touches_only_the_new_session(built: Built, incremental:
 def test_a_build_after_a_new_session_runs_only_what_is_downstream_of_its_datasets(
     incremental_build: BuildResult,
 ) -> None:
-    assert {d.value for d in incremental_build.plan.datasets} == {"laps", "results", "drivers", "weather",
-                                                                   "race_control"}
+    assert {d.value for d in incremental_build.plan.datasets} == {
+        "laps",
+        "results",
+        "drivers",
+        "weather",
+        "race_control",
+    }
     assert incremental_build.run is not None and incremental_build.tests is not None
     ran = {n.unique_id.split(".")[-1] for n in incremental_build.run.nodes if n.unique_id.startswith("model.")}
     assert {"stg_landing__runs", "int_sessions__input_versions", "fct_laps", "mart_positions_by_lap"} <= ran

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import yaml  # type: ignore[import-untyped]
-from dbt_runner.runner import PROJECT_DIR, run_dbt
 
+from dbt_runner.runner import PROJECT_DIR, run_dbt
 from f1common.datasets import DATASETS, Source
 from f1common.warehouse import METADATA_COLUMNS
 

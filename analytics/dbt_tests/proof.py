@@ -21,15 +21,19 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from dbt_runner.runner import run_dbt
 
+from dbt_runner.runner import run_dbt
 from dbt_tests.standings_reference import verify_warehouse
 from f1common.settings import Settings
 from grandprix_local.harness import cached_sessions, embedded_stack
 
 FACTS = ("fct_laps", "fct_race_results", "fct_weather", "fct_pit_stops", "fct_race_control")
-STANDINGS = ("int_championship__driver_rounds", "int_championship__constructor_rounds", "mart_driver_standings",
-             "mart_constructor_standings")
+STANDINGS = (
+    "int_championship__driver_rounds",
+    "int_championship__constructor_rounds",
+    "mart_driver_standings",
+    "mart_constructor_standings",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,9 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             with duckdb.connect(str(landing.path), read_only=True) as con:
                 proof.update(_figures(con, incremental.invocation_id or ""))
-            proof["standings_vs_official_tables"] = {
-                c: r.as_dict() for c, r in verify_warehouse(landing.path).items()
-            }
+            proof["standings_vs_official_tables"] = {c: r.as_dict() for c, r in verify_warehouse(landing.path).items()}
             args.out.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(landing.path, args.out)
     print(json.dumps(proof, indent=2))

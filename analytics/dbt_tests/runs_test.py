@@ -26,8 +26,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from dbt_runner.runner import run_dbt
 
+from dbt_runner.runner import run_dbt
 from f1common.datasets import Dataset
 from f1common.layout import MANIFEST_PREFIX, data_key, is_manifest_key, manifest_key, new_run_id, parse_manifest_key
 from f1common.manifest import Manifest
@@ -68,12 +68,19 @@ class Landed:
 
 def _current_tables(s3: Any, bucket: str, run_id: str) -> dict[Dataset, pa.Table]:
     manifest = Manifest.from_json(s3.get_object(Bucket=bucket, Key=manifest_key(run_id))["Body"].read())
-    return {f.dataset: read_parquet_bytes(s3.get_object(Bucket=bucket, Key=f.key)["Body"].read())
-            for f in manifest.files}
+    return {
+        f.dataset: read_parquet_bytes(s3.get_object(Bucket=bucket, Key=f.key)["Body"].read()) for f in manifest.files
+    }
 
 
-def _land_run(landing: EmbeddedStack, session_key: str, tables: dict[Dataset, pa.Table],
-              created_at: dt.datetime, *, missing: dict[Dataset, str] | None = None) -> str:
+def _land_run(
+    landing: EmbeddedStack,
+    session_key: str,
+    tables: dict[Dataset, pa.Table],
+    created_at: dt.datetime,
+    *,
+    missing: dict[Dataset, str] | None = None,
+) -> str:
     from f1common.sessions import SessionId
     from ingestion.ingest import land_session
     from ingestion.normalize import SessionTables
@@ -102,8 +109,13 @@ def _session_manifest(landing: EmbeddedStack, session_key: str) -> Manifest:
     raise LookupError(f"no manifest of {session_key}")
 
 
-def _load(landing: EmbeddedStack, keys: list[str], stamps: Iterator[dt.datetime],
-          monkeypatch: pytest.MonkeyPatch, path: Path | None = None) -> None:
+def _load(
+    landing: EmbeddedStack,
+    keys: list[str],
+    stamps: Iterator[dt.datetime],
+    monkeypatch: pytest.MonkeyPatch,
+    path: Path | None = None,
+) -> None:
     """Loads `keys` in this order into the stack's warehouse (or the one at `path`), each file stamped with the
     next load time."""
     import loader.duckdb_warehouse as duckdb_warehouse
@@ -137,8 +149,10 @@ def landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landed]:
         # versions. The upgraded loader backfills the manifests at its first load (batch 2), dbt rebuilds.
         with duckdb.connect(str(landing.path)) as con:
             con.execute(f"drop table staging.{LOAD_MANIFESTS}")
-            for (model,) in con.execute("select table_name from information_schema.columns where "
-                                        "table_schema = 'analytics' and column_name = '_input_version'").fetchall():
+            for (model,) in con.execute(
+                "select table_name from information_schema.columns where "
+                "table_schema = 'analytics' and column_name = '_input_version'"
+            ).fetchall():
                 con.execute(f'alter table analytics."{model}" drop column _input_version')
         backfilled = tuple(parse_manifest_key(k) for k in first[: len(first) // 2] if is_manifest_key(k))
 
@@ -150,8 +164,9 @@ def landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landed]:
             dataset: tables[dataset].filter(pc.not_equal(tables[dataset]["driver_number"], DROPPED_DRIVER))
             for dataset in (Dataset.LAPS, Dataset.RESULTS, Dataset.DRIVERS)
         }
-        reduced[Dataset.LAPS] = reduced[Dataset.LAPS].filter(pc.less_equal(reduced[Dataset.LAPS]["lap_number"],
-                                                                           KEPT_LAPS))
+        reduced[Dataset.LAPS] = reduced[Dataset.LAPS].filter(
+            pc.less_equal(reduced[Dataset.LAPS]["lap_number"], KEPT_LAPS)
+        )
         reduced[Dataset.RACE_CONTROL] = tables[Dataset.RACE_CONTROL]
         relanded = _land_run(landing, RELANDED, reduced, later, missing={Dataset.WEATHER: "no weather this time"})
         # an older run of the same session (written before the re-landed one), loaded after it
@@ -163,21 +178,38 @@ def landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landed]:
         from ingestion.landing import put_manifest, put_table
 
         session_id = SessionId.parse(RELANDED)
-        put_table(s3, bucket, data_key(Dataset.LAPS, crashed, session=session_id), Dataset.LAPS,
-                  tables[Dataset.LAPS].slice(0, 10))
+        put_table(
+            s3,
+            bucket,
+            data_key(Dataset.LAPS, crashed, session=session_id),
+            Dataset.LAPS,
+            tables[Dataset.LAPS].slice(0, 10),
+        )
         # a complete manifest whose laps file never arrives
         never = new_run_id(later + dt.timedelta(hours=2))
-        entries = [put_table(s3, bucket, data_key(d, never, session=session_id), d, tables[d])
-                   for d in (Dataset.RESULTS, Dataset.DRIVERS)]
-        laps_entry = put_table(s3, bucket, data_key(Dataset.LAPS, never, session=session_id), Dataset.LAPS,
-                               tables[Dataset.LAPS])
+        entries = [
+            put_table(s3, bucket, data_key(d, never, session=session_id), d, tables[d])
+            for d in (Dataset.RESULTS, Dataset.DRIVERS)
+        ]
+        laps_entry = put_table(
+            s3, bucket, data_key(Dataset.LAPS, never, session=session_id), Dataset.LAPS, tables[Dataset.LAPS]
+        )
         s3.delete_object(Bucket=bucket, Key=laps_entry.key)
         from f1common.datasets import Source
         from f1common.names import SERVICE_INGESTION
 
-        put_manifest(s3, bucket, Manifest(run_id=never, source=Source.FASTF1, session=session_id,
-                                          created_at=later + dt.timedelta(hours=2), producer=SERVICE_INGESTION,
-                                          files=[*entries, laps_entry]))
+        put_manifest(
+            s3,
+            bucket,
+            Manifest(
+                run_id=never,
+                source=Source.FASTF1,
+                session=session_id,
+                created_at=later + dt.timedelta(hours=2),
+                producer=SERVICE_INGESTION,
+                files=[*entries, laps_entry],
+            ),
+        )
 
         # batch 2: the rest and the new runs, shuffled, stamped *before* batch 1 (load times go backwards);
         # the late older run's manifest comes last of all
@@ -185,8 +217,12 @@ def landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landed]:
         rest.remove(manifest_key(late_old))
         rng.shuffle(rest)
         early = base - dt.timedelta(days=30)
-        _load(landing, [*rest, manifest_key(late_old)], (early + dt.timedelta(seconds=i) for i in range(10**6)),
-              monkeypatch)
+        _load(
+            landing,
+            [*rest, manifest_key(late_old)],
+            (early + dt.timedelta(seconds=i) for i in range(10**6)),
+            monkeypatch,
+        )
         run_dbt(RUN, warehouse_path=landing.path, artifacts_dir=work)
         yield Landed(landing, work, relanded, reduced[Dataset.LAPS].num_rows, late_old, (crashed, never), backfilled)
 
@@ -206,10 +242,14 @@ def assert_equal_to_full_rebuild(path: Path, full_rebuild: Path) -> None:
     with duckdb.connect(str(path), read_only=True) as con:
         con.execute(f"attach '{full_rebuild}' as full_rebuild (read_only)")
         for model in COMPARED:
-            columns = [r[0] for r in con.execute(
-                f"select column_name from information_schema.columns where table_schema = 'analytics' "
-                f"and table_name = '{model}' and table_catalog = 'warehouse' and column_name <> '_dbt_invocation_id'"
-            ).fetchall()]
+            columns = [
+                r[0]
+                for r in con.execute(
+                    f"select column_name from information_schema.columns where table_schema = 'analytics' "
+                    f"and table_name = '{model}' and table_catalog = 'warehouse' "
+                    "and column_name <> '_dbt_invocation_id'"
+                ).fetchall()
+            ]
             cols = ", ".join(f'"{c}"' for c in columns)
             incremental = f"select {cols} from warehouse.analytics.{model}"
             full = f"select {cols} from full_rebuild.analytics.{model}"
@@ -225,43 +265,63 @@ def test_incremental_result_equals_a_full_rebuild(landed: Landed, full_rebuild: 
 
 
 @pytest.mark.parametrize("which", ["incremental", "full"])
-def test_the_relanded_session_holds_only_its_latest_complete_run(landed: Landed, full_rebuild: Path,
-                                                                  which: str) -> None:
+def test_the_relanded_session_holds_only_its_latest_complete_run(
+    landed: Landed, full_rebuild: Path, which: str
+) -> None:
     path = landed.landing.path if which == "incremental" else full_rebuild
-    [(laps, runs, max_lap, dropped)] = landed.query(f"""
+    [(laps, runs, max_lap, dropped)] = landed.query(
+        f"""
         select count(*), list(distinct _run_id), max(lap_number),
             count(*) filter (where driver_number = '{DROPPED_DRIVER}')
-        from analytics.fct_laps where session_key = '{RELANDED}'""", path)
+        from analytics.fct_laps where session_key = '{RELANDED}'""",
+        path,
+    )
     assert (laps, runs, max_lap, dropped) == (landed.relanded_laps, [landed.relanded_run], KEPT_LAPS, 0)
     [(weather,)] = landed.query(f"select count(*) from analytics.fct_weather where session_key = '{RELANDED}'", path)
     assert weather == 0, "the latest run has no weather: the old run's samples must go"
-    [(fastf1_results,)] = landed.query(f"""select count(*) from analytics.fct_race_results
-        where session_key = '{RELANDED}' and has_fastf1_result and driver_number = '{DROPPED_DRIVER}'""", path)
+    [(fastf1_results,)] = landed.query(
+        f"""select count(*) from analytics.fct_race_results
+        where session_key = '{RELANDED}' and has_fastf1_result and driver_number = '{DROPPED_DRIVER}'""",
+        path,
+    )
     assert fastf1_results == 0
-    [(positions,)] = landed.query("""select count(*) from analytics.mart_positions_by_lap
-        where season = 2023 and round = 1 and session = 'R'""", path)
+    [(positions,)] = landed.query(
+        """select count(*) from analytics.mart_positions_by_lap
+        where season = 2023 and round = 1 and session = 'R'""",
+        path,
+    )
     assert positions == landed.relanded_laps
-    [(stint_laps, dropped_stints, last_lap)] = landed.query(f"""
+    [(stint_laps, dropped_stints, last_lap)] = landed.query(
+        f"""
         select sum(laps), count(*) filter (where driver_number = '{DROPPED_DRIVER}'), max(last_lap)
-        from analytics.fct_stints where session_key = '{RELANDED}'""", path)
+        from analytics.fct_stints where session_key = '{RELANDED}'""",
+        path,
+    )
     assert (stint_laps, dropped_stints, last_lap) == (landed.relanded_laps, 0, KEPT_LAPS)
-    [(losses, dropped_losses, last_stop)] = landed.query(f"""
+    [(losses, dropped_losses, last_stop)] = landed.query(
+        f"""
         select count(*), count(*) filter (where driver_number = '{DROPPED_DRIVER}'), max(lap_number)
-        from analytics.fct_pit_losses where session_key = '{RELANDED}'""", path)
+        from analytics.fct_pit_losses where session_key = '{RELANDED}'""",
+        path,
+    )
     assert losses > 0 and dropped_losses == 0 and last_stop < KEPT_LAPS
 
 
 def test_every_session_holds_its_current_runs_rows_and_no_other(landed: Landed) -> None:
-    rows = landed.query("""
+    rows = landed.query(
+        """
         select runs.session_key, runs.run_id, runs.laps_rows, count(laps.lap_id)
         from analytics.stg_landing__runs as runs
         left join analytics.fct_laps as laps on laps.session_key = runs.session_key and laps._run_id = runs.run_id
         where runs.is_current and runs.run_scope = 'session'
-        group by all order by 1""")
+        group by all order by 1"""
+    )
     assert [r[0] for r in rows] == sorted(SESSIONS)
     assert all(r[2] == r[3] > 0 for r in rows), rows
-    [(other_runs,)] = landed.query(f"""select count(*) from analytics.fct_laps
-        where _run_id in ('{landed.late_old_run}', '{landed.incomplete_runs[0]}', '{landed.incomplete_runs[1]}')""")
+    [(other_runs,)] = landed.query(
+        f"""select count(*) from analytics.fct_laps
+        where _run_id in ('{landed.late_old_run}', '{landed.incomplete_runs[0]}', '{landed.incomplete_runs[1]}')"""
+    )
     assert other_runs == 0
     complete = dict(landed.query("select run_id, is_complete from analytics.stg_landing__runs"))
     assert complete[landed.late_old_run] is True and complete[landed.incomplete_runs[1]] is False
@@ -277,8 +337,9 @@ def test_a_warehouse_from_before_load_manifests_gets_every_loaded_runs_manifest(
     assert unversioned == 0, "rows built before the upgrade are rebuilt"
 
 
-def test_the_standings_recompute_only_the_season_of_a_new_run(landed: Landed, full_rebuild: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_standings_recompute_only_the_season_of_a_new_run(
+    landed: Landed, full_rebuild: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A build with nothing new writes no standings row; a new run of one 2023 race rewrites 2023's standings
     (from its rounds) and no other season's of the 76, and they equal a full rebuild's."""
     path = landed.work / "season-incremental.duckdb"
@@ -288,16 +349,23 @@ def test_the_standings_recompute_only_the_season_of_a_new_run(landed: Landed, fu
 
     def seasons_written(invocation: str) -> dict[str, set[int]]:
         with duckdb.connect(str(path), read_only=True) as con:
-            return {m: {r[0] for r in con.execute(f"select distinct season from analytics.{m} "
-                                                  "where _dbt_invocation_id = ?", [invocation]).fetchall()}
-                    for m in standings}
+            return {
+                m: {
+                    r[0]
+                    for r in con.execute(
+                        f"select distinct season from analytics.{m} " "where _dbt_invocation_id = ?", [invocation]
+                    ).fetchall()
+                }
+                for m in standings
+            }
 
     nothing = run_dbt(RUN, warehouse_path=path, artifacts_dir=artifacts)
     assert nothing.invocation_id is not None
     assert seasons_written(nothing.invocation_id) == {m: set() for m in standings}
 
-    tables = _current_tables(landed.landing.s3, landed.landing.settings.bucket, _session_manifest(landed.landing,
-                                                                                                 "2023-03-R").run_id)
+    tables = _current_tables(
+        landed.landing.s3, landed.landing.settings.bucket, _session_manifest(landed.landing, "2023-03-R").run_id
+    )
     new_run = _land_run(landed.landing, "2023-03-R", tables, dt.datetime(2031, 1, 1, tzinfo=dt.timezone.utc))
     keys = [k for k in _all_keys(landed.landing) if new_run in k]
     stamps = (dt.datetime(2031, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=i) for i in range(10**6))
@@ -312,6 +380,8 @@ def test_the_standings_recompute_only_the_season_of_a_new_run(landed: Landed, fu
             [(seasons,)] = con.execute(f"select count(distinct season) from analytics.{model}").fetchall()
             assert seasons > 60, model  # every season of the history is there, untouched
             columns = "season, round, position, cumulative_points, is_ranked, level_on_points"
-            differ = con.execute(f"select count(*) from (select {columns} from analytics.{model} except all "
-                                 f"select {columns} from full_rebuild.analytics.{model})").fetchall()
+            differ = con.execute(
+                f"select count(*) from (select {columns} from analytics.{model} except all "
+                f"select {columns} from full_rebuild.analytics.{model})"
+            ).fetchall()
             assert differ == [(0,)], model

@@ -24,8 +24,8 @@ import duckdb
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from dbt_runner.runner import DbtRunError, run_dbt
 
+from dbt_runner.runner import DbtRunError, run_dbt
 from dbt_tests.runs_test import (
     RUN,
     SEED,
@@ -102,14 +102,26 @@ def _step(landing: EmbeddedStack, work: Path, name: str, current_run: str) -> St
     """An incremental dbt run and the dbt test, then what the session's facts and staging hold."""
     dbt_test = _dbt(landing, work)
     with duckdb.connect(str(landing.path), read_only=True) as con:
-        [(laps, dropped)] = con.execute(f"""
+        [(laps, dropped)] = con.execute(
+            f"""
             select count(*), count(*) filter (where driver_number = '{DROPPED_DRIVER}')
-            from analytics.fct_laps where session_key = '{SESSION}'""").fetchall()
-        runs = {r[0] for r in con.execute(" union ".join(
-            f"select distinct _run_id from analytics.{fact} where session_key = '{SESSION}'" for fact in FACTS
-        )).fetchall()}
-        staged = {r[0] for r in con.execute("""select distinct _run_id from staging.laps_staging
-            where season = 2023 and round = 1 and session = 'R'""").fetchall()}
+            from analytics.fct_laps where session_key = '{SESSION}'"""
+        ).fetchall()
+        runs = {
+            r[0]
+            for r in con.execute(
+                " union ".join(
+                    f"select distinct _run_id from analytics.{fact} where session_key = '{SESSION}'" for fact in FACTS
+                )
+            ).fetchall()
+        }
+        staged = {
+            r[0]
+            for r in con.execute(
+                """select distinct _run_id from staging.laps_staging
+            where season = 2023 and round = 1 and session = 'R'"""
+            ).fetchall()
+        }
     return Step(name, current_run, runs, staged, laps, dropped, dbt_test)
 
 
@@ -139,15 +151,21 @@ def landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landed]:
 
         # a newer run that crashed after writing a part of its laps: no other file, no manifest
         crashed = new_run_id(complete.created_at + dt.timedelta(hours=1))
-        partial = put_table(s3, bucket, data_key(Dataset.LAPS, crashed, session=SessionId.parse(SESSION)),
-                            Dataset.LAPS, tables[Dataset.LAPS].filter(
-                                pc.less_equal(tables[Dataset.LAPS]["lap_number"], CRASHED_LAPS)))
+        partial = put_table(
+            s3,
+            bucket,
+            data_key(Dataset.LAPS, crashed, session=SessionId.parse(SESSION)),
+            Dataset.LAPS,
+            tables[Dataset.LAPS].filter(pc.less_equal(tables[Dataset.LAPS]["lap_number"], CRASHED_LAPS)),
+        )
         _snowpipe(landing, [partial.key], work)
         steps.append(_step(landing, work, "crashed", complete.run_id))
 
         # a later complete run without one driver; its manifest arrives before its laps file
-        reduced = {d: tables[d].filter(pc.not_equal(tables[d]["driver_number"], DROPPED_DRIVER))
-                   for d in (Dataset.LAPS, Dataset.RESULTS, Dataset.DRIVERS)}
+        reduced = {
+            d: tables[d].filter(pc.not_equal(tables[d]["driver_number"], DROPPED_DRIVER))
+            for d in (Dataset.LAPS, Dataset.RESULTS, Dataset.DRIVERS)
+        }
         reduced |= {d: tables[d] for d in (Dataset.WEATHER, Dataset.RACE_CONTROL)}
         later = _land_run(landing, SESSION, reduced, complete.created_at + dt.timedelta(hours=2))
         manifest = Manifest.from_json(s3.get_object(Bucket=bucket, Key=manifest_key(later))["Body"].read())

@@ -155,8 +155,9 @@ def read_oracle(path: Path = ORACLE) -> dict[Key, list[Entry]]:
             for cell in row["standings"].split(" "):
                 competitor, points, position = cell.rsplit(":", 2)
                 numeric = position.isdigit()
-                entries.append(Entry(competitor, float(points), int(position) if numeric else None,
-                                     "" if numeric else position))
+                entries.append(
+                    Entry(competitor, float(points), int(position) if numeric else None, "" if numeric else position)
+                )
             tables[(row["championship"], int(row["season"]), int(row["round"]))] = entries
     return tables
 
@@ -166,8 +167,18 @@ def read_errata(path: Path = ERRATA) -> list[Erratum]:
     for row in _read_csv(path):
         if row["check"] not in ERRATA_CHECKS:
             raise ValueError(f"{path.name}: unknown check {row['check']!r}")
-        errata.append(Erratum(row["championship"], int(row["season"]), int(row["from_round"]), int(row["to_round"]),
-                              row["competitor_id"], row["check"], row["fia_value"], row["reason"]))
+        errata.append(
+            Erratum(
+                row["championship"],
+                int(row["season"]),
+                int(row["from_round"]),
+                int(row["to_round"]),
+                row["competitor_id"],
+                row["check"],
+                row["fia_value"],
+                row["reason"],
+            )
+        )
     return errata
 
 
@@ -184,7 +195,8 @@ def computed_tables(con: object, championship: str) -> dict[Key, list[Entry]]:
     tables: dict[Key, list[Entry]] = defaultdict(list)
     for season, rnd, competitor_id, points, position in rows:
         tables[(championship, int(season), int(rnd))].append(
-            Entry(competitor_id, float(points), None if position is None else int(position)))
+            Entry(competitor_id, float(points), None if position is None else int(position))
+        )
     return dict(tables)
 
 
@@ -226,8 +238,10 @@ def official_problems(
             expected_points = float(fix.fia_value)
         if entry is None:
             listed = ref is not None and (ref.position is not None or ref.points)
-            if ref is not None and listed and (
-                (fix := erratum(competitor, "listing")) is None or fix.fia_value != "unranked"
+            if (
+                ref is not None
+                and listed
+                and ((fix := erratum(competitor, "listing")) is None or fix.fia_value != "unranked")
             ):
                 shown = ref.label or ref.position
                 problems.append(f"{competitor}: in the reference ({ref.points:g} points, {shown}), not computed")
@@ -239,8 +253,10 @@ def official_problems(
             ref_ranked = fix.fia_value == "ranked"
         if entry.position is None or not ref_ranked:
             if (entry.position is not None) != ref_ranked:
-                problems.append(f"{competitor}: {'unranked' if entry.position is None else 'ranked'}, officially "
-                                f"{'ranked' if ref_ranked else 'unranked'}")
+                problems.append(
+                    f"{competitor}: {'unranked' if entry.position is None else 'ranked'}, officially "
+                    f"{'ranked' if ref_ranked else 'unranked'}"
+                )
             continue
         if not (entry.points or expected_points):
             continue  # no points: the order check below
@@ -254,9 +270,7 @@ def official_problems(
     return problems, applied
 
 
-def _order_problems(
-    key: Key, ours: Sequence[Entry], refs: Mapping[str, Entry], waived: object
-) -> list[str]:
+def _order_problems(key: Key, ours: Sequence[Entry], refs: Mapping[str, Entry], waived: object) -> list[str]:
     """Entries without points ranked in both: our order (ties aside) must not contradict the reference's."""
     groups: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for entry in ours:
@@ -280,7 +294,9 @@ def _order_problems(
 
 
 def verify(
-    computed: Mapping[Key, Sequence[Entry]], oracle: Mapping[Key, Sequence[Entry]], errata: Sequence[Erratum],
+    computed: Mapping[Key, Sequence[Entry]],
+    oracle: Mapping[Key, Sequence[Entry]],
+    errata: Sequence[Erratum],
     championship: str,
 ) -> Report:
     report = Report(championship)
@@ -315,11 +331,16 @@ def verify_warehouse(warehouse: Path, oracle_path: Path = ORACLE, errata_path: P
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m dbt_tests.standings_reference", description=__doc__.splitlines()[0])
+        prog="python -m dbt_tests.standings_reference", description=__doc__.splitlines()[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build-oracle", help="condense Ergast's standings CSVs into the test oracle")
-    build.add_argument("--ergast", type=Path, required=True,
-                       help="directory with races, drivers, constructors, driver_standings, constructor_standings CSVs")
+    build.add_argument(
+        "--ergast",
+        type=Path,
+        required=True,
+        help="directory with races, drivers, constructors, driver_standings, constructor_standings CSVs",
+    )
     build.add_argument("--out", type=Path, default=ORACLE)
     check = commands.add_parser("verify", help="compare a warehouse's standings marts with the oracle")
     check.add_argument("--warehouse", type=Path, required=True)

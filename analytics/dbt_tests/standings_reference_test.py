@@ -30,15 +30,23 @@ def test_entries_the_countback_cannot_separate_may_share_a_position() -> None:
 
 def test_points_positions_listing_and_order_differences_are_caught() -> None:
     cases = {
-        "points": (_table(("a", 21, 1), ("b", 12, 2), ("c", 0, 3), ("d", 0, 4), ("e", 0, 5)),
-                   "a: 21 points, official 20"),
-        "position": (_table(("b", 12, 1), ("a", 20, 2), ("c", 0, 3), ("d", 0, 4), ("e", 0, 5)),
-                     "a: position 2, official 1"),
-        "listing": (_table(("a", 20, 1), ("b", 12, 2), ("c", 0, 3), ("d", 0, 4), ("e", 0, None)),
-                    "e: unranked, officially ranked"),
+        "points": (
+            _table(("a", 21, 1), ("b", 12, 2), ("c", 0, 3), ("d", 0, 4), ("e", 0, 5)),
+            "a: 21 points, official 20",
+        ),
+        "position": (
+            _table(("b", 12, 1), ("a", 20, 2), ("c", 0, 3), ("d", 0, 4), ("e", 0, 5)),
+            "a: position 2, official 1",
+        ),
+        "listing": (
+            _table(("a", 20, 1), ("b", 12, 2), ("c", 0, 3), ("d", 0, 4), ("e", 0, None)),
+            "e: unranked, officially ranked",
+        ),
         "missing": (_table(("a", 20, 1), ("b", 12, 2), ("c", 0, 3), ("d", 0, 4)), "e: in the reference"),
-        "order": (_table(("a", 20, 1), ("b", 12, 2), ("e", 0, 3), ("c", 0, 4), ("d", 0, 5)),
-                  "(position 4) is ahead of e in the reference"),
+        "order": (
+            _table(("a", 20, 1), ("b", 12, 2), ("e", 0, 3), ("c", 0, 4), ("d", 0, 5)),
+            "(position 4) is ahead of e in the reference",
+        ),
     }
     for name, (ours, expected) in cases.items():
         problems, _ = official_problems(KEY, ours, REFERENCE, [])
@@ -61,11 +69,16 @@ def test_the_oracle_keeps_the_reference_tables(tmp_path: Path) -> None:
     write("races", ["raceId", "year", "round"], [[1, 1997, 17]])
     write("drivers", ["driverId", "driverRef"], [[1, "villeneuve"], [2, "michael_schumacher"]])
     write("constructors", ["constructorId", "constructorRef"], [[1, "williams"]])
-    write("driver_standings", ["driverStandingsId", "raceId", "driverId", "points", "position", "positionText", "wins"],
-          [[1, 1, 2, 78, 26, "D", 5], [2, 1, 1, 81, 1, "1", 7]])
-    write("constructor_standings",
-          ["constructorStandingsId", "raceId", "constructorId", "points", "position", "positionText", "wins"],
-          [[1, 1, 1, 123, 1, "1", 8]])
+    write(
+        "driver_standings",
+        ["driverStandingsId", "raceId", "driverId", "points", "position", "positionText", "wins"],
+        [[1, 1, 2, 78, 26, "D", 5], [2, 1, 1, 81, 1, "1", 7]],
+    )
+    write(
+        "constructor_standings",
+        ["constructorStandingsId", "raceId", "constructorId", "points", "position", "positionText", "wins"],
+        [[1, 1, 1, 123, 1, "1", 8]],
+    )
     out = tmp_path / "oracle.csv.gz"
     assert build_oracle(tmp_path, out) == {"drivers": 1, "constructors": 1}
     first = out.read_bytes()

@@ -16,8 +16,8 @@ from typing import Any
 
 import duckdb
 import pytest
-from dbt_runner.runner import run_dbt
 
+from dbt_runner.runner import run_dbt
 from dbt_tests.standings_reference import MARTS, ORACLE, read_oracle, verify_warehouse
 from f1common.settings import Settings
 from f1common.testing import f1data_dir_or_skip
@@ -40,8 +40,9 @@ def con(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         yield connection
 
 
-def _table(con: duckdb.DuckDBPyConnection, championship: str, season: int,
-           rnd: int | None = None) -> dict[str, tuple[Any, ...]]:
+def _table(
+    con: duckdb.DuckDBPyConnection, championship: str, season: int, rnd: int | None = None
+) -> dict[str, tuple[Any, ...]]:
     """competitor -> (position, counted, scored, wins, unranked_reason) after the round (default: the last)."""
     relation, competitor = MARTS[championship]
     rows = con.execute(
@@ -135,31 +136,44 @@ def test_2007_mclaren_is_excluded_from_the_constructors_championship(con: duckdb
     assert constructors["ferrari"][:2] == (1, 204.0) and constructors["bmw_sauber"][:2] == (2, 101.0)
     drivers = _drivers(con, 2007)  # the drivers kept their points
     assert {d: drivers[d][:2] for d in ("raikkonen", "hamilton", "alonso")} == {
-        "raikkonen": (1, 110.0), "hamilton": (2, 109.0), "alonso": (3, 109.0)}  # Hamilton ahead on second places
+        "raikkonen": (1, 110.0),
+        "hamilton": (2, 109.0),
+        "alonso": (3, 109.0),
+    }  # Hamilton ahead on second places
 
 
 def test_2014_finale_scores_double_points(con: duckdb.DuckDBPyConnection) -> None:
     [(points, total)] = con.execute(
         "select points, cumulative_points from analytics.mart_driver_standings "
-        "where season = 2014 and round = 19 and driver_id = 'hamilton'").fetchall()
+        "where season = 2014 and round = 19 and driver_id = 'hamilton'"
+    ).fetchall()
     assert (points, total) == (50.0, 384.0)
 
 
 def test_2021_belgian_grand_prix_scores_half_points(con: duckdb.DuckDBPyConnection) -> None:
-    rows = dict(con.execute(
-        "select driver_id, points from analytics.mart_driver_standings "
-        "where season = 2021 and round = 12 and points > 0"
-    ).fetchall())
+    rows = dict(
+        con.execute(
+            "select driver_id, points from analytics.mart_driver_standings "
+            "where season = 2021 and round = 12 and points > 0"
+        ).fetchall()
+    )
     assert {d: rows[d] for d in ("max_verstappen", "russell", "hamilton")} == {
-        "max_verstappen": 12.5, "russell": 9.0, "hamilton": 7.5}
+        "max_verstappen": 12.5,
+        "russell": 9.0,
+        "hamilton": 7.5,
+    }
     assert _drivers(con, 2021)["max_verstappen"][:2] == (1, 395.5)
 
 
 def test_sprint_points_follow_each_years_scale_and_never_count_as_wins(con: duckdb.DuckDBPyConnection) -> None:
     def sprint(season: int, rnd: int) -> dict[str, float]:
-        return dict(con.execute(
-            "select driver_id, points from analytics.int_championship__results "
-            "where season = $1 and round = $2 and session = 'S' and points > 0", [season, rnd]).fetchall())
+        return dict(
+            con.execute(
+                "select driver_id, points from analytics.int_championship__results "
+                "where season = $1 and round = $2 and session = 'S' and points > 0",
+                [season, rnd],
+            ).fetchall()
+        )
 
     assert sorted(sprint(2021, 10).values(), reverse=True) == [3.0, 2.0, 1.0]  # 2021: 3-2-1
     assert sorted(sprint(2022, 4).values(), reverse=True) == [8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0]  # from 2022
@@ -167,7 +181,8 @@ def test_sprint_points_follow_each_years_scale_and_never_count_as_wins(con: duck
     # Verstappen won the 2021 British sprint and retired from the Grand Prix: 3 points, no win
     assert con.execute(
         "select points, wins from analytics.mart_driver_standings where season = 2021 and round = 10 "
-        "and driver_id = 'max_verstappen'").fetchall() == [(3.0, 5)]
+        "and driver_id = 'max_verstappen'"
+    ).fetchall() == [(3.0, 5)]
 
 
 def test_zero_point_entries_are_ordered_by_countback_in_a_modern_and_an_old_season(
@@ -181,7 +196,9 @@ def test_zero_point_entries_are_ordered_by_countback_in_a_modern_and_an_old_seas
                    on d.season = r.season and d.driver_id = r.driver_id and r.session = 'R'
                where d.season = $1 and d.cumulative_points = 0 and d.is_ranked
                    and d.round = (select max(round) from analytics.mart_driver_standings where season = $1)
-               group by d.driver_id, d.position order by d.position, d.driver_id""", [season]).fetchall()
+               group by d.driver_id, d.position order by d.position, d.driver_id""",
+            [season],
+        ).fetchall()
 
     modern = zero_pointers(2014)
     assert [d for d, _, _ in modern][:3] == ["sutil", "ericsson", "gutierrez"]  # best places 11th, 11th, 12th
@@ -194,13 +211,16 @@ def test_zero_point_entries_are_ordered_by_countback_in_a_modern_and_an_old_seas
 
 
 def test_unranked_entries_say_why(con: duckdb.DuckDBPyConnection) -> None:
-    reasons = dict(con.execute(
-        "select unranked_reason, count(*) from analytics.mart_driver_standings where not is_ranked group by 1"
-    ).fetchall())
+    reasons = dict(
+        con.execute(
+            "select unranked_reason, count(*) from analytics.mart_driver_standings where not is_ranked group by 1"
+        ).fetchall()
+    )
     no_result = "no points and no classified Grand Prix result"
     assert all(r and (r.startswith("excluded:") or r == no_result) for r in reasons)
     [(bad,)] = con.execute(
-        "select count(*) from analytics.mart_driver_standings where is_ranked = (position is null)").fetchall()
+        "select count(*) from analytics.mart_driver_standings where is_ranked = (position is null)"
+    ).fetchall()
     assert bad == 0
 
 
@@ -294,8 +314,10 @@ def _expected(season: RandomSeason) -> dict[tuple[int, str], tuple[float, float,
             halves: dict[int, list[float]] = {1: [], 2: []}
             for r, points, _ in mine:
                 halves[1 if season.split_after is None or r <= season.split_after else 2].append(points)
-            counted = sum(sum(sorted(p, reverse=True)[:n] if n else p)
-                          for p, n in ((halves[1], season.best), (halves[2], season.best_after)))
+            counted = sum(
+                sum(sorted(p, reverse=True)[:n] if n else p)
+                for p, n in ((halves[1], season.best), (halves[2], season.best_after))
+            )
             places = Counter(place for _, _, place in mine if place is not None)
             counts = tuple(places.get(k, 0) for k in range(1, COUNTBACK + 1))
             stats[driver] = (counted, sum(p for _, p, _ in mine), counts)
@@ -324,8 +346,7 @@ def compiled_mart(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     work = tmp_path_factory.mktemp("compiled")
     copy = work / "warehouse.duckdb"
     shutil.copyfile(warehouse, copy)
-    run_dbt(["compile", "--select", "mart_driver_standings", "--full-refresh"], warehouse_path=copy,
-            artifacts_dir=work)
+    run_dbt(["compile", "--select", "mart_driver_standings", "--full-refresh"], warehouse_path=copy, artifacts_dir=work)
     return next((work / "target" / "compiled").rglob("mart_driver_standings.sql")).read_text()
 
 
@@ -337,33 +358,47 @@ def test_ranking_property_on_random_seasons(compiled_mart: str, tmp_path: Path) 
     places = ", ".join(f"finishes_p{k} integer" for k in range(1, COUNTBACK + 1))
     with duckdb.connect(str(path)) as con:
         con.execute("create schema analytics")
-        con.execute(f"""create table analytics.int_championship__driver_rounds (season integer, round integer,
-                        driver_id varchar, driver_code varchar, driver_name varchar, team_name varchar, points double,
-                        is_classified boolean, has_result boolean, {places})""")
         con.execute(
-            "create table analytics.int_championship__results (season integer, round integer, event_name varchar)")
-        con.execute("""create table analytics.championship_regulations (season integer, championship varchar,
+            f"""create table analytics.int_championship__driver_rounds (season integer, round integer,
+                        driver_id varchar, driver_code varchar, driver_name varchar, team_name varchar, points double,
+                        is_classified boolean, has_result boolean, {places})"""
+        )
+        con.execute(
+            "create table analytics.int_championship__results (season integer, round integer, event_name varchar)"
+        )
+        con.execute(
+            """create table analytics.championship_regulations (season integer, championship varchar,
                        is_awarded boolean, split_after_round integer, best_results integer,
-                       best_results_after_split integer, ranked_entries varchar)""")
-        con.execute("""create table analytics.championship_adjustments (season integer, championship varchar,
+                       best_results_after_split integer, ranked_entries varchar)"""
+        )
+        con.execute(
+            """create table analytics.championship_adjustments (season integer, championship varchar,
                        competitor_id varchar, from_round integer, adjustment varchar, removes_all_points boolean,
-                       points_deducted double, reason varchar)""")
+                       points_deducted double, reason varchar)"""
+        )
         con.execute("create table analytics.int_seasons__input_versions (season integer, standings_version varchar)")
         for s in seasons:
             con.execute("insert into analytics.int_seasons__input_versions values (?, 'v1')", [s.season])
             con.execute(
                 "insert into analytics.championship_regulations values (?, 'drivers', true, ?, ?, ?, 'all_entrants')",
-                [s.season, s.split_after, s.best, s.best_after])
-            con.executemany("insert into analytics.int_championship__results values (?, ?, ?)",
-                            [[s.season, r, f"R{r}"] for r in range(1, s.rounds + 1)])
+                [s.season, s.split_after, s.best, s.best_after],
+            )
+            con.executemany(
+                "insert into analytics.int_championship__results values (?, ?, ?)",
+                [[s.season, r, f"R{r}"] for r in range(1, s.rounds + 1)],
+            )
             con.executemany(
                 "insert into analytics.int_championship__driver_rounds values "
                 f"(?, ?, ?, null, null, 'T', ?, ?, true, {', '.join('?' * COUNTBACK)})",
-                [[s.season, r, d, points, place is not None, *[int(place == k) for k in range(1, COUNTBACK + 1)]]
-                 for (r, d), (points, place) in s.results.items()])
+                [
+                    [s.season, r, d, points, place is not None, *[int(place == k) for k in range(1, COUNTBACK + 1)]]
+                    for (r, d), (points, place) in s.results.items()
+                ],
+            )
         rows = con.execute(
             f"select season, round, driver_id, cumulative_points, points_scored, position, shares_position, "
-            f"countback_place from ({compiled_mart})").fetchall()
+            f"countback_place from ({compiled_mart})"
+        ).fetchall()
     computed = {(s, r, d): tuple(rest) for s, r, d, *rest in rows}
     expected = {(s.season, r, d): v for s in seasons for (r, d), v in _expected(s).items()}
     assert computed.keys() == expected.keys()

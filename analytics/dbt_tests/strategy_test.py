@@ -18,8 +18,8 @@ from typing import Any
 import duckdb
 import pytest
 import yaml  # type: ignore[import-untyped]
-from dbt_runner.runner import PROJECT_DIR, run_dbt
 
+from dbt_runner.runner import PROJECT_DIR, run_dbt
 from f1common.settings import Settings
 from f1common.testing import f1data_dir_or_skip
 from grandprix_local.harness import build_warehouse
@@ -42,8 +42,11 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, *params: Any) -> list[tuple[
 
 
 def _sequences(con: duckdb.DuckDBPyConnection, session_key: str) -> dict[str, list[str]]:
-    rows = _rows(con, "select driver_code, compound from analytics.fct_stints where session_key = ? "
-                      "order by driver_code, stint", session_key)
+    rows = _rows(
+        con,
+        "select driver_code, compound from analytics.fct_stints where session_key = ? " "order by driver_code, stint",
+        session_key,
+    )
     found: dict[str, list[str]] = {}
     for driver, compound in rows:
         found.setdefault(driver, []).append(compound)
@@ -62,14 +65,19 @@ def test_compound_sequences_of_2023_bahrain_are_the_published_strategies(con: du
     assert strategies["GAS"] == ["SOFT", "HARD", "HARD", "SOFT"]
     assert strategies["ALB"] == strategies["SAR"] == ["SOFT", "SOFT", "HARD", "SOFT"]
     assert [d for d, compounds in strategies.items() if compounds[0] != "SOFT"] == ["MAG"]
-    assert _rows(con, "select stint, pit_in_lap, end_track_status, is_fresh_tyre from analytics.fct_stints "
-                      "where session_key = '2023-01-R' and driver_code = 'GAS' order by stint") == [
-        (1, 9, "Green", True), (2, 25, "Green", True), (3, 40, "Virtual safety car", True), (4, None, "Green", True)]
+    assert _rows(
+        con,
+        "select stint, pit_in_lap, end_track_status, is_fresh_tyre from analytics.fct_stints "
+        "where session_key = '2023-01-R' and driver_code = 'GAS' order by stint",
+    ) == [(1, 9, "Green", True), (2, 25, "Green", True), (3, 40, "Virtual safety car", True), (4, None, "Green", True)]
     # the top ten started on the softs they had used in qualifying, Leclerc on a set he had saved
     # (f1technical.net/news/23962); Verstappen's first set had run three laps
-    assert _rows(con, "select driver_code, is_fresh_tyre, tyre_age_start from analytics.fct_stints "
-                      "where session_key = '2023-01-R' and stint = 1 and driver_code in ('VER', 'LEC') "
-                      "order by 1") == [("LEC", True, 0), ("VER", False, 3)]
+    assert _rows(
+        con,
+        "select driver_code, is_fresh_tyre, tyre_age_start from analytics.fct_stints "
+        "where session_key = '2023-01-R' and stint = 1 and driver_code in ('VER', 'LEC') "
+        "order by 1",
+    ) == [("LEC", True, 0), ("VER", False, 3)]
 
 
 def test_compound_sequences_of_2025_australia_are_the_published_strategies(con: duckdb.DuckDBPyConnection) -> None:
@@ -83,8 +91,13 @@ def test_compound_sequences_of_2025_australia_are_the_published_strategies(con: 
     assert strategies["VER"] == strategies["TSU"] == ["INTERMEDIATE", "MEDIUM", "INTERMEDIATE"]
     assert strategies["LAW"][-1] == strategies["BOR"][1] == strategies["HUL"][1] == "MEDIUM"
     assert all(compounds[0] in ("INTERMEDIATE", "WET") for compounds in strategies.values())
-    slick_change = dict(_rows(con, "select driver_code, first_lap from analytics.fct_stints where session_key = "
-                                   "'2025-01-R' and stint = 2 and driver_code in ('NOR', 'VER', 'RUS')"))
+    slick_change = dict(
+        _rows(
+            con,
+            "select driver_code, first_lap from analytics.fct_stints where session_key = "
+            "'2025-01-R' and stint = 2 and driver_code in ('NOR', 'VER', 'RUS')",
+        )
+    )
     assert slick_change == {"NOR": 35, "VER": 35, "RUS": 35}
 
 
@@ -93,14 +106,28 @@ def test_stints_per_classified_driver_are_the_ergast_stops_plus_one(con: duckdb.
     through the pit lane changed no tyres or Ergast counts one anyway: a drive-through or stop-go penalty, the
     safety car leading the field through the pit lane, a tyre change during a red-flag suspension (Ergast lists
     it as a stop whether or not the set changed). Ergast has no sprint stops."""
-    excluded_sessions = {row[0] for row in _rows(con, """
+    excluded_sessions = {
+        row[0]
+        for row in _rows(
+            con,
+            """
         select distinct session_key from analytics.fct_race_control
-        where message ilike '%THROUGH THE PIT LANE%' or is_red_flag""")}
-    penalised = {(s, n) for s, message in _rows(con, """
+        where message ilike '%THROUGH THE PIT LANE%' or is_red_flag""",
+        )
+    }
+    penalised = {
+        (s, n)
+        for s, message in _rows(
+            con,
+            """
         select session_key, message from analytics.fct_race_control
-        where message ilike '%DRIVE THROUGH%' or message ilike '%STOP/GO%' or message ilike '%STOP AND GO%'""")
-                 for n in re.findall(r"CAR (\d+)", message)}
-    rows = _rows(con, """
+        where message ilike '%DRIVE THROUGH%' or message ilike '%STOP/GO%' or message ilike '%STOP AND GO%'""",
+        )
+        for n in re.findall(r"CAR (\d+)", message)
+    }
+    rows = _rows(
+        con,
+        """
         with stints as (
           select session_key, driver_id, driver_number, count(*) as stints
           from analytics.fct_stints where session = 'R' group by all
@@ -115,7 +142,8 @@ def test_stints_per_classified_driver_are_the_ergast_stops_plus_one(con: duckdb.
         inner join analytics.fct_race_results as results
           on stints.session_key = results.session_key and stints.driver_id = results.driver_id
         left join stops on stints.session_key = stops.session_key and stints.driver_id = stops.driver_id
-        where results.is_classified""")
+        where results.is_classified""",
+    )
     checked = [r for r in rows if r[0] not in excluded_sessions and (r[0], r[1]) not in penalised]
     assert {r[0] for r in checked} >= {"2023-01-R", "2025-02-R"} and len(checked) >= 30
     assert [r for r in checked if r[3] != r[4] + 1] == []
@@ -123,10 +151,13 @@ def test_stints_per_classified_driver_are_the_ergast_stops_plus_one(con: duckdb.
 
 
 def test_degradation_slopes_are_finite_and_plausible(con: duckdb.DuckDBPyConnection) -> None:
-    rows = _rows(con, """
+    rows = _rows(
+        con,
+        """
         select session_key, driver_code, stint, compound, degradation_s_per_lap, degradation_laps, degradation_r2,
                degradation_residual_mad_ms
-        from analytics.fct_stints where degradation_s_per_lap is not null""")
+        from analytics.fct_stints where degradation_s_per_lap is not null""",
+    )
     assert len(rows) > 150
     assert all(math.isfinite(r[4]) and math.isfinite(r[7]) for r in rows)
     assert all(r[5] >= 5 for r in rows), "at least var('degradation_min_clean_laps') laps"
@@ -136,8 +167,11 @@ def test_degradation_slopes_are_finite_and_plausible(con: duckdb.DuckDBPyConnect
     assert len(dry) > 80 and all(-0.25 < s < 0.35 for s in dry)
     assert 0.0 < sorted(dry)[len(dry) // 2] < 0.15
     # a drying track: the intermediates of 2025 Australia's first stint got faster lap by lap
-    ((wet,),) = _rows(con, "select median(degradation_s_per_lap) from analytics.fct_stints "
-                           "where session_key = '2025-01-R' and stint = 1")
+    ((wet,),) = _rows(
+        con,
+        "select median(degradation_s_per_lap) from analytics.fct_stints "
+        "where session_key = '2025-01-R' and stint = 1",
+    )
     assert wet < -0.02
 
 
@@ -160,19 +194,26 @@ def test_fuel_correction_burns_the_race_fuel_evenly(con: duckdb.DuckDBPyConnecti
     per_kg_ms = variables["fuel_lap_time_s_per_kg"] * 1000
     sprint_kg = 110.0 * variables["fuel_sprint_distance_fraction"]
     for session_key, start_kg in (("2023-01-R", 110.0), ("2023-04-S", sprint_kg)):
-        rows = _rows(con, """
+        rows = _rows(
+            con,
+            """
             select lap_number, (select max(lap_number) from analytics.fct_laps where session_key = laps.session_key),
                    lap_time_ms - fuel_corrected_lap_time_ms
             from analytics.fct_laps as laps
-            where session_key = ? and driver_code = 'VER' order by lap_number""", session_key)
+            where session_key = ? and driver_code = 'VER' order by lap_number""",
+            session_key,
+        )
         assert rows, session_key
         for lap, laps, effect in rows:
             if effect is not None:
                 assert effect == pytest.approx(start_kg * (1 - (lap - 0.5) / laps) * per_kg_ms), (session_key, lap)
         effects = [effect for _, _, effect in rows if effect is not None]
         assert all(a > b > 0 for a, b in pairwise(effects)), f"{session_key}: the effect falls every lap"
-    ((lap_one,),) = _rows(con, "select max(lap_time_ms - fuel_corrected_lap_time_ms) from analytics.fct_laps "
-                               "where session_key = '2023-01-R' and lap_number = 1")
+    ((lap_one,),) = _rows(
+        con,
+        "select max(lap_time_ms - fuel_corrected_lap_time_ms) from analytics.fct_laps "
+        "where session_key = '2023-01-R' and lap_number = 1",
+    )
     assert lap_one == pytest.approx(110 * (1 - 0.5 / 57) * 30)
     assert _rows(con, "select count(fuel_corrected_lap_time_ms) from analytics.fct_laps where session = 'Q'") == [(0,)]
 
@@ -180,25 +221,46 @@ def test_fuel_correction_burns_the_race_fuel_evenly(con: duckdb.DuckDBPyConnecti
 def test_clean_laps_are_the_one_definition(con: duckdb.DuckDBPyConnection) -> None:
     """No clean lap is lap 1, an in- or out-lap, inaccurate, deleted or run under anything but green flags; and
     most laps of a dry race without a safety car are clean."""
-    assert _rows(con, """
+    assert (
+        _rows(
+            con,
+            """
         select count(*) from analytics.fct_laps
         where is_clean_lap and (lap_number = 1 or is_pit_in or is_pit_out or not is_accurate or is_deleted
-                                or lap_time_ms is null or regexp_matches(track_status, '[^1]'))""") == [(0,)]
-    ((clean, laps),) = _rows(con, "select count(*) filter (where is_clean_lap), count(*) from analytics.fct_laps "
-                                  "where session_key = '2023-01-R'")
+                                or lap_time_ms is null or regexp_matches(track_status, '[^1]'))""",
+        )
+        == [(0,)]
+    )
+    ((clean, laps),) = _rows(
+        con,
+        "select count(*) filter (where is_clean_lap), count(*) from analytics.fct_laps "
+        "where session_key = '2023-01-R'",
+    )
     assert 0.75 < clean / laps < 0.95
     # every green, timed, accurate lap after lap 1 outside the pit lane is clean
-    assert _rows(con, """
+    assert (
+        _rows(
+            con,
+            """
         select count(*) from analytics.fct_laps
         where not is_clean_lap and lap_number > 1 and not is_pit_in and not is_pit_out and is_accurate
-          and not is_deleted and lap_time_ms is not null and track_status = '1'""") == [(0,)]
+          and not is_deleted and lap_time_ms is not null and track_status = '1'""",
+        )
+        == [(0,)]
+    )
 
 
 def test_pit_lane_times_agree_with_ergast(con: duckdb.DuckDBPyConnection) -> None:
     """FastF1's pit entry-to-exit time and Ergast's stop duration (the official pit-lane time) where both exist."""
-    diffs = [abs(a - b) for a, b in _rows(con, """
+    diffs = [
+        abs(a - b)
+        for a, b in _rows(
+            con,
+            """
         select pit_lane_time_ms, ergast_duration_ms from analytics.fct_pit_losses
-        where ergast_duration_ms is not null and not is_under_red_flag""")]
+        where ergast_duration_ms is not null and not is_under_red_flag""",
+        )
+    ]
     assert len(diffs) > 100
     assert sorted(diffs)[len(diffs) // 2] < 150, "median difference under 0.15 s"
     assert sum(d <= 500 for d in diffs) / len(diffs) > 0.95, "95 % within 0.5 s"
@@ -207,20 +269,30 @@ def test_pit_lane_times_agree_with_ergast(con: duckdb.DuckDBPyConnection) -> Non
 
 def test_green_flag_pit_losses_are_plausible(con: duckdb.DuckDBPyConnection) -> None:
     """Bahrain's pit lane costs about 23-25 s under green flags; a stop under the VSC costs less than green."""
-    rows = _rows(con, """
+    rows = _rows(
+        con,
+        """
         select is_green_flag, is_under_vsc, pit_loss_ms, pit_lane_time_ms, positions_gained
-        from analytics.fct_pit_losses where session_key = '2023-01-R'""")
+        from analytics.fct_pit_losses where session_key = '2023-01-R'""",
+    )
     green = sorted(r[2] for r in rows if r[0])
     vsc = sorted(r[2] for r in rows if r[1])
     assert len(green) >= 40 and len(vsc) == 6  # Gasly, Tsunoda, both Haas, both Williams under the VSC of lap 40
     assert 21_000 < green[len(green) // 2] < 27_000
     assert vsc[len(vsc) // 2] < green[len(green) // 2] - 3_000
     assert all(r[4] <= 2 for r in rows if r[0]), "no one gains places across a green-flag stop in Bahrain"
-    ((median_loss, stops),) = _rows(con, """
+    ((median_loss, stops),) = _rows(
+        con,
+        """
         select median_green_pit_loss_ms, green_flag_stops from analytics.mart_pit_loss_by_circuit
-        where season = 2023 and circuit_id = 'bahrain'""")
-    assert (median_loss, stops) == (pytest.approx((green[len(green) // 2 - 1] + green[len(green) // 2]) / 2
-                                                  if len(green) % 2 == 0 else green[len(green) // 2]), len(green))
+        where season = 2023 and circuit_id = 'bahrain'""",
+    )
+    assert (median_loss, stops) == (
+        pytest.approx(
+            (green[len(green) // 2 - 1] + green[len(green) // 2]) / 2 if len(green) % 2 == 0 else green[len(green) // 2]
+        ),
+        len(green),
+    )
 
 
 def test_an_incremental_run_rebuilds_only_changed_sessions(warehouse: Path, tmp_path: Path) -> None:
@@ -230,25 +302,35 @@ def test_an_incremental_run_rebuilds_only_changed_sessions(warehouse: Path, tmp_
     shutil.copyfile(warehouse, copy)
     with duckdb.connect(str(copy)) as rw:
         # Verstappen's last stint (laps 37-57 of 2023 Bahrain) missing from the newer run
-        rw.execute("delete from analytics.fct_laps where session_key = '2023-01-R' and driver_code = 'VER' "
-                   "and lap_number >= 37")
+        rw.execute(
+            "delete from analytics.fct_laps where session_key = '2023-01-R' and driver_code = 'VER' "
+            "and lap_number >= 37"
+        )
         # the session's inputs at a new version (macros/incremental.sql), as a newer complete run makes them
         for table in ("int_sessions__input_versions", "fct_laps"):
             column = "identified_version" if table.startswith("int_") else "_input_version"
-            rw.execute(f"update analytics.{table} set {column} = {column} || '-newer' "
-                       "where session_key = '2023-01-R'")
+            rw.execute(
+                f"update analytics.{table} set {column} = {column} || '-newer' " "where session_key = '2023-01-R'"
+            )
     run = run_dbt(["run", "--select", "fct_stints", "fct_pit_losses"], warehouse_path=copy, artifacts_dir=tmp_path)
     with duckdb.connect(str(copy), read_only=True) as ro:
         for model in ("fct_stints", "fct_pit_losses"):
-            touched = ro.execute(f"select distinct session_key from analytics.{model} "
-                                 "where _dbt_invocation_id = ?", [run.invocation_id]).fetchall()
+            touched = ro.execute(
+                f"select distinct session_key from analytics.{model} " "where _dbt_invocation_id = ?",
+                [run.invocation_id],
+            ).fetchall()
             assert touched == [("2023-01-R",)], model
-        assert ro.execute("select stint, last_lap from analytics.fct_stints where session_key = '2023-01-R' "
-                          "and driver_code = 'VER' order by stint").fetchall() == [(1, 14), (2, 36)]
-        assert ro.execute("select count(*) from analytics.fct_pit_losses where session_key = '2023-01-R' "
-                          "and driver_code = 'VER' and lap_number = 36").fetchall() == [(0,)]
+        assert ro.execute(
+            "select stint, last_lap from analytics.fct_stints where session_key = '2023-01-R' "
+            "and driver_code = 'VER' order by stint"
+        ).fetchall() == [(1, 14), (2, 36)]
+        assert ro.execute(
+            "select count(*) from analytics.fct_pit_losses where session_key = '2023-01-R' "
+            "and driver_code = 'VER' and lap_number = 36"
+        ).fetchall() == [(0,)]
     again = run_dbt(["run", "--select", "fct_stints", "fct_pit_losses"], warehouse_path=copy, artifacts_dir=tmp_path)
     with duckdb.connect(str(copy), read_only=True) as ro:
         for model in ("fct_stints", "fct_pit_losses"):
-            assert ro.execute(f"select count(*) from analytics.{model} where _dbt_invocation_id = ?",
-                              [again.invocation_id]).fetchall() == [(0,)], model
+            assert ro.execute(
+                f"select count(*) from analytics.{model} where _dbt_invocation_id = ?", [again.invocation_id]
+            ).fetchall() == [(0,)], model

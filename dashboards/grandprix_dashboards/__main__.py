@@ -18,29 +18,46 @@ def _parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="write dashboard JSON and Grafana provisioning YAML")
     b.add_argument("--out", type=Path, required=True, help="output directory")
-    b.add_argument("--datasource", choices=datasources.CHOICES, default="both",
-                   help="duckdb, snowflake (Grafana Labs' plugin), michelin (open source), both (duckdb + "
-                   "snowflake) or all")
-    b.add_argument("--grafana-dashboards-dir", default=DEFAULT_GRAFANA_DASHBOARDS_DIR,
-                   help="where Grafana will find the dashboards/ folder (dashboard provider path)")
+    b.add_argument(
+        "--datasource",
+        choices=datasources.CHOICES,
+        default="both",
+        help="duckdb, snowflake (Grafana Labs' plugin), michelin (open source), both (duckdb + " "snowflake) or all",
+    )
+    b.add_argument(
+        "--grafana-dashboards-dir",
+        default=DEFAULT_GRAFANA_DASHBOARDS_DIR,
+        help="where Grafana will find the dashboards/ folder (dashboard provider path)",
+    )
 
     u = sub.add_parser("upload", help="upload the dashboards to Grafana (env GRAFANA_URL, GRAFANA_TOKEN)")
     u.add_argument("--datasource", choices=datasources.CHOICES, default="snowflake")
-    u.add_argument("--create-datasource", action="store_true",
-                   help="also create/update the Snowflake datasource (env GPI_SNOWFLAKE_ACCOUNT, _USER, _ROLE, "
-                   "_WAREHOUSE, _DATABASE and the reporter's key file)")
-    u.add_argument("--private-key-file", type=Path,
-                   help="the reporter's PKCS#8 PEM key (or $GPI_SNOWFLAKE_PRIVATE_KEY_FILE)")
-    u.add_argument("--alert-email", help="also create the alert rules, a contact point mailing this address and "
-                   "the notification route")
+    u.add_argument(
+        "--create-datasource",
+        action="store_true",
+        help="also create/update the Snowflake datasource (env GPI_SNOWFLAKE_ACCOUNT, _USER, _ROLE, "
+        "_WAREHOUSE, _DATABASE and the reporter's key file)",
+    )
+    u.add_argument(
+        "--private-key-file", type=Path, help="the reporter's PKCS#8 PEM key (or $GPI_SNOWFLAKE_PRIVATE_KEY_FILE)"
+    )
+    u.add_argument(
+        "--alert-email",
+        help="also create the alert rules, a contact point mailing this address and " "the notification route",
+    )
 
     p = sub.add_parser("preview", help="render every dashboard to HTML + PNG from a local DuckDB warehouse")
     p.add_argument("--warehouse", type=Path, required=True, help="DuckDB warehouse file (staging + analytics)")
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--no-png", action="store_true", help="skip the Chromium screenshots")
-    p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
-                   help="pick a variable's value, e.g. --var season=2023 --var 'event=Australian Grand Prix' "
-                   "(others as Grafana selects them on load)")
+    p.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="pick a variable's value, e.g. --var season=2023 --var 'event=Australian Grand Prix' "
+        "(others as Grafana selects them on load)",
+    )
 
     t = sub.add_parser("team-colours", help="regenerate team_colours.json from a DuckDB warehouse")
     t.add_argument("--warehouse", type=Path, required=True, help="DuckDB warehouse file (analytics marts)")
@@ -70,8 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from grandprix_dashboards.upload import access_from_env, api_from_env, upload
 
             access = access_from_env(key_file=args.private_key_file) if args.create_datasource else None
-            for saved in upload(api_from_env(), datasources.select(args.datasource), access=access,
-                                alert_email=args.alert_email):
+            for saved in upload(
+                api_from_env(), datasources.select(args.datasource), access=access, alert_email=args.alert_email
+            ):
                 print(f"{saved.kind} {saved.uid} {saved.detail}")
         elif args.command == "preview":
             from grandprix_dashboards.preview import preview, values_summary

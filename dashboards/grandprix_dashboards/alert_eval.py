@@ -16,8 +16,14 @@ from grandprix_dashboards import alerts
 from grandprix_dashboards.query import QueryError, Warehouse
 
 _CONDITION = re.compile(r"^\s*\$\{?(?P<ref>[A-Za-z]\w*)\}?\s*(?P<op>>=|<=|==|!=|>|<)\s*(?P<value>-?\d+(\.\d+)?)\s*$")
-_OPS: dict[str, Callable[[float, float], bool]] = {">": operator.gt, ">=": operator.ge, "<": operator.lt,
-                                                   "<=": operator.le, "==": operator.eq, "!=": operator.ne}
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 _TEMPLATE = re.compile(r"\{\{\s*\$(?P<kind>labels|values)\.(?P<name>\w+)(?:\.Value)?\s*\}\}")
 
 Labels = tuple[tuple[str, str], ...]
@@ -67,8 +73,9 @@ def _render(template: str, labels: Mapping[str, str], values: Mapping[str, float
     return _TEMPLATE.sub(sub, template)
 
 
-def evaluate(wh: Warehouse, rule: alerts.AlertRuleSpec,
-             values: Mapping[str, Sequence[str]] | None = None) -> list[AlertInstance]:
+def evaluate(
+    wh: Warehouse, rule: alerts.AlertRuleSpec, values: Mapping[str, Sequence[str]] | None = None
+) -> list[AlertInstance]:
     """The rule's firing instances (sorted by labels) for the given variable values (e.g. `session_key`)."""
     values = values or {}
     results = {q.ref_id: numbers(wh, q, values) for q in rule.queries}
@@ -79,9 +86,15 @@ def evaluate(wh: Warehouse, rule: alerts.AlertRuleSpec,
             continue
         label_map = dict(labels)
         instance_values = {r: nums[labels] for r, nums in results.items() if labels in nums}
-        firing.append(AlertInstance(rule.uid, label_map, instance_values,
-                                    _render(rule.summary, label_map, instance_values),
-                                    _render(rule.description, label_map, instance_values)))
+        firing.append(
+            AlertInstance(
+                rule.uid,
+                label_map,
+                instance_values,
+                _render(rule.summary, label_map, instance_values),
+                _render(rule.description, label_map, instance_values),
+            )
+        )
     return firing
 
 

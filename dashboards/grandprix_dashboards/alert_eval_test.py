@@ -54,20 +54,27 @@ def _mart(wh: Warehouse, where: str) -> list[tuple[object, ...]]:
 def test_what_the_rule_leaves_out_on_real_laps(wh: Warehouse) -> None:
     """The quiet races are quiet because of the exclusions, not for want of slow laps."""
     # Rain returned over the last laps of Australia 2025: lap 53 was >= 1.5 s slow for most of the field.
-    rain = _mart(wh, f"session_key = '{AUSTRALIA_2025}' and lap_number = 53 and is_clean_lap "
-                     "and fuel_corrected_delta_ms >= 1500")
+    rain = _mart(
+        wh,
+        f"session_key = '{AUSTRALIA_2025}' and lap_number = 53 and is_clean_lap " "and fuel_corrected_delta_ms >= 1500",
+    )
     assert len(rain) >= 10
     # Sargeant, lapped in Australia 2023, was shown blue flags on his two slow clean laps.
-    lapped = _mart(wh, f"session_key = '{AUSTRALIA_2023}' and driver = 'SAR' and is_clean_lap "
-                       "and fuel_corrected_delta_ms >= 1500")
+    lapped = _mart(
+        wh,
+        f"session_key = '{AUSTRALIA_2023}' and driver = 'SAR' and is_clean_lap " "and fuel_corrected_delta_ms >= 1500",
+    )
     assert lapped and all(row in _mart(wh, f"session_key = '{AUSTRALIA_2023}' and is_blue_flagged") for row in lapped)
     # Pit, safety-car and red-flag laps are never clean (fct_laps.is_clean_lap), so they never count.
-    assert _mart(wh, "is_clean_lap and (is_pit_in or is_pit_out or track_status like '%4%' "
-                     "or track_status like '%5%')") == []
+    assert (
+        _mart(wh, "is_clean_lap and (is_pit_in or is_pit_out or track_status like '%4%' " "or track_status like '%5%')")
+        == []
+    )
 
 
-def test_the_provisioned_query_is_the_evaluated_one_and_fires_on_a_recent_race(warehouse_path: Path,
-                                                                              tmp_path: Path) -> None:
+def test_the_provisioned_query_is_the_evaluated_one_and_fires_on_a_recent_race(
+    warehouse_path: Path, tmp_path: Path
+) -> None:
     """Grafana runs the rule's queries over the races of the last day: shift the 2025 Chinese GP to an hour ago
     and run the provisioned SQL itself (DuckDB datasource) with its condition."""
     rule = alerts.provisioned_rule(alerts.PACE_CHANGE, DUCKDB_DS, folder_uid="gpi-duckdb", group="race-pace")
@@ -81,14 +88,15 @@ def test_the_provisioned_query_is_the_evaluated_one_and_fires_on_a_recent_race(w
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(warehouse_path, copy)
     with duckdb.connect(str(copy)) as con:
-        con.execute(f"update {alerts.PACE_MART} set lap_end_utc = lap_end_utc + "
-                    f"(current_timestamp - (select max(lap_end_utc) from {alerts.PACE_MART} "
-                    f"where session_key = '{CHINA_2025}')) - interval 1 hour where session_key = '{CHINA_2025}'")
+        con.execute(
+            f"update {alerts.PACE_MART} set lap_end_utc = lap_end_utc + "
+            f"(current_timestamp - (select max(lap_end_utc) from {alerts.PACE_MART} "
+            f"where session_key = '{CHINA_2025}')) - interval 1 hour where session_key = '{CHINA_2025}'"
+        )
         results = {q["refId"]: con.execute(q["model"]["rawSql"]).fetchall() for q in queries}
     firing = [row for row in results[ref] if test(float(row[-1]))]
     assert [row[:3] for row in firing] == [("Chinese Grand Prix R", "NOR", "McLaren")]
-    assert [row for row in results["B"] if row[:3] == firing[0][:3]] == [("Chinese Grand Prix R", "NOR", "McLaren",
-                                                                        56)]
+    assert [row for row in results["B"] if row[:3] == firing[0][:3]] == [("Chinese Grand Prix R", "NOR", "McLaren", 56)]
     assert len(results[ref]) > 15, "one series per driver of the recent race"
 
 

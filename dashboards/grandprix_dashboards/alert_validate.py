@@ -35,7 +35,9 @@ ALERT_QUERY = {
         "queryType": {"type": "string"},
         "datasourceUid": {"type": "string", "minLength": 1},
         "relativeTimeRange": {
-            "type": "object", "additionalProperties": False, "required": ["from", "to"],
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["from", "to"],
             "properties": {"from": {"type": "integer", "minimum": 0}, "to": {"type": "integer", "minimum": 0}},
         },
         "model": {"type": "object", "required": ["refId"]},
@@ -44,8 +46,7 @@ ALERT_QUERY = {
 PROVISIONED_ALERT_RULE = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["orgID", "folderUID", "ruleGroup", "title", "condition", "data", "noDataState", "execErrState",
-                 "for"],
+    "required": ["orgID", "folderUID", "ruleGroup", "title", "condition", "data", "noDataState", "execErrState", "for"],
     "properties": {
         "uid": _UID,
         "orgID": {"type": "integer", "minimum": 1},
@@ -68,8 +69,12 @@ ALERT_RULE_GROUP = {
     "type": "object",
     "additionalProperties": False,
     "required": ["title", "folderUid", "interval", "rules"],
-    "properties": {"title": _TITLE, "folderUid": _UID, "interval": {"type": "integer", "minimum": 10},
-                   "rules": {"type": "array", "items": PROVISIONED_ALERT_RULE}},
+    "properties": {
+        "title": _TITLE,
+        "folderUid": _UID,
+        "interval": {"type": "integer", "minimum": 10},
+        "rules": {"type": "array", "items": PROVISIONED_ALERT_RULE},
+    },
 }
 ROUTE = {
     "type": "object",
@@ -77,11 +82,19 @@ ROUTE = {
     "required": ["receiver"],
     "properties": {
         "receiver": {"type": "string", "minLength": 1},
-        "object_matchers": {"type": "array", "items": {
-            "type": "array", "minItems": 3, "maxItems": 3,
-            "items": [{"type": "string"}, {"enum": ["=", "!=", "=~", "!~"]}, {"type": "string"}]}},
+        "object_matchers": {
+            "type": "array",
+            "items": {
+                "type": "array",
+                "minItems": 3,
+                "maxItems": 3,
+                "items": [{"type": "string"}, {"enum": ["=", "!=", "=~", "!~"]}, {"type": "string"}],
+            },
+        },
         "group_by": {"type": "array", "items": {"type": "string"}},
-        "group_wait": _DURATION, "group_interval": _DURATION, "repeat_interval": _DURATION,
+        "group_wait": _DURATION,
+        "group_interval": _DURATION,
+        "repeat_interval": _DURATION,
         "continue": {"type": "boolean"},
         "routes": {"type": "array", "items": {"$ref": "#"}},
     },
@@ -97,8 +110,10 @@ def _validator(schema_name: str) -> jsonschema.Draft7Validator:
 
 
 def _errors(schema_name: str, value: Any) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
-            for e in _validator(schema_name).iter_errors(value)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+        for e in _validator(schema_name).iter_errors(value)
+    ]
 
 
 def rule_problems(rule: dict[str, Any], ds: Datasource) -> list[str]:
@@ -118,8 +133,9 @@ def rule_problems(rule: dict[str, Any], ds: Datasource) -> list[str]:
             problems.append(f"{ref}: model refId {model.get('refId')!r} differs")
         if query["datasourceUid"] == EXPRESSION_DATASOURCE_UID:
             if model.get("type") not in EXPRESSION_TYPES:
-                problems.append(f"{ref}: expression type {model.get('type')!r} is not one of "
-                                f"{sorted(EXPRESSION_TYPES)}")
+                problems.append(
+                    f"{ref}: expression type {model.get('type')!r} is not one of " f"{sorted(EXPRESSION_TYPES)}"
+                )
             if model.get("type") == "math":
                 missing = [r for r in expression_refs(str(model.get("expression", ""))) if r not in refs]
                 if missing or not model.get("expression"):

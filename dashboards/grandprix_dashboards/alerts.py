@@ -33,7 +33,8 @@ _REF = re.compile(r"\$\{?([A-Za-z][A-Za-z0-9_]*)\}?")
 class ScopedSql(Protocol):
     """Rule SQL over the recent races, or over `scope` (an SQL condition) when one is given."""
 
-    def __call__(self, d: Dialect, scope: str | None = None) -> str: ...
+    def __call__(self, d: Dialect, scope: str | None = None) -> str:
+        ...
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,9 @@ def problem_sessions_by_session(d: Any) -> str:
 SESSIONS_OVERDUE = AlertRuleSpec(
     uid="gpi-sessions-overdue",
     title="Session overdue or FAILED",
-    queries=(AlertQuery("A", problem_sessions_by_session, labels=("session", "event", "status"),
-                        value="hours_since_end"),),
+    queries=(
+        AlertQuery("A", problem_sessions_by_session, labels=("session", "event", "status"), value="hours_since_end"),
+    ),
     condition="$A > 0",
     summary="{{ $labels.session }} ({{ $labels.event }}) is {{ $labels.status }}",
     description="Session {{ $labels.session }} of the {{ $labels.event }} ended {{ $values.A.Value }} h ago and "
@@ -186,6 +188,7 @@ def _pace_by_driver(value: str) -> ScopedSql:
     select event_name || ' ' || session as "race", driver as "driver", max(team_name) as "team", {value}
     from pairs
     group by event_name || ' ' || session, driver"""
+
     return sql
 
 
@@ -196,10 +199,14 @@ PACE_DROP_LAP_BY_DRIVER = _pace_by_driver('max_by(lap_number, drop_s) as "lap"')
 PACE_CHANGE = AlertRuleSpec(
     uid="gpi-pace-change",
     title="Driver pace dropped abruptly",
-    queries=(AlertQuery("A", PACE_DROP_BY_DRIVER, labels=("race", "driver", "team"), value="drop_s",
-                        scoped=PACE_DROP_BY_DRIVER),
-             AlertQuery("B", PACE_DROP_LAP_BY_DRIVER, labels=("race", "driver", "team"), value="lap",
-                        scoped=PACE_DROP_LAP_BY_DRIVER)),
+    queries=(
+        AlertQuery(
+            "A", PACE_DROP_BY_DRIVER, labels=("race", "driver", "team"), value="drop_s", scoped=PACE_DROP_BY_DRIVER
+        ),
+        AlertQuery(
+            "B", PACE_DROP_LAP_BY_DRIVER, labels=("race", "driver", "team"), value="lap", scoped=PACE_DROP_LAP_BY_DRIVER
+        ),
+    ),
     condition=f"$A >= {PACE_DROP_S}",
     summary="{{ $labels.driver }} lost {{ $values.A.Value }} s a lap at lap {{ $values.B.Value }} "
     "({{ $labels.race }})",
@@ -215,8 +222,7 @@ PACE_CHANGE = AlertRuleSpec(
 
 def rule_groups() -> list[RuleGroupSpec]:
     """Every alert rule of the project, by evaluation group."""
-    return [RuleGroupSpec("pipeline-health", 300, (SESSIONS_OVERDUE,)),
-            RuleGroupSpec("race-pace", 300, (PACE_CHANGE,))]
+    return [RuleGroupSpec("pipeline-health", 300, (SESSIONS_OVERDUE,)), RuleGroupSpec("race-pace", 300, (PACE_CHANGE,))]
 
 
 # --- Grafana shapes --------------------------------------------------------------------------------------
@@ -231,12 +237,29 @@ def rule_data(rule: AlertRuleSpec, ds: Datasource) -> list[dict[str, Any]]:
     data: list[dict[str, Any]] = []
     for query in rule.queries:
         model = ds.target(query.ref_id, render(query.sql, ds.sql_dialect), Format.TABLE)
-        data.append({"refId": query.ref_id, "queryType": "", "datasourceUid": ds.uid,
-                     "relativeTimeRange": {"from": query.lookback_s, "to": 0}, "model": model})
-    data.append({"refId": rule.condition_ref, "queryType": "", "datasourceUid": EXPRESSION_DATASOURCE_UID,
-                 "relativeTimeRange": {"from": 0, "to": 0},
-                 "model": {"refId": rule.condition_ref, "type": "math", "expression": rule.condition,
-                           "datasource": EXPRESSION_REF}})
+        data.append(
+            {
+                "refId": query.ref_id,
+                "queryType": "",
+                "datasourceUid": ds.uid,
+                "relativeTimeRange": {"from": query.lookback_s, "to": 0},
+                "model": model,
+            }
+        )
+    data.append(
+        {
+            "refId": rule.condition_ref,
+            "queryType": "",
+            "datasourceUid": EXPRESSION_DATASOURCE_UID,
+            "relativeTimeRange": {"from": 0, "to": 0},
+            "model": {
+                "refId": rule.condition_ref,
+                "type": "math",
+                "expression": rule.condition,
+                "datasource": EXPRESSION_REF,
+            },
+        }
+    )
     return data
 
 
@@ -264,18 +287,29 @@ def provisioned_rule(rule: AlertRuleSpec, ds: Datasource, *, folder_uid: str, gr
 
 def rule_group(group: RuleGroupSpec, ds: Datasource, folder_uid: str) -> dict[str, Any]:
     """The group as `PUT /api/v1/provisioning/folder/{folderUid}/rule-groups/{group}` takes it."""
-    return {"title": group.name, "folderUid": folder_uid, "interval": group.interval_s,
-            "rules": [provisioned_rule(r, ds, folder_uid=folder_uid, group=group.name) for r in group.rules]}
+    return {
+        "title": group.name,
+        "folderUid": folder_uid,
+        "interval": group.interval_s,
+        "rules": [provisioned_rule(r, ds, folder_uid=folder_uid, group=group.name) for r in group.rules],
+    }
 
 
 def route() -> dict[str, Any]:
     """The notification policy route that sends every project rule to the project's contact point."""
-    return {"receiver": CONTACT_POINT, "object_matchers": [[PROJECT_LABEL[0], "=", PROJECT_LABEL[1]]],
-            "group_by": list(GROUP_BY), "group_wait": "30s", "group_interval": "5m", "repeat_interval": "12h"}
+    return {
+        "receiver": CONTACT_POINT,
+        "object_matchers": [[PROJECT_LABEL[0], "=", PROJECT_LABEL[1]]],
+        "group_by": list(GROUP_BY),
+        "group_wait": "30s",
+        "group_interval": "5m",
+        "repeat_interval": "12h",
+    }
 
 
-def provisioning_file(groups: list[RuleGroupSpec], folders: Mapping[str, tuple[str, Datasource]],
-                      email_env: str = "GPI_ALERT_EMAIL") -> dict[str, Any]:
+def provisioning_file(
+    groups: list[RuleGroupSpec], folders: Mapping[str, tuple[str, Datasource]], email_env: str = "GPI_ALERT_EMAIL"
+) -> dict[str, Any]:
     """Grafana's alerting provisioning file: every group for each folder (uid -> (title, datasource)), the
     contact point (address from `$email_env`) and the policy route."""
     file_groups = []
@@ -285,16 +319,40 @@ def provisioning_file(groups: list[RuleGroupSpec], folders: Mapping[str, tuple[s
             for rule in group.rules:
                 api = provisioned_rule(rule, ds, folder_uid=folder_uid, group=group.name)
                 rules.append({k: v for k, v in api.items() if k not in ("orgID", "folderUID", "ruleGroup")})
-            file_groups.append({"orgId": ORG_ID, "name": group.name, "folder": title,
-                                "interval": f"{group.interval_s}s", "rules": rules})
+            file_groups.append(
+                {
+                    "orgId": ORG_ID,
+                    "name": group.name,
+                    "folder": title,
+                    "interval": f"{group.interval_s}s",
+                    "rules": rules,
+                }
+            )
     return {
         "apiVersion": 1,
         "groups": file_groups,
-        "contactPoints": [{"orgId": ORG_ID, "name": CONTACT_POINT, "receivers": [
-            {"uid": "gpi-email", "type": "email", "settings": {"addresses": f"${{{email_env}}}"},
-             "disableResolveMessage": False}]}],
-        "policies": [{"orgId": ORG_ID, "receiver": CONTACT_POINT, "group_by": ["grafana_folder", "alertname"],
-                      "routes": [route()]}],
+        "contactPoints": [
+            {
+                "orgId": ORG_ID,
+                "name": CONTACT_POINT,
+                "receivers": [
+                    {
+                        "uid": "gpi-email",
+                        "type": "email",
+                        "settings": {"addresses": f"${{{email_env}}}"},
+                        "disableResolveMessage": False,
+                    }
+                ],
+            }
+        ],
+        "policies": [
+            {
+                "orgId": ORG_ID,
+                "receiver": CONTACT_POINT,
+                "group_by": ["grafana_folder", "alertname"],
+                "routes": [route()],
+            }
+        ],
     }
 
 

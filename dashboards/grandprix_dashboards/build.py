@@ -43,8 +43,12 @@ class BuildResult:
 
 # Grafana expands $VARS in provisioning files: the connection comes from the environment of the server.
 SNOWFLAKE_ENV = f1grafana.SnowflakeConnection(
-    account="${GPI_SNOWFLAKE_ACCOUNT}", user="${GPI_SNOWFLAKE_USER}", role="${GPI_SNOWFLAKE_ROLE}",
-    warehouse="${GPI_SNOWFLAKE_WAREHOUSE}", database="${GPI_SNOWFLAKE_DATABASE}", schema="ANALYTICS",
+    account="${GPI_SNOWFLAKE_ACCOUNT}",
+    user="${GPI_SNOWFLAKE_USER}",
+    role="${GPI_SNOWFLAKE_ROLE}",
+    warehouse="${GPI_SNOWFLAKE_WAREHOUSE}",
+    database="${GPI_SNOWFLAKE_DATABASE}",
+    schema="ANALYTICS",
 )
 
 
@@ -58,8 +62,14 @@ def folder_uid(ds: Datasource) -> str:
 
 def datasource_provisioning(ds: Datasource, *, default: bool) -> dict[str, Any]:
     """One datasource entry of Grafana's datasource provisioning file."""
-    entry: dict[str, Any] = {"name": ds.name, "uid": ds.uid, "type": ds.plugin, "access": "proxy",
-                             "isDefault": default, "editable": False}
+    entry: dict[str, Any] = {
+        "name": ds.name,
+        "uid": ds.uid,
+        "type": ds.plugin,
+        "access": "proxy",
+        "isDefault": default,
+        "editable": False,
+    }
     if ds is DUCKDB:
         entry["jsonData"] = {"path": "${GPI_WAREHOUSE_PATH}", "readOnly": True}
     elif ds.contract in f1grafana.SNOWFLAKE_PLUGINS:
@@ -78,8 +88,9 @@ def alerting_provisioning(datasources: list[Datasource]) -> dict[str, Any]:
     for ds in datasources:
         for group in alerts.rule_groups():
             for rule in group.rules:
-                problems = rule_problems(alerts.provisioned_rule(rule, ds, folder_uid=folder_uid(ds),
-                                                                 group=group.name), ds)
+                problems = rule_problems(
+                    alerts.provisioned_rule(rule, ds, folder_uid=folder_uid(ds), group=group.name), ds
+                )
                 if problems:
                     raise ValueError(f"alert rule {rule.uid!r} for {ds.key} is invalid: " + "; ".join(problems))
     problems = route_problems(alerts.route())
@@ -102,8 +113,9 @@ def provider(ds: Datasource, grafana_dashboards_dir: str) -> dict[str, Any]:
     }
 
 
-def build(out: Path, datasources: list[Datasource],
-          grafana_dashboards_dir: str = DEFAULT_GRAFANA_DASHBOARDS_DIR) -> BuildResult:
+def build(
+    out: Path, datasources: list[Datasource], grafana_dashboards_dir: str = DEFAULT_GRAFANA_DASHBOARDS_DIR
+) -> BuildResult:
     """Writes every dashboard for each datasource plus the provisioning files; returns the paths."""
     if not datasources:
         raise ValueError("build needs at least one datasource")
@@ -124,12 +136,20 @@ def build(out: Path, datasources: list[Datasource],
     alert_file = out / "provisioning" / "alerting" / PROVISIONING_NAME
     for path in (ds_file, dash_file, alert_file):
         path.parent.mkdir(parents=True, exist_ok=True)
-    ds_file.write_text(yaml.safe_dump(
-        {"apiVersion": 1,
-         "datasources": [datasource_provisioning(ds, default=i == 0) for i, ds in enumerate(datasources)]},
-        sort_keys=False))
-    dash_file.write_text(yaml.safe_dump(
-        {"apiVersion": 1, "providers": [provider(ds, grafana_dashboards_dir) for ds in datasources]},
-        sort_keys=False))
+    ds_file.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": 1,
+                "datasources": [datasource_provisioning(ds, default=i == 0) for i, ds in enumerate(datasources)],
+            },
+            sort_keys=False,
+        )
+    )
+    dash_file.write_text(
+        yaml.safe_dump(
+            {"apiVersion": 1, "providers": [provider(ds, grafana_dashboards_dir) for ds in datasources]},
+            sort_keys=False,
+        )
+    )
     alert_file.write_text(yaml.safe_dump(alerting_provisioning(datasources), sort_keys=False))
     return BuildResult(dashboards=written, provisioning=[ds_file, dash_file, alert_file])

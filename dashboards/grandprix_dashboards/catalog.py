@@ -7,5 +7,12 @@ from grandprix_dashboards.panels import DashboardSpec
 
 
 def dashboards() -> list[DashboardSpec]:
-    return [race_progress.dashboard(), tyre_strategy.dashboard(), race_pace.dashboard(), pit_stops.dashboard(),
-            standings.dashboard(), weather.dashboard(), pipeline_health.dashboard()]
+    return [
+        race_progress.dashboard(),
+        tyre_strategy.dashboard(),
+        race_pace.dashboard(),
+        pit_stops.dashboard(),
+        standings.dashboard(),
+        weather.dashboard(),
+        pipeline_health.dashboard(),
+    ]

@@ -20,24 +20,37 @@ def chromium_binary() -> str:
 def chromium(args: Sequence[str], timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
     """Runs headless Chromium with a fresh profile and no background network activity."""
     with tempfile.TemporaryDirectory(prefix="gpi-chromium-") as profile:
-        command = [chromium_binary(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                   "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-                   "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--virtual-time-budget=20000",
-                   *args]
+        command = [
+            chromium_binary(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=20000",
+            *args,
+        ]
         return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def screenshot(html_path: Path, png_path: Path, width: int, height: int) -> Path:
     proc = chromium([f"--screenshot={png_path}", f"--window-size={width},{height}", html_path.resolve().as_uri()])
     if not png_path.is_file():
-        raise RuntimeError(f"chromium wrote no screenshot for {html_path} (exit {proc.returncode}): "
-                           f"{proc.stderr[-2000:]}")
+        raise RuntimeError(
+            f"chromium wrote no screenshot for {html_path} (exit {proc.returncode}): " f"{proc.stderr[-2000:]}"
+        )
     return png_path
 
 
 def dump_dom(html_path: Path) -> str:
     proc = chromium(["--dump-dom", html_path.resolve().as_uri()])
     if proc.returncode != 0 or not proc.stdout:
-        raise RuntimeError(f"chromium --dump-dom failed for {html_path} (exit {proc.returncode}): "
-                           f"{proc.stderr[-2000:]}")
+        raise RuntimeError(
+            f"chromium --dump-dom failed for {html_path} (exit {proc.returncode}): " f"{proc.stderr[-2000:]}"
+        )
     return proc.stdout

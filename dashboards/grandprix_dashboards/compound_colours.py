@@ -91,20 +91,27 @@ def _eras() -> tuple[dict[str, str], dict[tuple[str, str], str], dict[tuple[str,
 def label_sql(stint: str, compound: str, season: str, is_fresh: str) -> str:
     """SQL for a stint's series label: `S1 · SOFT`, `S2 · SOFT (2018)`, `S3 · HARD · used`."""
     _, _, era_of = _eras()
-    eras = "".join(f" when {season} = {int(s)} and {compound} = '{c}' then ' ({era})'"
-                   for (s, c), era in sorted(era_of.items()))
+    eras = "".join(
+        f" when {season} = {int(s)} and {compound} = '{c}' then ' ({era})'" for (s, c), era in sorted(era_of.items())
+    )
     era_sql = f"case{eras} else '' end" if eras else "''"
-    return (f"'S' || cast({stint} as varchar) || '{SEPARATOR}' || coalesce({compound}, 'UNKNOWN') || {era_sql}"
-            f" || case when {is_fresh} then '' when not {is_fresh} then '{USED}' else '' end")
+    return (
+        f"'S' || cast({stint} as varchar) || '{SEPARATOR}' || coalesce({compound}, 'UNKNOWN') || {era_sql}"
+        f" || case when {is_fresh} then '' when not {is_fresh} then '{USED}' else '' end"
+    )
 
 
 def styles() -> tuple[SeriesStyle, ...]:
     """Every compound's series in its colour (each older era in its own), used sets lighter."""
     latest, era_colours, _ = _eras()
     used = f"({js_escape(USED)})?$"
-    found = [SeriesStyle(f"/{js_escape(SEPARATOR + compound)}{used}/", colour=colour)
-             for compound, colour in sorted(latest.items())]
-    found += [SeriesStyle(f"/{js_escape(f'{SEPARATOR}{compound} ({era})')}{used}/", colour=colour)
-              for (compound, era), colour in sorted(era_colours.items())]
+    found = [
+        SeriesStyle(f"/{js_escape(SEPARATOR + compound)}{used}/", colour=colour)
+        for compound, colour in sorted(latest.items())
+    ]
+    found += [
+        SeriesStyle(f"/{js_escape(f'{SEPARATOR}{compound} ({era})')}{used}/", colour=colour)
+        for (compound, era), colour in sorted(era_colours.items())
+    ]
     found.append(SeriesStyle(f"/{js_escape(USED)}$/", fill_opacity=USED_FILL_OPACITY))
     return tuple(found)

@@ -15,8 +15,9 @@ from grandprix_dashboards.team_colours import style_of
 
 def test_committed_colours_are_fastf1s() -> None:
     """`compound_colours.json` holds what FastF1's plotting module maps (regenerate: compound-colours)."""
-    assert compound_colours.compound_colours() == colours_from_fastf1(), (
-        "compound_colours.json is stale: python -m grandprix_dashboards compound-colours")
+    assert (
+        compound_colours.compound_colours() == colours_from_fastf1()
+    ), "compound_colours.json is stale: python -m grandprix_dashboards compound-colours"
 
 
 def test_pirelli_colours_since_2019_and_the_2018_range() -> None:
@@ -38,19 +39,26 @@ def test_series_names_get_their_compounds_colour() -> None:
         re.compile(python_regex(style.pattern))
 
 
-@pytest.mark.parametrize(("season", "compound", "fresh", "label"), [
-    (2023, "SOFT", True, "S1 · SOFT"), (2023, "HARD", False, "S1 · HARD · used"),
-    (2018, "SOFT", True, "S1 · SOFT (2018)"), (2018, "ULTRASOFT", None, "S1 · ULTRASOFT"),
-    (2025, None, True, "S1 · UNKNOWN"),
-])
-def test_labels_name_stint_compound_era_and_used_sets(season: int, compound: str | None, fresh: bool | None,
-                                                      label: str) -> None:
+@pytest.mark.parametrize(
+    ("season", "compound", "fresh", "label"),
+    [
+        (2023, "SOFT", True, "S1 · SOFT"),
+        (2023, "HARD", False, "S1 · HARD · used"),
+        (2018, "SOFT", True, "S1 · SOFT (2018)"),
+        (2018, "ULTRASOFT", None, "S1 · ULTRASOFT"),
+        (2025, None, True, "S1 · UNKNOWN"),
+    ],
+)
+def test_labels_name_stint_compound_era_and_used_sets(
+    season: int, compound: str | None, fresh: bool | None, label: str
+) -> None:
     import duckdb
 
     sql = label_sql("stint", "compound", "season", "fresh")
     with duckdb.connect() as con:
-        got = con.execute(f"select {sql} from (select 1 as stint, ? as compound, ? as season, ? as fresh)",
-                          [compound, season, fresh]).fetchone()
+        got = con.execute(
+            f"select {sql} from (select 1 as stint, ? as compound, ? as season, ? as fresh)", [compound, season, fresh]
+        ).fetchone()
     assert got == (label,)
 
 

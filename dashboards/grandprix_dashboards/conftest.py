@@ -31,22 +31,31 @@ def warehouse_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.fail(f"build_warehouse wrote no warehouse at {path}")
     missing = missing_relations(path)
     if missing:
-        pytest.fail(f"the warehouse built by grandprix_local.harness lacks {missing} (staging.race_calendar is "
-                    "written by f1common.warehouse.replace_race_calendar from the race calendar)")
+        pytest.fail(
+            f"the warehouse built by grandprix_local.harness lacks {missing} (staging.race_calendar is "
+            "written by f1common.warehouse.replace_race_calendar from the race calendar)"
+        )
     return path
 
 
 REQUIRED = (
-    "analytics.mart_positions_by_lap", "analytics.mart_driver_standings", "analytics.mart_constructor_standings",
-    "analytics.mart_lap_weather", "analytics.mart_session_pace_weather", "staging.load_history",
-    "staging.load_quarantine", "staging.race_calendar",
+    "analytics.mart_positions_by_lap",
+    "analytics.mart_driver_standings",
+    "analytics.mart_constructor_standings",
+    "analytics.mart_lap_weather",
+    "analytics.mart_session_pace_weather",
+    "staging.load_history",
+    "staging.load_quarantine",
+    "staging.race_calendar",
 )
 
 
 def missing_relations(path: Path) -> list[str]:
     with duckdb.connect(str(path), read_only=True) as con:
-        found = {f"{s}.{t}".lower() for s, t in con.execute(
-            "select table_schema, table_name from information_schema.tables").fetchall()}
+        found = {
+            f"{s}.{t}".lower()
+            for s, t in con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        }
     return [name for name in REQUIRED if name not in found]
 
 
@@ -65,8 +74,9 @@ def chromium_available() -> str:
 
 
 @pytest.fixture(scope="session")
-def rendered(warehouse_path: Path, specs: list[DashboardSpec], chromium_available: str,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RenderedDashboard]]:
+def rendered(
+    warehouse_path: Path, specs: list[DashboardSpec], chromium_available: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[RenderedDashboard]]:
     """The preview of every dashboard (HTML + PNG) rendered from the real-data warehouse."""
     out = tmp_path_factory.mktemp("preview")
     yield preview(warehouse_path, out, specs, png=True)

@@ -83,8 +83,12 @@ class Datasource:
 
     def target(self, ref_id: str, sql: str, fmt: Format, time_column: str | None = None) -> dict[str, Any]:
         """A panel target (query) in the shape the plugin reads; `time_column` names a time series' time field."""
-        target: dict[str, Any] = {"refId": ref_id, "datasource": self.ref, self.sql_key: sql,
-                                  self.format_key: self.format_value(fmt)}
+        target: dict[str, Any] = {
+            "refId": ref_id,
+            "datasource": self.ref,
+            self.sql_key: sql,
+            self.format_key: self.format_value(fmt),
+        }
         if self.shape is TargetShape.MICHELIN and fmt is Format.TIME_SERIES:
             target["timeColumns"] = [time_column or "time"]
         return target
@@ -92,8 +96,9 @@ class Datasource:
 
 DUCKDB = Datasource(f1grafana.DUCKDB, dialect=DialectName.DUCKDB, numeric_format=True)
 SNOWFLAKE = Datasource(f1grafana.SNOWFLAKE, dialect=DialectName.SNOWFLAKE, numeric_format=False)
-MICHELIN = Datasource(f1grafana.MICHELIN, dialect=DialectName.SNOWFLAKE, numeric_format=False,
-                      shape=TargetShape.MICHELIN)
+MICHELIN = Datasource(
+    f1grafana.MICHELIN, dialect=DialectName.SNOWFLAKE, numeric_format=False, shape=TargetShape.MICHELIN
+)
 DATASOURCES: dict[str, Datasource] = {ds.key: ds for ds in (DUCKDB, SNOWFLAKE, MICHELIN)}
 CHOICES = (*DATASOURCES, "both", "all")
 

@@ -11,9 +11,28 @@ BACKGROUND = "#111217"
 PANEL_BG = "#181b1f"
 TEXT = "#d8d9da"
 GRID = "#2c3235"
-PALETTE = ["#73bf69", "#f2cc0c", "#8ab8ff", "#ff780a", "#f2495c", "#5794f2", "#b877d9", "#705da0", "#37872d",
-           "#fade2a", "#ff9830", "#c4162a", "#1f60c4", "#8f3bb8", "#96d98d", "#ffb357", "#ca95e5", "#ffa6b0",
-           "#c0d8ff", "#fff899"]
+PALETTE = [
+    "#73bf69",
+    "#f2cc0c",
+    "#8ab8ff",
+    "#ff780a",
+    "#f2495c",
+    "#5794f2",
+    "#b877d9",
+    "#705da0",
+    "#37872d",
+    "#fade2a",
+    "#ff9830",
+    "#c4162a",
+    "#1f60c4",
+    "#8f3bb8",
+    "#96d98d",
+    "#ffb357",
+    "#ca95e5",
+    "#ffa6b0",
+    "#c0d8ff",
+    "#fff899",
+]
 
 LINE_DASH = {"dash": "dash", "dot": "dot"}
 # m:ss.SSS on a plotly axis: values in ms on a date axis (UTC, as the dashboards pin Grafana's time zone)
@@ -50,26 +69,37 @@ def figure(panel: RenderedPanel) -> dict[str, Any]:
             if y in spec.right_y:
                 trace["yaxis"] = "y2"
             if band:  # a translucent column over each flagged x, behind the lines
-                trace.update(type="bar", marker={"color": colour, "opacity": 0.25, "line": {"width": 0}},
-                             hoverinfo="skip", width=1.0)
+                trace.update(
+                    type="bar",
+                    marker={"color": colour, "opacity": 0.25, "line": {"width": 0}},
+                    hoverinfo="skip",
+                    width=1.0,
+                )
             elif spec.kind is Kind.BARS:
                 opacity = 0 if style.get("invisible") else style.get("fill_opacity", 80) / 100
                 trace.update(type="bar", marker={"color": colour, "opacity": opacity, "line": {"width": 0}})
                 if spec.horizontal:
                     trace.update(x=ys, y=xs, orientation="h")
                 if spec.show_values and not style.get("invisible"):
-                    trace.update(text=[_bar_value(v, spec.unit) for v in ys], textposition="inside",
-                                 insidetextanchor="middle", textfont={"size": 9, "color": "#111217"})
+                    trace.update(
+                        text=[_bar_value(v, spec.unit) for v in ys],
+                        textposition="inside",
+                        insidetextanchor="middle",
+                        textfont={"size": 9, "color": "#111217"},
+                    )
             elif spec.kind is Kind.SCATTER:
                 trace.update(type="scatter", mode="markers", marker={"color": colour, "size": 6, "opacity": 0.75})
             elif style.get("draw") == "bars":
                 trace.update(type="bar", marker={"color": colour, "opacity": 0.8})
             else:
                 mode = "markers" if style.get("draw") == "points" else "lines"  # Grafana's points: no line
-                trace.update(type="scatter", mode=mode, connectgaps=True,
-                             marker={"size": style.get("point_size", 5), "color": colour},
-                             line={"color": colour, "width": 2, "dash": LINE_DASH.get(style.get("line_style", ""),
-                                                                                       "solid")})
+                trace.update(
+                    type="scatter",
+                    mode=mode,
+                    connectgaps=True,
+                    marker={"size": style.get("point_size", 5), "color": colour},
+                    line={"color": colour, "width": 2, "dash": LINE_DASH.get(style.get("line_style", ""), "solid")},
+                )
             if style.get("hidden") or style.get("invisible"):
                 trace.update(showlegend=False, hoverinfo="skip")
             traces.append(trace)
@@ -90,8 +120,13 @@ def figure(panel: RenderedPanel) -> dict[str, Any]:
     if spec.unit == LAP_TIME:
         layout["xaxis" if spec.horizontal else "yaxis"].update(LAP_TIME_AXIS)
     if spec.right_y:
-        layout["yaxis2"] = {**axis, "overlaying": "y", "side": "right", "showgrid": False,
-                            "title": {"text": ", ".join(spec.right_y)}}
+        layout["yaxis2"] = {
+            **axis,
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "title": {"text": ", ".join(spec.right_y)},
+        }
         if spec.right_unit == "percent":
             layout["yaxis2"].update(range=[0, 105], tickmode="linear", tick0=0, dtick=25)
         layout["margin"]["r"] = 56
@@ -106,8 +141,9 @@ def figure(panel: RenderedPanel) -> dict[str, Any]:
         category, value = ("yaxis", "xaxis") if spec.horizontal else ("xaxis", "yaxis")
         # categories in the order of the result's rows, as groupingToMatrix keeps them in Grafana
         order = list(dict.fromkeys(row[xi] for row in result.rows))
-        layout[category].update(type="category", automargin=True, title={"text": spec.x_label},
-                                categoryorder="array", categoryarray=order)
+        layout[category].update(
+            type="category", automargin=True, title={"text": spec.x_label}, categoryorder="array", categoryarray=order
+        )
         layout[value]["title"] = {"text": spec.y_label or spec.y[0]}
         if spec.horizontal:  # the first category on top, as Grafana draws horizontal bars
             layout["yaxis"].update(autorange="reversed", tickfont={"size": 10})

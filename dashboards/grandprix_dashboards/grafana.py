@@ -20,10 +20,35 @@ from grandprix_dashboards.sql import render
 
 SCHEMA_VERSION = 39
 # Keys grafanalib emits that current dashboards no longer have (or that only old panel types read).
-OBSOLETE_KEYS = frozenset({"rows", "style", "sharedCrosshair", "hideControls", "span", "minSpan", "height", "error",
-                           "repeatDirection", "maxPerRow", "useTags", "tagsQuery", "tagValuesQuery", "auto",
-                           "auto_min", "auto_count", "intervalFactor", "step", "expr", "query_target", "metric",
-                           "target", "legendFormat", "instant", "rawQuery"})
+OBSOLETE_KEYS = frozenset(
+    {
+        "rows",
+        "style",
+        "sharedCrosshair",
+        "hideControls",
+        "span",
+        "minSpan",
+        "height",
+        "error",
+        "repeatDirection",
+        "maxPerRow",
+        "useTags",
+        "tagsQuery",
+        "tagValuesQuery",
+        "auto",
+        "auto_min",
+        "auto_count",
+        "intervalFactor",
+        "step",
+        "expr",
+        "query_target",
+        "metric",
+        "target",
+        "legendFormat",
+        "instant",
+        "rawQuery",
+    }
+)
 EMPTY_DROPPABLE = frozenset({"__inputs", "links", "thresholds", "columns", "mappings"})
 
 
@@ -54,8 +79,12 @@ def _matrix(spec: PanelSpec) -> list[dict[str, Any]]:
         return []
     if len(spec.y) != 1:
         raise ValueError(f"panel {spec.title!r}: a series split needs exactly one value column, not {spec.y}")
-    return [{"id": "groupingToMatrix", "options": {"rowField": spec.x, "columnField": spec.series,
-                                                   "valueField": spec.y[0], "emptyValue": "null"}}]
+    return [
+        {
+            "id": "groupingToMatrix",
+            "options": {"rowField": spec.x, "columnField": spec.series, "valueField": spec.y[0], "emptyValue": "null"},
+        }
+    ]
 
 
 def _matrix_x(spec: PanelSpec) -> str:
@@ -67,28 +96,43 @@ def _matrix_x(spec: PanelSpec) -> str:
 def _series_transformations(spec: PanelSpec) -> list[dict[str, Any]]:
     if not spec.series:
         return []
-    return [{"id": "partitionByValues", "options": {"fields": [spec.series], "keepFields": False,
-                                                    "naming": {"asLabels": True}}}]
+    return [
+        {
+            "id": "partitionByValues",
+            "options": {"fields": [spec.series], "keepFields": False, "naming": {"asLabels": True}},
+        }
+    ]
 
 
 def _series_names(spec: PanelSpec) -> list[dict[str, Any]]:
     """Names each partitioned series by its value (legend `VER` instead of `position driver=VER`)."""
     if not spec.series:
         return []
-    return [{"matcher": {"id": "byName", "options": y},
-             "properties": [{"id": "displayName", "value": f"${{__field.labels.{spec.series}}}"}]} for y in spec.y]
+    return [
+        {
+            "matcher": {"id": "byName", "options": y},
+            "properties": [{"id": "displayName", "value": f"${{__field.labels.{spec.series}}}"}],
+        }
+        for y in spec.y
+    ]
 
 
 def _bands(spec: PanelSpec) -> list[dict[str, Any]]:
     """Band series (their value is the top of the y range) drawn as translucent bars, out of the tooltip."""
-    return [{"matcher": {"id": "byName", "options": name}, "properties": [
-        {"id": "color", "value": {"mode": "fixed", "fixedColor": colour}},
-        {"id": "custom.drawStyle", "value": "bars"},
-        {"id": "custom.fillOpacity", "value": 25},
-        {"id": "custom.lineWidth", "value": 0},
-        {"id": "custom.barAlignment", "value": 0},
-        {"id": "custom.hideFrom", "value": {"legend": False, "tooltip": True, "viz": False}},
-    ]} for name, colour in spec.bands]
+    return [
+        {
+            "matcher": {"id": "byName", "options": name},
+            "properties": [
+                {"id": "color", "value": {"mode": "fixed", "fixedColor": colour}},
+                {"id": "custom.drawStyle", "value": "bars"},
+                {"id": "custom.fillOpacity", "value": 25},
+                {"id": "custom.lineWidth", "value": 0},
+                {"id": "custom.barAlignment", "value": 0},
+                {"id": "custom.hideFrom", "value": {"legend": False, "tooltip": True, "viz": False}},
+            ],
+        }
+        for name, colour in spec.bands
+    ]
 
 
 LINE_STYLES = {"dash": {"fill": "dash", "dash": [10, 6]}, "dot": {"fill": "dot", "dash": [0, 8]}}
@@ -135,8 +179,13 @@ def _right_axis(spec: PanelSpec) -> list[dict[str, Any]]:
 
 
 def _custom(spec: PanelSpec, draw: str) -> dict[str, Any]:
-    custom: dict[str, Any] = {"drawStyle": draw, "lineWidth": 2, "pointSize": 5, "showPoints": "never"
-                              if draw == "line" else "always", "spanNulls": True}
+    custom: dict[str, Any] = {
+        "drawStyle": draw,
+        "lineWidth": 2,
+        "pointSize": 5,
+        "showPoints": "never" if draw == "line" else "always",
+        "spanNulls": True,
+    }
     if spec.y_label:
         custom["axisLabel"] = spec.y_label
     if spec.invert_y:
@@ -161,22 +210,41 @@ def panel(spec: PanelSpec, ds: Datasource) -> g.Panel:
     defaults: dict[str, Any] = {"unit": spec.unit} if spec.unit else {}
     if spec.kind is Kind.LINES:
         return _generic(
-            type="trend", **common, transformations=_matrix(spec),
+            type="trend",
+            **common,
+            transformations=_matrix(spec),
             options={"xField": _matrix_x(spec), "legend": _legend(spec), "tooltip": {"mode": "multi", "sort": "none"}},
-            fieldConfig={"defaults": {**defaults, "custom": _custom(spec, "line"),
-                                      "color": {"mode": "palette-classic"}},
-                         "overrides": [*_right_axis(spec), *_style_overrides(panel_styles(spec)), *_bands(spec)]},
+            fieldConfig={
+                "defaults": {**defaults, "custom": _custom(spec, "line"), "color": {"mode": "palette-classic"}},
+                "overrides": [*_right_axis(spec), *_style_overrides(panel_styles(spec)), *_bands(spec)],
+            },
         )
     if spec.kind is Kind.SCATTER:
         return _generic(
-            type="xychart", **common, transformations=_series_transformations(spec),
-            options={"mapping": "auto", "seriesMapping": "auto", "dims": {"x": spec.x},
-                     "series": [{"x": {"matcher": {"id": "byName", "options": spec.x}},
-                                 "y": {"matcher": {"id": "byName", "options": spec.y[0]}}}],
-                     "legend": _legend(spec), "tooltip": {"mode": "single", "sort": "none"}},
-            fieldConfig={"defaults": {**defaults, "custom": {"show": "points", "pointSize": {"fixed": 6}},
-                                      "color": {"mode": "palette-classic"}},
-                         "overrides": _series_names(spec)},
+            type="xychart",
+            **common,
+            transformations=_series_transformations(spec),
+            options={
+                "mapping": "auto",
+                "seriesMapping": "auto",
+                "dims": {"x": spec.x},
+                "series": [
+                    {
+                        "x": {"matcher": {"id": "byName", "options": spec.x}},
+                        "y": {"matcher": {"id": "byName", "options": spec.y[0]}},
+                    }
+                ],
+                "legend": _legend(spec),
+                "tooltip": {"mode": "single", "sort": "none"},
+            },
+            fieldConfig={
+                "defaults": {
+                    **defaults,
+                    "custom": {"show": "points", "pointSize": {"fixed": 6}},
+                    "color": {"mode": "palette-classic"},
+                },
+                "overrides": _series_names(spec),
+            },
         )
     if spec.kind is Kind.BARS:
         assert spec.x is not None
@@ -186,27 +254,45 @@ def panel(spec: PanelSpec, ds: Datasource) -> g.Panel:
         extra: dict[str, Any] = {"options": {"xField": x_field}}
         if spec.unit:
             extra["fieldConfig"] = {"defaults": {"unit": spec.unit}}
-        return g.BarChart(**common, transformations=transformations, stacking="normal" if spec.stack else "none",
-                          orientation="horizontal" if spec.horizontal else "auto",
-                          showValue="always" if spec.show_values else "auto",
-                          xTickLabelRotation=-45 if spec.series and not spec.horizontal else 0,
-                          legendPlacement="bottom" if spec.horizontal else "right",
-                          showLegend=bool(spec.series) and spec.legend,
-                          thresholdSteps=[{"value": None, "color": "green"}],
-                          overrides=_style_overrides(panel_styles(spec)), extraJson=extra)
+        return g.BarChart(
+            **common,
+            transformations=transformations,
+            stacking="normal" if spec.stack else "none",
+            orientation="horizontal" if spec.horizontal else "auto",
+            showValue="always" if spec.show_values else "auto",
+            xTickLabelRotation=-45 if spec.series and not spec.horizontal else 0,
+            legendPlacement="bottom" if spec.horizontal else "right",
+            showLegend=bool(spec.series) and spec.legend,
+            thresholdSteps=[{"value": None, "color": "green"}],
+            overrides=_style_overrides(panel_styles(spec)),
+            extraJson=extra,
+        )
     if spec.kind is Kind.TABLE:
         return g.Table(**common, unit=spec.unit, overrides=_style_overrides(spec.styles))
     if spec.kind is Kind.STAT:
         common["thresholds"] = [{"value": None, "color": "green"}, {"value": 1, "color": "red"}]
-        return g.Stat(**common, format=spec.unit or "none", reduceCalc="lastNotNull", colorMode="value",
-                      graphMode="none", noValue="0")
+        return g.Stat(
+            **common,
+            format=spec.unit or "none",
+            reduceCalc="lastNotNull",
+            colorMode="value",
+            graphMode="none",
+            noValue="0",
+        )
     raise ValueError(f"panel {spec.title!r}: unknown kind {spec.kind}")
 
 
 def template(var: Variable, ds: Datasource) -> g.Template:
     return g.Template(
-        name=var.name, label=var.label, query=render(var.query, ds.sql_dialect), dataSource=ds.ref,
-        default=var.default, multi=var.multi, includeAll=var.include_all, sort=0, refresh=1,
+        name=var.name,
+        label=var.label,
+        query=render(var.query, ds.sql_dialect),
+        dataSource=ds.ref,
+        default=var.default,
+        multi=var.multi,
+        includeAll=var.include_all,
+        sort=0,
+        refresh=1,
     )
 
 

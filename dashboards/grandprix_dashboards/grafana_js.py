@@ -43,8 +43,9 @@ def install() -> Path:
     """The harness directory with its node_modules, installed by `npm ci` on first use."""
     for tool in ("node", "npm"):
         if shutil.which(tool) is None:
-            raise GrafanaJsError(f"{tool} is not installed (Debian: apt-get install nodejs npm; "
-                                 "tools/install-system-deps does it)")
+            raise GrafanaJsError(
+                f"{tool} is not installed (Debian: apt-get install nodejs npm; " "tools/install-system-deps does it)"
+            )
     digest = hashlib.sha256(b"".join((SOURCE_DIR / name).read_bytes() for name in FILES)).hexdigest()[:16]
     target = Path(os.environ.get(DIR_ENV) or _cache_root()) / digest
     target.mkdir(parents=True, exist_ok=True)
@@ -53,8 +54,14 @@ def install() -> Path:
         if not (target / "node_modules" / ".installed").is_file():
             for name in FILES:
                 shutil.copyfile(SOURCE_DIR / name, target / name)
-            done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=target,
-                                  capture_output=True, text=True, timeout=900, check=False)
+            done = subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=target,
+                capture_output=True,
+                text=True,
+                timeout=900,
+                check=False,
+            )
             if done.returncode != 0:
                 raise GrafanaJsError(f"npm ci in {target} failed:\n{done.stderr[-3000:]}")
             (target / "node_modules" / ".installed").write_text("ok\n")
@@ -96,8 +103,14 @@ def frame(result: Result, ref_id: str = "A") -> dict[str, Any]:
 def apply_panels(panels: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Runs each `{key, transformations, fieldConfig, frames}` through @grafana/data; returns the frames."""
     harness = install()
-    done = subprocess.run(["node", str(harness / "apply_panels.cjs")], input=json.dumps({"panels": list(panels)}),
-                          capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        ["node", str(harness / "apply_panels.cjs")],
+        input=json.dumps({"panels": list(panels)}),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     if done.returncode != 0:
         raise GrafanaJsError(f"apply_panels.cjs failed:\n{done.stderr[-3000:]}")
     out: list[dict[str, Any]] = json.loads(done.stdout)["panels"]

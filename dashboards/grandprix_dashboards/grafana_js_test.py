@@ -55,9 +55,15 @@ def applied(warehouse_path: Path, specs: list[DashboardSpec]) -> Iterator[Applie
             for panel in spec.panels:
                 grafana = panels[panel.title]
                 key = f"{uid}/{panel.title}"
-                requests.append({"key": key, "transformations": grafana.get("transformations", []),
-                                 "fieldConfig": grafana.get("fieldConfig"), "timeZone": timezone[uid],
-                                 "frames": [frame(run_panel(wh, spec, panel, values))]})
+                requests.append(
+                    {
+                        "key": key,
+                        "transformations": grafana.get("transformations", []),
+                        "fieldConfig": grafana.get("fieldConfig"),
+                        "timeZone": timezone[uid],
+                        "frames": [frame(run_panel(wh, spec, panel, values))],
+                    }
+                )
                 index[key] = (uid, panel, grafana)
     results = {r["key"]: r for r in apply_panels(requests)}
     yield {(uid, panel.title): (panel, grafana, results[key]) for key, (uid, panel, grafana) in index.items()}
@@ -71,8 +77,11 @@ def _fields(output: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_every_panel_runs_through_grafanas_data_layer(applied: Applied) -> None:
     failed = {key: out["error"] for key, (_, _, out) in applied.items() if out["error"]}
-    partitioned = {key for key, (_, grafana, _) in applied.items()
-                   if any(t["id"] == NOT_IN_GRAFANA_DATA for t in grafana.get("transformations", []))}
+    partitioned = {
+        key
+        for key, (_, grafana, _) in applied.items()
+        if any(t["id"] == NOT_IN_GRAFANA_DATA for t in grafana.get("transformations", []))
+    }
     assert set(failed) == partitioned, f"panels Grafana's data layer rejected: {failed}"
     assert all(NOT_IN_GRAFANA_DATA in error for error in failed.values())
     assert {applied[k][0].kind for k in partitioned} <= {Kind.SCATTER}
@@ -140,8 +149,9 @@ def test_team_mates_are_told_apart_on_every_per_driver_chart(applied: Applied) -
             looks.setdefault((team, segment), set()).add((driver, *look))
         for (team, _), drivers in looks.items():
             if len({d[0] for d in drivers}) > 1:
-                assert len({d[1:] for d in drivers}) == len({d[0] for d in drivers}), (
-                    f"{key}: {team}'s drivers are drawn alike: {drivers}")
+                assert len({d[1:] for d in drivers}) == len(
+                    {d[0] for d in drivers}
+                ), f"{key}: {team}'s drivers are drawn alike: {drivers}"
                 checked += 1
     assert checked >= 50
 
@@ -151,8 +161,7 @@ def test_flag_bands_shade_the_laps_of_the_flag_periods_table(applied: Applied, v
     """The shaded laps of both charts are the laps the flag-periods table lists (SC, VSC, red flag)."""
     _, _, table = applied[(view, "Flag and safety-car periods")]
     columns = {f["name"]: f["values"] for f in _fields(table)} if table["frames"][0]["fields"] else {}
-    periods = list(zip(columns.get("Period", []), columns.get("From lap", []), columns.get("To lap", []),
-                       strict=True))
+    periods = list(zip(columns.get("Period", []), columns.get("From lap", []), columns.get("To lap", []), strict=True))
     for title in ("Positions by lap", "Gap to leader"):
         panel, grafana, out = applied[(view, title)]
         fields = _fields(out)
@@ -227,10 +236,12 @@ def test_stint_bars_stack_each_drivers_stints_in_order_in_the_compound_colours(a
     by_driver = {row.split(" ")[0]: [s.split(SEPARATOR)[1] for s in segs] for row, segs in stacks.items()}
     assert by_driver["VER"] == ["SOFT", "SOFT", "HARD"] and by_driver["SAI"] == ["SOFT", "HARD", "HARD"]
     # the flag periods' bar: green laps (not drawn) and the VSC of laps 41-42, as the race's flag-periods table has it
-    track = [(f["name"].split(SEPARATOR)[1], f["values"][0], f["custom"].get("fillOpacity"), f["color"])
-             for f in fields[1:] if f["name"].startswith("F") and f["values"][0]]
-    assert [(period, laps) for period, laps, _, _ in track] == [("Green", 40), ("Virtual safety car", 2),
-                                                               ("Green", 15)]
+    track = [
+        (f["name"].split(SEPARATOR)[1], f["values"][0], f["custom"].get("fillOpacity"), f["color"])
+        for f in fields[1:]
+        if f["name"].startswith("F") and f["values"][0]
+    ]
+    assert [(period, laps) for period, laps, _, _ in track] == [("Green", 40), ("Virtual safety car", 2), ("Green", 15)]
     assert [opacity for _, _, opacity, _ in track] == [0, 80, 0]
     assert track[1][3].lower() == FLAG_COLOURS["Virtual safety car"].lower()
 
@@ -250,8 +261,13 @@ def test_lap_and_sector_times_read_m_ss_sss(applied: Applied) -> None:
                 assert abs(int(minutes) * 60_000 + float(rest) * 1000 - values[0]) < 1, f"{key}: {texts[0]}"
                 checked.setdefault(key[0].split("@")[0], set()).add(key[1])
     assert {"gpi-tyre-strategy", "gpi-race-pace", "gpi-weather"} <= checked.keys(), checked
-    assert {"Stints", "Median lap time, humidity and rain by lap", "Fuel-corrected clean laps",
-            "Stint pace", "Weather by session"} <= {t for titles in checked.values() for t in titles}
+    assert {
+        "Stints",
+        "Median lap time, humidity and rain by lap",
+        "Fuel-corrected clean laps",
+        "Stint pace",
+        "Weather by session",
+    } <= {t for titles in checked.values() for t in titles}
 
 
 def test_box_plot_segments_stack_to_each_drivers_quantiles(applied: Applied) -> None:
@@ -269,6 +285,7 @@ def test_box_plot_segments_stack_to_each_drivers_quantiles(applied: Applied) -> 
         segments = [f for f in fields[1:] if f["values"][i] and f["name"] != "base"]
         assert [f["name"].split(SEPARATOR)[0] for f in segments] == ["P10–Q1", "Q1–median", "median–Q3", "Q3–P90"]
         colour = colour_of(row)
-        assert colour is not None and all(f["name"].endswith(row) and f["color"].lower() == colour.lower()
-                                          for f in segments)
+        assert colour is not None and all(
+            f["name"].endswith(row) and f["color"].lower() == colour.lower() for f in segments
+        )
         assert all(f["values"][i] > 0 for f in segments)

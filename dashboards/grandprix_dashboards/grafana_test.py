@@ -40,8 +40,11 @@ def test_schema_check_rejects_a_broken_dashboard(generated: tuple[dict[str, Any]
 def test_no_nulls_except_base_threshold(generated: tuple[dict[str, Any], Datasource]) -> None:
     data, _ = generated
     assert list(null_paths(data)) == []
-    steps = [p["fieldConfig"]["defaults"]["thresholds"]["steps"] for p in data["panels"]
-             if p["fieldConfig"]["defaults"].get("thresholds", {}).get("steps")]
+    steps = [
+        p["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        for p in data["panels"]
+        if p["fieldConfig"]["defaults"].get("thresholds", {}).get("steps")
+    ]
     assert steps and all(s[0]["value"] is None for s in steps), "the base threshold step keeps value: null"
 
 
@@ -105,39 +108,61 @@ def test_variables_refresh_and_defaults() -> None:
     positions = next(p for p in by_uid["gpi-race-progress"]["panels"] if p["title"] == "Positions by lap")
     assert positions["type"] == "trend" and positions["options"]["xField"] == "lap\\driver"
     assert positions["fieldConfig"]["defaults"]["custom"]["transform"] == "negative-Y"
-    assert positions["transformations"] == [{"id": "groupingToMatrix", "options": {
-        "rowField": "lap", "columnField": "driver", "valueField": "position", "emptyValue": "null"}}]
+    assert positions["transformations"] == [
+        {
+            "id": "groupingToMatrix",
+            "options": {"rowField": "lap", "columnField": "driver", "valueField": "position", "emptyValue": "null"},
+        }
+    ]
 
 
 def test_team_coloured_panels_carry_one_override_per_team() -> None:
     by_uid = {s.uid: dashboard(s, SNOWFLAKE) for s in dashboards()}
     red_bull_pattern = "/(^| · )Red Bull Racing$/"
-    coloured = {(uid, p["title"]) for uid, d in by_uid.items() for p in d["panels"]
-                if any(o["matcher"]["options"] == red_bull_pattern
-                       for o in p.get("fieldConfig", {}).get("overrides", []))}
+    coloured = {
+        (uid, p["title"])
+        for uid, d in by_uid.items()
+        for p in d["panels"]
+        if any(o["matcher"]["options"] == red_bull_pattern for o in p.get("fieldConfig", {}).get("overrides", []))
+    }
     assert coloured == {
-        ("gpi-race-progress", "Positions by lap"), ("gpi-race-progress", "Gap to leader"),
+        ("gpi-race-progress", "Positions by lap"),
+        ("gpi-race-progress", "Gap to leader"),
         ("gpi-standings", "Drivers' championship: cumulative points"),
         ("gpi-standings", "Drivers' championship position"),
         ("gpi-standings", "Constructors' championship: cumulative points"),
-        ("gpi-tyre-strategy", "Tyre age by lap"), ("gpi-race-pace", "Clean-lap pace: gap to the fastest lap"),
-        ("gpi-race-pace", "Fuel-corrected clean laps"), ("gpi-race-pace", "Fuel-corrected median per stint"),
+        ("gpi-tyre-strategy", "Tyre age by lap"),
+        ("gpi-race-pace", "Clean-lap pace: gap to the fastest lap"),
+        ("gpi-race-pace", "Fuel-corrected clean laps"),
+        ("gpi-race-pace", "Fuel-corrected median per stint"),
         ("gpi-pit-stops", "Pit loss per stop, by team"),
     }
     gaps = next(p for p in by_uid["gpi-race-progress"]["panels"] if p["title"] == "Gap to leader")
     red_bull = [o for o in gaps["fieldConfig"]["overrides"] if o["matcher"]["options"] == red_bull_pattern]
-    assert red_bull == [{"matcher": {"id": "byRegexp", "options": red_bull_pattern},
-                         "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": "#3671C6"}}]}]
+    assert red_bull == [
+        {
+            "matcher": {"id": "byRegexp", "options": red_bull_pattern},
+            "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": "#3671C6"}}],
+        }
+    ]
     # a team's second driver dashed, after the colours (a later override wins)
     overrides = gaps["fieldConfig"]["overrides"]
     dashed = [i for i, o in enumerate(overrides) if o["matcher"]["options"] == "/ \\(2\\)( · [^·]+)?$/"]
     assert len(dashed) == 1 and dashed[0] > overrides.index(red_bull[0])
     assert overrides[dashed[0]]["properties"] == [
-        {"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 6]}}]
+        {"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 6]}}
+    ]
 
 
 def test_clean_keeps_threshold_null_and_drops_other_nulls() -> None:
-    raw = {"a": None, "b": {"steps": [{"value": None, "color": "green"}, {"value": 80, "color": "red"}]},
-           "links": [], "c": [{"d": None, "e": 1}], "rows": []}
-    assert clean(raw) == {"b": {"steps": [{"value": None, "color": "green"}, {"value": 80, "color": "red"}]},
-                          "c": [{"e": 1}]}
+    raw = {
+        "a": None,
+        "b": {"steps": [{"value": None, "color": "green"}, {"value": 80, "color": "red"}]},
+        "links": [],
+        "c": [{"d": None, "e": 1}],
+        "rows": [],
+    }
+    assert clean(raw) == {
+        "b": {"steps": [{"value": None, "color": "green"}, {"value": 80, "color": "red"}]},
+        "c": [{"e": 1}],
+    }

@@ -128,35 +128,126 @@ class DashboardSpec:
 # --- shared panel helpers --------------------------------------------------------------------------
 
 
-def lines(title: str, sql: SqlSource, pos: Pos, *, x: str, y: str | tuple[str, ...], series: str | None = None,
-          unit: str = "", invert_y: bool = False, team_colours: bool = False, bands: tuple[tuple[str, str], ...] = (),
-          right_y: tuple[str, ...] = (), right_unit: str = "", x_label: str = "", y_label: str = "",
-          styles: tuple[SeriesStyle, ...] = (), description: str = "") -> PanelSpec:
-    return PanelSpec(title=title, kind=Kind.LINES, sql=sql, pos=pos, x=x, y=_tuple(y), series=series, unit=unit,
-                     invert_y=invert_y, team_colours=team_colours, bands=bands, right_y=right_y, right_unit=right_unit,
-                     x_label=x_label, y_label=y_label, styles=styles, description=description)
+def lines(
+    title: str,
+    sql: SqlSource,
+    pos: Pos,
+    *,
+    x: str,
+    y: str | tuple[str, ...],
+    series: str | None = None,
+    unit: str = "",
+    invert_y: bool = False,
+    team_colours: bool = False,
+    bands: tuple[tuple[str, str], ...] = (),
+    right_y: tuple[str, ...] = (),
+    right_unit: str = "",
+    x_label: str = "",
+    y_label: str = "",
+    styles: tuple[SeriesStyle, ...] = (),
+    description: str = "",
+) -> PanelSpec:
+    return PanelSpec(
+        title=title,
+        kind=Kind.LINES,
+        sql=sql,
+        pos=pos,
+        x=x,
+        y=_tuple(y),
+        series=series,
+        unit=unit,
+        invert_y=invert_y,
+        team_colours=team_colours,
+        bands=bands,
+        right_y=right_y,
+        right_unit=right_unit,
+        x_label=x_label,
+        y_label=y_label,
+        styles=styles,
+        description=description,
+    )
 
 
-def scatter(title: str, sql: SqlSource, pos: Pos, *, x: str, y: str, series: str | None = None, unit: str = "",
-            x_label: str = "", y_label: str = "", description: str = "") -> PanelSpec:
-    return PanelSpec(title=title, kind=Kind.SCATTER, sql=sql, pos=pos, x=x, y=(y,), series=series, unit=unit,
-                     x_label=x_label, y_label=y_label, description=description)
+def scatter(
+    title: str,
+    sql: SqlSource,
+    pos: Pos,
+    *,
+    x: str,
+    y: str,
+    series: str | None = None,
+    unit: str = "",
+    x_label: str = "",
+    y_label: str = "",
+    description: str = "",
+) -> PanelSpec:
+    return PanelSpec(
+        title=title,
+        kind=Kind.SCATTER,
+        sql=sql,
+        pos=pos,
+        x=x,
+        y=(y,),
+        series=series,
+        unit=unit,
+        x_label=x_label,
+        y_label=y_label,
+        description=description,
+    )
 
 
-def bars(title: str, sql: SqlSource, pos: Pos, *, x: str, y: str, series: str | None = None, stack: bool = False,
-         unit: str = "", team_colours: bool = False, styles: tuple[SeriesStyle, ...] = (), horizontal: bool = False,
-         show_values: bool = False, legend: bool = True, x_label: str = "", y_label: str = "",
-         description: str = "") -> PanelSpec:
-    return PanelSpec(title=title, kind=Kind.BARS, sql=sql, pos=pos, x=x, y=(y,), series=series, stack=stack,
-                     unit=unit, team_colours=team_colours, styles=styles, horizontal=horizontal,
-                     show_values=show_values, legend=legend, x_label=x_label, y_label=y_label,
-                     description=description)
+def bars(
+    title: str,
+    sql: SqlSource,
+    pos: Pos,
+    *,
+    x: str,
+    y: str,
+    series: str | None = None,
+    stack: bool = False,
+    unit: str = "",
+    team_colours: bool = False,
+    styles: tuple[SeriesStyle, ...] = (),
+    horizontal: bool = False,
+    show_values: bool = False,
+    legend: bool = True,
+    x_label: str = "",
+    y_label: str = "",
+    description: str = "",
+) -> PanelSpec:
+    return PanelSpec(
+        title=title,
+        kind=Kind.BARS,
+        sql=sql,
+        pos=pos,
+        x=x,
+        y=(y,),
+        series=series,
+        stack=stack,
+        unit=unit,
+        team_colours=team_colours,
+        styles=styles,
+        horizontal=horizontal,
+        show_values=show_values,
+        legend=legend,
+        x_label=x_label,
+        y_label=y_label,
+        description=description,
+    )
 
 
-def table(title: str, sql: SqlSource, pos: Pos, *, description: str = "", empty_ok: str | None = None,
-          styles: tuple[SeriesStyle, ...] = ()) -> PanelSpec:
-    return PanelSpec(title=title, kind=Kind.TABLE, sql=sql, pos=pos, description=description, empty_ok=empty_ok,
-                     styles=styles)
+def table(
+    title: str,
+    sql: SqlSource,
+    pos: Pos,
+    *,
+    description: str = "",
+    empty_ok: str | None = None,
+    styles: tuple[SeriesStyle, ...] = (),
+) -> PanelSpec:
+    return PanelSpec(
+        title=title, kind=Kind.TABLE, sql=sql, pos=pos, description=description, empty_ok=empty_ok, styles=styles
+    )
 
 
 def column_units(units: dict[str, str]) -> tuple[SeriesStyle, ...]:
@@ -174,7 +265,7 @@ def js_escape(text: str) -> str:
 
 def python_regex(js: str) -> str:
     """The Python spelling of a `/.../` JavaScript regex (the preview applies the Grafana matchers)."""
-    return js[1:js.rindex("/")].replace("\\/", "/")
+    return js[1 : js.rindex("/")].replace("\\/", "/")
 
 
 def stat(title: str, sql: SqlSource, pos: Pos, *, y: str, unit: str = "", description: str = "") -> PanelSpec:
@@ -214,17 +305,27 @@ def session_variables(relation: str, *, driver_column: str | None = "driver") ->
     where_session = f"{where_event} and session = {key('session')}"
     variables = [
         Variable("season", "Season", f"select distinct {options('season')} from {relation} order by 1 desc"),
-        Variable("event", "Event",
-                 f"select {options('round', 'event_name')} from {relation} {where_season} "
-                 "group by round, event_name order by round desc"),
-        Variable("session", "Session",
-                 f"select {options('session')} from {relation} {where_event} group by session "
-                 f"order by min({SESSION_ORDER})"),
+        Variable(
+            "event",
+            "Event",
+            f"select {options('round', 'event_name')} from {relation} {where_season} "
+            "group by round, event_name order by round desc",
+        ),
+        Variable(
+            "session",
+            "Session",
+            f"select {options('session')} from {relation} {where_event} group by session "
+            f"order by min({SESSION_ORDER})",
+        ),
     ]
     if driver_column:
         variables.append(
-            Variable("driver", "Driver",
-                     f"select distinct {options(driver_column)} from {relation} {where_session} order by 1",
-                     multi=True, include_all=True)
+            Variable(
+                "driver",
+                "Driver",
+                f"select distinct {options(driver_column)} from {relation} {where_session} order by 1",
+                multi=True,
+                include_all=True,
+            )
         )
     return tuple(variables)

@@ -29,13 +29,17 @@ LOSS_BY_TEAM = f"""
     order by team_median, team_name, label, lap_number
 """
 
-STOPS_BY_LAP = with_flag_bands(f"""
+STOPS_BY_LAP = with_flag_bands(
+    f"""
       select losses.lap_number as "lap", 'Stops' as "driver", count(*) as "stops"
       from analytics.fct_pit_losses as losses
       inner join placed on losses.driver_number = placed.driver_number
       where losses.session_key in {SESSION_KEY} and {selected("placed.driver")}
       group by losses.lap_number
-    """, "stops", ctes=DRIVERS)
+    """,
+    "stops",
+    ctes=DRIVERS,
+)
 
 STOP_TABLE = f"""
     with {DRIVERS}
@@ -105,31 +109,74 @@ def dashboard() -> DashboardSpec:
         "cheapest and costliest stops and each circuit's typical green-flag pit loss.",
         variables=variables(),
         panels=(
-            bars("Pit loss per stop, by team", LOSS_BY_TEAM, Pos(0, 0, 16, 11), x="stop", y="loss_s",
-                 series="driver", unit="s", team_colours=True, y_label="Loss (s)",
-                 description="Time each stop cost (in-lap + out-lap against the field's laps, shifted by the "
-                 "driver's own pace), grouped by team, cheapest team first; (SC)/(VSC): under a safety car or "
-                 "virtual safety car. Team colours, a team's second driver lighter."),
-            stat("FastF1 vs Ergast pit-lane time (season)", RECONCILIATION, Pos(16, 0, 8, 3), y="median_abs_diff_s",
-                 unit="s", description="Median difference between FastF1's pit entry-to-exit time and Ergast's "
-                 "official stop duration over the season's stops (red-flag stops left out)."),
-            lines("Stops by lap", STOPS_BY_LAP, Pos(16, 3, 8, 8), x="lap", y="stops", series="driver",
-                  bands=FLAG_BANDS, styles=(SeriesStyle("/^Stops$/", draw="bars", colour="#8AB8FF"),),
-                  x_label="In-lap", y_label="Stops",
-                  description="Stops per in-lap; shaded: safety car, virtual safety car, red flag."),
-            table("Stops", STOP_TABLE, Pos(0, 11, 24, 10),
-                  empty_ok="a race or sprint without a stop FastF1 timed",
-                  description="Every stop: tyres, pit-lane time (FastF1 and Ergast), loss, positions before the "
-                  "in-lap and after the out-lap, and the flag on those laps."),
-            table("Cheapest and costliest stops of the season", EXTREMES, Pos(0, 21, 12, 10),
-                  description="The five cheapest and five costliest green-flag stops of the season's races and "
-                  "sprints (stops under a safety car are cheap by circumstance; see each race's table)."),
-            bars("Typical green-flag pit loss by circuit", BY_CIRCUIT, Pos(12, 21, 12, 10), x="event", y="loss_s",
-                 unit="s", y_label="Median loss (s)",
-                 description="Median loss of the green-flag stops at each circuit this season "
-                 "(mart_pit_loss_by_circuit)."),
-            table("Pit loss by circuit", CIRCUIT_TABLE, Pos(0, 31, 24, 7),
-                  description="Per circuit this season: stops, green-flag stops, median green-flag loss and "
-                  "pit-lane time, median loss under SC/VSC/red flag."),
+            bars(
+                "Pit loss per stop, by team",
+                LOSS_BY_TEAM,
+                Pos(0, 0, 16, 11),
+                x="stop",
+                y="loss_s",
+                series="driver",
+                unit="s",
+                team_colours=True,
+                y_label="Loss (s)",
+                description="Time each stop cost (in-lap + out-lap against the field's laps, shifted by the "
+                "driver's own pace), grouped by team, cheapest team first; (SC)/(VSC): under a safety car or "
+                "virtual safety car. Team colours, a team's second driver lighter.",
+            ),
+            stat(
+                "FastF1 vs Ergast pit-lane time (season)",
+                RECONCILIATION,
+                Pos(16, 0, 8, 3),
+                y="median_abs_diff_s",
+                unit="s",
+                description="Median difference between FastF1's pit entry-to-exit time and Ergast's "
+                "official stop duration over the season's stops (red-flag stops left out).",
+            ),
+            lines(
+                "Stops by lap",
+                STOPS_BY_LAP,
+                Pos(16, 3, 8, 8),
+                x="lap",
+                y="stops",
+                series="driver",
+                bands=FLAG_BANDS,
+                styles=(SeriesStyle("/^Stops$/", draw="bars", colour="#8AB8FF"),),
+                x_label="In-lap",
+                y_label="Stops",
+                description="Stops per in-lap; shaded: safety car, virtual safety car, red flag.",
+            ),
+            table(
+                "Stops",
+                STOP_TABLE,
+                Pos(0, 11, 24, 10),
+                empty_ok="a race or sprint without a stop FastF1 timed",
+                description="Every stop: tyres, pit-lane time (FastF1 and Ergast), loss, positions before the "
+                "in-lap and after the out-lap, and the flag on those laps.",
+            ),
+            table(
+                "Cheapest and costliest stops of the season",
+                EXTREMES,
+                Pos(0, 21, 12, 10),
+                description="The five cheapest and five costliest green-flag stops of the season's races and "
+                "sprints (stops under a safety car are cheap by circumstance; see each race's table).",
+            ),
+            bars(
+                "Typical green-flag pit loss by circuit",
+                BY_CIRCUIT,
+                Pos(12, 21, 12, 10),
+                x="event",
+                y="loss_s",
+                unit="s",
+                y_label="Median loss (s)",
+                description="Median loss of the green-flag stops at each circuit this season "
+                "(mart_pit_loss_by_circuit).",
+            ),
+            table(
+                "Pit loss by circuit",
+                CIRCUIT_TABLE,
+                Pos(0, 31, 24, 7),
+                description="Per circuit this season: stops, green-flag stops, median green-flag loss and "
+                "pit-lane time, median loss under SC/VSC/red flag.",
+            ),
         ),
     )

@@ -27,8 +27,14 @@ from grandprix_dashboards.templates import index_html, page_html
 __all__ = ["HEADER_PX", "PAGE_WIDTH", "ROW_PX", "RenderedDashboard", "dump_dom", "preview", "values_summary"]
 
 
-def preview(warehouse: Path, out: Path, specs: Sequence[DashboardSpec], *, png: bool = True,
-            chosen: Mapping[str, str] | None = None) -> list[RenderedDashboard]:
+def preview(
+    warehouse: Path,
+    out: Path,
+    specs: Sequence[DashboardSpec],
+    *,
+    png: bool = True,
+    chosen: Mapping[str, str] | None = None,
+) -> list[RenderedDashboard]:
     """Writes `<slug>.html` (+ `<slug>.png`) per dashboard and `index.html` into `out`.
 
     `chosen` picks variable values (`season`, `event`, `session`, ...) for every dashboard that has them.

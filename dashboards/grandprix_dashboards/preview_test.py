@@ -40,8 +40,9 @@ def test_pages_are_self_contained(rendered: list[RenderedDashboard]) -> None:
         text = dash.html_path.read_text(encoding="utf-8")
         assert "Plotly" in text and len(text) > 1_000_000, "plotly.js is inlined"
         page_markup = text.replace(get_plotlyjs(), "")  # plotly.js itself mentions URLs in strings only
-        assert not re.search(r'<(script|link|img|iframe)[^>]+(src|href)=["\']?(https?:)?//', page_markup), \
-            "the page loads nothing from the network"
+        assert not re.search(
+            r'<(script|link|img|iframe)[^>]+(src|href)=["\']?(https?:)?//', page_markup
+        ), "the page loads nothing from the network"
         for panel in dash.spec.panels:
             assert html.escape(panel.title) in text
 
@@ -66,10 +67,10 @@ def _png_header(path: Path) -> tuple[int, int, bytes]:
     width, height = struct.unpack(">II", data[16:24])
     chunks, offset = [], 8
     while offset < len(data):
-        (length,) = struct.unpack(">I", data[offset:offset + 4])
-        kind = data[offset + 4:offset + 8]
+        (length,) = struct.unpack(">I", data[offset : offset + 4])
+        kind = data[offset + 4 : offset + 8]
         if kind == b"IDAT":
-            chunks.append(data[offset + 8:offset + 8 + length])
+            chunks.append(data[offset + 8 : offset + 8 + length])
         offset += 12 + length
     return width, height, zlib.decompress(b"".join(chunks))
 
@@ -90,8 +91,12 @@ def test_screenshots_are_clear_images(rendered: list[RenderedDashboard]) -> None
             assert spread > 10, f"{dash.png_path.name}: nearly uniform image (stddev {spread:.1f})"
             for panel in dash.panels:  # every panel area has drawn pixels, not just its background
                 pos = panel.spec.pos
-                box = (int(pos.x * PAGE_WIDTH / 24) + 20, HEADER_PX + pos.y * ROW_PX + 40,
-                       int((pos.x + pos.w) * PAGE_WIDTH / 24) - 20, HEADER_PX + (pos.y + pos.h) * ROW_PX - 20)
+                box = (
+                    int(pos.x * PAGE_WIDTH / 24) + 20,
+                    HEADER_PX + pos.y * ROW_PX + 40,
+                    int((pos.x + pos.w) * PAGE_WIDTH / 24) - 20,
+                    HEADER_PX + (pos.y + pos.h) * ROW_PX - 20,
+                )
                 distinct = rgb.crop(box).getcolors(maxcolors=1 << 16)
                 assert distinct is None or len(distinct) > 3, f"{dash.spec.title} / {panel.spec.title} looks blank"
 
@@ -119,7 +124,8 @@ def test_a_broken_page_is_detected(chromium_available: str, tmp_path: Path) -> N
     assert "Plotly is not defined" in _js_errors(dom)
 
 
-def test_preview_rejects_a_variable_no_dashboard_has(warehouse_path: Path, specs: list[DashboardSpec],
-                                                     tmp_path: Path) -> None:
+def test_preview_rejects_a_variable_no_dashboard_has(
+    warehouse_path: Path, specs: list[DashboardSpec], tmp_path: Path
+) -> None:
     with pytest.raises(ValueError, match=r"no dashboard has the variable\(s\) \['year'\]"):
         preview(warehouse_path, tmp_path, specs, png=False, chosen={"year": "2023"})

@@ -43,8 +43,9 @@ def defaults(wh: Warehouse, specs: list[DashboardSpec]) -> dict[str, dict[str, l
     return {spec.uid: resolve_variables(wh, spec) for spec in specs}
 
 
-def test_variables_have_values_and_sensible_defaults(wh: Warehouse, specs: list[DashboardSpec],
-                                                    defaults: dict[str, dict[str, list[str]]]) -> None:
+def test_variables_have_values_and_sensible_defaults(
+    wh: Warehouse, specs: list[DashboardSpec], defaults: dict[str, dict[str, list[str]]]
+) -> None:
     for spec in specs:
         values = defaults[spec.uid]
         for var in spec.variables:
@@ -73,18 +74,19 @@ def test_every_key_of_the_real_data_is_safe_and_names_one_option(wh: Warehouse, 
                 keys = [o.value for o in offered]
                 assert len(keys) == len(set(keys)), f"{spec.title}: ${var.name} repeats a key for {values}"
                 for option in offered:
-                    assert SAFE_KEY.fullmatch(option.value) and percent_encode(option.value) == option.value, (
-                        f"{spec.title}: ${var.name} key {option.value!r} ({option.text}) is not a safe key")
+                    assert (
+                        SAFE_KEY.fullmatch(option.value) and percent_encode(option.value) == option.value
+                    ), f"{spec.title}: ${var.name} key {option.value!r} ({option.text}) is not a safe key"
                     assert option.text, f"{spec.title}: ${var.name} key {option.value!r} has no name"
                 checked += len(offered)
-                following += ([{**values, var.name: keys}] if var.multi else
-                              [{**values, var.name: [k]} for k in keys])
+                following += [{**values, var.name: keys}] if var.multi else [{**values, var.name: [k]} for k in keys]
             pending = following
     assert checked > 1000
 
 
-def test_every_panel_returns_rows_for_the_defaults(wh: Warehouse, specs: list[DashboardSpec],
-                                                   defaults: dict[str, dict[str, list[str]]]) -> None:
+def test_every_panel_returns_rows_for_the_defaults(
+    wh: Warehouse, specs: list[DashboardSpec], defaults: dict[str, dict[str, list[str]]]
+) -> None:
     empty = []
     for spec in specs:
         for panel in spec.panels:
@@ -100,8 +102,9 @@ def test_every_panel_returns_rows_for_the_defaults(wh: Warehouse, specs: list[Da
     assert all(not p.empty_ok for p in charts), "only tables may legitimately be empty"
 
 
-def test_chart_values_are_real_data(wh: Warehouse, specs: list[DashboardSpec],
-                                    defaults: dict[str, dict[str, list[str]]]) -> None:
+def test_chart_values_are_real_data(
+    wh: Warehouse, specs: list[DashboardSpec], defaults: dict[str, dict[str, list[str]]]
+) -> None:
     race = next(s for s in specs if s.uid == "gpi-race-progress")
     values = defaults[race.uid]
     positions = run_panel(wh, race, race.panels[0], values)
@@ -118,9 +121,9 @@ def test_chart_values_are_real_data(wh: Warehouse, specs: list[DashboardSpec],
     assert all(colour_of(label) for label in labels), "every driver's line has a team colour"
 
 
-def test_snowflake_dialect_runs_with_the_same_results(warehouse_path: Path, specs: list[DashboardSpec],
-                                                      defaults: dict[str, dict[str, list[str]]],
-                                                      tmp_path: Path) -> None:
+def test_snowflake_dialect_runs_with_the_same_results(
+    warehouse_path: Path, specs: list[DashboardSpec], defaults: dict[str, dict[str, list[str]]], tmp_path: Path
+) -> None:
     shutil.copy(warehouse_path, tmp_path / "GPI.db")  # fakesnow opens <db_path>/<DATABASE>.db
     with Warehouse(warehouse_path) as duck, fakesnow.patch(db_path=tmp_path):
         con = snowflake.connector.connect(database="GPI", schema="ANALYTICS")
@@ -144,36 +147,57 @@ def test_bad_query_names_the_panel(wh: Warehouse, specs: list[DashboardSpec]) ->
     spec = specs[0]
     # a hostile season stays a literal that fails the integer cast (sql.SEASON) instead of widening the query
     with pytest.raises(QueryError, match="Race progress: panel 'Positions by lap' failed.*2023%20or%201%3D1"):
-        run_panel(wh, spec, spec.panels[0], {"season": ["2023 or 1=1"], "event": ["Chinese Grand Prix"],
-                                             "session": ["R"], "driver": ["VER"]})
+        run_panel(
+            wh,
+            spec,
+            spec.panels[0],
+            {"season": ["2023 or 1=1"], "event": ["Chinese Grand Prix"], "session": ["R"], "driver": ["VER"]},
+        )
     with pytest.raises(QueryError, match="x%27%20or%20%27a%27%3D%27a"):  # the event is its round: cast too
-        run_panel(wh, spec, spec.panels[0], {"season": ["2025"], "event": ["x' or 'a'='a"], "session": ["R"],
-                                             "driver": ["VER"]})
-    hostile = run_panel(wh, spec, spec.panels[0], {"season": ["2025"], "event": ["2"],
-                                                   "session": ["R' UNION SELECT 1, 'x', 1 --"],
-                                                   "driver": ["VER\\' or 1=1 --"]})
+        run_panel(
+            wh,
+            spec,
+            spec.panels[0],
+            {"season": ["2025"], "event": ["x' or 'a'='a"], "session": ["R"], "driver": ["VER"]},
+        )
+    hostile = run_panel(
+        wh,
+        spec,
+        spec.panels[0],
+        {
+            "season": ["2025"],
+            "event": ["2"],
+            "session": ["R' UNION SELECT 1, 'x', 1 --"],
+            "driver": ["VER\\' or 1=1 --"],
+        },
+    )
     assert hostile.rows == []
 
 
-def test_pipeline_health_lists_failed_overdue_and_quarantined(warehouse_path: Path, specs: list[DashboardSpec],
-                                                              tmp_path: Path) -> None:
+def test_pipeline_health_lists_failed_overdue_and_quarantined(
+    warehouse_path: Path, specs: list[DashboardSpec], tmp_path: Path
+) -> None:
     """On a healthy warehouse those tables are empty; make two sessions late/FAILED and quarantine a file."""
     copy = tmp_path / "unhealthy.duckdb"
     shutil.copy(warehouse_path, copy)
     con = duckdb.connect(str(copy))
     columns = ", ".join(COLUMN_NAMES)
     rows = con.execute(f"select {columns} from staging.race_calendar order by pk").fetchall()
-    items = [CalendarItem.model_validate({**dict(zip(COLUMN_NAMES, r, strict=True)), "session_name": "x"})
-             for r in rows]
+    items = [
+        CalendarItem.model_validate({**dict(zip(COLUMN_NAMES, r, strict=True)), "session_name": "x"}) for r in rows
+    ]
     now = dt.datetime.now(dt.UTC)
     failed = items[0].model_copy(update={"status": CalendarStatus.FAILED, "attempt": 9})
-    overdue = items[1].model_copy(update={"status": CalendarStatus.NOT_AVAILABLE, "attempt": 3,
-                                          "end_utc": now - dt.timedelta(hours=12)})
+    overdue = items[1].model_copy(
+        update={"status": CalendarStatus.NOT_AVAILABLE, "attempt": 3, "end_utc": now - dt.timedelta(hours=12)}
+    )
     recent = items[2].model_copy(update={"status": CalendarStatus.SCHEDULED, "end_utc": now - dt.timedelta(hours=1)})
     export_calendar(con, [failed, overdue, recent, *items[3:]])
     file_name, run_id = con.execute("select file_name, run_id from staging.load_history limit 1").fetchone() or ("", "")
-    con.execute("insert into staging.load_quarantine values (?, ?, 'laps', 'schema mismatch: lap_time_ms', ?)",
-                [file_name, run_id, now])
+    con.execute(
+        "insert into staging.load_quarantine values (?, ?, 'laps', 'schema mismatch: lap_time_ms', ?)",
+        [file_name, run_id, now],
+    )
     con.close()
 
     health = next(s for s in specs if s.uid == "gpi-pipeline-health")
@@ -187,8 +211,9 @@ def test_pipeline_health_lists_failed_overdue_and_quarantined(warehouse_path: Pa
         assert run_panel(wh, health, panels["Sessions overdue or FAILED"], {}).rows == [(2,)]
 
 
-def test_pipeline_health_shows_the_load_health_findings(warehouse_path: Path, specs: list[DashboardSpec],
-                                                       tmp_path: Path) -> None:
+def test_pipeline_health_shows_the_load_health_findings(
+    warehouse_path: Path, specs: list[DashboardSpec], tmp_path: Path
+) -> None:
     """The local run's check found every file loaded; replace its findings with a failed file, a missing one, one in
     flight and a pipe not running (rows of the contract, as the loader's check writes them)."""
     copy = tmp_path / "findings.duckdb"
@@ -200,10 +225,30 @@ def test_pipeline_health_shows_the_load_health_findings(warehouse_path: Path, sp
     hour = dt.timedelta(hours=1)
     run = "20261201T100000Z-0a1b2c3d"
     findings = [
-        ("file", f"dataset=laps/laps-{run}.parquet", "laps", run, "FAILED", False, "not a readable Parquet file",
-         None, now - 3 * hour, now),
-        ("file", f"dataset=weather/weather-{run}.parquet", "weather", run, "MISSING", False,
-         "listed by the manifest of 2026-12-01T10:00:00Z; not in staging after 0:30:00", None, now - 2 * hour, now),
+        (
+            "file",
+            f"dataset=laps/laps-{run}.parquet",
+            "laps",
+            run,
+            "FAILED",
+            False,
+            "not a readable Parquet file",
+            None,
+            now - 3 * hour,
+            now,
+        ),
+        (
+            "file",
+            f"dataset=weather/weather-{run}.parquet",
+            "weather",
+            run,
+            "MISSING",
+            False,
+            "listed by the manifest of 2026-12-01T10:00:00Z; not in staging after 0:30:00",
+            None,
+            now - 2 * hour,
+            now,
+        ),
         ("file", f"dataset=results/results-{run}.parquet", "results", run, "IN_FLIGHT", True, None, None, now, now),
         ("file", f"dataset=drivers/drivers-{run}.parquet", "drivers", run, "LOADED", True, None, None, now, now),
         ("pipe", "GPI_PROD.STAGING.LAPS_PIPE", None, None, "PAUSED", False, None, 4, now - hour, now),
@@ -218,8 +263,11 @@ def test_pipeline_health_shows_the_load_health_findings(warehouse_path: Path, sp
         assert run_panel(wh, health, panels["Open load-health findings"], {}).rows == [(3,)]
         listed = run_panel(wh, health, panels["Load-health findings (open and in flight)"], {}).rows
         assert [(r[0], r[1], r[2]) for r in listed] == [
-            ("file", "FAILED", "laps"), ("file", "MISSING", "weather"), ("pipe", "PAUSED", None),
-            ("file", "IN_FLIGHT", "results")]
+            ("file", "FAILED", "laps"),
+            ("file", "MISSING", "weather"),
+            ("pipe", "PAUSED", None),
+            ("file", "IN_FLIGHT", "results"),
+        ]
         assert listed[0][5] == "not a readable Parquet file" and listed[2][8] == 4
         by_status = run_panel(wh, health, panels["Files by load-health status"], {}).rows
         assert sorted(by_status) == [("FAILED", 1), ("IN_FLIGHT", 1), ("LOADED", 1), ("MISSING", 1)]

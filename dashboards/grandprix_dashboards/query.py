@@ -63,8 +63,9 @@ class Warehouse:
             raise QueryError(f"{what} failed: {exc}\n--- SQL ---\n{sql}") from exc
         elapsed = (time.perf_counter() - start) * 1000
         columns = [d[0] for d in cursor.description or []]
-        return Result(columns=columns, rows=[tuple(_plain(v) for v in row) for row in rows], sql=sql,
-                      elapsed_ms=elapsed)
+        return Result(
+            columns=columns, rows=[tuple(_plain(v) for v in row) for row in rows], sql=sql, elapsed_ms=elapsed
+        )
 
 
 def _plain(value: Any) -> Any:
@@ -85,8 +86,9 @@ class Option:
     text: str
 
 
-def resolve_options(wh: Warehouse, spec: DashboardSpec,
-                    chosen: Mapping[str, str] | None = None) -> dict[str, list[Option]]:
+def resolve_options(
+    wh: Warehouse, spec: DashboardSpec, chosen: Mapping[str, str] | None = None
+) -> dict[str, list[Option]]:
     """The options Grafana selects on load: each variable's default, else All (if offered), else the first value.
 
     `chosen` holds values a user picked (e.g. `{"season": "2023", "event": "Australian Grand Prix"}`), each one
@@ -117,8 +119,9 @@ def resolve_options(wh: Warehouse, spec: DashboardSpec,
     return picked
 
 
-def resolve_variables(wh: Warehouse, spec: DashboardSpec,
-                      chosen: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+def resolve_variables(
+    wh: Warehouse, spec: DashboardSpec, chosen: Mapping[str, str] | None = None
+) -> dict[str, list[str]]:
     """The keys of the options Grafana selects on load (:func:`resolve_options`): what the panels' SQL receives."""
     return {name: [o.value for o in opts] for name, opts in resolve_options(wh, spec, chosen).items()}
 
@@ -129,8 +132,9 @@ def unknown_variables(specs: Sequence[DashboardSpec], chosen: Mapping[str, str])
     return sorted(set(chosen) - known)
 
 
-def variable_choices(wh: Warehouse, spec: DashboardSpec, var: Variable,
-                     values: Mapping[str, Sequence[str]]) -> list[Option]:
+def variable_choices(
+    wh: Warehouse, spec: DashboardSpec, var: Variable, values: Mapping[str, Sequence[str]]
+) -> list[Option]:
     """A variable's options as Grafana reads its query: `__value`/`__text` columns, else the first column."""
     result = wh.run(var.query, values, what=f"{spec.title}: variable ${var.name}")
     value_at = result.columns.index("__value") if "__value" in result.columns else 0
@@ -138,8 +142,9 @@ def variable_choices(wh: Warehouse, spec: DashboardSpec, var: Variable,
     return [Option(str(row[value_at]), str(row[text_at])) for row in result.rows if row and row[value_at] is not None]
 
 
-def variable_options(wh: Warehouse, spec: DashboardSpec, var: Variable,
-                     values: Mapping[str, Sequence[str]]) -> list[str]:
+def variable_options(
+    wh: Warehouse, spec: DashboardSpec, var: Variable, values: Mapping[str, Sequence[str]]
+) -> list[str]:
     """The keys a variable offers."""
     return [o.value for o in variable_choices(wh, spec, var, values)]
 

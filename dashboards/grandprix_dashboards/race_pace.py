@@ -32,8 +32,12 @@ CLEAN_LAPS = f"""clean_laps as (
 # line between them is the median). Values are seconds behind the session's fastest clean fuel-corrected lap,
 # so every bar starts at 0. Each segment is its own series (`Q1–median · VER · Red Bull Racing`) so it takes
 # the driver's team colour; the bars come in team order, team-mates side by side.
-SEGMENTS = (("P10–Q1", "p10", "q1"), ("Q1–median", "q1", "median"), ("median–Q3", "median", "q3"),
-            ("Q3–P90", "q3", "p90"))
+SEGMENTS = (
+    ("P10–Q1", "p10", "q1"),
+    ("Q1–median", "q1", "median"),
+    ("median–Q3", "median", "q3"),
+    ("Q3–P90", "q3", "p90"),
+)
 BASE = "base"
 
 
@@ -74,17 +78,25 @@ DISTRIBUTION_STYLES = (
     SeriesStyle(WHISKERS, fill_opacity=30),
     SeriesStyle(BOX, fill_opacity=90),
     # a team's second driver lighter (after the segment opacities, which would override it)
-    *(SeriesStyle(f"/^(P10–Q1|Q3–P90) · .*{teammate_pattern(rank)[1:-1]}/", fill_opacity=opacity // 3)
-      for rank, opacity in ((2, 45), (3, 30))),
-    *(SeriesStyle(f"/^(Q1–median|median–Q3) · .*{teammate_pattern(rank)[1:-1]}/", fill_opacity=opacity)
-      for rank, opacity in ((2, 45), (3, 30))),
+    *(
+        SeriesStyle(f"/^(P10–Q1|Q3–P90) · .*{teammate_pattern(rank)[1:-1]}/", fill_opacity=opacity // 3)
+        for rank, opacity in ((2, 45), (3, 30))
+    ),
+    *(
+        SeriesStyle(f"/^(Q1–median|median–Q3) · .*{teammate_pattern(rank)[1:-1]}/", fill_opacity=opacity)
+        for rank, opacity in ((2, 45), (3, 30))
+    ),
 )
 
-PACE_BY_LAP = with_flag_bands(f"""
+PACE_BY_LAP = with_flag_bands(
+    f"""
       select lap_number as "lap", label as "driver", lap_ms as "lap_time_ms"
       from clean_laps
       where {DRIVER_FILTER}
-    """, "lap_time_ms", ctes=f"{DRIVERS}, {CLEAN_LAPS}")
+    """,
+    "lap_time_ms",
+    ctes=f"{DRIVERS}, {CLEAN_LAPS}",
+)
 
 STINT_MEDIANS = f"""
     with {DRIVERS}
@@ -144,35 +156,87 @@ def dashboard() -> DashboardSpec:
         "per stint, and each stint's tyre degradation; team-mates side by side.",
         variables=variables(),
         panels=(
-            bars("Clean-lap pace: gap to the fastest lap", DISTRIBUTION, Pos(0, 0, 16, 12), x="driver", y="gap_s",
-                 series="segment", stack=True, unit="s", team_colours=True, styles=DISTRIBUTION_STYLES,
-                 legend=False, y_label="Seconds behind the fastest clean lap",
-                 description="Box plot of each driver's clean laps, fuel-corrected, in seconds behind the "
-                 "session's fastest: box from the first to the third quartile split at the median, whiskers to "
-                 "the 10th and 90th percentiles. Team colours, team-mates side by side (the second lighter)."),
-            lines("Fuel model: time the fuel load costs", FUEL_EFFECT, Pos(16, 0, 8, 12), x="lap", y="fuel_effect_s",
-                  unit="s", x_label="Lap", y_label="Fuel effect (s)",
-                  description="Seconds the fuel on board costs on each lap: the season's maximum race fuel burnt "
-                  "evenly to the flag at var('fuel_lap_time_s_per_kg') per kg (dbt vars, analytics/dbt/README.md). "
-                  "Fuel-corrected times subtract it."),
-            lines("Fuel-corrected clean laps", PACE_BY_LAP, Pos(0, 12, 24, 11), x="lap", y="lap_time_ms",
-                  series="driver", unit=LAP_TIME, team_colours=True, bands=FLAG_BANDS, x_label="Lap",
-                  y_label="Fuel-corrected lap time",
-                  description="Every clean lap (not lap 1, no pit in/out, green flag, accurate timing) as if the "
-                  "tank were empty. Team colours, a team's second driver dashed; shaded: SC, VSC, red flag."),
-            lines("Fuel-corrected median per stint", STINT_MEDIANS, Pos(0, 23, 12, 11), x="stint_mid_lap",
-                  y="median_ms", series="driver", unit=LAP_TIME, team_colours=True, x_label="Stint (middle lap)",
-                  y_label="Median fuel-corrected lap", styles=(SeriesStyle("/./", draw="points"),),
-                  description="The median fuel-corrected clean lap of each stint, at the stint's middle lap."),
-            bars("Degradation per stint", DEGRADATION, Pos(12, 23, 12, 11), x="driver", y="degradation",
-                 series="stint", stack=True, unit="suffix: s/lap", styles=compound_colours.styles(),
-                 y_label="Degradation (s/lap)",
-                 description="Seconds per lap the stint's clean fuel-corrected laps slowed (Theil-Sen slope, "
-                 "robust to outliers; at least var('degradation_min_clean_laps') clean laps), per stint in the "
-                 "compound's colour; team-mates side by side."),
-            table("Stint pace", STINT_TABLE, Pos(0, 34, 24, 10),
-                  styles=column_units({"Median clean lap": LAP_TIME, "Fuel-corrected median": LAP_TIME}),
-                  description="Per stint: clean laps, the median and fuel-corrected median lap, the degradation "
-                  "slope with the laps it was fitted on and its fit (R², median absolute residual)."),
+            bars(
+                "Clean-lap pace: gap to the fastest lap",
+                DISTRIBUTION,
+                Pos(0, 0, 16, 12),
+                x="driver",
+                y="gap_s",
+                series="segment",
+                stack=True,
+                unit="s",
+                team_colours=True,
+                styles=DISTRIBUTION_STYLES,
+                legend=False,
+                y_label="Seconds behind the fastest clean lap",
+                description="Box plot of each driver's clean laps, fuel-corrected, in seconds behind the "
+                "session's fastest: box from the first to the third quartile split at the median, whiskers to "
+                "the 10th and 90th percentiles. Team colours, team-mates side by side (the second lighter).",
+            ),
+            lines(
+                "Fuel model: time the fuel load costs",
+                FUEL_EFFECT,
+                Pos(16, 0, 8, 12),
+                x="lap",
+                y="fuel_effect_s",
+                unit="s",
+                x_label="Lap",
+                y_label="Fuel effect (s)",
+                description="Seconds the fuel on board costs on each lap: the season's maximum race fuel burnt "
+                "evenly to the flag at var('fuel_lap_time_s_per_kg') per kg (dbt vars, analytics/dbt/README.md). "
+                "Fuel-corrected times subtract it.",
+            ),
+            lines(
+                "Fuel-corrected clean laps",
+                PACE_BY_LAP,
+                Pos(0, 12, 24, 11),
+                x="lap",
+                y="lap_time_ms",
+                series="driver",
+                unit=LAP_TIME,
+                team_colours=True,
+                bands=FLAG_BANDS,
+                x_label="Lap",
+                y_label="Fuel-corrected lap time",
+                description="Every clean lap (not lap 1, no pit in/out, green flag, accurate timing) as if the "
+                "tank were empty. Team colours, a team's second driver dashed; shaded: SC, VSC, red flag.",
+            ),
+            lines(
+                "Fuel-corrected median per stint",
+                STINT_MEDIANS,
+                Pos(0, 23, 12, 11),
+                x="stint_mid_lap",
+                y="median_ms",
+                series="driver",
+                unit=LAP_TIME,
+                team_colours=True,
+                x_label="Stint (middle lap)",
+                y_label="Median fuel-corrected lap",
+                styles=(SeriesStyle("/./", draw="points"),),
+                description="The median fuel-corrected clean lap of each stint, at the stint's middle lap.",
+            ),
+            bars(
+                "Degradation per stint",
+                DEGRADATION,
+                Pos(12, 23, 12, 11),
+                x="driver",
+                y="degradation",
+                series="stint",
+                stack=True,
+                unit="suffix: s/lap",
+                styles=compound_colours.styles(),
+                y_label="Degradation (s/lap)",
+                description="Seconds per lap the stint's clean fuel-corrected laps slowed (Theil-Sen slope, "
+                "robust to outliers; at least var('degradation_min_clean_laps') clean laps), per stint in the "
+                "compound's colour; team-mates side by side.",
+            ),
+            table(
+                "Stint pace",
+                STINT_TABLE,
+                Pos(0, 34, 24, 10),
+                styles=column_units({"Median clean lap": LAP_TIME, "Fuel-corrected median": LAP_TIME}),
+                description="Per stint: clean laps, the median and fuel-corrected median lap, the degradation "
+                "slope with the laps it was fitted on and its fit (R², median absolute residual).",
+            ),
         ),
     )

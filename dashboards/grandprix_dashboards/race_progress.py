@@ -54,7 +54,8 @@ PACE_MARKERS = (SeriesStyle(f"/^{PACE_DROP} /", colour="#F2495C", draw="points")
 
 
 def positions(d: Dialect) -> str:
-    return with_flag_bands(f"""
+    return with_flag_bands(
+        f"""
       select lap_number as "lap", {DRIVER_LABEL} as "driver", position as "position"
       from {MART}
       where {SESSION_FILTER} and {DRIVER_FILTER} and position is not null
@@ -62,7 +63,9 @@ def positions(d: Dialect) -> str:
       select p.lap_number, '{PACE_DROP} ' || p.driver, p.position
       from (select * from {MART} where {SESSION_FILTER} and {DRIVER_FILTER} and position is not null) p
       inner join ({alerts.firing_laps(d, PACE_SCOPE)}) f on f."driver" = p.driver and f."lap" = p.lap_number
-    """, "position")
+    """,
+        "position",
+    )
 
 
 def pace_changes(d: Dialect) -> str:
@@ -74,11 +77,15 @@ def pace_changes(d: Dialect) -> str:
     order by "lap", "driver"
 """
 
-GAPS = with_flag_bands(f"""
+
+GAPS = with_flag_bands(
+    f"""
       select lap_number as "lap", {DRIVER_LABEL} as "driver", gap_to_leader_ms / 1000.0 as "gap_s"
       from {MART}
       where {SESSION_FILTER} and {DRIVER_FILTER} and gap_to_leader_ms is not null
-    """, "gap_s")
+    """,
+    "gap_s",
+)
 
 PIT_STOPS = f"""
     select lap_number as "Lap", driver as "Driver", team_name as "Team", position as "Position after lap"
@@ -129,29 +136,67 @@ def dashboard() -> DashboardSpec:
         description="Positions and gaps to the leader lap by lap, pit stops and flag periods of one session.",
         variables=session_variables(MART),
         panels=(
-            lines("Positions by lap", positions, Pos(0, 0, 16, 12), x="lap", y="position", series="driver",
-                  invert_y=True, team_colours=True, bands=FLAG_BANDS, x_label="Lap", y_label="Position",
-                  styles=PACE_MARKERS,
-                  description="Position at the end of each lap; P1 at the top. Colours are team colours; shaded "
-                  "laps ran under a safety car, virtual safety car or red flag; red points mark the laps the "
-                  "pace-change alert fires on."),
-            table("Running order at the flag", CLASSIFICATION, Pos(16, 0, 8, 12),
-                  description="Position at the end of each driver's last lap (before any penalty), laps completed "
-                  "and pit stops."),
-            lines("Gap to leader", GAPS, Pos(0, 12, 16, 10), x="lap", y="gap_s", series="driver", unit="s",
-                  team_colours=True, bands=FLAG_BANDS, x_label="Lap", y_label="Gap to leader (s)",
-                  description="Seconds behind the car that completed the lap first, at the end of each lap. Left out: "
-                  "the lap a car retired on, and laps run into or out of a red-flag suspension."),
-            table("Flag and safety-car periods", FLAG_PERIODS, Pos(16, 12, 8, 5),
-                  description="Laps the leader completed under yellow, safety car, virtual safety car or red flag.",
-                  empty_ok="a session run entirely under green flags has no flag periods"),
-            table("Pit stops", PIT_STOPS, Pos(16, 17, 8, 5),
-                  description="Laps on which a driver entered the pit lane.",
-                  empty_ok="a qualifying or practice session, or a race without stops, has no pit-in laps"),
-            table("Pace-change alerts", pace_changes, Pos(0, 22, 24, 6),
-                  description=f"Laps where the driver's fuel-corrected pace was at least {alerts.PACE_DROP_S} s "
-                  "slower than the median of their previous 5 clean laps, two clean laps running (the alert "
-                  "rule 'Driver pace dropped abruptly').",
-                  empty_ok="most races have no abrupt pace change; qualifying and practice have none by design"),
+            lines(
+                "Positions by lap",
+                positions,
+                Pos(0, 0, 16, 12),
+                x="lap",
+                y="position",
+                series="driver",
+                invert_y=True,
+                team_colours=True,
+                bands=FLAG_BANDS,
+                x_label="Lap",
+                y_label="Position",
+                styles=PACE_MARKERS,
+                description="Position at the end of each lap; P1 at the top. Colours are team colours; shaded "
+                "laps ran under a safety car, virtual safety car or red flag; red points mark the laps the "
+                "pace-change alert fires on.",
+            ),
+            table(
+                "Running order at the flag",
+                CLASSIFICATION,
+                Pos(16, 0, 8, 12),
+                description="Position at the end of each driver's last lap (before any penalty), laps completed "
+                "and pit stops.",
+            ),
+            lines(
+                "Gap to leader",
+                GAPS,
+                Pos(0, 12, 16, 10),
+                x="lap",
+                y="gap_s",
+                series="driver",
+                unit="s",
+                team_colours=True,
+                bands=FLAG_BANDS,
+                x_label="Lap",
+                y_label="Gap to leader (s)",
+                description="Seconds behind the car that completed the lap first, at the end of each lap. Left out: "
+                "the lap a car retired on, and laps run into or out of a red-flag suspension.",
+            ),
+            table(
+                "Flag and safety-car periods",
+                FLAG_PERIODS,
+                Pos(16, 12, 8, 5),
+                description="Laps the leader completed under yellow, safety car, virtual safety car or red flag.",
+                empty_ok="a session run entirely under green flags has no flag periods",
+            ),
+            table(
+                "Pit stops",
+                PIT_STOPS,
+                Pos(16, 17, 8, 5),
+                description="Laps on which a driver entered the pit lane.",
+                empty_ok="a qualifying or practice session, or a race without stops, has no pit-in laps",
+            ),
+            table(
+                "Pace-change alerts",
+                pace_changes,
+                Pos(0, 22, 24, 6),
+                description=f"Laps where the driver's fuel-corrected pace was at least {alerts.PACE_DROP_S} s "
+                "slower than the median of their previous 5 clean laps, two clean laps running (the alert "
+                "rule 'Driver pace dropped abruptly').",
+                empty_ok="most races have no abrupt pace change; qualifying and practice have none by design",
+            ),
         ),
     )

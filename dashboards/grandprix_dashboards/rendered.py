@@ -58,11 +58,11 @@ class RenderedDashboard:
         return sum(1 for p in self.panels if p.spec.kind not in (Kind.TABLE, Kind.STAT))
 
 
-def render_dashboard(wh: Warehouse, spec: DashboardSpec,
-                     chosen: Mapping[str, str] | None = None) -> RenderedDashboard:
+def render_dashboard(wh: Warehouse, spec: DashboardSpec, chosen: Mapping[str, str] | None = None) -> RenderedDashboard:
     """Resolves the variables (the `chosen` values, else the defaults) and runs every panel's SQL."""
-    selected = resolve_options(wh, spec, {k: v for k, v in (chosen or {}).items()
-                                          if k in {var.name for var in spec.variables}})
+    selected = resolve_options(
+        wh, spec, {k: v for k, v in (chosen or {}).items() if k in {var.name for var in spec.variables}}
+    )
     values = {name: [o.value for o in opts] for name, opts in selected.items()}
     panels = []
     for panel in spec.panels:

@@ -97,8 +97,10 @@ _LIST_SEPARATOR = "'%2C'"
 def selected(column: str, variable: str = "driver") -> str:
     """`column` (a key) is one of the values selected in a multi-value variable (`column in (...)`, safely)."""
     listed = f"replace(replace({key(variable)}, '%7B', ''), '%7D', '')"
-    return (f"contains({_LIST_SEPARATOR} || {listed} || {_LIST_SEPARATOR}, "
-            f"{_LIST_SEPARATOR} || {column} || {_LIST_SEPARATOR})")
+    return (
+        f"contains({_LIST_SEPARATOR} || {listed} || {_LIST_SEPARATOR}, "
+        f"{_LIST_SEPARATOR} || {column} || {_LIST_SEPARATOR})"
+    )
 
 
 SEASON = number("season")

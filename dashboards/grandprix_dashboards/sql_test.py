@@ -77,9 +77,15 @@ def _queries() -> Iterator[tuple[str, Dialect, str]]:
 
 def test_no_query_takes_a_variable_where_a_value_could_leave_a_literal() -> None:
     assert unsafe_variables("season = ${season:raw} or s = $season or e = ${e} or d in (${d:csv})") == [
-        "${season:raw}", "$season", "${e}", "${d:csv}"]
+        "${season:raw}",
+        "$season",
+        "${e}",
+        "${d:csv}",
+    ]
     assert unsafe_variables("s = ${season:percentencode} or s = '${season:percentencode}' or e = ${e:sqlstring}") == [
-        "${season:percentencode}", "${e:sqlstring}"], "only quoted percent-encoded values are safe (sqlstring: not on "
+        "${season:percentencode}",
+        "${e:sqlstring}",
+    ], "only quoted percent-encoded values are safe (sqlstring: not on "
     "Snowflake, which reads \\' inside a literal as a quote)"
     checked = 0
     for name, _, sql in _queries():
@@ -90,8 +96,16 @@ def test_no_query_takes_a_variable_where_a_value_could_leave_a_literal() -> None
 
 # The last two end a Snowflake literal written by Grafana's sqlstring (Snowflake reads `\\'` as an escaped quote and
 # sqlstring leaves backslashes alone): percent-encoded, they cannot (dashboards/README.md, "Variables").
-HOSTILE = ("2023 or 1=1", "2023) or (1=1", "' UNION SELECT secret FROM analytics.keys --",
-           "x'' or ''1''=''1", 'x" or "1"="1', "$$ or 1=1 --", "x\\' or 1=1 --", "\\\\' UNION SELECT 1 --")
+HOSTILE = (
+    "2023 or 1=1",
+    "2023) or (1=1",
+    "' UNION SELECT secret FROM analytics.keys --",
+    "x'' or ''1''=''1",
+    'x" or "1"="1',
+    "$$ or 1=1 --",
+    "x\\' or 1=1 --",
+    "\\\\' UNION SELECT 1 --",
+)
 
 
 def _shape(sql: str, dialect: Dialect) -> list[TokenType]:
@@ -139,10 +153,17 @@ def test_hostile_values_stay_inside_a_literal(hostile: str) -> None:
             assert changed and all("or" in a or "UNION" in a for a in changed), f"{name}: {changed}"
 
 
-@pytest.mark.parametrize("chosen, expected", [
-    (["VER"], ["VER"]), (["VER", "NOR"], ["NOR", "VER"]), (["{VER}"], ["VER"]),  # Grafana's array of one
-    (["VE"], []), (["VER,NOR"], ["NOR", "VER"]), (["R_V", "max_verstappen"], ["R_V", "max_verstappen"]),
-])
+@pytest.mark.parametrize(
+    "chosen, expected",
+    [
+        (["VER"], ["VER"]),
+        (["VER", "NOR"], ["NOR", "VER"]),
+        (["{VER}"], ["VER"]),  # Grafana's array of one
+        (["VE"], []),
+        (["VER,NOR"], ["NOR", "VER"]),
+        (["R_V", "max_verstappen"], ["R_V", "max_verstappen"]),
+    ],
+)
 def test_selected_matches_the_keys_of_a_percent_encoded_selection(chosen: list[str], expected: list[str]) -> None:
     rows = "select * from (values ('VER'), ('NOR'), ('LEC'), ('R_V'), ('max_verstappen'), ('VERSTAPPEN')) t(driver)"
     sql = interpolate(f"select driver from ({rows}) where {selected('driver')} order by driver", {"driver": chosen})

@@ -28,13 +28,16 @@ VARIABLES = (
     Variable("season", "Season", f"select distinct {options('season')} from {DRIVERS} order by 1 desc"),
     # the drivers who scored in the season, in the order of the latest table: keyed by the Ergast driver reference
     # (`max_verstappen`), shown by code or name
-    Variable("driver", "Driver",
-             f"select {options('driver_id', DRIVER)} from {DRIVERS} where season = {SEASON} and points_scored > 0 "
-             f"and round = (select max(round) from {DRIVERS} where season = {SEASON}) "
-             f"order by position, cumulative_points desc, {DRIVER}",
-             multi=True, include_all=True),
+    Variable(
+        "driver",
+        "Driver",
+        f"select {options('driver_id', DRIVER)} from {DRIVERS} where season = {SEASON} and points_scored > 0 "
+        f"and round = (select max(round) from {DRIVERS} where season = {SEASON}) "
+        f"order by position, cumulative_points desc, {DRIVER}",
+        multi=True,
+        include_all=True,
+    ),
 )
-
 
 
 def _driver_filter(table: str = "") -> str:
@@ -105,26 +108,68 @@ def dashboard() -> DashboardSpec:
     return DashboardSpec(
         uid="gpi-standings",
         title="Points & standings",
-        description=("Championship standings after every round, computed from the results under each season's "
-                     "regulations: championship points, positions and the current tables."),
+        description=(
+            "Championship standings after every round, computed from the results under each season's "
+            "regulations: championship points, positions and the current tables."
+        ),
         variables=VARIABLES,
         panels=(
-            lines("Drivers' championship: cumulative points", DRIVER_POINTS, Pos(0, 0, 16, 11), x="round", y="points",
-                  series="driver", team_colours=True, x_label="Round", y_label="Points",
-                  description="Championship points after each round: the results the season's regulations count."),
-            table("Drivers' standings", DRIVER_TABLE, Pos(16, 0, 8, 22),
-                  description=("The drivers' table after the latest round of the season. Points: those counted; "
-                               "Scored: every point scored, where results were dropped or removed. Unranked "
-                               "drivers have no position and say why; tie: the countback that separated drivers "
-                               "level on points.")),
-            lines("Drivers' championship position", DRIVER_POSITIONS, Pos(0, 11, 16, 11), x="round", y="position",
-                  series="driver", invert_y=True, team_colours=True, x_label="Round",
-                  y_label="Position", description="Championship position after each round (none while unranked)."),
-            lines("Constructors' championship: cumulative points", CONSTRUCTOR_POINTS, Pos(0, 22, 16, 11), x="round",
-                  y="points", series="team", team_colours=True, x_label="Round", y_label="Points",
-                  description="Constructors' championship points after each round (awarded from 1958)."),
-            table("Constructors' standings", CONSTRUCTOR_TABLE, Pos(16, 22, 8, 11),
-                  description=("The constructors' table after the latest round of the season: counted points, "
-                               "scored points where they differ, unranked constructors with the reason.")),
+            lines(
+                "Drivers' championship: cumulative points",
+                DRIVER_POINTS,
+                Pos(0, 0, 16, 11),
+                x="round",
+                y="points",
+                series="driver",
+                team_colours=True,
+                x_label="Round",
+                y_label="Points",
+                description="Championship points after each round: the results the season's regulations count.",
+            ),
+            table(
+                "Drivers' standings",
+                DRIVER_TABLE,
+                Pos(16, 0, 8, 22),
+                description=(
+                    "The drivers' table after the latest round of the season. Points: those counted; "
+                    "Scored: every point scored, where results were dropped or removed. Unranked "
+                    "drivers have no position and say why; tie: the countback that separated drivers "
+                    "level on points."
+                ),
+            ),
+            lines(
+                "Drivers' championship position",
+                DRIVER_POSITIONS,
+                Pos(0, 11, 16, 11),
+                x="round",
+                y="position",
+                series="driver",
+                invert_y=True,
+                team_colours=True,
+                x_label="Round",
+                y_label="Position",
+                description="Championship position after each round (none while unranked).",
+            ),
+            lines(
+                "Constructors' championship: cumulative points",
+                CONSTRUCTOR_POINTS,
+                Pos(0, 22, 16, 11),
+                x="round",
+                y="points",
+                series="team",
+                team_colours=True,
+                x_label="Round",
+                y_label="Points",
+                description="Constructors' championship points after each round (awarded from 1958).",
+            ),
+            table(
+                "Constructors' standings",
+                CONSTRUCTOR_TABLE,
+                Pos(16, 22, 8, 11),
+                description=(
+                    "The constructors' table after the latest round of the season: counted points, "
+                    "scored points where they differ, unranked constructors with the reason."
+                ),
+            ),
         ),
     )

@@ -43,6 +43,7 @@ def _table(wh: Warehouse, spec: DashboardSpec, title: str, season: int) -> dict[
 
 def test_the_drivers_table_shows_scored_points_where_results_were_dropped(wh: Warehouse, spec: DashboardSpec) -> None:
     table = _table(wh, spec, "Drivers' standings", 1988)
+
     def row(driver: str) -> tuple[Any, ...]:
         return table[driver]["Pos"], table[driver]["Points"], table[driver]["Scored"]
 
@@ -67,7 +68,8 @@ def test_unranked_entries_keep_a_row_without_a_position_and_say_why(wh: Warehous
 
 
 def test_the_constructors_table_shows_the_best_placed_car_counting_before_1979(
-    wh: Warehouse, spec: DashboardSpec,
+    wh: Warehouse,
+    spec: DashboardSpec,
 ) -> None:
     teams = _table(wh, spec, "Constructors' standings", 1958)
     assert (teams["Vanwall"]["Pos"], teams["Vanwall"]["Points"], teams["Vanwall"]["Scored"]) == (1, 48, 57)
@@ -77,7 +79,10 @@ def test_lines_are_drawn_for_seasons_before_driver_codes(wh: Warehouse, spec: Da
     values = _values(wh, spec, 1964)
     scorers = variable_choices(wh, spec, spec.variables[1], values)
     assert [(o.value, o.text) for o in scorers[:3]] == [
-        ("surtees", "John Surtees"), ("hill", "Graham Hill"), ("clark", "Jim Clark")], "scorers, best position first"
+        ("surtees", "John Surtees"),
+        ("hill", "Graham Hill"),
+        ("clark", "Jim Clark"),
+    ], "scorers, best position first"
     assert values["driver"] == [o.value for o in scorers], "keyed by the Ergast reference, shown by name"
     points = run_panel(wh, spec, _panel(spec, "Drivers' championship: cumulative points"), values)
     final = {d: p for r, d, p in points.rows if r == 10}

@@ -64,8 +64,11 @@ def label_sql(driver: str, team: str, teammate_rank: str | None = None) -> str:
     are marked `PER (2) · Red Bull Racing`: :func:`teammate_styles` draws them dashed / dotted (lines) or
     lighter (bars), so team-mates in one colour stay apart.
     """
-    mark = "" if teammate_rank is None else (
-        f" || case when {teammate_rank} > 1 then ' (' || cast({teammate_rank} as varchar) || ')' else '' end")
+    mark = (
+        ""
+        if teammate_rank is None
+        else (f" || case when {teammate_rank} > 1 then ' (' || cast({teammate_rank} as varchar) || ')' else '' end")
+    )
     return f"{driver}{mark} || coalesce('{SEPARATOR}' || {team}, '')"
 
 
@@ -92,8 +95,9 @@ def teammate_pattern(rank: int) -> str:
 
 def teammate_styles(bars: bool = False) -> tuple[SeriesStyle, ...]:
     if bars:
-        return tuple(SeriesStyle(teammate_pattern(rank), fill_opacity=opacity)
-                     for rank, opacity in TEAMMATE_FILL_OPACITY.items())
+        return tuple(
+            SeriesStyle(teammate_pattern(rank), fill_opacity=opacity) for rank, opacity in TEAMMATE_FILL_OPACITY.items()
+        )
     return tuple(SeriesStyle(teammate_pattern(rank), line_style=style) for rank, style in TEAMMATE_LINE_STYLES.items())
 
 

@@ -84,8 +84,9 @@ def _table_html(panel: RenderedPanel) -> str:
         return '<div class="empty">No rows</div>'
     units = [panel.styles.get(c, {}).get("unit", panel.spec.unit) for c in result.columns]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in result.columns)
-    body = "".join("<tr>" + "".join(_cell(v, u) for v, u in zip(row, units, strict=True)) + "</tr>"
-                   for row in result.rows)
+    body = "".join(
+        "<tr>" + "".join(_cell(v, u) for v, u in zip(row, units, strict=True)) + "</tr>" for row in result.rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -103,8 +104,10 @@ def page_html(dash: RenderedDashboard, warehouse_name: str, plotly_js: str) -> s
     boxes = []
     for i, panel in enumerate(dash.panels):
         p = panel.spec.pos
-        style = (f"left:{p.x * unit_w:.1f}px;top:{p.y * ROW_PX}px;width:{p.w * unit_w - MARGIN_PX:.1f}px;"
-                 f"height:{p.h * ROW_PX - MARGIN_PX}px")
+        style = (
+            f"left:{p.x * unit_w:.1f}px;top:{p.y * ROW_PX}px;width:{p.w * unit_w - MARGIN_PX:.1f}px;"
+            f"height:{p.h * ROW_PX - MARGIN_PX}px"
+        )
         if panel.spec.kind is Kind.TABLE:
             body = _table_html(panel)
         elif panel.spec.kind is Kind.STAT:
@@ -116,8 +119,10 @@ def page_html(dash: RenderedDashboard, warehouse_name: str, plotly_js: str) -> s
             body = f'<div class="chart" id="chart-{i}"></div>'
         title = html.escape(panel.spec.title)
         tip = html.escape(panel.spec.description, quote=True)
-        boxes.append(f'<section class="panel" style="{style}" title="{tip}" data-kind="{panel.spec.kind.value}">'
-                     f'<h2>{title}</h2><div class="body">{body}</div></section>')
+        boxes.append(
+            f'<section class="panel" style="{style}" title="{tip}" data-kind="{panel.spec.kind.value}">'
+            f'<h2>{title}</h2><div class="body">{body}</div></section>'
+        )
     variables = "".join(
         f"<span><b>{html.escape(v.label)}</b>{html.escape(_value_label(dash.texts.get(v.name, []), v.include_all))}"
         "</span>"

@@ -61,12 +61,16 @@ STRATEGY = f"""
     order by kind, seq, place
 """
 
-TYRE_AGE = with_flag_bands(f"""
+TYRE_AGE = with_flag_bands(
+    f"""
       select laps.lap_number as "lap", placed.label as "driver", laps.tyre_life as "tyre_age"
       from analytics.fct_laps as laps
       inner join placed on laps.driver_number = placed.driver_number
       where laps.session_key in {SESSION_KEY} and {selected("placed.driver")} and laps.tyre_life is not null
-    """, "tyre_age", ctes=DRIVERS)
+    """,
+    "tyre_age",
+    ctes=DRIVERS,
+)
 
 STINTS = f"""
     with {DRIVERS}
@@ -102,20 +106,45 @@ def dashboard() -> DashboardSpec:
         "tyres, length and pace, for one race or sprint.",
         variables=variables(),
         panels=(
-            bars("Stints by driver", STRATEGY, Pos(0, 0, 24, 13), x="driver", y="laps", series="stint", stack=True,
-                 horizontal=True, show_values=True, styles=(*compound_colours.styles(), *FLAG_STYLES),
-                 x_label="", y_label="Laps",
-                 description="One bar per driver in finishing order, one segment per stint in FastF1's official "
-                 "compound colours (lighter: a used set), its length and label the stint's laps. The top bar is "
-                 "the race's safety-car (orange), virtual-safety-car (purple) and red-flag (red) laps."),
-            lines("Tyre age by lap", TYRE_AGE, Pos(0, 13, 24, 10), x="lap", y="tyre_age", series="driver",
-                  team_colours=True, bands=FLAG_BANDS, x_label="Lap", y_label="Tyre age (laps)",
-                  description="Laps on the set at the end of each lap (a used set starts above 1); a drop is a pit "
-                  "stop. Team colours, a team's second driver dashed; shaded: safety car, VSC, red flag."),
-            table("Stints", STINTS, Pos(0, 23, 24, 12), styles=column_units(
-                {"Median clean lap": LAP_TIME, "Fuel-corrected median": LAP_TIME}),
-                  description="Every stint: compound, new or used set, laps, tyre age, how it ended (and under "
-                  "which flag), the median clean lap, the same fuel-corrected and the degradation slope "
-                  "(fct_stints)."),
+            bars(
+                "Stints by driver",
+                STRATEGY,
+                Pos(0, 0, 24, 13),
+                x="driver",
+                y="laps",
+                series="stint",
+                stack=True,
+                horizontal=True,
+                show_values=True,
+                styles=(*compound_colours.styles(), *FLAG_STYLES),
+                x_label="",
+                y_label="Laps",
+                description="One bar per driver in finishing order, one segment per stint in FastF1's official "
+                "compound colours (lighter: a used set), its length and label the stint's laps. The top bar is "
+                "the race's safety-car (orange), virtual-safety-car (purple) and red-flag (red) laps.",
+            ),
+            lines(
+                "Tyre age by lap",
+                TYRE_AGE,
+                Pos(0, 13, 24, 10),
+                x="lap",
+                y="tyre_age",
+                series="driver",
+                team_colours=True,
+                bands=FLAG_BANDS,
+                x_label="Lap",
+                y_label="Tyre age (laps)",
+                description="Laps on the set at the end of each lap (a used set starts above 1); a drop is a pit "
+                "stop. Team colours, a team's second driver dashed; shaded: safety car, VSC, red flag.",
+            ),
+            table(
+                "Stints",
+                STINTS,
+                Pos(0, 23, 24, 12),
+                styles=column_units({"Median clean lap": LAP_TIME, "Fuel-corrected median": LAP_TIME}),
+                description="Every stint: compound, new or used set, laps, tyre age, how it ended (and under "
+                "which flag), the median clean lap, the same fuel-corrected and the degradation slope "
+                "(fct_stints).",
+            ),
         ),
     )

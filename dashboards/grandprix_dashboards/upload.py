@@ -37,8 +37,13 @@ from grandprix_dashboards.grafana import dashboard
 URL_ENV = "GRAFANA_URL"
 TOKEN_ENV = "GRAFANA_TOKEN"
 # The connection of a Snowflake datasource (the names the provisioning file uses too) and the reporter's key.
-CONNECTION_ENV = {"account": "GPI_SNOWFLAKE_ACCOUNT", "user": "GPI_SNOWFLAKE_USER", "role": "GPI_SNOWFLAKE_ROLE",
-                  "warehouse": "GPI_SNOWFLAKE_WAREHOUSE", "database": "GPI_SNOWFLAKE_DATABASE"}
+CONNECTION_ENV = {
+    "account": "GPI_SNOWFLAKE_ACCOUNT",
+    "user": "GPI_SNOWFLAKE_USER",
+    "role": "GPI_SNOWFLAKE_ROLE",
+    "warehouse": "GPI_SNOWFLAKE_WAREHOUSE",
+    "database": "GPI_SNOWFLAKE_DATABASE",
+}
 KEY_FILE_ENV = "GPI_SNOWFLAKE_PRIVATE_KEY_FILE"
 
 
@@ -97,9 +102,15 @@ def datasource_payload(ds: Datasource, access: SnowflakeAccess) -> dict[str, Any
     """The datasource as `POST /api/datasources` takes it."""
     if ds.contract not in f1grafana.SNOWFLAKE_PLUGINS:
         raise ValueError(f"upload creates Snowflake datasources only, not {ds.key!r} (provision DuckDB from the file)")
-    return {"name": ds.name, "uid": ds.uid, "type": ds.plugin, "access": "proxy", "isDefault": False,
-            "jsonData": f1grafana.snowflake_json_data(ds.contract, access.connection),
-            "secureJsonData": f1grafana.snowflake_secure_json_data(ds.contract, access.private_key_pem)}
+    return {
+        "name": ds.name,
+        "uid": ds.uid,
+        "type": ds.plugin,
+        "access": "proxy",
+        "isDefault": False,
+        "jsonData": f1grafana.snowflake_json_data(ds.contract, access.connection),
+        "secureJsonData": f1grafana.snowflake_secure_json_data(ds.contract, access.private_key_pem),
+    }
 
 
 def upsert_datasource(api: GrafanaApi, ds: Datasource, access: SnowflakeAccess) -> Uploaded:
@@ -116,10 +127,17 @@ def upsert_datasource(api: GrafanaApi, ds: Datasource, access: SnowflakeAccess) 
 
 
 def upsert_contact_point(api: GrafanaApi, email: str) -> Uploaded:
-    payload = {"name": alerts.CONTACT_POINT, "type": "email", "settings": {"addresses": email},
-               "disableResolveMessage": False}
-    existing = [c for c in api.alertingprovisioning.get_contactpoints(name=alerts.CONTACT_POINT) or []
-                if c.get("name") == alerts.CONTACT_POINT]
+    payload = {
+        "name": alerts.CONTACT_POINT,
+        "type": "email",
+        "settings": {"addresses": email},
+        "disableResolveMessage": False,
+    }
+    existing = [
+        c
+        for c in api.alertingprovisioning.get_contactpoints(name=alerts.CONTACT_POINT) or []
+        if c.get("name") == alerts.CONTACT_POINT
+    ]
     if existing:
         uid = str(existing[0]["uid"])
         api.alertingprovisioning.update_contactpoint(uid, {**payload, "uid": uid})
@@ -154,8 +172,14 @@ def merge_route(tree: Mapping[str, Any]) -> dict[str, Any]:
     return {**tree, "receiver": tree.get("receiver") or alerts.CONTACT_POINT, "routes": [ours, *others]}
 
 
-def upload(api: GrafanaApi, datasources: list[Datasource], *, access: SnowflakeAccess | None = None,
-           alert_email: str | None = None, message: str = "grandprix_dashboards upload") -> list[Uploaded]:
+def upload(
+    api: GrafanaApi,
+    datasources: list[Datasource],
+    *,
+    access: SnowflakeAccess | None = None,
+    alert_email: str | None = None,
+    message: str = "grandprix_dashboards upload",
+) -> list[Uploaded]:
     """Saves the datasource (with `access`), every dashboard and (with `alert_email`) the alert rules, contact
     point and notification route for each datasource into its folder; returns what was saved."""
     saved: list[Uploaded] = []
@@ -166,11 +190,18 @@ def upload(api: GrafanaApi, datasources: list[Datasource], *, access: SnowflakeA
             saved.append(upsert_datasource(api, ds, access))
         folder = ensure_folder(api, folder_uid(ds), folder_title(ds))
         for spec in dashboards():
-            payload: dict[str, Any] = {"dashboard": dashboard(spec, ds), "folderUid": folder, "overwrite": True,
-                                       "message": message}
+            payload: dict[str, Any] = {
+                "dashboard": dashboard(spec, ds),
+                "folderUid": folder,
+                "overwrite": True,
+                "message": message,
+            }
             result = api.dashboard.update_dashboard(payload)
-            saved.append(Uploaded("dashboard", str(result.get("uid")),
-                                  f"v{int(result.get('version', 0))} {result.get('url', '')}"))
+            saved.append(
+                Uploaded(
+                    "dashboard", str(result.get("uid")), f"v{int(result.get('version', 0))} {result.get('url', '')}"
+                )
+            )
         if alert_email:
             saved += upsert_rules(api, ds, folder)
     if alert_email:

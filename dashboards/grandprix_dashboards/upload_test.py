@@ -23,8 +23,10 @@ from grandprix_dashboards.upload import SnowflakeAccess, access_from_env, api_fr
 from grandprix_dashboards.validate import all_problems
 
 PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC+/==\n-----END PRIVATE KEY-----\n"
-ACCESS = SnowflakeAccess(SnowflakeConnection("ACME-GPI", "GPI_DEV_GRAFANA_SVC", "GPI_DEV_REPORTER", "GPI_DEV_BI_WH",
-                                             "GPI_DEV", "ANALYTICS"), PEM)
+ACCESS = SnowflakeAccess(
+    SnowflakeConnection("ACME-GPI", "GPI_DEV_GRAFANA_SVC", "GPI_DEV_REPORTER", "GPI_DEV_BI_WH", "GPI_DEV", "ANALYTICS"),
+    PEM,
+)
 OTHER_ROUTE = {"receiver": "ops", "object_matchers": [["team", "=", "ops"]]}
 DS_KEYS = {"name", "uid", "type", "access", "isDefault", "jsonData", "secureJsonData"}
 
@@ -83,15 +85,20 @@ class FakeGrafana(BaseHTTPRequestHandler):
     def _save(self, method: str) -> None:
         path, body = self._record(method)
         rules = self.store.setdefault("rules", {})
-        if method == "POST" and path == "/api/folders" and self._check([] if {"uid", "title"} <= set(body) else
-                                                                       ["folder needs uid and title"]):
+        if (
+            method == "POST"
+            and path == "/api/folders"
+            and self._check([] if {"uid", "title"} <= set(body) else ["folder needs uid and title"])
+        ):
             self.store.setdefault("folders", {})[body["uid"]] = body
             self._reply(200, body)
         elif method == "POST" and path == "/api/dashboards/db":
             uid = body["dashboard"]["uid"]
             ds = next(d for d in DATASOURCES.values() if uid.endswith(f"-{d.key}"))
-            if self._check(all_problems(body["dashboard"], ds) + ([] if body.get("folderUid") in
-                                                                  self.store.get("folders", {}) else ["no folder"])):
+            if self._check(
+                all_problems(body["dashboard"], ds)
+                + ([] if body.get("folderUid") in self.store.get("folders", {}) else ["no folder"])
+            ):
                 self._reply(200, {"status": "success", "uid": uid, "url": f"/d/{uid}", "version": 1})
         elif (method == "POST" and path == "/api/datasources") or path.startswith("/api/datasources/uid/"):
             if self._check([] if set(body) == DS_KEYS else [f"datasource keys {sorted(body)}"]):
@@ -111,8 +118,11 @@ class FakeGrafana(BaseHTTPRequestHandler):
             folder, group = path.split("/")[5], path.split("/")[7]
             ds = next(d for d in DATASOURCES.values() if folder == f"gpi-{d.key}")
             missing = [r["uid"] for r in body["rules"] if r["uid"] not in rules]
-            if self._check(group_problems(body, ds) + ([] if body["title"] == group and body["folderUid"] == folder
-                                                       else ["path and body disagree"]) + missing):
+            if self._check(
+                group_problems(body, ds)
+                + ([] if body["title"] == group and body["folderUid"] == folder else ["path and body disagree"])
+                + missing
+            ):
                 self._reply(200, body)
         elif path.startswith("/api/v1/provisioning/contact-points"):
             if self._check([] if {"name", "type", "settings"} <= set(body) else ["contact point shape"]):
@@ -171,16 +181,20 @@ def test_upload_creates_datasource_rules_contact_point_and_route(grafana: str) -
     kinds = [s.kind for s in saved]
     assert kinds.count("datasource") == 2 and kinds.count("contact-point") == 1 and kinds[-1] == "policy"
     rules = [r.uid for g in alerts.rule_groups() for r in g.rules]
-    assert [s.uid for s in saved if s.kind == "alert-rule"] == [f"{r}-{k}" for k in ("snowflake", "michelin")
-                                                                 for r in rules]
+    assert [s.uid for s in saved if s.kind == "alert-rule"] == [
+        f"{r}-{k}" for k in ("snowflake", "michelin") for r in rules
+    ]
     stored = FakeGrafana.store["datasources"]
     assert stored["gpi-snowflake"]["secureJsonData"] == {"privateKey": PEM}
     assert stored["gpi-snowflake"]["jsonData"]["authType"] == "keypair"
     assert stored["gpi-snowflake-oss"]["secureJsonData"] == {"privateKey": "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC-_=="}
     assert stored["gpi-snowflake-oss"]["jsonData"]["username"] == "GPI_DEV_GRAFANA_SVC"
     groups = _calls("PUT", "/api/v1/provisioning/folder/")
-    assert [p for p, _ in groups] == [f"/api/v1/provisioning/folder/gpi-{k}/rule-groups/{g.name}"
-                                      for k in ("snowflake", "michelin") for g in alerts.rule_groups()]
+    assert [p for p, _ in groups] == [
+        f"/api/v1/provisioning/folder/gpi-{k}/rule-groups/{g.name}"
+        for k in ("snowflake", "michelin")
+        for g in alerts.rule_groups()
+    ]
     tree = FakeGrafana.store["policy"]["tree"]
     assert tree["routes"] == [alerts.route(), OTHER_ROUTE] and tree["receiver"] == "default"
     assert FakeGrafana.store["contacts"]["cp-1"]["settings"] == {"addresses": "race-ops@example.com"}
@@ -201,13 +215,21 @@ def test_upload_stops_on_a_refused_body(grafana: str) -> None:
     assert merge_route({})["receiver"] == alerts.CONTACT_POINT
 
 
-def test_cli_upload_with_datasource_and_alerts(grafana: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_upload_with_datasource_and_alerts(
+    grafana: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     key = tmp_path / "grafana_key.p8"
     key.write_text(PEM)
-    env = {"GRAFANA_URL": grafana, "GRAFANA_TOKEN": "t", "GPI_SNOWFLAKE_ACCOUNT": "ACME-GPI",
-           "GPI_SNOWFLAKE_USER": "U", "GPI_SNOWFLAKE_ROLE": "R", "GPI_SNOWFLAKE_WAREHOUSE": "W",
-           "GPI_SNOWFLAKE_DATABASE": "D", "GPI_SNOWFLAKE_PRIVATE_KEY_FILE": str(key)}
+    env = {
+        "GRAFANA_URL": grafana,
+        "GRAFANA_TOKEN": "t",
+        "GPI_SNOWFLAKE_ACCOUNT": "ACME-GPI",
+        "GPI_SNOWFLAKE_USER": "U",
+        "GPI_SNOWFLAKE_ROLE": "R",
+        "GPI_SNOWFLAKE_WAREHOUSE": "W",
+        "GPI_SNOWFLAKE_DATABASE": "D",
+        "GPI_SNOWFLAKE_PRIVATE_KEY_FILE": str(key),
+    }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert main(["upload", "--datasource", "michelin", "--create-datasource", "--alert-email", "a@b.c"]) == 0

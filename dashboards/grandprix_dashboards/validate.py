@@ -37,8 +37,9 @@ def _validator() -> jsonschema.Draft7Validator:
 
 def schema_errors(dashboard: dict[str, Any]) -> list[str]:
     """Violations of Grafana's dashboard schema, as `path: message`."""
-    return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
-            for e in _validator().iter_errors(dashboard)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in _validator().iter_errors(dashboard)
+    ]
 
 
 def null_paths(value: Any, path: str = "") -> Iterator[str]:

@@ -56,8 +56,10 @@ def _alerts(state_dir: Path, season: int | None) -> int:
             event = f" {laps[0].event}" if laps else ""
             print(f"{key}{event}: {len(laps)} firing lap(s)")
             for lap in laps:
-                print(f"  lap {lap.lap:>2}  {lap.driver:<3} {lap.team:<24} +{lap.delta_s:.3f} s "
-                      f"(two laps >= +{lap.drop_s:.3f} s)")
+                print(
+                    f"  lap {lap.lap:>2}  {lap.driver:<3} {lap.team:<24} +{lap.delta_s:.3f} s "
+                    f"(two laps >= +{lap.drop_s:.3f} s)"
+                )
             for instance in instances_for(wh, key):
                 print(f"  alert: {instance.summary}")
     print(f"{len(keys)} race(s), {total} firing lap(s)")

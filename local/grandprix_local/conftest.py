@@ -33,8 +33,9 @@ def season_rows(fastf1_cache: Path) -> dict[int, list[ScheduleRow]]:
 @pytest.fixture
 def stack(tmp_path: Path, fastf1_cache: Path) -> Iterator[EmbeddedStack]:
     """The embedded stack with moto in-process (the platform's resources, provisioned as for the demo)."""
-    with embedded_stack(tmp_path, f1data_dir=f1data_dir_or_skip(), fastf1_cache=fastf1_cache, in_process=True,
-                        notifications=False) as made:
+    with embedded_stack(
+        tmp_path, f1data_dir=f1data_dir_or_skip(), fastf1_cache=fastf1_cache, in_process=True, notifications=False
+    ) as made:
         yield made
 
 

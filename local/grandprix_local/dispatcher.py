@@ -290,7 +290,10 @@ class Dispatcher:
         log.info(
             "schedule fired",
             extra={
-                "schedule": schedule.name, "at": schedule.at.isoformat(), "ok": firing.ok, "attempts": firing.attempts
+                "schedule": schedule.name,
+                "at": schedule.at.isoformat(),
+                "ok": firing.ok,
+                "attempts": firing.attempts,
             },
         )
         return firing
@@ -367,7 +370,6 @@ class Dispatcher:
         tick: Tick | None,
         firings: list[Firing],
     ) -> list[Firing]:
-
         def grid_after(instant: dt.datetime) -> dt.datetime:  # first tick strictly after `instant`
             return origin + ((instant - origin) // step + 1) * step
 

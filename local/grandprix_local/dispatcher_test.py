@@ -252,8 +252,13 @@ def test_due_schedules_run_concurrently_up_to_the_limit_and_report_in_order(
 
     order: list[str] = []
     dispatcher = Dispatcher(
-        clients.scheduler, clients.sqs, settings.group, {target.function_arn: handler},
-        clock=SimulatedClock(when), on_fire=lambda f: order.append(f.schedule), concurrency=2,
+        clients.scheduler,
+        clients.sqs,
+        settings.group,
+        {target.function_arn: handler},
+        clock=SimulatedClock(when),
+        on_fire=lambda f: order.append(f.schedule),
+        concurrency=2,
     )
     assert Dispatcher(clients.scheduler, clients.sqs, settings.group, {}).concurrency == (os.cpu_count() or 1)
     firings = dispatcher.run_due()
@@ -300,12 +305,15 @@ def test_a_replay_fires_the_schedules_due_before_the_next_tick_as_one_concurrent
     firings = dispatcher.replay(until=utc(2025, 3, 14, 12), tick=tick)
 
     assert [(f.result, f.fired_at) for f in firings] == [
-        ("FP1", utc(2025, 3, 14, 10, 5)), ("FP2", utc(2025, 3, 14, 10, 20)), ("FP3", utc(2025, 3, 14, 10, 40)),
+        ("FP1", utc(2025, 3, 14, 10, 5)),
+        ("FP2", utc(2025, 3, 14, 10, 20)),
+        ("FP3", utc(2025, 3, 14, 10, 40)),
         ("Q", utc(2025, 3, 14, 11, 30)),
     ]
     # the ticks come on the hourly grid, as when one ran at a time, and each saw all the firings before it
     assert [(when, sorted(seen)) for when, seen in seen_by_ticks] == [
-        (utc(2025, 3, 14, 10), []), (utc(2025, 3, 14, 11), ["FP1", "FP2", "FP3"]),
+        (utc(2025, 3, 14, 10), []),
+        (utc(2025, 3, 14, 11), ["FP1", "FP2", "FP3"]),
         (utc(2025, 3, 14, 12), ["FP1", "FP2", "FP3", "Q"]),
     ]
 
@@ -337,8 +345,13 @@ def test_worker_processes_run_a_batch_and_what_a_killed_one_held_is_delivered_ag
     with pytest.raises(TypeError, match="cannot run in a worker process"):
         Dispatcher(clients.scheduler, clients.sqs, settings.group, {"x": lambda e, c: None}, worker_kind="processes")
     dispatcher = Dispatcher(
-        clients.scheduler, clients.sqs, settings.group, {target.function_arn: worker_pid},
-        clock=SimulatedClock(when), concurrency=2, worker_kind="processes",
+        clients.scheduler,
+        clients.sqs,
+        settings.group,
+        {target.function_arn: worker_pid},
+        clock=SimulatedClock(when),
+        concurrency=2,
+        worker_kind="processes",
     )
 
     firings = dispatcher.run_due()
@@ -360,8 +373,13 @@ def test_a_schedule_whose_worker_always_dies_is_dead_lettered_and_the_others_lan
         create_ingestion_schedule(clients.scheduler, target, request, when)
     monkeypatch.setenv("GPI_TEST_DIE_ALWAYS", "Q")
     dispatcher = Dispatcher(
-        clients.scheduler, clients.sqs, settings.group, {target.function_arn: worker_pid},
-        clock=SimulatedClock(when), concurrency=2, worker_kind="processes",
+        clients.scheduler,
+        clients.sqs,
+        settings.group,
+        {target.function_arn: worker_pid},
+        clock=SimulatedClock(when),
+        concurrency=2,
+        worker_kind="processes",
     )
 
     q, r = dispatcher.run_due()

@@ -103,8 +103,7 @@ class EmbeddedStack:
         from ingestion.handler import route
 
         session = SessionId.parse(key)
-        event = {"season": session.season, "round": session.round, "session": session.session.code,
-                 "attempt": attempt}
+        event = {"season": session.season, "round": session.round, "session": session.session.code, "attempt": attempt}
         return route(event, settings=self.settings, s3=self.s3, dynamodb=self.dynamodb)
 
     def land_session(self, key: str) -> None:
@@ -145,13 +144,17 @@ class EmbeddedStack:
         """S3 notifications for `keys` sent again `times` times (SQS delivers at least once)."""
         sqs = aws_client("sqs", self.settings)
         records = [
-            {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-             "s3": {"bucket": {"name": self.settings.bucket}, "object": {"key": key}}}
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": self.settings.bucket}, "object": {"key": key}},
+            }
             for key in keys
         ]
         for _ in range(times):
-            sqs.send_message(QueueUrl=self.pipeline.resources.loader_queue_url, MessageBody=json.dumps(
-                {"Records": records}))
+            sqs.send_message(
+                QueueUrl=self.pipeline.resources.loader_queue_url, MessageBody=json.dumps({"Records": records})
+            )
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -181,7 +184,9 @@ class EmbeddedStack:
         session = SessionId.parse(key)
         rows = self.query(
             f"select count(*) from {staging_relation(table)} where season = ? and round = ? and session = ?",
-            session.season, session.round, session.session.code,
+            session.season,
+            session.round,
+            session.session.code,
         )
         return int(rows[0][0])
 
@@ -213,7 +218,7 @@ def embedded_stack(
         env[F1DATA_ENV] = str(data)
     if fastf1_cache is not None:
         env["GPI_FASTF1_CACHE_DIR"] = str(fastf1_cache)
-    with patched_environ(env), (moto_in_process() if in_process else moto_server()):
+    with patched_environ(env), moto_in_process() if in_process else moto_server():
         settings = Settings()
         pipeline = LocalPipeline(settings, progress=lambda line: None)
         if notifications:
@@ -299,8 +304,6 @@ def _user_cache() -> Path:
 
 def _cache_key(keys: Sequence[str], settings: Settings, dbt: bool) -> str:
     """Sessions + data location + the content of every source file that shapes the warehouse."""
-    from dbt_runner.runner import PROJECT_DIR
-
     import f1common
     import grandprix_dashboards
     import grandprix_local
@@ -308,6 +311,7 @@ def _cache_key(keys: Sequence[str], settings: Settings, dbt: bool) -> str:
     import loader
     import scheduler
     import transformer
+    from dbt_runner.runner import PROJECT_DIR
 
     digest = hashlib.sha256(repr((keys, str(settings.f1data_dir), dbt)).encode())
     modules = (f1common, ingestion, loader, scheduler, transformer, grandprix_local, grandprix_dashboards)

@@ -276,8 +276,12 @@ class LocalPipeline:
             self.last_transform = handle(event, context)
             return self.last_transform.batch_response()
 
-        return deliver(self._aws("sqs"), self.resources.transformer_queue_url, handler,
-                       function_name=self.settings.names.transformer_function)
+        return deliver(
+            self._aws("sqs"),
+            self.resources.transformer_queue_url,
+            handler,
+            function_name=self.settings.names.transformer_function,
+        )
 
     def request_transform(self, *, full_refresh: bool = False) -> None:
         """An operator's build request on the transformer queue (what `grandprix cloud transform` sends)."""

@@ -218,8 +218,10 @@ def _transform(pipeline: LocalPipeline, progress: Progress) -> str:
         progress(f"    dbt failed: {exc}")
         return "FAILED"
     last = pipeline.last_transform
-    progress(f"    {delivery.messages} messages in {delivery.batches} batch(es); "
-             f"{len(delivery.failed)} left on the queue (runs not in staging yet)")
+    progress(
+        f"    {delivery.messages} messages in {delivery.batches} batch(es); "
+        f"{len(delivery.failed)} left on the queue (runs not in staging yet)"
+    )
     build = last.build if last is not None else None
     if build is None or build.run is None:
         progress("    nothing new since the last build: dbt not started")

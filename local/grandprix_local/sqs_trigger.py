@@ -66,8 +66,11 @@ def drain_queue(
         result = load_batch(sqs_event(messages), s3=s3, warehouse=warehouse)
         report.extend(result.report)
         failed = set(result.failed)
-        done = [{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in messages
-                if m["MessageId"] not in failed]
+        done = [
+            {"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]}
+            for m in messages
+            if m["MessageId"] not in failed
+        ]
         if done:
             sqs.delete_message_batch(QueueUrl=queue_url, Entries=done)
     return report
@@ -80,16 +83,18 @@ class Delivery:
     failed: list[str] = field(default_factory=list)  # message ids the handler reported (left on the queue)
 
 
-def deliver(sqs: Any, queue_url: str, handler: Handler, *, function_name: str,
-            batch_size: int = BATCH_SIZE) -> Delivery:
+def deliver(
+    sqs: Any, queue_url: str, handler: Handler, *, function_name: str, batch_size: int = BATCH_SIZE
+) -> Delivery:
     """One batch of what the queue holds now to `handler` (nothing when it is empty); deletes what succeeded.
 
     A handler that raises leaves the whole batch on the queue (as Lambda does) and the error propagates.
     """
     messages: list[dict[str, Any]] = []
     while len(messages) < batch_size:
-        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=min(10, batch_size - len(messages)),
-                                  WaitTimeSeconds=0).get("Messages", [])
+        got = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=min(10, batch_size - len(messages)), WaitTimeSeconds=0
+        ).get("Messages", [])
         if not got:
             break
         messages.extend(got)
@@ -100,8 +105,11 @@ def deliver(sqs: Any, queue_url: str, handler: Handler, *, function_name: str,
     response = handler(sqs_event(messages), LocalContext(function_name, f"local:{function_name}"))
     result.failed = [f["itemIdentifier"] for f in response.get("batchItemFailures", [])]
     failed = set(result.failed)
-    done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-            if m["MessageId"] not in failed]
+    done = [
+        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+        for i, m in enumerate(messages)
+        if m["MessageId"] not in failed
+    ]
     for start in range(0, len(done), 10):
-        sqs.delete_message_batch(QueueUrl=queue_url, Entries=done[start:start + 10])
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=done[start : start + 10])
     return result

@@ -28,11 +28,15 @@ def test_drain_queue_loads_notified_files_exactly_once(tmp_path: Path) -> None:
         landed = land_ergast(data / "ergast", s3=s3, settings=settings, progress=lambda line: None)
         assert landed.run_id is not None
         keys = list_keys(s3, settings.bucket, "dataset=")
-        manifest = Manifest.from_json(s3.get_object(Bucket=settings.bucket, Key=manifest_key(landed.run_id))["Body"]
-                                      .read())
+        manifest = Manifest.from_json(
+            s3.get_object(Bucket=settings.bucket, Key=manifest_key(landed.run_id))["Body"].read()
+        )
         for key in [*keys, manifest_key(landed.run_id)]:  # S3 notified each object: every message arrives twice
-            record = {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                      "s3": {"bucket": {"name": settings.bucket}, "object": {"key": key}}}
+            record = {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": settings.bucket}, "object": {"key": key}},
+            }
             sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"Records": [record]}))
 
         with DuckDBWarehouse.open(tmp_path / "warehouse.duckdb") as warehouse:

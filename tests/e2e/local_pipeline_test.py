@@ -47,7 +47,9 @@ class Run:
 
 def _options(state: Path, sessions: Sequence[str]) -> RunOptions:
     return RunOptions(
-        state_dir=state, sessions=[SessionId.parse(k) for k in sessions], data_dir=f1data_dir_or_skip(),
+        state_dir=state,
+        sessions=[SessionId.parse(k) for k in sessions],
+        data_dir=f1data_dir_or_skip(),
         dashboards=False,
     )
 
@@ -66,9 +68,7 @@ def _snapshot(warehouse: Path) -> Snapshot:
         files = frozenset(r[0] for r in con.execute("select file_name from staging.load_history").fetchall())
         staging: dict[tuple[str, str], int] = {}
         for table in SESSION_TABLES:
-            query = (
-                f"select printf('%04d-%02d-%s', season, round, session), count(*) from staging.{table} group by 1"
-            )
+            query = f"select printf('%04d-%02d-%s', season, round, session), count(*) from staging.{table} group by 1"
             staging.update({(table, key): n for key, n in con.execute(query).fetchall()})
         facts: dict[tuple[str, str, str], int] = {}
         for table in ("fct_laps", "fct_race_results", "fct_weather", "fct_race_control"):
@@ -220,7 +220,10 @@ def test_positions_by_lap_has_every_lap_of_every_classified_driver(
             marts,
             "select lap_number, position from analytics.mart_positions_by_lap "
             "where season = ? and round = ? and session = ? and driver_number = ? order by lap_number",
-            int(season), int(rnd), session, number,
+            int(season),
+            int(rnd),
+            session,
+            number,
         )
         assert [lap for lap, _ in got] == list(range(1, int(laps) + 1)), f"{session_key} {code}"
         assert all(position is not None for _, position in got), f"{session_key} {code}: lap without position"

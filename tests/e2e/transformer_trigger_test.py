@@ -50,14 +50,23 @@ class Stack:
     def queued(self) -> int:
         attrs = aws_client("sqs", self.embedded.settings).get_queue_attributes(
             QueueUrl=self.pipeline.resources.transformer_queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
         return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
     def in_marts(self, key: str) -> dict[str, int]:
         session = SessionId.parse(key)
-        return {mart: int(self.embedded.query(
-            f"select count(*) from analytics.{mart} where season = ? and round = ? and session = ?",
-            session.season, session.round, session.session.code)[0][0]) for mart in MARTS}
+        return {
+            mart: int(
+                self.embedded.query(
+                    f"select count(*) from analytics.{mart} where season = ? and round = ? and session = ?",
+                    session.season,
+                    session.round,
+                    session.session.code,
+                )[0][0]
+            )
+            for mart in MARTS
+        }
 
 
 @pytest.fixture(scope="module")

@@ -31,9 +31,7 @@ def cache_dir() -> Path:
 
 
 def find_tool(name: str) -> str | None:
-    return shutil.which(name) or next(
-        (f"{d}/{name}" for d in _CANDIDATES if os.access(f"{d}/{name}", os.X_OK)), None
-    )
+    return shutil.which(name) or next((f"{d}/{name}" for d in _CANDIDATES if os.access(f"{d}/{name}", os.X_OK)), None)
 
 
 class DockerUnavailable(RuntimeError):
@@ -63,10 +61,16 @@ class Docker:
 
     def reachable(self) -> bool:
         try:
-            return subprocess.run(
-                [self.cli, "version", "--format", "{{.Server.Version}}"], env=self.env, capture_output=True,
-                timeout=20, check=False,
-            ).returncode == 0
+            return (
+                subprocess.run(
+                    [self.cli, "version", "--format", "{{.Server.Version}}"],
+                    env=self.env,
+                    capture_output=True,
+                    timeout=20,
+                    check=False,
+                ).returncode
+                == 0
+            )
         except subprocess.TimeoutExpired:
             return False
 
@@ -121,9 +125,20 @@ def docker_daemon() -> Iterator[Docker]:
         sock = run_dir / "docker.sock"
         log = open(run_dir / "dockerd.log", "wb")  # noqa: SIM115 (closed below)
         proc = subprocess.Popen(
-            [dockerd, "--bridge=none", "--iptables=false", "--ip6tables=false", f"--host=unix://{sock}",
-             f"--data-root={data_root}", f"--exec-root={run_dir / 'exec'}", f"--pidfile={run_dir / 'docker.pid'}"],
-            stdout=log, stderr=subprocess.STDOUT, env={"PATH": env["PATH"]}, preexec_fn=_die_with_parent,
+            [
+                dockerd,
+                "--bridge=none",
+                "--iptables=false",
+                "--ip6tables=false",
+                f"--host=unix://{sock}",
+                f"--data-root={data_root}",
+                f"--exec-root={run_dir / 'exec'}",
+                f"--pidfile={run_dir / 'docker.pid'}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={"PATH": env["PATH"]},
+            preexec_fn=_die_with_parent,
         )
         docker = Docker(cli, {**env, "DOCKER_HOST": f"unix://{sock}"})
         try:
@@ -150,8 +165,11 @@ def docker_daemon() -> Iterator[Docker]:
 def base_image(docker: Docker, script: Path) -> str:
     """The local stand-in for python:3.11-slim-bookworm (tools/lambda-base-image), cached by content."""
     proc = subprocess.run(
-        ["bash", str(script)], env={**docker.env, "GPI_CACHE_DIR": str(cache_dir())}, capture_output=True,
-        timeout=1200, check=False,
+        ["bash", str(script)],
+        env={**docker.env, "GPI_CACHE_DIR": str(cache_dir())},
+        capture_output=True,
+        timeout=1200,
+        check=False,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{script.name} failed:\n{proc.stderr.decode()[-3000:]}")
@@ -194,7 +212,11 @@ class Container:
     def files(self, root: str) -> list[str]:
         """Every file under `root` in the container (its /tmp: the tmpfs of Lambda's ephemeral storage)."""
         listing = self.docker.run(
-            "exec", f"--user={LAMBDA_USER}", self.id, "python3", "-c",
+            "exec",
+            f"--user={LAMBDA_USER}",
+            self.id,
+            "python3",
+            "-c",
             "import os, sys\nfor d, _, fs in os.walk(sys.argv[1]):\n    for f in fs: print(os.path.join(d, f))",
             root,
         )
@@ -203,8 +225,11 @@ class Container:
     def changed(self) -> list[str]:
         """`docker diff` less the mount points: what the function changed in its own file system (nothing can
         change there: it is read-only)."""
-        return [line for line in self.docker.run("diff", self.id).splitlines()
-                if line.split(" ", 1)[-1] not in self.mountpoints]
+        return [
+            line
+            for line in self.docker.run("diff", self.id).splitlines()
+            if line.split(" ", 1)[-1] not in self.mountpoints
+        ]
 
     def logs(self) -> str:
         return self.docker.logs(self.id)
@@ -231,9 +256,16 @@ def running(docker: Docker, function: Function, region: str) -> Iterator[Contain
             "TZ": ":UTC",
             **function.environment,
         }
-        args = ["run", "--detach", "--network=host", "--read-only",
-                f"--tmpfs=/tmp:rw,exec,size={function.ephemeral_storage_mb}m", f"--memory={function.memory_mb}m",
-                f"--user={LAMBDA_USER}", "--label=gpi-lambda-test=1"]
+        args = [
+            "run",
+            "--detach",
+            "--network=host",
+            "--read-only",
+            f"--tmpfs=/tmp:rw,exec,size={function.ephemeral_storage_mb}m",
+            f"--memory={function.memory_mb}m",
+            f"--user={LAMBDA_USER}",
+            "--label=gpi-lambda-test=1",
+        ]
         for key, value in env.items():
             args.append(f"--env={key}={value}")
         for host, target in function.mounts:

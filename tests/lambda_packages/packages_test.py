@@ -117,8 +117,16 @@ def image_for(docker: Docker, base: str, service: str) -> str:
     context, as the AWS stack does (ContainerImage: `context=zip_path.parent`)."""
     tag = f"gpi-{service}:test"
     started = time.perf_counter()
-    docker.run("build", "--quiet", "--network=none", f"--build-arg=BASE_IMAGE={base}", f"--file={DOCKERFILE}",
-               f"--tag={tag}", str(package_zip(service).parent), timeout=900)
+    docker.run(
+        "build",
+        "--quiet",
+        "--network=none",
+        f"--build-arg=BASE_IMAGE={base}",
+        f"--file={DOCKERFILE}",
+        f"--tag={tag}",
+        str(package_zip(service).parent),
+        timeout=900,
+    )
     print(f"{service}: image built in {time.perf_counter() - started:.1f} s")
     return tag
 
@@ -149,9 +157,16 @@ def zip_runtime(work: Path) -> Path:
     return runtime
 
 
-def function(docker: Docker, base: str, service: str, work: Path, environment: dict[str, str],
-             mounts: tuple[tuple[Path, str], ...] = (), command: tuple[str, ...] = (),
-             volumes: tuple[tuple[Path, str], ...] = ()) -> Function:
+def function(
+    docker: Docker,
+    base: str,
+    service: str,
+    work: Path,
+    environment: dict[str, str],
+    mounts: tuple[tuple[Path, str], ...] = (),
+    command: tuple[str, ...] = (),
+    volumes: tuple[tuple[Path, str], ...] = (),
+) -> Function:
     kind, memory, timeout, tmp = PACKAGES[service]
     env = {
         "AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"],
@@ -165,15 +180,24 @@ def function(docker: Docker, base: str, service: str, work: Path, environment: d
     name = f"gpi-{STAGE}-{service}"
     handler = command or ("lambda_function.handler",)
     if kind == "image":
-        return Function(name, image_for(docker, base, service), memory, timeout, tmp, env, command, mounts,
-                        volumes=volumes)
+        return Function(
+            name, image_for(docker, base, service), memory, timeout, tmp, env, command, mounts, volumes=volumes
+        )
     task = ((unpacked(work, service), "/var/task"),)
     # What the managed runtime sets: its own code on the path, the task root, the runtime's name.
     env = {**env, "PYTHONPATH": "/var/runtime", "LAMBDA_TASK_ROOT": "/var/task"}
     env["AWS_EXECUTION_ENV"] = "AWS_Lambda_python3.11"
     return Function(
-        name, base, memory, timeout, tmp, env, command=("python3", "-m", "awslambdaric", *handler),
-        mounts=(*task, (zip_runtime(work), "/var/runtime"), *mounts), workdir="/var/task", volumes=volumes,
+        name,
+        base,
+        memory,
+        timeout,
+        tmp,
+        env,
+        command=("python3", "-m", "awslambdaric", *handler),
+        mounts=(*task, (zip_runtime(work), "/var/runtime"), *mounts),
+        workdir="/var/task",
+        volumes=volumes,
     )
 
 
@@ -249,8 +273,9 @@ def test_scheduler_plans_the_race_from_a_schedule_event(race_schedule: dict[str,
 
 
 @pytest.fixture(scope="module")
-def ingested(docker: Docker, base: str, work: Path, stack: tuple[Settings, StackResources],
-             race_schedule: dict[str, Any]) -> dict[str, Any]:
+def ingested(
+    docker: Docker, base: str, work: Path, stack: tuple[Settings, StackResources], race_schedule: dict[str, Any]
+) -> dict[str, Any]:
     """The ingestion container gets the schedule's input, as EventBridge Scheduler would send it."""
     settings, _ = stack
     f1data = f1data_dir_or_skip()
@@ -268,8 +293,12 @@ def test_ingestion_lands_one_real_session(ingested: dict[str, Any], stack: tuple
     settings, _ = stack
     assert ingested["status"] == "ingested", ingested
     assert ingested["session"] == {"season": 2025, "round": 1, "session": "R"}
-    manifest_keys = [o["Key"] for o in aws_client("s3", settings).list_objects_v2(
-        Bucket=settings.bucket, Prefix="manifests/").get("Contents", [])]
+    manifest_keys = [
+        o["Key"]
+        for o in aws_client("s3", settings)
+        .list_objects_v2(Bucket=settings.bucket, Prefix="manifests/")
+        .get("Contents", [])
+    ]
     assert manifest_keys == [f"manifests/{ingested['run_id']}.json"]
     body = aws_client("s3", settings).get_object(Bucket=settings.bucket, Key=manifest_keys[0])["Body"]
     manifest = json.loads(body.read())
@@ -305,7 +334,11 @@ def sqs_batches(settings: Settings, queue_url: str) -> Iterator[dict[str, Any]]:
 
 
 def test_loader_loads_the_session_from_its_sqs_batches(
-    docker: Docker, base: str, work: Path, stack: tuple[Settings, StackResources], ingested: dict[str, Any],
+    docker: Docker,
+    base: str,
+    work: Path,
+    stack: tuple[Settings, StackResources],
+    ingested: dict[str, Any],
     snowflake_server: dict[str, Any],
 ) -> None:
     import snowflake.connector
@@ -351,8 +384,7 @@ def test_loader_loads_the_session_from_its_sqs_batches(
         loaded = {}
         for dataset in ingested["rows"]:
             table = dataset_spec(Dataset(dataset)).staging_table
-            cur.execute(f"SELECT COUNT(*) FROM {database}.STAGING.{table} WHERE _run_id = %s",
-                        (ingested["run_id"],))
+            cur.execute(f"SELECT COUNT(*) FROM {database}.STAGING.{table} WHERE _run_id = %s", (ingested["run_id"],))
             [(loaded[dataset],)] = cur.fetchall()
     assert loaded == ingested["rows"]
     assert loaded["laps"] == 927
@@ -386,8 +418,10 @@ def staged_warehouse(work: Path, stack: tuple[Settings, StackResources], ingeste
     with DuckDBWarehouse.open(path) as warehouse:
         report = load_keys(keys, s3=s3, bucket=settings.bucket, warehouse=warehouse)
     assert not [r for r in report.results if r.outcome in (Outcome.QUARANTINED, Outcome.PENDING)]
-    print(f"transformer: history and schedule landed in {landed - started:.1f} s, {len(keys)} files staged in "
-          f"DuckDB in {time.perf_counter() - landed:.1f} s")
+    print(
+        f"transformer: history and schedule landed in {landed - started:.1f} s, {len(keys)} files staged in "
+        f"DuckDB in {time.perf_counter() - landed:.1f} s"
+    )
     for item in (directory, path):  # the function's user writes it (dbt builds into it)
         item.chmod(0o777 if item.is_dir() else 0o666)
     return path
@@ -405,7 +439,11 @@ def transform_log(fn: Container) -> list[dict[str, Any]]:
 
 
 def test_transformer_builds_the_marts_from_the_manifests_sqs_batch(
-    docker: Docker, base: str, work: Path, stack: tuple[Settings, StackResources], ingested: dict[str, Any],
+    docker: Docker,
+    base: str,
+    work: Path,
+    stack: tuple[Settings, StackResources],
+    ingested: dict[str, Any],
     staged_warehouse: Path,
 ) -> None:
     """The manifests' events, as the stack's EventBridge rule queues them, reach the transformer container as an
@@ -420,8 +458,9 @@ def test_transformer_builds_the_marts_from_the_manifests_sqs_batch(
         "GPI_WAREHOUSE": "duckdb",
         "GPI_WAREHOUSE_PATH": f"{WAREHOUSE_MOUNT}/{staged_warehouse.name}",
     }
-    transformer = function(docker, base, "transformer", work, env,
-                           volumes=((staged_warehouse.parent, WAREHOUSE_MOUNT),))
+    transformer = function(
+        docker, base, "transformer", work, env, volumes=((staged_warehouse.parent, WAREHOUSE_MOUNT),)
+    )
     sqs = aws_client("sqs", settings)
     failures: list[Any] = []
     with running(docker, transformer, REGION) as fn:
@@ -429,10 +468,13 @@ def test_transformer_builds_the_marts_from_the_manifests_sqs_batch(
         batches = list(sqs_batches(settings, resources.transformer_queue_url))
         for batch in batches:
             failures += fn.invoke(batch)["batchItemFailures"]
-        print(f"transformer: {len(batches)} SQS batches built in {time.perf_counter() - started:.1f} s "
-              "(cold start included)")
-        sqs.send_message(QueueUrl=resources.transformer_queue_url,
-                         MessageBody=TransformRequest(kind="manual").model_dump_json())
+        print(
+            f"transformer: {len(batches)} SQS batches built in {time.perf_counter() - started:.1f} s "
+            "(cold start included)"
+        )
+        sqs.send_message(
+            QueueUrl=resources.transformer_queue_url, MessageBody=TransformRequest(kind="manual").model_dump_json()
+        )
         started = time.perf_counter()
         [again] = list(sqs_batches(settings, resources.transformer_queue_url))
         failures += fn.invoke(again)["batchItemFailures"]
@@ -446,14 +488,20 @@ def test_transformer_builds_the_marts_from_the_manifests_sqs_batch(
     assert log[0]["full_refresh"] is True  # the first build on a warehouse
     # dbt's artifacts and logs, and the transformer's state, in /tmp (handler.LAMBDA_ARTIFACTS)
     assert {"/tmp/dbt/target/manifest.json", "/tmp/dbt/target/run_results.json", "/tmp/dbt/logs/dbt.log"} <= set(
-        written)
+        written
+    )
     state = aws_client("s3", settings).list_objects_v2(Bucket=settings.bucket, Prefix="transformer/")
     assert state.get("KeyCount", 0) > 0
     with duckdb.connect(str(staged_warehouse), read_only=True) as con:
         laps = con.execute(
             "select count(*) from analytics.fct_laps where session_key in (select session_key from"
-            " analytics.dim_sessions where season = 2025 and round = 1 and session = 'R')").fetchall()
-        marts = {mart: con.execute(f"select count(*) from analytics.{mart} where season = 2025 and round = 1 "
-                                   "and session = 'R'").fetchall()[0][0] for mart in TRANSFORMED_MARTS}
+            " analytics.dim_sessions where season = 2025 and round = 1 and session = 'R')"
+        ).fetchall()
+        marts = {
+            mart: con.execute(
+                f"select count(*) from analytics.{mart} where season = 2025 and round = 1 " "and session = 'R'"
+            ).fetchall()[0][0]
+            for mart in TRANSFORMED_MARTS
+        }
     assert laps == [(927,)]
     assert all(marts.values()), marts

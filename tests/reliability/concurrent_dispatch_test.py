@@ -33,7 +33,7 @@ _LOADS: dict[str, Any] = {}
 def assert_landed_once(stack: EmbeddedStack) -> str:
     manifests = stack.manifests()
     assert len(manifests) == 1, sorted(manifests)
-    (run_id, manifest), = manifests.items()
+    ((run_id, manifest),) = manifests.items()
     report = stack.drain()
     assert report.counts["loaded"] == len(manifest.files) and report.counts["quarantined"] == 0
     assert stack.query("select count(distinct _run_id) from staging.laps_staging") == [(1,)]
@@ -62,9 +62,13 @@ def test_the_dispatcher_fires_one_session_three_times_at_once_and_it_lands_once(
         create_ingestion_schedule(clients.scheduler, target, request, now)
     seen: list[str] = []
     dispatcher = Dispatcher(
-        clients.scheduler, clients.sqs, stack.settings.group,
+        clients.scheduler,
+        clients.sqs,
+        stack.settings.group,
         {stack.pipeline.resources.ingestion_function_arn: ingestion.handler.handler},
-        clock=SimulatedClock(now), on_fire=lambda f: seen.append(f.schedule), concurrency=3,
+        clock=SimulatedClock(now),
+        on_fire=lambda f: seen.append(f.schedule),
+        concurrency=3,
     )
 
     firings = dispatcher.run_due()
@@ -128,7 +132,8 @@ def test_a_catch_up_lands_past_sessions_on_worker_processes_once_each_and_fails_
     assert sorted(replay.ingested) == ["2023-01-R", "2025-01-Q"] and replay.duplicates == [] and not replay.errors
     assert replay.not_available == ["2025-01-FP1", "2025-01-FP1"]  # tried, retried once by the hourly run, failed
     assert {k: stack.calendar_item(k).status for k in keys} == {
-        "2023-01-R": CalendarStatus.INGESTED, "2025-01-Q": CalendarStatus.INGESTED,
+        "2023-01-R": CalendarStatus.INGESTED,
+        "2025-01-Q": CalendarStatus.INGESTED,
         "2025-01-FP1": CalendarStatus.FAILED,
     }
     assert sorted(m.session.key for m in stack.manifests().values() if m.session) == ["2023-01-R", "2025-01-Q"]

@@ -56,7 +56,9 @@ def assert_one_complete_run(stack: EmbeddedStack, run_id: str) -> None:
         session = SessionId.parse(SESSION)
         runs = stack.query(
             f"select distinct _run_id from staging.{table} where season = ? and round = ? and session = ?",
-            session.season, session.round, session.session.code,
+            session.season,
+            session.round,
+            session.session.code,
         )
         assert runs == [(run_id,)], entry.dataset
 
@@ -111,6 +113,9 @@ def test_a_crash_in_a_scheduled_ingestion_is_retried_by_the_dispatcher(
     assert_one_complete_run(stack, run_id)
     dlq = stack.pipeline.resources.dlq_url
     sqs = stack.pipeline._aws("sqs")
-    assert sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
-        "ApproximateNumberOfMessages"
-    ] == "0"
+    assert (
+        sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+            "ApproximateNumberOfMessages"
+        ]
+        == "0"
+    )

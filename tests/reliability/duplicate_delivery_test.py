@@ -65,7 +65,9 @@ def test_five_deliveries_land_once_and_load_once(stack: EmbeddedStack) -> None:
         session = SessionId.parse(key)
         runs = stack.query(
             "select count(distinct _run_id) from staging.laps_staging where season = ? and round = ? and session = ?",
-            session.season, session.round, session.session.code,
+            session.season,
+            session.round,
+            session.session.code,
         )
         assert runs == [(1,)]
 

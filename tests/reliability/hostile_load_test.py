@@ -38,8 +38,17 @@ def land(stack: EmbeddedStack, *keys: str) -> dict[str, str]:
 
 
 def notification(stack: EmbeddedStack, key: str, message_id: str) -> dict[str, Any]:
-    body = json.dumps({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                                    "s3": {"bucket": {"name": stack.settings.bucket}, "object": {"key": key}}}]})
+    body = json.dumps(
+        {
+            "Records": [
+                {
+                    "eventSource": "aws:s3",
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {"bucket": {"name": stack.settings.bucket}, "object": {"key": key}},
+                }
+            ]
+        }
+    )
     return sqs_event([{"MessageId": message_id, "ReceiptHandle": message_id, "Body": body}])
 
 

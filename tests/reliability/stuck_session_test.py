@@ -57,8 +57,9 @@ def cached_loads(monkeypatch: pytest.MonkeyPatch) -> None:
 def deliver(stack: EmbeddedStack, at: dt.datetime, attempt: int = 1) -> Any:
     """One delivery of the session's request to the ingestion service, with its clock at `at`."""
     request = IngestionRequest.for_session(SessionId.parse(SESSION), attempt=attempt)
-    return ingest_session(request, s3=stack.s3, dynamodb_table_or_client=stack.dynamodb, settings=stack.settings,
-                          clock=lambda: at)
+    return ingest_session(
+        request, s3=stack.s3, dynamodb_table_or_client=stack.dynamodb, settings=stack.settings, clock=lambda: at
+    )
 
 
 def tag(stack: EmbeddedStack, key: str) -> str | None:
@@ -79,7 +80,7 @@ def assert_one_complete_run(stack: EmbeddedStack) -> str:
     """One manifest; the claim COMPLETE and the calendar INGESTED by its run; its files loaded once, in full."""
     manifests = stack.manifests()
     assert len(manifests) == 1, sorted(manifests)
-    (run_id, manifest), = manifests.items()
+    ((run_id, manifest),) = manifests.items()
     record = IngestionRecords(stack.dynamodb, stack.settings.table).get(idempotency_key(SessionId.parse(SESSION)))
     assert record is not None and (record["status"], record["run_id"]) == (COMPLETE, run_id)
     item = stack.calendar_item(SESSION)
@@ -206,7 +207,10 @@ def run_killed_process(payload: dict[str, Any], now: dt.datetime) -> int:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run(  # our own interpreter and script
         [sys.executable, "-c", KILLED_AFTER_CLAIM, json.dumps(payload), now.isoformat()],
-        env=env, capture_output=True, timeout=300, check=False,
+        env=env,
+        capture_output=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == -9, done.stderr.decode()[-2000:]
     return done.returncode
@@ -222,8 +226,13 @@ def replay(stack: EmbeddedStack, ingest: Callable[[dict[str, Any], SimulatedCloc
     clock = SimulatedClock(item.start_utc - dt.timedelta(hours=1))
     clients = Clients.from_settings(stack.settings)
     arn = stack.pipeline.resources.ingestion_function_arn
-    dispatcher = Dispatcher(clients.scheduler, clients.sqs, stack.settings.group,
-                            {arn: lambda event, context: ingest(event, clock)}, clock=clock)
+    dispatcher = Dispatcher(
+        clients.scheduler,
+        clients.sqs,
+        stack.settings.group,
+        {arn: lambda event, context: ingest(event, clock)},
+        clock=clock,
+    )
     until = item.end_utc + dt.timedelta(hours=stack.settings.retry_limit_hours + 6)
     dispatcher.replay(until, tick=scheduler_tick(stack.settings, clients))
     return clock

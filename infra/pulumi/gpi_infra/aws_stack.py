@@ -170,7 +170,10 @@ def aws_program(
             SERVICE_TRANSFORMER,
             packages[SERVICE_TRANSFORMER],
             environment=_snowflake_environment(
-                snowflake, snowflake.transformer_user, snowflake.transformer_role, snowflake.transform_warehouse,
+                snowflake,
+                snowflake.transformer_user,
+                snowflake.transformer_role,
+                snowflake.transform_warehouse,
                 transformer_key.arn,
             ),
         ),
@@ -244,7 +247,10 @@ def _snowflake_key(prefix: str, service: str, private_key: pulumi.Input[str]) ->
 
 
 def _snowflake_environment(
-    snowflake: SnowflakeOutputs, user: pulumi.Input[str], role: pulumi.Input[str], warehouse: pulumi.Input[str],
+    snowflake: SnowflakeOutputs,
+    user: pulumi.Input[str],
+    role: pulumi.Input[str],
+    warehouse: pulumi.Input[str],
     key_secret_arn: pulumi.Input[str],
 ) -> dict[str, pulumi.Input[str]]:
     """How a service signs in to Snowflake as its own user (f1common.settings reads these)."""

@@ -42,8 +42,9 @@ FUNCTIONS = {
 
 
 def run_aws(cfg: AwsStackConfig, stack: str = "dev") -> Stack:
-    return run_program(lambda: aws_program(cfg, snowflake_outputs(stack), packages_for(cfg)), project=AWS_PROJECT,
-                       stack=stack)
+    return run_program(
+        lambda: aws_program(cfg, snowflake_outputs(stack), packages_for(cfg)), project=AWS_PROJECT, stack=stack
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +75,13 @@ def test_names_come_from_f1common(stack: Stack) -> None:
     assert stack.one("aws:s3/bucket:Bucket").inputs["bucket"] == NAMES.landing_bucket
     assert stack.one("aws:dynamodb/table:Table").inputs["name"] == NAMES.calendar_table
     queues = {q.inputs["name"] for q in stack.of_type("aws:sqs/queue:Queue")}
-    assert queues == {NAMES.loader_queue, f"{NAMES.loader_queue}-dlq", NAMES.ingestion_dlq, NAMES.transformer_queue,
-                      f"{NAMES.transformer_queue}-dlq"}
+    assert queues == {
+        NAMES.loader_queue,
+        f"{NAMES.loader_queue}-dlq",
+        NAMES.ingestion_dlq,
+        NAMES.transformer_queue,
+        f"{NAMES.transformer_queue}-dlq",
+    }
     functions = {f.inputs["name"] for f in stack.of_type("aws:lambda/function:Function")}
     assert functions == {
         NAMES.scheduler_function,
@@ -102,11 +108,15 @@ def test_bucket_is_private_encrypted_versioned_with_lifecycle(stack: Stack) -> N
     assert versioning["versioningConfiguration"]["status"] == "Enabled"
     rules = stack.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
     orphans = [r for r in rules if "and" in r["filter"]]
-    assert orphans == [{
-        "id": "expire-unpublished-run-files", "status": "Enabled",
-        "filter": {"and": {"prefix": DATA_PREFIX, "tags": {PUBLICATION_TAG: PENDING}}},
-        "expiration": {"days": ORPHAN_EXPIRY_DAYS}, "noncurrentVersionExpiration": {"noncurrentDays": 1},
-    }]  # the files of a run that never published expire
+    assert orphans == [
+        {
+            "id": "expire-unpublished-run-files",
+            "status": "Enabled",
+            "filter": {"and": {"prefix": DATA_PREFIX, "tags": {PUBLICATION_TAG: PENDING}}},
+            "expiration": {"days": ORPHAN_EXPIRY_DAYS},
+            "noncurrentVersionExpiration": {"noncurrentDays": 1},
+        }
+    ]  # the files of a run that never published expire
     rules = [r for r in rules if r not in orphans]
     assert {r["filter"]["prefix"] for r in rules} == {DATA_PREFIX, MANIFEST_PREFIX}
     for rule in rules:
@@ -126,7 +136,9 @@ def test_data_files_go_to_snowpipe_by_default(stack: Stack) -> None:
     ]
     # Snowflake owns its queue's policy; the only ones here are the transformer's (EventBridge may send)
     assert {p.name for p in stack.of_type("aws:sqs/queuePolicy:QueuePolicy")} == {
-        "transformer-queue-policy", "transformer-dlq-policy"}
+        "transformer-queue-policy",
+        "transformer-dlq-policy",
+    }
 
 
 def test_without_snowpipe_the_loader_gets_every_event(packages_dir: Path) -> None:
@@ -182,8 +194,11 @@ def test_lambdas_code_runtime_and_sizing(stack: Stack) -> None:
 def test_each_image_service_has_its_repository_image_and_function_by_digest(stack: Stack) -> None:
     images = stack.of_type("docker-build:index:Image")
     repositories = {r.name: r for r in stack.of_type("aws:ecr/repository:Repository")}
-    image_services = [s for s, f in AwsStackConfig(stage="dev", snowflake_stack="o/p/s").functions.items()
-                      if f.package_type == "image"]
+    image_services = [
+        s
+        for s, f in AwsStackConfig(stage="dev", snowflake_stack="o/p/s").functions.items()
+        if f.package_type == "image"
+    ]
     assert sorted(i.name for i in images) == sorted(f"{s}-image" for s in image_services)
     for service in image_services:
         # Repository: named like the function, scanned on push, immutable tags, encrypted, with a lifecycle.
@@ -208,8 +223,18 @@ def test_each_image_service_has_its_repository_image_and_function_by_digest(stac
         assert image["dockerfile"]["location"].endswith("build-support/lambda.Dockerfile")
         assert image["buildArgs"] == {"BASE_IMAGE": "public.ecr.aws/docker/library/python:3.11-slim-bookworm"}
         assert image["platforms"] == ["linux/amd64"]
-        assert image["exports"] == [{"registry": {"ociMediaTypes": False, "compression": "gzip", "compressionLevel": 0,
-                                                   "forceCompression": False, "push": True, "store": True}}]
+        assert image["exports"] == [
+            {
+                "registry": {
+                    "ociMediaTypes": False,
+                    "compression": "gzip",
+                    "compressionLevel": 0,
+                    "forceCompression": False,
+                    "push": True,
+                    "store": True,
+                }
+            }
+        ]
         [registry] = image["registries"]
         assert registry["address"] == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
         assert registry["username"] == "AWS"
@@ -227,8 +252,10 @@ def test_a_changed_package_changes_only_its_image(packages_dir: Path, tmp_path: 
     cfg = AwsStackConfig(stage="dev", snowflake_stack="acme/gpi-snowflake/dev")
     before = run_aws(with_packages(cfg, packages_dir))
     after = run_aws(with_packages(cfg, tmp_path, loader="v2"))
-    uris = {s: {st.one("aws:lambda/function:Function", s).inputs["imageUri"] for st in (before, after)}
-            for s in ("ingestion", "loader")}
+    uris = {
+        s: {st.one("aws:lambda/function:Function", s).inputs["imageUri"] for st in (before, after)}
+        for s in ("ingestion", "loader")
+    }
     assert len(uris["loader"]) == 2 and len(uris["ingestion"]) == 1
 
 
@@ -385,9 +412,7 @@ def test_the_first_deploy_bootstraps_the_calendar_and_the_history(stack: Stack, 
     assert daily[f"{NAMES.scheduler_function}-daily-sync"] == json.loads(calendar["input"])
     assert daily[f"{NAMES.ingestion_function}-daily-ergast"] == json.loads(ergast["input"])
 
-    seasons = AwsStackConfig(
-        stage="dev", snowflake_stack="acme/gpi-snowflake/dev", calendar_seasons=[2025, 2024, 2025]
-    )
+    seasons = AwsStackConfig(stage="dev", snowflake_stack="acme/gpi-snowflake/dev", calendar_seasons=[2025, 2024, 2025])
     configured = run_aws(with_packages(seasons, packages_dir))
     bootstrap = configured.one("aws:lambda/invocation:Invocation", "calendar-bootstrap").inputs
     assert json.loads(bootstrap["input"]) == {"action": "sync", "seasons": [2024, 2025], "include_current": True}
@@ -447,8 +472,11 @@ def alarmed_metrics(stack: Stack, service: str) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for alarm in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
         inputs = alarm.inputs
-        metrics = [inputs] if "metricName" in inputs else [q["metric"] for q in inputs.get("metricQueries", [])
-                                                             if "metric" in q]
+        metrics = (
+            [inputs]
+            if "metricName" in inputs
+            else [q["metric"] for q in inputs.get("metricQueries", []) if "metric" in q]
+        )
         for m in metrics:
             if m.get("namespace") == METRICS_NAMESPACE and m.get("dimensions") == {"service": service}:
                 out.setdefault(m["metricName"], set()).add(inputs["name"])
@@ -467,7 +495,10 @@ def test_every_loader_metric_has_an_alarm(load_with: str, stack: Stack, packages
     alarms = {a.inputs["name"]: a.inputs for a in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     stopped = alarms["gpi-dev-load-health-stopped"]  # no report from the hourly check breaches
     assert (stopped["statistic"], stopped["treatMissingData"], stopped["evaluationPeriods"]) == (
-        "SampleCount", "breaching", 2)
+        "SampleCount",
+        "breaching",
+        2,
+    )
     waiting = alarms["gpi-dev-files-waiting-for-manifests"]
     [expression] = [q for q in waiting["metricQueries"] if q.get("returnData")]
     assert expression["expression"] == "IF(FILL(pending, 0) > 0 AND FILL(loaded, 0) == 0, 1, 0)"

@@ -138,7 +138,9 @@ class AwsStackConfig(_Config):
     schedule_retry_attempts: int = Field(default=3, ge=0, le=185)
     schedule_max_event_age_seconds: int = Field(default=3600, ge=60, le=86400)
     ingestion_overdue_hours: int = Field(
-        default=6, ge=1, le=24,
+        default=6,
+        ge=1,
+        le=24,
         description="Alarm when a session due for ingestion has had no outcome for this many hourly scheduler runs "
         "(the scheduler's SessionsOverdue metric), or when the scheduler stopped reporting",
     )

@@ -63,8 +63,9 @@ def read_bundle(build_dir: Path, ds: DatasourcePlugin) -> GrafanaBundle:
             queried = {q["datasourceUid"] for q in rule["data"]} - {"__expr__"}
             if queried != {ds.uid}:
                 raise ValueError(f"rule {rule['uid']} queries {sorted(queried)}, not {ds.uid}")
-    return GrafanaBundle(ds, str(provider["folderUid"]), str(provider["folder"]), dashboards, groups, contact,
-                         routes[0])
+    return GrafanaBundle(
+        ds, str(provider["folderUid"]), str(provider["folder"]), dashboards, groups, contact, routes[0]
+    )
 
 
 def _retarget(value: Any, uids: dict[str, str]) -> Any:
@@ -91,8 +92,21 @@ def for_stage(bundle: GrafanaBundle, stage: str) -> GrafanaBundle:
         dashboards[staged["uid"]] = staged
     groups = []
     for group in bundle.rule_groups:
-        rules = [{**_retarget(rule, uids), "uid": stage_uid(rule["uid"], stage),
-                  "labels": {**rule.get("labels", {}), "stage": stage}} for rule in group["rules"]]
+        rules = [
+            {
+                **_retarget(rule, uids),
+                "uid": stage_uid(rule["uid"], stage),
+                "labels": {**rule.get("labels", {}), "stage": stage},
+            }
+            for rule in group["rules"]
+        ]
         groups.append({**group, "rules": rules})
-    return GrafanaBundle(ds, stage_uid(bundle.folder_uid, stage), f"{bundle.folder_title} {stage}", dashboards,
-                         groups, bundle.contact_point, bundle.route)
+    return GrafanaBundle(
+        ds,
+        stage_uid(bundle.folder_uid, stage),
+        f"{bundle.folder_title} {stage}",
+        dashboards,
+        groups,
+        bundle.contact_point,
+        bundle.route,
+    )

@@ -33,8 +33,10 @@ NOTIFICATION_POLICY = "grafana:alerting/notificationPolicy:NotificationPolicy"
 PROVIDER = "pulumi:providers:grafana"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 # Keys that hold credentials in a datasource's or integration's settings; they belong in secure fields.
-SECRET_KEYS = re.compile(r"(?i)^(password|privatekey|private_key|token|pattoken|pat|secret|clientsecret|apikey|"
-                         r"basicauthpassword|authorization_credentials)$")
+SECRET_KEYS = re.compile(
+    r"(?i)^(password|privatekey|private_key|token|pattoken|pat|secret|clientsecret|apikey|"
+    r"basicauthpassword|authorization_credentials)$"
+)
 PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 MANDATORY = EnforcementLevel.MANDATORY
 
@@ -90,8 +92,9 @@ def _no_plain_secrets(args: ResourceValidationArgs, report_violation: ReportViol
     if args.resource_type == DATASOURCE and args.props.get("type") in {p.plugin_id for p in SNOWFLAKE_PLUGINS}:
         secure = _json(args.props.get("secureJsonDataEncoded")) or {}
         if not (isinstance(secure, dict) and secure.get("privateKey")):
-            report_violation(f"{args.name}: a Snowflake datasource takes its key in secureJsonDataEncoded.privateKey",
-                             None)
+            report_violation(
+                f"{args.name}: a Snowflake datasource takes its key in secureJsonDataEncoded.privateKey", None
+            )
 
 
 no_plain_secrets = ResourceValidationPolicy(
@@ -137,8 +140,9 @@ def _rules_have_contact_points(args: StackValidationArgs, report_violation: Repo
     contact_points: dict[str, PolicyResource] = {}
     for r in args.resources:
         if r.resource_type == CONTACT_POINT:
-            integrations = sum(len(r.props.get(k) or []) for k in ("emails", "webhooks", "slacks", "pagerduties",
-                                                                   "opsgenies", "teams"))
+            integrations = sum(
+                len(r.props.get(k) or []) for k in ("emails", "webhooks", "slacks", "pagerduties", "opsgenies", "teams")
+            )
             if integrations == 0:
                 report_violation(f"contact point {r.props.get('name')} has no integration", r.urn)
             contact_points[str(r.props.get("name"))] = r
@@ -151,11 +155,17 @@ def _rules_have_contact_points(args: StackValidationArgs, report_violation: Repo
                 receiver = route_receiver(dict(policies[0].props), labels)
             title = rule.get("name") or rule.get("uid")
             if receiver is None:
-                report_violation(f"alert rule {title!r} reaches no contact point: name one in its notification "
-                                 "settings or add a notification policy", group.urn)
+                report_violation(
+                    f"alert rule {title!r} reaches no contact point: name one in its notification "
+                    "settings or add a notification policy",
+                    group.urn,
+                )
             elif str(receiver) not in contact_points:
-                report_violation(f"alert rule {title!r} is routed to {receiver!r}, which is no contact point of "
-                                 f"this stack ({sorted(contact_points)})", group.urn)
+                report_violation(
+                    f"alert rule {title!r} is routed to {receiver!r}, which is no contact point of "
+                    f"this stack ({sorted(contact_points)})",
+                    group.urn,
+                )
 
 
 rules_have_contact_points = StackValidationPolicy(

@@ -70,8 +70,12 @@ def grafana_program(cfg: GrafanaStackConfig, snowflake: ReporterOutputs, build: 
     route = {**staged.route, "object_matchers": [*staged.route["object_matchers"], ["stage", "=", cfg.stage]]}
     routing = AlertRouting(
         "alerts",
-        AlertRoutingArgs(contact_point=f"{staged.contact_point}-{cfg.stage}", emails=cfg.alert_emails, route=route,
-                         notification_policy=cfg.notification_policy),
+        AlertRoutingArgs(
+            contact_point=f"{staged.contact_point}-{cfg.stage}",
+            emails=cfg.alert_emails,
+            route=route,
+            notification_policy=cfg.notification_policy,
+        ),
     )
     folder = DashboardFolder(
         "folder",

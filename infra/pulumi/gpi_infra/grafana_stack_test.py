@@ -27,14 +27,26 @@ RULE_GROUP, CONTACT_POINT, POLICY = gp.RULE_GROUP, gp.CONTACT_POINT, gp.NOTIFICA
 
 def snowflake_outputs(stage: str = "dev") -> dict[str, Any]:
     prefix = f"GPI_{stage.upper()}"
-    return {"account": "ACME-GPI", "database": prefix, "analytics_schema": "ANALYTICS",
-            "bi_warehouse": f"{prefix}_BI_WH", "reporter_role": f"{prefix}_REPORTER",
-            "reporter_user": f"{prefix}_GRAFANA_SVC", "reporter_private_key": PEM}
+    return {
+        "account": "ACME-GPI",
+        "database": prefix,
+        "analytics_schema": "ANALYTICS",
+        "bi_warehouse": f"{prefix}_BI_WH",
+        "reporter_role": f"{prefix}_REPORTER",
+        "reporter_user": f"{prefix}_GRAFANA_SVC",
+        "reporter_private_key": PEM,
+    }
 
 
 def config(**overrides: Any) -> GrafanaStackConfig:
-    values = {"stage": "dev", "snowflake_stack": "acme/gpi-snowflake/dev", "plugin": "michelin",
-              "alert_emails": ["race-ops@example.com"], "notification_policy": False, **overrides}
+    values = {
+        "stage": "dev",
+        "snowflake_stack": "acme/gpi-snowflake/dev",
+        "plugin": "michelin",
+        "alert_emails": ["race-ops@example.com"],
+        "notification_policy": False,
+        **overrides,
+    }
     return GrafanaStackConfig.model_validate(values)
 
 
@@ -46,8 +58,11 @@ def bundle(plugin: str) -> GrafanaBundle:
 
 def deploy(cfg: GrafanaStackConfig) -> Stack:
     build = bundle(cfg.plugin)
-    return run_program(lambda: grafana_program(cfg, ReporterOutputs(**snowflake_outputs(cfg.stage)), build),
-                       project=GRAFANA_PROJECT, stack=cfg.stage)
+    return run_program(
+        lambda: grafana_program(cfg, ReporterOutputs(**snowflake_outputs(cfg.stage)), build),
+        project=GRAFANA_PROJECT,
+        stack=cfg.stage,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +72,9 @@ def dev() -> Stack:
 
 @pytest.fixture(scope="module")
 def prod() -> Stack:
-    return deploy(config(stage="prod", plugin="snowflake", notification_policy=True,
-                         snowflake_stack="acme/gpi-snowflake/prod"))
+    return deploy(
+        config(stage="prod", plugin="snowflake", notification_policy=True, snowflake_stack="acme/gpi-snowflake/prod")
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -69,8 +85,14 @@ def test_datasource_from_the_reporter_outputs_with_the_key_as_a_secret(dev: Stac
     ds = dev.one(DATASOURCE).inputs
     assert (ds["type"], ds["uid"]) == ("michelin-snowflake-datasource", "gpi-snowflake-oss-dev")
     assert json.loads(ds["jsonDataEncoded"]) == {
-        "account": "ACME-GPI", "username": "GPI_DEV_GRAFANA_SVC", "role": "GPI_DEV_REPORTER",
-        "warehouse": "GPI_DEV_BI_WH", "database": "GPI_DEV", "schema": "ANALYTICS", "authMethod": "keyPair"}
+        "account": "ACME-GPI",
+        "username": "GPI_DEV_GRAFANA_SVC",
+        "role": "GPI_DEV_REPORTER",
+        "warehouse": "GPI_DEV_BI_WH",
+        "database": "GPI_DEV",
+        "schema": "ANALYTICS",
+        "authMethod": "keyPair",
+    }
     secure = ds["secureJsonDataEncoded"]
     assert isinstance(secure, dict) and SECRET_SIG in secure, "the key reaches the engine as a Pulumi secret"
     assert json.loads(secure["value"]) == {"privateKey": f1grafana.michelin_private_key(PEM)}
@@ -93,7 +115,8 @@ def test_every_built_dashboard_is_deployed_in_the_stage_folder(dev: Stack) -> No
         # Same dashboard as the build wrote, but for the stage: its uid and every query's datasource.
         assert staged["uid"] == f"{uid}-dev" and staged["title"] == original["title"]
         assert [p["targets"][0]["queryText"] for p in staged["panels"]] == [
-            p["targets"][0]["queryText"] for p in original["panels"]]
+            p["targets"][0]["queryText"] for p in original["panels"]
+        ]
         refs = {json.dumps(t["datasource"]) for p in staged["panels"] for t in p["targets"]}
         assert refs == {json.dumps({"type": "michelin-snowflake-datasource", "uid": "gpi-snowflake-oss-dev"})}
     assert dev.outputs["dashboards"] == sorted(deployed)
@@ -125,7 +148,8 @@ def test_alert_rules_are_the_built_rules_for_the_stage(dev: Stack, prod: Stack) 
     assert policy["contactPoint"] == "grand-prix-insights-prod"
     assert policy["policies"][0]["matchers"] == [
         {"label": "project", "match": "=", "value": "grand-prix-insights"},
-        {"label": "stage", "match": "=", "value": "prod"}]
+        {"label": "stage", "match": "=", "value": "prod"},
+    ]
     assert all("notificationSettings" not in r for g in prod.of_type(RULE_GROUP) for r in g.inputs["rules"])
     assert prod.one(CONTACT_POINT).inputs["emails"][0]["addresses"] == ["race-ops@example.com"]
 
@@ -141,10 +165,14 @@ def test_policies_pass_on_both_stages(stack_name: str, dev: Stack, prod: Stack) 
 def test_no_plain_secrets_refuses_a_key_in_json_data(dev: Stack) -> None:
     ds = dev.one(DATASOURCE)
     leaked = json.dumps({**json.loads(ds.inputs["jsonDataEncoded"]), "privateKey": PEM})
-    assert any("jsonDataEncoded/privateKey" in v for v in violations(
-        gp.no_plain_secrets, resource_args(ds, jsonDataEncoded=leaked)))
-    assert any("secureJsonDataEncoded.privateKey" in v for v in violations(
-        gp.no_plain_secrets, resource_args(ds, secureJsonDataEncoded=None)))
+    assert any(
+        "jsonDataEncoded/privateKey" in v
+        for v in violations(gp.no_plain_secrets, resource_args(ds, jsonDataEncoded=leaked))
+    )
+    assert any(
+        "secureJsonDataEncoded.privateKey" in v
+        for v in violations(gp.no_plain_secrets, resource_args(ds, secureJsonDataEncoded=None))
+    )
     board = dev.of_type(DASHBOARD)[0]
     assert violations(gp.no_plain_secrets, resource_args(board, configJson=json.dumps({"note": PEM})))
     cp = dev.one(CONTACT_POINT)
@@ -165,8 +193,9 @@ def test_rules_without_a_reachable_contact_point_are_refused(dev: Stack, prod: S
     # a root pointing elsewhere is refused.
     policy = prod.one(POLICY)
     rest = [policy_resource(r) for r in prod.resources if r is not policy]
-    found = violations(gp.rules_have_contact_points, [*rest, policy_resource(policy, contactPoint="someone-else",
-                                                                             policies=[])])
+    found = violations(
+        gp.rules_have_contact_points, [*rest, policy_resource(policy, contactPoint="someone-else", policies=[])]
+    )
     assert any("routed to 'someone-else'" in v for v in found)
     empty = policy_resource(prod.one(CONTACT_POINT), emails=[])
     assert any("has no integration" in v for v in violations(gp.rules_have_contact_points, [empty]))
@@ -174,7 +203,8 @@ def test_rules_without_a_reachable_contact_point_are_refused(dev: Stack, prod: S
 
 def test_project_runs_from_its_config_and_the_stack_reference() -> None:
     stack = run_project(
-        PROJECT_DIR, stack="dev",
+        PROJECT_DIR,
+        stack="dev",
         config={"gpi-grafana:buildDir": str(BUILD_DIR.resolve()), "gpi-grafana:alertEmails": '["a@example.com"]'},
         stack_outputs={"organization/gpi-snowflake/dev": snowflake_outputs()},
     )
@@ -188,7 +218,11 @@ def test_a_build_for_another_plugin_or_without_addresses_is_refused() -> None:
     with pytest.raises(ValueError, match="the build is for snowflake"):
         grafana_program(config(), ReporterOutputs(**snowflake_outputs()), bundle("snowflake"))
     with pytest.raises(ValueError, match="alertEmails"):
-        run_program(lambda: grafana_program(config(alert_emails=[]), ReporterOutputs(**snowflake_outputs()),
-                                            bundle("michelin")), project=GRAFANA_PROJECT)
+        run_program(
+            lambda: grafana_program(
+                config(alert_emails=[]), ReporterOutputs(**snowflake_outputs()), bundle("michelin")
+            ),
+            project=GRAFANA_PROJECT,
+        )
     with pytest.raises(FileNotFoundError, match="build with --datasource"):
         read_bundle(Path("/nonexistent"), f1grafana.MICHELIN)

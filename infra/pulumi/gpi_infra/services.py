@@ -66,8 +66,14 @@ class Platform:
         )
 
     def trigger(
-        self, name: str, schedule_name: str, expression: str, function: ServiceFunction, event: Mapping[str, Any],
-        description: str, parent: pulumi.Resource,
+        self,
+        name: str,
+        schedule_name: str,
+        expression: str,
+        function: ServiceFunction,
+        event: Mapping[str, Any],
+        description: str,
+        parent: pulumi.Resource,
     ) -> RecurringTrigger:
         return RecurringTrigger(
             name,
@@ -84,7 +90,6 @@ class Platform:
             ),
             opts=pulumi.ResourceOptions(parent=parent),
         )
-
 
     def bootstrap(
         self, name: str, function: ServiceFunction, event: Mapping[str, Any], parent: pulumi.Resource
@@ -120,7 +125,10 @@ class LambdaService(pulumi.ComponentResource):
     alarms: tuple[MetricAlarm | MathAlarm, ...] = ()
 
     def __init__(
-        self, platform: Platform, args: ServiceArgs, statements: Statements | Callable[[], Statements],
+        self,
+        platform: Platform,
+        args: ServiceArgs,
+        statements: Statements | Callable[[], Statements],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """`statements`: the function's grants, or a callable returning them once the component exists (grants
@@ -234,9 +242,13 @@ class IngestionService(LambdaService):
         # (new rounds arrive as a new dump version; an unchanged dump lands nothing).
         backfill = {"kind": "ergast_backfill"}
         platform.trigger(
-            "ergast-backfill-trigger", f"{names.ingestion_function}-daily-ergast",
-            platform.cfg.ergast_backfill_expression, self.function, backfill,
-            "Lands the Ergast history from the published dump when it changed", self,
+            "ergast-backfill-trigger",
+            f"{names.ingestion_function}-daily-ergast",
+            platform.cfg.ergast_backfill_expression,
+            self.function,
+            backfill,
+            "Lands the Ergast history from the published dump when it changed",
+            self,
         )
         self.bootstrap = platform.bootstrap("ergast-bootstrap", self.function, backfill, self)
         self.done()
@@ -248,7 +260,10 @@ class SchedulerService(LambdaService):
     TYPE = "gpi:aws:SchedulerService"
 
     def __init__(
-        self, platform: Platform, args: ServiceArgs, ingestion: IngestionService,
+        self,
+        platform: Platform,
+        args: ServiceArgs,
+        ingestion: IngestionService,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         cfg, schedules = platform.cfg, ingestion.schedules
@@ -267,8 +282,13 @@ class SchedulerService(LambdaService):
             args,
             [
                 iam.statement(
-                    ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-                     "dynamodb:Scan"],
+                    [
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
+                        "dynamodb:Scan",
+                    ],
                     [platform.table_arn],
                     sid="Calendar",
                 ),
@@ -289,15 +309,25 @@ class SchedulerService(LambdaService):
         )
         function_name = cfg.names.scheduler_function
         self.trigger = platform.trigger(
-            f"{self.service}-trigger", f"{function_name}-hourly", cfg.scheduler_trigger_expression, self.function,
-            {"action": "schedule"}, "Plans ingestion schedules for sessions that are due, and their retries", self,
+            f"{self.service}-trigger",
+            f"{function_name}-hourly",
+            cfg.scheduler_trigger_expression,
+            self.function,
+            {"action": "schedule"},
+            "Plans ingestion schedules for sessions that are due, and their retries",
+            self,
         )
         # The configured seasons and the current one: in the calendar from the first deploy (and whenever the
         # list changes), then synced daily; each sync also lands the seasons' schedule datasets.
         sync = {"action": "sync", "seasons": cfg.calendar_seasons, "include_current": True}
         platform.trigger(
-            "calendar-sync-trigger", f"{function_name}-daily-sync", cfg.calendar_sync_expression, self.function,
-            sync, "Syncs the configured and the current season's race calendar with the official schedule", self,
+            "calendar-sync-trigger",
+            f"{function_name}-daily-sync",
+            cfg.calendar_sync_expression,
+            self.function,
+            sync,
+            "Syncs the configured and the current season's race calendar with the official schedule",
+            self,
         )
         self.bootstrap = platform.bootstrap("calendar-bootstrap", self.function, sync, self)
         self.done()
@@ -308,42 +338,109 @@ class SchedulerService(LambdaService):
 # (files loaded, skipped, pending; rows loaded) alarms where it shows a stall, compared with another count.
 _LOADER_INPUTS = {"loaded": (metric.FILES_LOADED, SERVICE_LOADER)}
 LOAD_HEALTH_ALARMS: tuple[MetricAlarm | MathAlarm, ...] = (
-    MetricAlarm("load-files-missing", "A manifest lists files that are not in staging past the grace period",
-                metric.HEALTH_FILES_MISSING, SERVICE_LOADER),
-    MetricAlarm("load-files-failed", "COPY_HISTORY reports failed loads of landed files",
-                metric.HEALTH_FILES_FAILED, SERVICE_LOADER),
-    MetricAlarm("load-files-in-flight", "Files were in flight (landed, not loaded yet) at three hourly checks in a row",
-                metric.HEALTH_FILES_IN_FLIGHT, SERVICE_LOADER, evaluation_periods=3),
+    MetricAlarm(
+        "load-files-missing",
+        "A manifest lists files that are not in staging past the grace period",
+        metric.HEALTH_FILES_MISSING,
+        SERVICE_LOADER,
+    ),
+    MetricAlarm(
+        "load-files-failed",
+        "COPY_HISTORY reports failed loads of landed files",
+        metric.HEALTH_FILES_FAILED,
+        SERVICE_LOADER,
+    ),
+    MetricAlarm(
+        "load-files-in-flight",
+        "Files were in flight (landed, not loaded yet) at three hourly checks in a row",
+        metric.HEALTH_FILES_IN_FLIGHT,
+        SERVICE_LOADER,
+        evaluation_periods=3,
+    ),
     # Every check reports HealthFilesLoaded (0 or more): no sample for two hours means the check stopped.
-    MetricAlarm("load-health-stopped", "The hourly load-health check has not reported for two hours",
-                metric.HEALTH_FILES_LOADED, SERVICE_LOADER, threshold=1, comparison="LessThanThreshold",
-                statistic="SampleCount", evaluation_periods=2, treat_missing_data="breaching"),
-    MetricAlarm("pipes-not-running", "A Snowpipe pipe is not RUNNING (paused, stalled or broken)",
-                metric.PIPES_NOT_RUNNING, SERVICE_LOADER),
-    MetricAlarm("pipe-backlog", "Snowpipe has had files pending for three hourly checks in a row",
-                metric.PIPE_PENDING_FILES, SERVICE_LOADER, evaluation_periods=3),
-    MetricAlarm("files-quarantined", "The loader refused (quarantined) a landed file",
-                metric.FILES_QUARANTINED, SERVICE_LOADER, statistic="Sum", period=300),
-    MetricAlarm("files-ignored", "A notification named a key off the landing layout (recorded in load_quarantine)",
-                metric.FILES_IGNORED, SERVICE_LOADER, statistic="Sum", period=300),
-    MetricAlarm("notifications-malformed", "Notification records or bodies named no object",
-                metric.RECORDS_MALFORMED, SERVICE_LOADER, statistic="Sum", period=300),
-    MathAlarm("rows-not-loaded", "The loader loaded files but not one row within an hour (every landed run has rows)",
-              "IF(FILL(loaded, 0) > 0 AND FILL(rows, 0) == 0, 1, 0)",
-              {**_LOADER_INPUTS, "rows": (metric.ROWS_LOADED, SERVICE_LOADER)}),
-    MathAlarm("files-waiting-for-manifests",
-              "Data files kept waiting for their manifest and nothing loaded, three hours in a row",
-              "IF(FILL(pending, 0) > 0 AND FILL(loaded, 0) == 0, 1, 0)",
-              {**_LOADER_INPUTS, "pending": (metric.FILES_PENDING, SERVICE_LOADER)}, evaluation_periods=3),
-    MathAlarm("notifications-redelivered",
-              "The loader received only files it had already loaded, three hours in a row (a redelivery loop)",
-              "IF(FILL(skipped, 0) > 0 AND FILL(loaded, 0) == 0, 1, 0)",
-              {**_LOADER_INPUTS, "skipped": (metric.FILES_SKIPPED, SERVICE_LOADER)}, evaluation_periods=3),
-    MetricAlarm("calendar-export-empty", "The health check exported no race-calendar session to the warehouse",
-                metric.CALENDAR_SESSIONS_EXPORTED, SERVICE_LOADER, threshold=1, comparison="LessThanThreshold",
-                statistic="Minimum"),
-    MetricAlarm("calendar-items-invalid", "Race calendar items failed validation in the warehouse export",
-                metric.CALENDAR_ITEMS_INVALID, SERVICE_LOADER),
+    MetricAlarm(
+        "load-health-stopped",
+        "The hourly load-health check has not reported for two hours",
+        metric.HEALTH_FILES_LOADED,
+        SERVICE_LOADER,
+        threshold=1,
+        comparison="LessThanThreshold",
+        statistic="SampleCount",
+        evaluation_periods=2,
+        treat_missing_data="breaching",
+    ),
+    MetricAlarm(
+        "pipes-not-running",
+        "A Snowpipe pipe is not RUNNING (paused, stalled or broken)",
+        metric.PIPES_NOT_RUNNING,
+        SERVICE_LOADER,
+    ),
+    MetricAlarm(
+        "pipe-backlog",
+        "Snowpipe has had files pending for three hourly checks in a row",
+        metric.PIPE_PENDING_FILES,
+        SERVICE_LOADER,
+        evaluation_periods=3,
+    ),
+    MetricAlarm(
+        "files-quarantined",
+        "The loader refused (quarantined) a landed file",
+        metric.FILES_QUARANTINED,
+        SERVICE_LOADER,
+        statistic="Sum",
+        period=300,
+    ),
+    MetricAlarm(
+        "files-ignored",
+        "A notification named a key off the landing layout (recorded in load_quarantine)",
+        metric.FILES_IGNORED,
+        SERVICE_LOADER,
+        statistic="Sum",
+        period=300,
+    ),
+    MetricAlarm(
+        "notifications-malformed",
+        "Notification records or bodies named no object",
+        metric.RECORDS_MALFORMED,
+        SERVICE_LOADER,
+        statistic="Sum",
+        period=300,
+    ),
+    MathAlarm(
+        "rows-not-loaded",
+        "The loader loaded files but not one row within an hour (every landed run has rows)",
+        "IF(FILL(loaded, 0) > 0 AND FILL(rows, 0) == 0, 1, 0)",
+        {**_LOADER_INPUTS, "rows": (metric.ROWS_LOADED, SERVICE_LOADER)},
+    ),
+    MathAlarm(
+        "files-waiting-for-manifests",
+        "Data files kept waiting for their manifest and nothing loaded, three hours in a row",
+        "IF(FILL(pending, 0) > 0 AND FILL(loaded, 0) == 0, 1, 0)",
+        {**_LOADER_INPUTS, "pending": (metric.FILES_PENDING, SERVICE_LOADER)},
+        evaluation_periods=3,
+    ),
+    MathAlarm(
+        "notifications-redelivered",
+        "The loader received only files it had already loaded, three hours in a row (a redelivery loop)",
+        "IF(FILL(skipped, 0) > 0 AND FILL(loaded, 0) == 0, 1, 0)",
+        {**_LOADER_INPUTS, "skipped": (metric.FILES_SKIPPED, SERVICE_LOADER)},
+        evaluation_periods=3,
+    ),
+    MetricAlarm(
+        "calendar-export-empty",
+        "The health check exported no race-calendar session to the warehouse",
+        metric.CALENDAR_SESSIONS_EXPORTED,
+        SERVICE_LOADER,
+        threshold=1,
+        comparison="LessThanThreshold",
+        statistic="Minimum",
+    ),
+    MetricAlarm(
+        "calendar-items-invalid",
+        "Race calendar items failed validation in the warehouse export",
+        metric.CALENDAR_ITEMS_INVALID,
+        SERVICE_LOADER,
+    ),
 )
 
 
@@ -354,7 +451,12 @@ class LoaderService(LambdaService):
     alarms = LOAD_HEALTH_ALARMS
 
     def __init__(
-        self, platform: Platform, args: ServiceArgs, *, queue_arn: pulumi.Input[str], key_secret_arn: pulumi.Input[str],
+        self,
+        platform: Platform,
+        args: ServiceArgs,
+        *,
+        queue_arn: pulumi.Input[str],
+        key_secret_arn: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         cfg, bucket = platform.cfg, platform.bucket_arn
@@ -382,7 +484,9 @@ class LoaderService(LambdaService):
             f"{cfg.names.loader_function}-health",
             [
                 iam.statement(
-                    ["s3:ListBucket"], [bucket], sid="ListManifests",
+                    ["s3:ListBucket"],
+                    [bucket],
+                    sid="ListManifests",
                     condition={"StringLike": {"s3:prefix": [f"{MANIFEST_PREFIX}*"]}},
                 ),
                 iam.statement(["s3:GetObject"], [arn_suffix(bucket, f"/{MANIFEST_PREFIX}*")], sid="Manifests"),
@@ -392,9 +496,13 @@ class LoaderService(LambdaService):
             handler=cfg.loader_health_handler,
         )
         platform.trigger(
-            f"{self.service}-health-trigger", f"{cfg.names.loader_function}-health-hourly",
-            cfg.loader_health_expression, self.health, {"lookback_hours": 24, "grace_minutes": 30},
-            "Checks that every manifest's files reached the staging tables", self,
+            f"{self.service}-health-trigger",
+            f"{cfg.names.loader_function}-health-hourly",
+            cfg.loader_health_expression,
+            self.health,
+            {"lookback_hours": 24, "grace_minutes": 30},
+            "Checks that every manifest's files reached the staging tables",
+            self,
         )
         aws.lambda_.EventSourceMapping(
             f"{self.service}-events",
@@ -410,17 +518,40 @@ class LoaderService(LambdaService):
 
 def transformer_alarms(stale_hours: int) -> tuple[MetricAlarm, ...]:
     return (
-        MetricAlarm("transform-failed", "A dbt build or test of the transformer failed",
-                    metric.TRANSFORM_FAILED, SERVICE_TRANSFORMER, statistic="Sum", period=300),
+        MetricAlarm(
+            "transform-failed",
+            "A dbt build or test of the transformer failed",
+            metric.TRANSFORM_FAILED,
+            SERVICE_TRANSFORMER,
+            statistic="Sum",
+            period=300,
+        ),
         # The safety schedule runs the transformer hourly, so no successful run for `stale_hours` means the
         # marts are not refreshed: missing data breaches.
-        MetricAlarm("marts-stale", f"No transformer run succeeded for {stale_hours} h: the marts are stale",
-                    metric.TRANSFORM_SUCCEEDED, SERVICE_TRANSFORMER, threshold=1, comparison="LessThanThreshold",
-                    statistic="Sum", evaluation_periods=stale_hours, treat_missing_data="breaching"),
-        MetricAlarm("sources-stale", "dbt source freshness: a staging source is past its error_after",
-                    metric.SOURCES_STALE, SERVICE_TRANSFORMER),
-        MetricAlarm("runs-not-in-staging", "Landed runs have waited for staging for three hours in a row",
-                    metric.RUNS_NOT_IN_STAGING, SERVICE_TRANSFORMER, evaluation_periods=3),
+        MetricAlarm(
+            "marts-stale",
+            f"No transformer run succeeded for {stale_hours} h: the marts are stale",
+            metric.TRANSFORM_SUCCEEDED,
+            SERVICE_TRANSFORMER,
+            threshold=1,
+            comparison="LessThanThreshold",
+            statistic="Sum",
+            evaluation_periods=stale_hours,
+            treat_missing_data="breaching",
+        ),
+        MetricAlarm(
+            "sources-stale",
+            "dbt source freshness: a staging source is past its error_after",
+            metric.SOURCES_STALE,
+            SERVICE_TRANSFORMER,
+        ),
+        MetricAlarm(
+            "runs-not-in-staging",
+            "Landed runs have waited for staging for three hours in a row",
+            metric.RUNS_NOT_IN_STAGING,
+            SERVICE_TRANSFORMER,
+            evaluation_periods=3,
+        ),
     )
 
 
@@ -439,7 +570,11 @@ class TransformerService(LambdaService):
     safety: aws.scheduler.Schedule
 
     def __init__(
-        self, platform: Platform, args: ServiceArgs, *, key_secret_arn: pulumi.Input[str],
+        self,
+        platform: Platform,
+        args: ServiceArgs,
+        *,
+        key_secret_arn: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         cfg, bucket = platform.cfg, platform.bucket_arn
@@ -454,12 +589,15 @@ class TransformerService(LambdaService):
                     sid="TransformerQueue",
                 ),
                 iam.statement(
-                    ["s3:GetObject", "s3:PutObject"], [arn_suffix(bucket, f"/{TRANSFORMER_STATE_PREFIX}*")],
+                    ["s3:GetObject", "s3:PutObject"],
+                    [arn_suffix(bucket, f"/{TRANSFORMER_STATE_PREFIX}*")],
                     sid="TransformerState",
                 ),
                 # Lets S3 answer 404 (not 403) for the state of a first build.
                 iam.statement(
-                    ["s3:ListBucket"], [bucket], sid="TransformerStateList",
+                    ["s3:ListBucket"],
+                    [bucket],
+                    sid="TransformerStateList",
                     condition={"StringLike": {"s3:prefix": [f"{TRANSFORMER_STATE_PREFIX}*"]}},
                 ),
                 iam.statement(["secretsmanager:GetSecretValue"], [key_secret_arn], sid="SnowflakeKey"),
@@ -520,15 +658,21 @@ class TransformerService(LambdaService):
             opts=child,
         )
         from_rule = {"ArnEquals": {"aws:SourceArn": rule.arn}}
-        for key, queue, sid in (("queue", self.queue.queue, "ManifestLandedRule"),
-                                ("dlq", self.dead_letter_queue, "ManifestLandedRuleDeadLetters")):
+        for key, queue, sid in (
+            ("queue", self.queue.queue, "ManifestLandedRule"),
+            ("dlq", self.dead_letter_queue, "ManifestLandedRuleDeadLetters"),
+        ):
             aws.sqs.QueuePolicy(
                 f"{self.service}-{key}-policy",
                 queue_url=queue.url,
-                policy=iam.policy_document([
-                    {**iam.statement(["sqs:SendMessage"], [queue.arn], sid=sid, condition=from_rule),
-                     "Principal": {"Service": "events.amazonaws.com"}},
-                ]),
+                policy=iam.policy_document(
+                    [
+                        {
+                            **iam.statement(["sqs:SendMessage"], [queue.arn], sid=sid, condition=from_rule),
+                            "Principal": {"Service": "events.amazonaws.com"},
+                        },
+                    ]
+                ),
                 opts=child,
             )
         schedule_name = f"{names.transformer_function}-safety"
@@ -542,10 +686,12 @@ class TransformerService(LambdaService):
             f"{self.service}-safety-policy",
             name=f"{schedule_name}-send-access",
             role=role.id,
-            policy=iam.policy_document([
-                iam.statement(["sqs:SendMessage"], [queue_arn], sid="TransformerQueue"),
-                iam.statement(["sqs:SendMessage"], [dlq_arn], sid="DeadLetter"),
-            ]),
+            policy=iam.policy_document(
+                [
+                    iam.statement(["sqs:SendMessage"], [queue_arn], sid="TransformerQueue"),
+                    iam.statement(["sqs:SendMessage"], [dlq_arn], sid="DeadLetter"),
+                ]
+            ),
             opts=child,
         )
         self.safety = aws.scheduler.Schedule(

@@ -67,8 +67,9 @@ def test_staging_tables_are_generated_from_the_loader(stack: Stack) -> None:
 def test_pipes_copy_each_dataset_prefix(stack: Stack) -> None:
     pipes = {p.inputs["name"]: p.inputs for p in stack.of_type("snowflake:index/pipe:Pipe")}
     expected = defs.pipe_definitions(NAMES.warehouse_database, "STAGING", defs.DEFAULT_STAGE, defs.DEFAULT_FILE_FORMAT)
-    manifests = defs.manifest_pipe_definition(NAMES.warehouse_database, "STAGING", defs.DEFAULT_STAGE,
-                                              defs.DEFAULT_MANIFEST_FILE_FORMAT)
+    manifests = defs.manifest_pipe_definition(
+        NAMES.warehouse_database, "STAGING", defs.DEFAULT_STAGE, defs.DEFAULT_MANIFEST_FILE_FORMAT
+    )
     assert set(pipes) == {p.name for p in expected} | {manifests.name}
     assert pipes[manifests.name]["copyStatement"] == manifests.copy_statement
     assert pipes[manifests.name]["autoIngest"] is True

@@ -33,14 +33,18 @@ NAMES = ResourceNames.for_stage("dev")
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
-    cfg = with_packages(AwsStackConfig(stage="dev", snowflake_stack="acme/gpi-snowflake/dev"),
-                        tmp_path_factory.mktemp("dist"))
+    cfg = with_packages(
+        AwsStackConfig(stage="dev", snowflake_stack="acme/gpi-snowflake/dev"), tmp_path_factory.mktemp("dist")
+    )
     return run_program(lambda: aws_program(cfg, snowflake_outputs(), packages_for(cfg)), project=AWS_PROJECT)
 
 
 def _function(stack: Stack) -> dict[str, object]:
-    return next(f.inputs for f in stack.of_type("aws:lambda/function:Function")
-                if f.inputs["name"] == NAMES.transformer_function)
+    return next(
+        f.inputs
+        for f in stack.of_type("aws:lambda/function:Function")
+        if f.inputs["name"] == NAMES.transformer_function
+    )
 
 
 def test_landed_manifests_and_the_safety_schedule_reach_the_queue(stack: Stack) -> None:
@@ -51,11 +55,15 @@ def test_landed_manifests_and_the_safety_schedule_reach_the_queue(stack: Stack) 
     assert queues[NAMES.transformer_queue].inputs["visibilityTimeoutSeconds"] == 6 * 900
     bucket_notes = stack.one("aws:s3/bucketNotification:BucketNotification").inputs
     assert bucket_notes["eventbridge"] is True
-    rule = next(r for r in stack.of_type("aws:cloudwatch/eventRule:EventRule")
-                if r.inputs["name"] == NAMES.manifest_landed_rule)
+    rule = next(
+        r for r in stack.of_type("aws:cloudwatch/eventRule:EventRule") if r.inputs["name"] == NAMES.manifest_landed_rule
+    )
     assert json.loads(rule.inputs["eventPattern"]) == manifest_landed_pattern(NAMES.landing_bucket)
-    [target] = [t for t in stack.of_type("aws:cloudwatch/eventTarget:EventTarget")
-                if t.inputs["rule"] == NAMES.manifest_landed_rule]
+    [target] = [
+        t
+        for t in stack.of_type("aws:cloudwatch/eventTarget:EventTarget")
+        if t.inputs["rule"] == NAMES.manifest_landed_rule
+    ]
     assert target.inputs["arn"].endswith(f":{NAMES.transformer_queue}")
     assert target.inputs["deadLetterConfig"]["arn"].endswith(f":{NAMES.transformer_queue}-dlq")
     queue_policies = [json.loads(p.inputs["policy"]) for p in stack.of_type("aws:sqs/queuePolicy:QueuePolicy")]
@@ -67,8 +75,11 @@ def test_landed_manifests_and_the_safety_schedule_reach_the_queue(stack: Stack) 
         granted[grant["Resource"][0].rsplit(":", 1)[1]] = grant
     # the rule may send to the queue and, when it cannot deliver there, to the dead-letter queue
     assert {NAMES.transformer_queue, f"{NAMES.transformer_queue}-dlq"} <= set(granted)
-    safety = next(s for s in stack.of_type("aws:scheduler/schedule:Schedule")
-                  if s.inputs["name"] == f"{NAMES.transformer_function}-safety")
+    safety = next(
+        s
+        for s in stack.of_type("aws:scheduler/schedule:Schedule")
+        if s.inputs["name"] == f"{NAMES.transformer_function}-safety"
+    )
     assert safety.inputs["scheduleExpression"] == "rate(1 hour)"
     assert safety.inputs["target"]["arn"].endswith(f":{NAMES.transformer_queue}")
     assert json.loads(safety.inputs["target"]["input"]) == SCHEDULED.model_dump()
@@ -80,13 +91,19 @@ def test_one_debounced_build_at_a_time_from_its_image(stack: Stack) -> None:
     assert function["reservedConcurrentExecutions"] == 1
     assert function["packageType"] == "Image" and "@sha256:" in str(function["imageUri"])
     assert (function["memorySize"], function["timeout"]) == (2048, 900)
-    mapping = next(m for m in stack.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")
-                   if m.inputs["eventSourceArn"].endswith(f":{NAMES.transformer_queue}"))
+    mapping = next(
+        m
+        for m in stack.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")
+        if m.inputs["eventSourceArn"].endswith(f":{NAMES.transformer_queue}")
+    )
     assert mapping.inputs["maximumBatchingWindowInSeconds"] == 60 and mapping.inputs["batchSize"] == 100
     assert mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
     # the other services' functions share the unreserved pool
-    others = [f.inputs for f in stack.of_type("aws:lambda/function:Function")
-              if f.inputs["name"] != NAMES.transformer_function]
+    others = [
+        f.inputs
+        for f in stack.of_type("aws:lambda/function:Function")
+        if f.inputs["name"] != NAMES.transformer_function
+    ]
     assert others and all(f.get("reservedConcurrentExecutions") is None for f in others)
 
 
@@ -94,9 +111,17 @@ def test_its_resources_are_its_components_and_pass_the_policy_pack(stack: Stack)
     """`pulumi up --target` the transformer deploys its queue, routes, function and image, and nothing else."""
     prefix = service_target(TransformerService.TYPE, stack="dev").removesuffix("**")
     mine = {urn.rsplit("::", 1)[1] for urn in stack.urns if urn.startswith(prefix)}
-    assert {"transformer", "transformer-queue", "transformer-queue-dlq", "transformer-manifest-landed",
-            "transformer-manifest-landed-target", "transformer-safety", "transformer-events",
-            "transformer-repository", "transformer-image"} <= mine
+    assert {
+        "transformer",
+        "transformer-queue",
+        "transformer-queue-dlq",
+        "transformer-manifest-landed",
+        "transformer-manifest-landed-target",
+        "transformer-safety",
+        "transformer-events",
+        "transformer-repository",
+        "transformer-image",
+    } <= mine
     assert "snowflake-transformer-key" not in mine  # shared: the key outlives a redeploy of the service
     for resource in stack.resources:
         if resource.name.startswith("transformer"):
@@ -125,8 +150,11 @@ def test_the_function_is_the_snowflake_stacks_transformer(stack: Stack) -> None:
     value = stack.named("snowflake-transformer-key-value").inputs
     # the Snowflake stack's secret output reaches the engine encrypted, never as plain state
     assert value["secretString"] == {rpc._special_sig_key: rpc._special_secret_sig, "value": TRANSFORMER_PRIVATE_KEY}
-    role = next(p for p in stack.of_type("aws:iam/rolePolicy:RolePolicy")
-                if p.inputs["name"] == f"{NAMES.transformer_function}-access")
+    role = next(
+        p
+        for p in stack.of_type("aws:iam/rolePolicy:RolePolicy")
+        if p.inputs["name"] == f"{NAMES.transformer_function}-access"
+    )
     grants = {a: set(s["Resource"]) for s in role.policy("policy")["Statement"] for a in s["Action"]}
     assert grants["s3:PutObject"] == {f"arn:aws:s3:::{NAMES.landing_bucket}/{TRANSFORMER_STATE_PREFIX}*"}
     assert grants["secretsmanager:GetSecretValue"] == {env["GPI_SNOWFLAKE_PRIVATE_KEY_SECRET_ID"]}
@@ -139,11 +167,20 @@ def test_failures_staleness_and_load_health_alarm(stack: Stack) -> None:
     assert alarms[f"{p}-transform-failed"]["metricName"] == metric.TRANSFORM_FAILED
     stale = alarms[f"{p}-marts-stale"]
     assert (stale["metricName"], stale["comparisonOperator"], stale["treatMissingData"]) == (
-        metric.TRANSFORM_SUCCEEDED, "LessThanThreshold", "breaching")
+        metric.TRANSFORM_SUCCEEDED,
+        "LessThanThreshold",
+        "breaching",
+    )
     assert stale["evaluationPeriods"] == 3 and stale["period"] == 3600
     assert alarms[f"{p}-sources-stale"]["metricName"] == metric.SOURCES_STALE
     assert alarms[f"{p}-transformer-dlq-depth"]["dimensions"] == {"QueueName": f"{NAMES.transformer_queue}-dlq"}
     assert alarms[f"{p}-transformer-errors"]["dimensions"] == {"FunctionName": NAMES.transformer_function}
     health = {a["metricName"] for a in alarms.values() if a.get("dimensions") == {"service": "loader"}}
-    assert {metric.HEALTH_FILES_MISSING, metric.HEALTH_FILES_FAILED, metric.PIPES_NOT_RUNNING,
-            metric.PIPE_PENDING_FILES, metric.FILES_QUARANTINED, metric.CALENDAR_ITEMS_INVALID} <= health
+    assert {
+        metric.HEALTH_FILES_MISSING,
+        metric.HEALTH_FILES_FAILED,
+        metric.PIPES_NOT_RUNNING,
+        metric.PIPE_PENDING_FILES,
+        metric.FILES_QUARANTINED,
+        metric.CALENDAR_ITEMS_INVALID,
+    } <= health

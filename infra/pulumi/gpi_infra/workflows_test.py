@@ -81,8 +81,13 @@ def test_every_service_package_has_its_delivery_workflow() -> None:
         push, pull = wf["on"]["push"], wf["on"]["pull_request"]
         assert push["branches"] == ["main"]
         assert push["paths"] == pull["paths"]
-        for needed in (f"services/{service}/**", "libs/f1common/**", "build-support/**",
-                       f".github/workflows/{service}.yml", ".github/workflows/deploy.yml"):
+        for needed in (
+            f"services/{service}/**",
+            "libs/f1common/**",
+            "build-support/**",
+            f".github/workflows/{service}.yml",
+            ".github/workflows/deploy.yml",
+        ):
             assert needed in push["paths"], (service, needed)
         test = wf["jobs"]["test"]
         runs = [s["run"] for s in test["steps"] if "run" in s]
@@ -129,9 +134,7 @@ def test_the_reusable_deploy_workflow_runs_the_deploy_script_with_its_inputs() -
     assert any(s.get("uses", "").startswith("pulumi/actions@") and "with" not in s for s in steps)
     [aws] = [s for s in steps if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")]
     assert aws["with"]["role-to-assume"] == "${{ secrets.AWS_DEPLOY_ROLE_ARN }}"
-    assert run_commands(wf) == [
-        'infra/pulumi/deploy "${{ inputs.stage }}" "${{ inputs.action }}" "${{ inputs.what }}"'
-    ]
+    assert run_commands(wf) == ['infra/pulumi/deploy "${{ inputs.stage }}" "${{ inputs.action }}" "${{ inputs.what }}"']
     # Every caller passes a part the script knows.
     for name, other in all_workflows().items():
         for job_def in other["jobs"].values():
@@ -198,8 +201,9 @@ def engine_glob(pattern: str) -> re.Pattern[str]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
-    cfg = with_packages(AwsStackConfig(stage="dev", snowflake_stack="acme/gpi-snowflake/dev"),
-                        tmp_path_factory.mktemp("dist"))
+    cfg = with_packages(
+        AwsStackConfig(stage="dev", snowflake_stack="acme/gpi-snowflake/dev"), tmp_path_factory.mktemp("dist")
+    )
     return run_program(lambda: aws_program(cfg, snowflake_outputs(), packages_for(cfg)), project=AWS_PROJECT)
 
 
@@ -243,18 +247,45 @@ def test_the_deploy_script_targets_one_service_and_waits_for_the_stack_lock(tmp_
         "fi\n"
     )
     fake.chmod(0o755)
-    env = {**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-           "GPI_DEPLOY_RETRY_SECONDS": "0"}
-    proc = subprocess.run(["bash", "infra/pulumi/deploy", "dev", "up", "loader"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    env = {
+        **os.environ,
+        "PATH": f"{fake.parent}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "GPI_DEPLOY_RETRY_SECONDS": "0",
+    }
+    proc = subprocess.run(
+        ["bash", "infra/pulumi/deploy", "dev", "up", "loader"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     first, second = calls.read_text().splitlines()
     assert first == second
     assert shlex.split(first) == [
-        "up", "--cwd", "infra/pulumi/aws", "--stack", "dev", "--policy-pack", f"{ROOT}/infra/pulumi/policy_pack",
-        "--non-interactive", "--yes", "--skip-preview", "--target", service_target("gpi:aws:LoaderService", "*"),
+        "up",
+        "--cwd",
+        "infra/pulumi/aws",
+        "--stack",
+        "dev",
+        "--policy-pack",
+        f"{ROOT}/infra/pulumi/policy_pack",
+        "--non-interactive",
+        "--yes",
+        "--skip-preview",
+        "--target",
+        service_target("gpi:aws:LoaderService", "*"),
     ]
     assert "busy with another update" in proc.stderr
-    bad = subprocess.run(["bash", "infra/pulumi/deploy", "dev", "up", "ingest"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120, check=False)
+    bad = subprocess.run(
+        ["bash", "infra/pulumi/deploy", "dev", "up", "ingest"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert bad.returncode == 2 and "usage" in bad.stderr

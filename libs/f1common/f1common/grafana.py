@@ -39,8 +39,9 @@ class DatasourcePlugin:
 
     def for_stage(self, stage: str) -> DatasourcePlugin:
         """The same datasource for one deployment stage (dev and prod may share a Grafana organisation)."""
-        return DatasourcePlugin(self.key, self.plugin_id, stage_uid(self.uid, stage), f"{self.name} {stage}",
-                                self.licence)
+        return DatasourcePlugin(
+            self.key, self.plugin_id, stage_uid(self.uid, stage), f"{self.name} {stage}", self.licence
+        )
 
 
 DUCKDB = DatasourcePlugin(
@@ -99,8 +100,14 @@ class SnowflakeConnection:
 
 def snowflake_json_data(ds: DatasourcePlugin, conn: SnowflakeConnection) -> dict[str, Any]:
     """The datasource's `jsonData` for key-pair authentication."""
-    common = {"account": conn.account, "username": conn.user, "role": conn.role, "warehouse": conn.warehouse,
-              "database": conn.database, "schema": conn.schema}
+    common = {
+        "account": conn.account,
+        "username": conn.user,
+        "role": conn.role,
+        "warehouse": conn.warehouse,
+        "database": conn.database,
+        "schema": conn.schema,
+    }
     if ds.plugin_id == SNOWFLAKE.plugin_id:
         return {**common, "authType": "keypair"}
     if ds.plugin_id == MICHELIN.plugin_id:

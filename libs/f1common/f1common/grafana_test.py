@@ -7,8 +7,9 @@ import pytest
 from f1common import grafana as g
 
 PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkq\nhkiG9w0BAQEFAASC+/8=\n-----END PRIVATE KEY-----\n"
-CONN = g.SnowflakeConnection("ACME-GPI", "GPI_DEV_GRAFANA_SVC", "GPI_DEV_REPORTER", "GPI_DEV_BI_WH", "GPI_DEV",
-                             "ANALYTICS")
+CONN = g.SnowflakeConnection(
+    "ACME-GPI", "GPI_DEV_GRAFANA_SVC", "GPI_DEV_REPORTER", "GPI_DEV_BI_WH", "GPI_DEV", "ANALYTICS"
+)
 
 
 def test_michelin_key_is_the_url_safe_body_of_the_pem() -> None:

@@ -61,9 +61,7 @@ def add_counts(metrics: Metrics, counts: Mapping[str, float]) -> None:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
-def emit_metric(
-    service: str, name: str, value: float, unit: MetricUnit = MetricUnit.Count, **dimensions: str
-) -> None:
+def emit_metric(service: str, name: str, value: float, unit: MetricUnit = MetricUnit.Count, **dimensions: str) -> None:
     """Emits one EMF metric now (a JSON line on stdout) with the service and the given dimensions.
 
     Honours `POWERTOOLS_METRICS_DISABLED` like powertools' Metrics (its `single_metric` does not).

@@ -137,8 +137,9 @@ def decode_item(raw: Mapping[str, Any]) -> CalendarItem | InvalidItem:
     except ValidationError as exc:
         return InvalidItem(pk=pk, error=f"calendar item {pk}: {describe_validation_error(exc, '(item)')}")
     if item.session_id.key != item.pk:
-        return InvalidItem(pk=pk, error=f"calendar item {pk}: pk does not match season/round/session "
-                                        f"({item.session_id.key})")
+        return InvalidItem(
+            pk=pk, error=f"calendar item {pk}: pk does not match season/round/session " f"({item.session_id.key})"
+        )
     return item
 
 

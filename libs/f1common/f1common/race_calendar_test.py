@@ -34,15 +34,24 @@ def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
         made = boto3.client("dynamodb", region_name="eu-west-1")
-        made.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                          KeySchema=[{"AttributeName": CALENDAR_KEY, "KeyType": "HASH"}],
-                          AttributeDefinitions=[{"AttributeName": CALENDAR_KEY, "AttributeType": "S"}])
+        made.create_table(
+            TableName=TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": CALENDAR_KEY, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": CALENDAR_KEY, "AttributeType": "S"}],
+        )
         yield made
 
 
 def test_an_item_round_trips_with_utc_iso_timestamps_and_enum_values() -> None:
-    item = calendar_item(6, SessionType.RACE, CalendarStatus.INGESTED, run_id="r1", rows={"laps": 1200},
-                         ingested_at=START + dt.timedelta(hours=3))
+    item = calendar_item(
+        6,
+        SessionType.RACE,
+        CalendarStatus.INGESTED,
+        run_id="r1",
+        rows={"laps": 1200},
+        ingested_at=START + dt.timedelta(hours=3),
+    )
     raw = item_to_attributes(item)
     assert raw["start_utc"] == {"S": "2025-05-04T20:00:00Z"}
     assert raw["status"] == {"S": "INGESTED"} and raw["session"] == {"S": "R"}
@@ -60,8 +69,10 @@ def test_a_bad_item_is_reported_with_its_fields_not_raised() -> None:
 
 def test_scan_reports_bad_items_and_skips_other_records(client: Any) -> None:
     calendar = RaceCalendar(client, TABLE)
-    for item in (calendar_item(6, SessionType.RACE, CalendarStatus.PENDING),
-                 calendar_item(6, SessionType.QUALIFYING, CalendarStatus.FAILED)):
+    for item in (
+        calendar_item(6, SessionType.RACE, CalendarStatus.PENDING),
+        calendar_item(6, SessionType.QUALIFYING, CalendarStatus.FAILED),
+    ):
         calendar.put_new(item)
     client.put_item(TableName=TABLE, Item={CALENDAR_KEY: {"S": "idempotency#2025-06-R"}})
     client.put_item(TableName=TABLE, Item={CALENDAR_KEY: {"S": "2025-07-R"}, "season": {"N": "2025"}})
@@ -79,12 +90,19 @@ def test_conditional_update_on_any_field(client: Any) -> None:
         calendar.put_new(item)
     # attempt is absent (default 0): expecting 0 accepts the absence
     # every write adds 1 to the version: a writer expecting the version it read loses to any write in between
-    assert calendar.update(item.pk, {"status": CalendarStatus.SCHEDULED},
-                           expect={"status": CalendarStatus.PENDING, "attempt": 0, "version": 0}) == 1
+    assert (
+        calendar.update(
+            item.pk,
+            {"status": CalendarStatus.SCHEDULED},
+            expect={"status": CalendarStatus.PENDING, "attempt": 0, "version": 0},
+        )
+        == 1
+    )
     with pytest.raises(ConditionFailed):  # a concurrent writer moved the version on
         calendar.update(item.pk, {"status": CalendarStatus.FAILED}, expect={"version": 0})
-    assert calendar.update(item.pk, {"status": CalendarStatus.FAILED, "schedule_name": None},
-                           expect={"version": 1}) == 2
+    assert (
+        calendar.update(item.pk, {"status": CalendarStatus.FAILED, "schedule_name": None}, expect={"version": 1}) == 2
+    )
     with pytest.raises(ConditionFailed):  # `unless`: refused while the attribute has that value
         calendar.update(item.pk, {"message": "x"}, unless={"status": CalendarStatus.FAILED})
     stored = calendar.get(item.pk)
@@ -97,17 +115,36 @@ def test_conditional_update_on_any_field(client: Any) -> None:
 
 def test_upsert_sets_defaults_only_where_absent(client: Any) -> None:
     calendar = RaceCalendar(client, TABLE)
-    defaults = {"season": 2025, "round": 8, "session": SessionType.RACE, "event_name": "Monaco Grand Prix",
-                "session_name": "Race", "start_utc": START, "end_utc": START + dt.timedelta(hours=2), "country": None}
-    calendar.update("2025-08-R", {"status": CalendarStatus.NOT_AVAILABLE, "attempt": 1}, defaults=defaults,
-                    must_exist=False)
-    calendar.update("2025-08-R", {"status": CalendarStatus.INGESTED},
-                    defaults={**defaults, "event_name": "renamed"}, must_exist=False)
+    defaults = {
+        "season": 2025,
+        "round": 8,
+        "session": SessionType.RACE,
+        "event_name": "Monaco Grand Prix",
+        "session_name": "Race",
+        "start_utc": START,
+        "end_utc": START + dt.timedelta(hours=2),
+        "country": None,
+    }
+    calendar.update(
+        "2025-08-R", {"status": CalendarStatus.NOT_AVAILABLE, "attempt": 1}, defaults=defaults, must_exist=False
+    )
+    calendar.update(
+        "2025-08-R",
+        {"status": CalendarStatus.INGESTED},
+        defaults={**defaults, "event_name": "renamed"},
+        must_exist=False,
+    )
     stored = calendar.get("2025-08-R")
     assert isinstance(stored, CalendarItem)
     assert (stored.status, stored.attempt, stored.event_name) == (CalendarStatus.INGESTED, 1, "Monaco Grand Prix")
-    assert calendar.get_attributes("2025-08-R") == {**{k: v for k, v in defaults.items() if v is not None},
-                                                   "pk": "2025-08-R", "status": "INGESTED", "attempt": 1, "version": 2,
-                                                   "session": "R", "start_utc": "2025-05-04T20:00:00Z",
-                                                   "end_utc": "2025-05-04T22:00:00Z"}
+    assert calendar.get_attributes("2025-08-R") == {
+        **{k: v for k, v in defaults.items() if v is not None},
+        "pk": "2025-08-R",
+        "status": "INGESTED",
+        "attempt": 1,
+        "version": 2,
+        "session": "R",
+        "start_utc": "2025-05-04T20:00:00Z",
+        "end_utc": "2025-05-04T22:00:00Z",
+    }
     assert to_attributes({"when": START}) == {"when": {"S": "2025-05-04T20:00:00Z"}}

@@ -55,9 +55,7 @@ MANIFESTS_PIPE = "MANIFESTS_PIPE"
 DEFAULT_STAGE = "GPI_LANDING_STAGE"
 DEFAULT_STORAGE_INTEGRATION = "GPI_LANDING_S3"
 
-RUN_ID_SQL = (
-    "SPLIT_PART(METADATA$FILENAME, '-', 2) || '-' || SPLIT_PART(SPLIT_PART(METADATA$FILENAME, '-', 3), '.', 1)"
-)
+RUN_ID_SQL = "SPLIT_PART(METADATA$FILENAME, '-', 2) || '-' || SPLIT_PART(SPLIT_PART(METADATA$FILENAME, '-', 3), '.', 1)"
 
 
 def _qualify(name: str, database: str, schema: str) -> str:
@@ -173,9 +171,7 @@ def dataset_prefix(spec: DatasetSpec) -> str:
     return f"{DATA_PREFIX}{spec.name}/"
 
 
-def copy_statement(
-    dataset: DatasetSpec | str, *, database: str, schema: str, stage: str, file_format: str
-) -> str:
+def copy_statement(dataset: DatasetSpec | str, *, database: str, schema: str, stage: str, file_format: str) -> str:
     """The pipe's COPY: the dataset's prefix of the stage into its staging table, with load metadata."""
     spec = dataset if isinstance(dataset, DatasetSpec) else dataset_spec(dataset)
     cols = dataset_columns(spec, "snowflake")
@@ -260,8 +256,9 @@ def manifest_pipe_definition(database: str, schema: str, stage: str, file_format
         f"    FROM @{_qualify(stage, database, schema)}/{MANIFEST_PREFIX}\n)\n"
         f"FILE_FORMAT = (FORMAT_NAME = '{_qualify(file_format, database, schema)}')"
     )
-    return PipeDefinition(name=MANIFESTS_PIPE, table=table, dataset="manifests", prefix=MANIFEST_PREFIX,
-                          copy_statement=copy)
+    return PipeDefinition(
+        name=MANIFESTS_PIPE, table=table, dataset="manifests", prefix=MANIFEST_PREFIX, copy_statement=copy
+    )
 
 
 def storage_integration_sql(name: str, bucket: str, role_arn: str) -> str:

@@ -60,8 +60,9 @@ def test_pipe_per_dataset_with_auto_ingest_and_metadata() -> None:
 @pytest.mark.parametrize("dataset", [Dataset.LAPS, Dataset.SCHEDULE, Dataset.ERGAST_PIT_STOPS, Dataset.RACE_CONTROL])
 def test_run_id_expression_recovers_the_run_id_from_real_keys(dataset: Dataset) -> None:
     run_id = new_run_id()
-    key = data_key(dataset, run_id, session=SessionId(season=2024, round=5, session=SessionType.parse("SQ")),
-                   season=2024)
+    key = data_key(
+        dataset, run_id, session=SessionId(season=2024, round=5, session=SessionType.parse("SQ")), season=2024
+    )
     expression = RUN_ID_SQL.replace("METADATA$FILENAME", "$1")  # SPLIT_PART and || behave alike in DuckDB
     assert duckdb.execute(f"SELECT {expression}", [key]).fetchone() == (run_id,)
 
@@ -77,28 +78,42 @@ def test_stage_and_file_format() -> None:
 
 
 def test_render_setup_sql_is_complete() -> None:
-    script = render_setup_sql(database="GPI_PROD", bucket="gpi-prod-landing",
-                              storage_aws_role_arn="arn:aws:iam::123456789012:role/snowflake-landing")
+    script = render_setup_sql(
+        database="GPI_PROD",
+        bucket="gpi-prod-landing",
+        storage_aws_role_arn="arn:aws:iam::123456789012:role/snowflake-landing",
+    )
     assert script.count("CREATE PIPE IF NOT EXISTS") == len(DATASETS) + 1  # + the manifests pipe
     # + the bookkeeping tables: load_history, load_quarantine, load_pending, load_manifests, load_claims
     assert script.count("CREATE TABLE IF NOT EXISTS GPI_PROD.STAGING.") == len(DATASETS) + 5
     assert "CREATE TABLE IF NOT EXISTS GPI_PROD.STAGING.LOAD_CLAIMS" in script
-    for needle in ("CREATE STORAGE INTEGRATION IF NOT EXISTS GPI_LANDING_S3", "CREATE FILE FORMAT IF NOT EXISTS",
-                   "CREATE STAGE IF NOT EXISTS GPI_PROD.STAGING.GPI_LANDING_STAGE", "AUTO_INGEST = TRUE"):
+    for needle in (
+        "CREATE STORAGE INTEGRATION IF NOT EXISTS GPI_LANDING_S3",
+        "CREATE FILE FORMAT IF NOT EXISTS",
+        "CREATE STAGE IF NOT EXISTS GPI_PROD.STAGING.GPI_LANDING_STAGE",
+        "AUTO_INGEST = TRUE",
+    ):
         assert needle in script
 
 
 def test_manifests_pipe_loads_every_manifest_into_load_manifests() -> None:
     pipe = manifest_pipe_definition("GPI_PROD", "STAGING", "GPI_LANDING_STAGE", "GPI_MANIFEST_JSON")
-    assert (pipe.name, pipe.table, pipe.prefix, pipe.auto_ingest) == ("MANIFESTS_PIPE", "LOAD_MANIFESTS", "manifests/",
-                                                                      True)
+    assert (pipe.name, pipe.table, pipe.prefix, pipe.auto_ingest) == (
+        "MANIFESTS_PIPE",
+        "LOAD_MANIFESTS",
+        "manifests/",
+        True,
+    )
     sql = pipe.copy_statement
     columns = [c.name for c in bookkeeping_columns("snowflake")[LOAD_MANIFESTS]]
     assert sql.startswith(f"COPY INTO GPI_PROD.STAGING.LOAD_MANIFESTS ({', '.join(columns)})")
     assert "FROM @GPI_PROD.STAGING.GPI_LANDING_STAGE/manifests/" in sql
     assert sql.endswith("FILE_FORMAT = (FORMAT_NAME = 'GPI_PROD.STAGING.GPI_MANIFEST_JSON')")
-    assert manifest_file_format().create_sql("GPI_PROD", "STAGING").endswith(
-        "TYPE = JSON STRIP_OUTER_ARRAY = FALSE COMPRESSION = AUTO")
+    assert (
+        manifest_file_format()
+        .create_sql("GPI_PROD", "STAGING")
+        .endswith("TYPE = JSON STRIP_OUTER_ARRAY = FALSE COMPRESSION = AUTO")
+    )
 
 
 def test_manifests_pipe_paths_exist_in_a_real_manifest() -> None:
@@ -106,9 +121,14 @@ def test_manifests_pipe_paths_exist_in_a_real_manifest() -> None:
     run_id = new_run_id()
     session = SessionId(season=2024, round=5, session=SessionType.RACE)
     key = data_key(Dataset.LAPS, run_id, session=session)
-    manifest = Manifest(run_id=run_id, source=Source.FASTF1, session=session, producer="ingestion",
-                        created_at=dt.datetime(2024, 5, 5, tzinfo=dt.timezone.utc),
-                        files=[ManifestFile(dataset=Dataset.LAPS, key=key, rows=3, bytes=10, sha256="0" * 64)])
+    manifest = Manifest(
+        run_id=run_id,
+        source=Source.FASTF1,
+        session=session,
+        producer="ingestion",
+        created_at=dt.datetime(2024, 5, 5, tzinfo=dt.timezone.utc),
+        files=[ManifestFile(dataset=Dataset.LAPS, key=key, rows=3, bytes=10, sha256="0" * 64)],
+    )
     document = json.loads(manifest.to_json())
     sql = manifest_pipe_definition("D", "S", "ST", "F").copy_statement
     paths = re.findall(r"\$1((?::[a-z_]+)+)", sql)
@@ -122,8 +142,10 @@ def test_manifests_pipe_paths_exist_in_a_real_manifest() -> None:
 
 
 def test_snowpipe_module_imports_no_database_driver() -> None:
-    code = ("import sys, f1common.snowpipe; bad = [m for m in sys.modules if m.split('.')[0] in "
-            "('duckdb', 'snowflake', 'boto3', 'aws_lambda_powertools')]; print(bad); assert not bad")
+    code = (
+        "import sys, f1common.snowpipe; bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('duckdb', 'snowflake', 'boto3', 'aws_lambda_powertools')]; print(bad); assert not bad"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -33,6 +33,15 @@ def f1data_dir_or_skip() -> Path:
 def calendar_item(round_: int, session: SessionType, status: CalendarStatus, **extra: Any) -> CalendarItem:
     """A made-up 2025 calendar item starting at :data:`START` (for tests of what reads the calendar)."""
     key = f"2025-{round_:02d}-{session.value}"
-    return CalendarItem(pk=key, season=2025, round=round_, session=session, event_name="Miami Grand Prix",
-                        session_name=session.fastf1_name, start_utc=START, end_utc=START + dt.timedelta(hours=2),
-                        status=status, **extra)
+    return CalendarItem(
+        pk=key,
+        season=2025,
+        round=round_,
+        session=session,
+        event_name="Miami Grand Prix",
+        session_name=session.fastf1_name,
+        start_utc=START,
+        end_utc=START + dt.timedelta(hours=2),
+        status=status,
+        **extra,
+    )

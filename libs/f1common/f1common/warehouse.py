@@ -277,15 +277,18 @@ RACE_CALENDAR_COLUMNS: tuple[tuple[str, ColumnType], ...] = (
 RACE_CALENDAR_COLUMN_NAMES = tuple(name for name, _ in RACE_CALENDAR_COLUMNS)
 
 
-def _exported_table_ddl(table: str, columns: Sequence[tuple[str, ColumnType]], key: Sequence[str],
-                        required: Iterable[str], dialect: Dialect) -> str:
+def _exported_table_ddl(
+    table: str, columns: Sequence[tuple[str, ColumnType]], key: Sequence[str], required: Iterable[str], dialect: Dialect
+) -> str:
     """`CREATE SCHEMA ...;\nCREATE TABLE IF NOT EXISTS staging.<table> (...)`: a table the loader replaces whole."""
     not_null = {*key, *required}
     cols = ",\n  ".join(
         f"{name} {column_type(ctype, dialect)}{' NOT NULL' if name in not_null else ''}" for name, ctype in columns
     )
-    return (f"CREATE SCHEMA IF NOT EXISTS {STAGING_SCHEMA};\n"
-            f"CREATE TABLE IF NOT EXISTS {staging_relation(table)} (\n  {cols},\n  PRIMARY KEY ({', '.join(key)})\n)")
+    return (
+        f"CREATE SCHEMA IF NOT EXISTS {STAGING_SCHEMA};\n"
+        f"CREATE TABLE IF NOT EXISTS {staging_relation(table)} (\n  {cols},\n  PRIMARY KEY ({', '.join(key)})\n)"
+    )
 
 
 def race_calendar_ddl(dialect: Dialect) -> str:
@@ -301,9 +304,11 @@ def race_calendar_row(item: CalendarItem) -> tuple[Any, ...]:
 class Cursor(Protocol):
     """A DB-API cursor (a DuckDB connection or a Snowflake cursor)."""
 
-    def execute(self, sql: str, /) -> Any: ...
+    def execute(self, sql: str, /) -> Any:
+        ...
 
-    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        ...
 
 
 def _marker(dialect: Dialect) -> str:
@@ -311,8 +316,9 @@ def _marker(dialect: Dialect) -> str:
     return "?" if _check(dialect) == "duckdb" else "%s"
 
 
-def replace_rows(cursor: Cursor, ddl: str, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]],
-                 dialect: Dialect) -> int:
+def replace_rows(
+    cursor: Cursor, ddl: str, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], dialect: Dialect
+) -> int:
     """Creates `table` if needed (`ddl`: statements separated by ";\n"), then replaces its rows with `rows` (values in
     `columns` order, as bound parameters) in one transaction; returns the number written."""
     dialect = _check(dialect)
@@ -344,8 +350,9 @@ def replace_race_calendar(cursor: Cursor, items: Iterable[CalendarItem], dialect
         if r[0] in seen:
             raise ValueError(f"calendar export: session {r[0]} appears twice")
         seen.add(r[0])
-    return replace_rows(cursor, race_calendar_ddl(dialect), staging_relation(RACE_CALENDAR),
-                        RACE_CALENDAR_COLUMN_NAMES, rows, dialect)
+    return replace_rows(
+        cursor, race_calendar_ddl(dialect), staging_relation(RACE_CALENDAR), RACE_CALENDAR_COLUMN_NAMES, rows, dialect
+    )
 
 
 # --- load_health -----------------------------------------------------------------------------------
@@ -384,5 +391,6 @@ def replace_load_health(cursor: Cursor, rows: Sequence[tuple[Any, ...]], dialect
     keys = [(r[0], r[1]) for r in rows]
     if len(set(keys)) != len(keys):
         raise ValueError("load health: a subject appears twice in one check")
-    return replace_rows(cursor, load_health_ddl(dialect), staging_relation(LOAD_HEALTH), LOAD_HEALTH_COLUMN_NAMES,
-                        rows, dialect)
+    return replace_rows(
+        cursor, load_health_ddl(dialect), staging_relation(LOAD_HEALTH), LOAD_HEALTH_COLUMN_NAMES, rows, dialect
+    )

@@ -47,13 +47,22 @@ def test_duckdb_ddl_creates_every_staging_table_with_columns_in_order() -> None:
             assert types[col.name] == column_type(col.type, "duckdb")
             assert dict((r[0], r[2]) for r in described)[col.name] == ("YES" if col.nullable else "NO")
         assert types["_load_time"] == "TIMESTAMP WITH TIME ZONE" and types["_row_number"] == "BIGINT"
-    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
-                                        "WHERE table_schema = 'staging'").fetchall()}
+    tables = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables " "WHERE table_schema = 'staging'"
+        ).fetchall()
+    }
     assert {"laps_staging", "drivers_info_staging", "load_history", "load_quarantine", "load_pending"} <= tables
     history = con.execute("DESCRIBE staging.load_history").fetchall()
     assert [(r[0], r[1]) for r in history] == [
-        ("file_name", "VARCHAR"), ("run_id", "VARCHAR"), ("dataset", "VARCHAR"), ("rows", "BIGINT"),
-        ("loaded_at", "TIMESTAMP WITH TIME ZONE"), ("status", "VARCHAR")]
+        ("file_name", "VARCHAR"),
+        ("run_id", "VARCHAR"),
+        ("dataset", "VARCHAR"),
+        ("rows", "BIGINT"),
+        ("loaded_at", "TIMESTAMP WITH TIME ZONE"),
+        ("status", "VARCHAR"),
+    ]
 
 
 def test_snowflake_ddl_runs_on_fakesnow() -> None:
@@ -62,11 +71,14 @@ def test_snowflake_ddl_runs_on_fakesnow() -> None:
         cur = conn.cursor()
         for statement in all_ddl("snowflake"):
             cur.execute(statement)
-        cur.execute("SELECT column_name, data_type FROM information_schema.columns "
-                    "WHERE table_name = 'LAPS_STAGING' ORDER BY ordinal_position")
+        cur.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'LAPS_STAGING' ORDER BY ordinal_position"
+        )
         columns = cur.fetchall()
-        assert [c[0] for c in columns] == [c.upper() for c in (*dataset_spec(Dataset.LAPS).column_names,
-                                                               *METADATA_COLUMNS)]
+        assert [c[0] for c in columns] == [
+            c.upper() for c in (*dataset_spec(Dataset.LAPS).column_names, *METADATA_COLUMNS)
+        ]
         assert dict(columns)["LAP_START_TIME_UTC"] == "TIMESTAMP_TZ"
         cur.execute('SELECT file_name, "ROWS" FROM STAGING.LOAD_HISTORY')
         assert cur.fetchall() == []
@@ -88,8 +100,19 @@ def test_types_per_dialect() -> None:
 
 def test_columns_follow_calendarcalendar_item() -> None:
     assert set(RACE_CALENDAR_COLUMN_NAMES) <= set(CalendarItem.model_fields)
-    assert RACE_CALENDAR_COLUMN_NAMES == ("pk", "season", "round", "session", "event_name", "start_utc", "end_utc",
-                                          "status", "attempt", "run_id", "ingested_at")
+    assert RACE_CALENDAR_COLUMN_NAMES == (
+        "pk",
+        "season",
+        "round",
+        "session",
+        "event_name",
+        "start_utc",
+        "end_utc",
+        "status",
+        "attempt",
+        "run_id",
+        "ingested_at",
+    )
     assert "TIMESTAMP_TZ" in race_calendar_ddl("snowflake")
     assert "TIMESTAMP WITH TIME ZONE" in race_calendar_ddl("duckdb")
 
@@ -103,8 +126,10 @@ def test_export_replaces_rows_idempotently() -> None:
     assert replace_race_calendar(con, items) == 2
     assert replace_race_calendar(con, items) == 2
     rows = con.execute("select pk, status, attempt, run_id, end_utc from staging.race_calendar order by pk").fetchall()
-    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [("2025-06-Q", "FAILED", 7, None),
-                                                         ("2025-06-R", "INGESTED", 1, "r1")]
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
+        ("2025-06-Q", "FAILED", 7, None),
+        ("2025-06-R", "INGESTED", 1, "r1"),
+    ]
     assert rows[0][4] == START + dt.timedelta(hours=2)
     assert replace_race_calendar(con, items[:1]) == 1
     assert con.execute("select count(*) from staging.race_calendar").fetchone() == (1,)
@@ -162,8 +187,9 @@ def test_a_quoted_new_column_named_like_a_keyword_is_added_in_duckdb() -> None:
         con.execute(statement)
     spec = dataset_spec(Dataset.LAPS)
     for _ in range(2):  # IF NOT EXISTS
-        con.execute(add_column_sql(spec, StagingColumn("select", column_type(ColumnType.STRING, "duckdb"), True),
-                                   "duckdb"))
+        con.execute(
+            add_column_sql(spec, StagingColumn("select", column_type(ColumnType.STRING, "duckdb"), True), "duckdb")
+        )
     assert "select" in [r[0] for r in con.execute("DESCRIBE staging.laps_staging").fetchall()]
 
 

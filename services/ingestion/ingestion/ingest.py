@@ -221,9 +221,11 @@ def _complete_run(
             return holder
         if claim.expired(now):
             return None
-    expires = f"; its claim expires at {utc_iso(dt.datetime.fromtimestamp(claim.expires_at, dt.UTC))}" if (
-        claim.expires_at
-    ) else ""
+    expires = (
+        f"; its claim expires at {utc_iso(dt.datetime.fromtimestamp(claim.expires_at, dt.UTC))}"
+        if (claim.expires_at)
+        else ""
+    )
     raise ClaimHeld(f"{session_id.key} is being ingested by run {holder} ({claim.status}){expires}")
 
 
@@ -276,8 +278,10 @@ def _report_orphans(s3: Any, bucket: str, run_id: str, session_id: SessionId, re
         return
     marker = report_orphans(s3, bucket, run_id, session_id.key, keys, reason, now)
     metrics.add_metric(name=metric.ORPHAN_FILES, unit=MetricUnit.Count, value=len(keys))
-    logger.warning("orphan files reported", extra={"session": session_id.key, "run_id": run_id, "files": len(keys),
-                                                   "marker": marker, "reason": reason})
+    logger.warning(
+        "orphan files reported",
+        extra={"session": session_id.key, "run_id": run_id, "files": len(keys), "marker": marker, "reason": reason},
+    )
 
 
 def upload_session(

@@ -209,6 +209,7 @@ def test_same_request_twice_lands_once(aws: tuple[Any, Any], settings: Settings)
 def test_five_concurrent_deliveries_land_once(aws: tuple[Any, Any], settings: Settings) -> None:
     s3, _ = aws
     cached_loader(SessionId.parse("2023-01-R"), settings)  # the winner's load is not what is raced here
+
     def deliver(_: int) -> Any:
         try:
             return ingest(aws, settings, BAHRAIN_2023)

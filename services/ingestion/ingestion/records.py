@@ -81,9 +81,7 @@ class IngestionRecords:
         condition = "attribute_not_exists(#pk) OR (#status = :inprogress AND #exp < :now)"
         return self._put_claim(session, run_id, now, ttl, condition, {":inprogress": INPROGRESS})
 
-    def take_over(
-        self, session: SessionId, run_id: str, holder: str, now: dt.datetime, ttl: dt.timedelta
-    ) -> Claim:
+    def take_over(self, session: SessionId, run_id: str, holder: str, now: dt.datetime, ttl: dt.timedelta) -> Claim:
         """Claims a session whose expired PUBLISHING record names `holder` (whose manifest does not exist)."""
         condition = "#status = :publishing AND run_id = :holder AND #exp < :now"
         return self._put_claim(session, run_id, now, ttl, condition, {":publishing": PUBLISHING, ":holder": holder})
@@ -140,9 +138,7 @@ class IngestionRecords:
         lease = {CALENDAR_TTL_ATTRIBUTE: int((now + ttl).timestamp())}
         self._transition(session, run_id, INPROGRESS, PUBLISHING, lease)
 
-    def complete(
-        self, session: SessionId, run_id: str, now: dt.datetime, rows: dict[str, int] | None = None
-    ) -> None:
+    def complete(self, session: SessionId, run_id: str, now: dt.datetime, rows: dict[str, int] | None = None) -> None:
         """PUBLISHING -> COMPLETE (no expiry: later deliveries stay duplicates) while the record names
         ``run_id``; :class:`ClaimLost` otherwise."""
         self._transition(session, run_id, PUBLISHING, COMPLETE, {"completed_at": now, "rows": rows or {}}, expire=False)

@@ -22,8 +22,11 @@ class CalendarExport:
     invalid: list[InvalidItem] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        return {"exported": self.exported, "skipped": self.skipped,
-                "invalid": [{"pk": i.pk, "error": i.error} for i in self.invalid]}
+        return {
+            "exported": self.exported,
+            "skipped": self.skipped,
+            "invalid": [{"pk": i.pk, "error": i.error} for i in self.invalid],
+        }
 
 
 def export_calendar_from_dynamodb(dynamodb: Any, table: str, cursor: Cursor, dialect: Dialect) -> CalendarExport:

@@ -46,8 +46,12 @@ def ergast_tables() -> dict[Dataset, pa.Table]:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("GPI_AWS_ENDPOINT_URL", raising=False)
-    for var, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}.items():
+    for var, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
         monkeypatch.setenv(var, value)
     clear_client_cache()
     with mock_aws():
@@ -76,21 +80,28 @@ class Run:
         self.files: dict[str, bytes] = {}
         self.entries: list[ManifestFile] = []
 
-    def add(self, dataset: Dataset, table: pa.Table | None = None, *, data: bytes | None = None,
-            rows: int | None = None) -> str:
+    def add(
+        self, dataset: Dataset, table: pa.Table | None = None, *, data: bytes | None = None, rows: int | None = None
+    ) -> str:
         """Adds a file; `data`/`rows` override the bytes and the manifest's row count (to make bad files)."""
         key = data_key(dataset, self.run_id)
         payload = data if data is not None else to_parquet_bytes(table)
         count = rows if rows is not None else (table.num_rows if table is not None else 0)
         self.files[key] = payload
-        self.entries.append(ManifestFile(dataset=dataset, key=key, rows=count, bytes=len(payload),
-                                         sha256=sha256(payload)))
+        self.entries.append(
+            ManifestFile(dataset=dataset, key=key, rows=count, bytes=len(payload), sha256=sha256(payload))
+        )
         return key
 
     @property
     def manifest(self) -> Manifest:
-        return Manifest(run_id=self.run_id, source=Source.ERGAST, created_at=dt.datetime.now(dt.timezone.utc),
-                        producer="loader-test", files=self.entries)
+        return Manifest(
+            run_id=self.run_id,
+            source=Source.ERGAST,
+            created_at=dt.datetime.now(dt.timezone.utc),
+            producer="loader-test",
+            files=self.entries,
+        )
 
     @property
     def manifest_key(self) -> str:
@@ -117,10 +128,19 @@ def s3_event(key: str, bucket: str = BUCKET, encode: bool = True) -> str:
     """An S3 ObjectCreated notification body as moto sends it (key URL-encoded)."""
     from urllib.parse import quote_plus
 
-    return json.dumps({"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION, "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key) if encode else key}},
-    }]})
+    return json.dumps(
+        {
+            "Records": [
+                {
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "awsRegion": REGION,
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key) if encode else key}},
+                }
+            ]
+        }
+    )
 
 
 # --- Snowflake (fakesnow) ---
@@ -128,8 +148,7 @@ def s3_event(key: str, bucket: str = BUCKET, encode: bool = True) -> str:
 
 def private_key_pem(passphrase: bytes | None = None) -> bytes:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    encryption = (serialization.BestAvailableEncryption(passphrase) if passphrase
-                  else serialization.NoEncryption())
+    encryption = serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
 
 
@@ -142,8 +161,14 @@ def pem() -> bytes:
 def snowflake_settings(tmp_path: Path, pem: bytes) -> Settings:
     key_file = tmp_path / "rsa_key.p8"
     key_file.write_bytes(pem)
-    return Settings(snowflake_account="gpi-test", snowflake_user="LOADER", snowflake_private_key_path=key_file,
-                    snowflake_database=SNOWFLAKE_DATABASE, snowflake_role="LOADER", snowflake_warehouse="LOAD_WH")
+    return Settings(
+        snowflake_account="gpi-test",
+        snowflake_user="LOADER",
+        snowflake_private_key_path=key_file,
+        snowflake_database=SNOWFLAKE_DATABASE,
+        snowflake_role="LOADER",
+        snowflake_warehouse="LOAD_WH",
+    )
 
 
 @pytest.fixture

@@ -82,13 +82,20 @@ def load_batch(event: dict[str, Any], *, s3: Any, warehouse: StagingWarehouse, c
             result.report.extend(process_body(record.body, s3=s3, warehouse=warehouse))
         except BadMessage as exc:
             result.report.malformed_records += 1
-            logger.error("dropping SQS message that is not an S3 notification",
-                         extra={"message_id": record.message_id, "error": bounded(str(exc))})
+            logger.error(
+                "dropping SQS message that is not an S3 notification",
+                extra={"message_id": record.message_id, "error": bounded(str(exc))},
+            )
         except LoadIncomplete as exc:
             result.report.extend(exc.report)
-            logger.error("SQS message failed in part; it will be retried",
-                         extra={"message_id": record.message_id, "failed": len(exc.failed),
-                                "first": bounded(list(exc.failed.items())[:3], 600)})
+            logger.error(
+                "SQS message failed in part; it will be retried",
+                extra={
+                    "message_id": record.message_id,
+                    "failed": len(exc.failed),
+                    "first": bounded(list(exc.failed.items())[:3], 600),
+                },
+            )
             raise
         except Exception:
             logger.exception("SQS message failed; it will be retried", extra={"message_id": record.message_id})
@@ -109,6 +116,8 @@ def process_sqs_batch(
     result = load_batch(event, s3=s3, warehouse=warehouse, context=context)
     if metrics is not None:
         record_metrics(result.report, metrics)
-    logger.info("batch done", extra={"counts": result.report.counts, "rows": result.report.rows_loaded,
-                                     "failed": len(result.failed)})
+    logger.info(
+        "batch done",
+        extra={"counts": result.report.counts, "rows": result.report.rows_loaded, "failed": len(result.failed)},
+    )
     return result.response

@@ -41,7 +41,10 @@ def test_s3_objects_rejects_other_bodies() -> None:
 
 
 def test_handler_processes_an_sqs_batch_and_reports_failures(
-    s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ergast_tables: dict[Dataset, pa.Table],
+    s3: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ergast_tables: dict[Dataset, pa.Table],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     db = tmp_path / "lambda.duckdb"

@@ -178,8 +178,9 @@ class DuckDBWarehouse:
         state = self.file_state(key)
         if state is not None:
             raise AlreadyProcessed(key, state)
-        self._keyed_insert(f"INSERT INTO {_S}.{LOAD_CLAIMS} (file_name, state, claimed_at) VALUES ($1, $2, $3)",
-                           [key, outcome, at])
+        self._keyed_insert(
+            f"INSERT INTO {_S}.{LOAD_CLAIMS} (file_name, state, claimed_at) VALUES ($1, $2, $3)", [key, outcome, at]
+        )
 
     def _keyed_insert(self, sql: str, params: list[object]) -> None:
         """An INSERT keyed by the file (its claim, its load_history or load_quarantine row): a key violation means a
@@ -227,9 +228,17 @@ class DuckDBWarehouse:
                 f"INSERT INTO {_S}.{LOAD_MANIFESTS} "
                 "(run_id, source, season, round, session, created_at, files, manifest_key, loaded_at) "
                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (run_id) DO NOTHING",
-                [manifest.run_id, manifest.source.value, session.season if session else None,
-                 session.round if session else None, session.session.code if session else None,
-                 manifest.created_at, manifest.files_json(), key, utc_now()],
+                [
+                    manifest.run_id,
+                    manifest.source.value,
+                    session.season if session else None,
+                    session.round if session else None,
+                    session.session.code if session else None,
+                    manifest.created_at,
+                    manifest.files_json(),
+                    key,
+                    utc_now(),
+                ],
             )
         except (duckdb.ConstraintException, duckdb.TransactionException) as exc:
             # ON CONFLICT sees committed rows only: two deliveries inserting at once collide on the key, at the

@@ -87,8 +87,11 @@ def test_a_manifest_whose_body_names_another_run_is_refused_with_its_files(
 
 
 def test_keys_off_the_layout_are_recorded_and_counted_as_ignored(s3: Any, warehouse: DuckDBWarehouse) -> None:
-    keys = ["dataset=laps/notes.txt", "dataset=laps/x'); DELETE FROM staging.load_history; --.parquet",
-            "manifests/latest.json"]
+    keys = [
+        "dataset=laps/notes.txt",
+        "dataset=laps/x'); DELETE FROM staging.load_history; --.parquet",
+        "manifests/latest.json",
+    ]
     for _ in range(2):  # a redelivery records nothing twice
         report = load_keys(keys, s3=s3, bucket=BUCKET, warehouse=warehouse)
         assert report.keys(Outcome.IGNORED) == keys and report.counts["ignored"] == 3
@@ -312,4 +315,3 @@ def test_a_failed_commit_raises_its_own_error_writes_nothing_and_the_retry_loads
     assert warehouse.staging_rows(dataset_spec(Dataset.ERGAST_STATUS)) == 0
     retry = load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)
     assert retry.keys(Outcome.LOADED) == [key] and _history(warehouse) == {key: run.manifest.files[0].rows}
-

@@ -192,7 +192,7 @@ def assess(
     for record in history:
         name = record.file_name.lstrip("/")
         if "dataset=" in name:
-            name = name[name.index("dataset="):]  # stage-relative, internal-stage or URL paths end with the key
+            name = name[name.index("dataset=") :]  # stage-relative, internal-stage or URL paths end with the key
         by_key.setdefault(name, []).append(record)
     files = []
     for manifest in manifests:
@@ -232,8 +232,18 @@ class Finding:
     checked_at: dt.datetime
 
     def row(self) -> tuple[Any, ...]:
-        return (self.kind, self.subject, self.dataset, self.run_id, self.status, self.healthy, self.reason,
-                self.pending_files, self.status_since, self.checked_at)
+        return (
+            self.kind,
+            self.subject,
+            self.dataset,
+            self.run_id,
+            self.status,
+            self.healthy,
+            self.reason,
+            self.pending_files,
+            self.status_since,
+            self.checked_at,
+        )
 
 
 def _bounded(text: str | None) -> str | None:
@@ -248,13 +258,33 @@ def findings(report: HealthReport, previous: Mapping[tuple[str, str], Finding], 
         return before.status_since if before is not None and before.status == status else now
 
     out = [
-        Finding(FINDING_FILE, f.key, f.dataset, f.run_id, f.status, f.status not in ("FAILED", "MISSING"),
-                _bounded(f.error), None, since(FINDING_FILE, f.key, f.status), now)
+        Finding(
+            FINDING_FILE,
+            f.key,
+            f.dataset,
+            f.run_id,
+            f.status,
+            f.status not in ("FAILED", "MISSING"),
+            _bounded(f.error),
+            None,
+            since(FINDING_FILE, f.key, f.status),
+            now,
+        )
         for f in report.files
     ]
     out += [
-        Finding(FINDING_PIPE, p.pipe, None, None, p.execution_state, p.running and not p.error, _bounded(p.error),
-                p.pending_files, since(FINDING_PIPE, p.pipe, p.execution_state), now)
+        Finding(
+            FINDING_PIPE,
+            p.pipe,
+            None,
+            None,
+            p.execution_state,
+            p.running and not p.error,
+            _bounded(p.error),
+            p.pending_files,
+            since(FINDING_PIPE, p.pipe, p.execution_state),
+            now,
+        )
         for p in report.pipes
     ]
     return list({(f.kind, f.subject): f for f in out}.values())
@@ -278,11 +308,17 @@ def record_findings(conn: Any, found: Sequence[Finding], dialect: Dialect) -> in
         return replace_load_health(cur, [f.row() for f in found], dialect)
 
 
-def revisited_manifests(s3: Any, bucket: str, previous: Mapping[tuple[str, str], Finding],
-                        checked: set[str]) -> list[Manifest]:
+def revisited_manifests(
+    s3: Any, bucket: str, previous: Mapping[tuple[str, str], Finding], checked: set[str]
+) -> list[Manifest]:
     """The manifests of the runs with an open file finding (not LOADED) that the window does not cover."""
-    runs = sorted({f.run_id for f in previous.values()
-                   if f.kind == FINDING_FILE and f.status != "LOADED" and f.run_id and f.run_id not in checked})
+    runs = sorted(
+        {
+            f.run_id
+            for f in previous.values()
+            if f.kind == FINDING_FILE and f.status != "LOADED" and f.run_id and f.run_id not in checked
+        }
+    )
     manifests = []
     for run_id in runs:
         if not RUN_ID_RE.match(run_id):
@@ -300,8 +336,9 @@ def recent_manifests(s3: Any, bucket: str, since: dt.datetime) -> list[Manifest]
     """Manifests of runs started since `since` (run ids, hence manifest keys, sort by time)."""
     start_after = f"{MANIFEST_PREFIX}{run_id_time(since)}"
     manifests = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=MANIFEST_PREFIX,
-                                                             StartAfter=start_after):
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=MANIFEST_PREFIX, StartAfter=start_after
+    ):
         for obj in page.get("Contents", []):
             try:
                 parse_manifest_key(obj["Key"])
@@ -313,19 +350,27 @@ def recent_manifests(s3: Any, bucket: str, since: dt.datetime) -> list[Manifest]
 
 
 def report_health(report: HealthReport, metrics: Metrics) -> None:
-    names: dict[FileStatus, str] = {"LOADED": metric.HEALTH_FILES_LOADED, "FAILED": metric.HEALTH_FILES_FAILED,
-                                    "MISSING": metric.HEALTH_FILES_MISSING, "IN_FLIGHT": metric.HEALTH_FILES_IN_FLIGHT}
+    names: dict[FileStatus, str] = {
+        "LOADED": metric.HEALTH_FILES_LOADED,
+        "FAILED": metric.HEALTH_FILES_FAILED,
+        "MISSING": metric.HEALTH_FILES_MISSING,
+        "IN_FLIGHT": metric.HEALTH_FILES_IN_FLIGHT,
+    }
     for status, name in names.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=report.count(status))
     if report.pipes:
-        metrics.add_metric(name=metric.PIPES_NOT_RUNNING, unit=MetricUnit.Count,
-                           value=sum(1 for p in report.pipes if not p.running))
-        metrics.add_metric(name=metric.PIPE_PENDING_FILES, unit=MetricUnit.Count,
-                           value=sum(p.pending_files for p in report.pipes))
+        metrics.add_metric(
+            name=metric.PIPES_NOT_RUNNING, unit=MetricUnit.Count, value=sum(1 for p in report.pipes if not p.running)
+        )
+        metrics.add_metric(
+            name=metric.PIPE_PENDING_FILES, unit=MetricUnit.Count, value=sum(p.pending_files for p in report.pipes)
+        )
     for f in report.files:
         if f.status in ("FAILED", "MISSING"):
-            logger.error("file not loaded", extra={"key": f.key, "dataset": f.dataset, "run_id": f.run_id,
-                                                   "status": f.status, "error": f.error})
+            logger.error(
+                "file not loaded",
+                extra={"key": f.key, "dataset": f.dataset, "run_id": f.run_id, "status": f.status, "error": f.error},
+            )
     for p in report.pipes:
         if not p.running or p.error:
             logger.error("pipe unhealthy", extra={"pipe": p.pipe, "state": p.execution_state, "error": p.error})
@@ -394,10 +439,17 @@ def check_recent_loads(
         oldest = min(m.created_at for m in revisited) - dt.timedelta(minutes=5)
         since = max(min(since, oldest), now - dt.timedelta(days=COPY_HISTORY_DAYS))
     return check_load_health(
-        conn, [*revisited, *manifests], database=database, since=since, metrics=metrics, now=now,
-        grace=dt.timedelta(minutes=grace_minutes), history_source=history_source,
+        conn,
+        [*revisited, *manifests],
+        database=database,
+        since=since,
+        metrics=metrics,
+        now=now,
+        grace=dt.timedelta(minutes=grace_minutes),
+        history_source=history_source,
         pipes=(lambda: pipe_status(conn, database=database)) if check_pipes and database is not None else None,
-        dialect=dialect, previous=previous,
+        dialect=dialect,
+        previous=previous,
     )
 
 
@@ -438,8 +490,10 @@ def health_check(
         calendar = export_calendar_from_dynamodb(dynamodb, settings.table, cursor, dialect)
     finally:
         cursor.close()
-    add_counts(metrics, {metric.CALENDAR_SESSIONS_EXPORTED: calendar.exported,
-                         metric.CALENDAR_ITEMS_INVALID: len(calendar.invalid)})
+    add_counts(
+        metrics,
+        {metric.CALENDAR_SESSIONS_EXPORTED: calendar.exported, metric.CALENDAR_ITEMS_INVALID: len(calendar.invalid)},
+    )
     for bad in calendar.invalid:
         logger.warning("calendar item not exported", extra={"pk": bad.pk, "error": bad.error})
     logger.info("race calendar exported", extra={"table": settings.table, **calendar.summary()})

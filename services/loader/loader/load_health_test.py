@@ -22,8 +22,9 @@ from loader.snowflake_warehouse import SnowflakeWarehouse
 DATABASE = SNOWFLAKE_DATABASE
 
 
-def test_load_health_reports_failed_and_missing_files(s3: Any, sf: SnowflakeWarehouse,
-                                                      ergast_tables: dict[Dataset, pa.Table]) -> None:
+def test_load_health_reports_failed_and_missing_files(
+    s3: Any, sf: SnowflakeWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
     start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
     good = Run()
     for d in SMALL:
@@ -39,8 +40,13 @@ def test_load_health_reports_failed_and_missing_files(s3: Any, sf: SnowflakeWare
     metrics = Metrics(namespace=METRICS_NAMESPACE, service="loader-health-test")
 
     report = check_load_health(
-        sf.conn, [good.manifest, broken.manifest], database=DATABASE, since=start, metrics=metrics,
-        grace=dt.timedelta(0), history_source="LOAD_HISTORY",
+        sf.conn,
+        [good.manifest, broken.manifest],
+        database=DATABASE,
+        since=start,
+        metrics=metrics,
+        grace=dt.timedelta(0),
+        history_source="LOAD_HISTORY",
     )
 
     status = {f.key: f.status for f in report.files}
@@ -52,19 +58,31 @@ def test_load_health_reports_failed_and_missing_files(s3: Any, sf: SnowflakeWare
     assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == METRICS_NAMESPACE
     # Snowflake's own load records agree with the loader's bookkeeping
     history = sf._execute("SELECT file_name, status, row_count FROM GPI_TEST.INFORMATION_SCHEMA.LOAD_HISTORY")
-    assert sorted((n[n.index("dataset="):], s, r) for n, s, r in history) == sorted(
+    assert sorted((n[n.index("dataset=") :], s, r) for n, s, r in history) == sorted(
         [(e.key, "LOADED", e.rows) for e in good.manifest.files]
         + [(ok_key, "LOADED", ergast_tables[Dataset.ERGAST_DRIVERS].num_rows)]
     )
 
-    in_flight = check_load_health(sf.conn, [broken.manifest], database=DATABASE, since=start, metrics=metrics,
-                                  grace=dt.timedelta(hours=1), history_source="LOAD_HISTORY")
+    in_flight = check_load_health(
+        sf.conn,
+        [broken.manifest],
+        database=DATABASE,
+        since=start,
+        metrics=metrics,
+        grace=dt.timedelta(hours=1),
+        history_source="LOAD_HISTORY",
+    )
     assert {f.key: f.status for f in in_flight.files}[never_key] == "IN_FLIGHT"
 
 
 def test_pipe_status_parsing() -> None:
-    raw = json.dumps({"executionState": "STOPPED_FEATURE_DISABLED", "pendingFileCount": 3,
-                      "lastIngestedErrorMessage": "Numeric value 'x' is not recognized"})
+    raw = json.dumps(
+        {
+            "executionState": "STOPPED_FEATURE_DISABLED",
+            "pendingFileCount": 3,
+            "lastIngestedErrorMessage": "Numeric value 'x' is not recognized",
+        }
+    )
     status = parse_pipe_status("GPI_PROD.STAGING.LAPS_PIPE", raw)
     assert (status.running, status.pending_files, status.error) == (False, 3, "Numeric value 'x' is not recognized")
     assert parse_pipe_status("p", '{"executionState": "RUNNING", "pendingFileCount": 0}').running
@@ -72,8 +90,9 @@ def test_pipe_status_parsing() -> None:
         parse_pipe_status("p", "<html>")
 
 
-def test_check_recent_loads_reads_the_recent_manifests(s3: Any, sf: SnowflakeWarehouse,
-                                                       ergast_tables: dict[Dataset, pa.Table]) -> None:
+def test_check_recent_loads_reads_the_recent_manifests(
+    s3: Any, sf: SnowflakeWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
     now = dt.datetime.now(dt.timezone.utc)
     old = Run(new_run_id(now - dt.timedelta(days=2)))
     old.add(Dataset.ERGAST_CIRCUITS, ergast_tables[Dataset.ERGAST_CIRCUITS])
@@ -85,8 +104,16 @@ def test_check_recent_loads_reads_the_recent_manifests(s3: Any, sf: SnowflakeWar
     load_keys([recent.manifest_key], s3=s3, bucket=BUCKET, warehouse=sf)
     metrics = Metrics(namespace=METRICS_NAMESPACE, service="loader-health-test")
 
-    report = check_recent_loads(sf.conn, s3=s3, bucket=BUCKET, database=DATABASE, lookback_hours=1,
-                                metrics=metrics, history_source="LOAD_HISTORY", check_pipes=False)
+    report = check_recent_loads(
+        sf.conn,
+        s3=s3,
+        bucket=BUCKET,
+        database=DATABASE,
+        lookback_hours=1,
+        metrics=metrics,
+        history_source="LOAD_HISTORY",
+        check_pipes=False,
+    )
 
     assert sorted(f.key for f in report.files) == sorted(recent.keys)
     assert report.summary()["files"] == {"LOADED": 3, "FAILED": 0, "MISSING": 0, "IN_FLIGHT": 0}
@@ -113,7 +140,8 @@ def emitted(metrics: Metrics) -> dict[str, list[float]]:
 
 
 def test_findings_of_a_missing_and_a_failed_file_are_recorded_once_and_resolved_when_the_file_loads(
-        s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]) -> None:
+    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
     """On the embedded warehouse (the loader's bookkeeping, no COPY_HISTORY), through the same check as Snowflake's."""
     good = Run()
     good.add(Dataset.ERGAST_STATUS, ergast_tables[Dataset.ERGAST_STATUS])
@@ -128,14 +156,18 @@ def test_findings_of_a_missing_and_a_failed_file_are_recorded_once_and_resolved_
     metrics.clear_metrics()  # Powertools keeps one metric set per process
 
     def check() -> dict[str, tuple[Any, ...]]:
-        check_recent_loads(warehouse.con, s3=s3, bucket=BUCKET, lookback_hours=1, grace_minutes=0, metrics=metrics,
-                           dialect="duckdb")
+        check_recent_loads(
+            warehouse.con, s3=s3, bucket=BUCKET, lookback_hours=1, grace_minutes=0, metrics=metrics, dialect="duckdb"
+        )
         return findings_of(warehouse.con)
 
     first = check()
     [good_key] = good.keys
     assert {k: v[:3] for k, v in first.items()} == {
-        good_key: ("file", "LOADED", True), bad_key: ("file", "FAILED", False), late_key: ("file", "MISSING", False)}
+        good_key: ("file", "LOADED", True),
+        bad_key: ("file", "FAILED", False),
+        late_key: ("file", "MISSING", False),
+    }
     assert "not a readable Parquet file" in first[bad_key][3]
     assert first[late_key][3].startswith("listed by the manifest of ")
     m = emitted(metrics)
@@ -157,7 +189,8 @@ def test_findings_of_a_missing_and_a_failed_file_are_recorded_once_and_resolved_
 
 
 def test_open_findings_are_revisited_after_they_leave_the_lookback_window(
-        s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]) -> None:
+    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
     old = Run(new_run_id(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)))
     key = old.add(Dataset.ERGAST_CIRCUITS, ergast_tables[Dataset.ERGAST_CIRCUITS])
     old.put_manifest(s3)  # its file never landed
@@ -165,8 +198,15 @@ def test_open_findings_are_revisited_after_they_leave_the_lookback_window(
     metrics.clear_metrics()
 
     def check(hours: float) -> dict[str, tuple[Any, ...]]:
-        check_recent_loads(warehouse.con, s3=s3, bucket=BUCKET, lookback_hours=hours, grace_minutes=0,
-                           metrics=metrics, dialect="duckdb")
+        check_recent_loads(
+            warehouse.con,
+            s3=s3,
+            bucket=BUCKET,
+            lookback_hours=hours,
+            grace_minutes=0,
+            metrics=metrics,
+            dialect="duckdb",
+        )
         return findings_of(warehouse.con)
 
     assert check(72)[key][1] == "MISSING"
@@ -179,7 +219,8 @@ def test_open_findings_are_revisited_after_they_leave_the_lookback_window(
 
 
 def test_a_pipe_not_running_is_a_finding_and_a_metric_on_snowflake(
-        s3: Any, sf: SnowflakeWarehouse, ergast_tables: dict[Dataset, pa.Table]) -> None:
+    s3: Any, sf: SnowflakeWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
     """Snowflake's path (fakesnow): the findings written through bound parameters, SYSTEM$PIPE_STATUS's JSON parsed
     (fakesnow has no pipes, so the statuses are given as the function would return them)."""
     start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
@@ -188,17 +229,33 @@ def test_a_pipe_not_running_is_a_finding_and_a_metric_on_snowflake(
     run.land(s3)
     load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=sf)
     hostile = "Numeric value 'x' is not recognized'); DROP TABLE STAGING.LOAD_HISTORY; --" + "x" * 400
-    pipes = [parse_pipe_status(f"{DATABASE}.STAGING.LAPS_PIPE", json.dumps(
-                 {"executionState": "STOPPED_BY_SNOWFLAKE_ADMIN", "pendingFileCount": 7,
-                  "lastIngestedErrorMessage": hostile})),
-             parse_pipe_status(f"{DATABASE}.STAGING.RESULTS_PIPE",
-                               '{"executionState": "RUNNING", "pendingFileCount": 0}')]
+    pipes = [
+        parse_pipe_status(
+            f"{DATABASE}.STAGING.LAPS_PIPE",
+            json.dumps(
+                {
+                    "executionState": "STOPPED_BY_SNOWFLAKE_ADMIN",
+                    "pendingFileCount": 7,
+                    "lastIngestedErrorMessage": hostile,
+                }
+            ),
+        ),
+        parse_pipe_status(f"{DATABASE}.STAGING.RESULTS_PIPE", '{"executionState": "RUNNING", "pendingFileCount": 0}'),
+    ]
     metrics = Metrics(namespace=METRICS_NAMESPACE, service="loader-health-test")
     metrics.clear_metrics()
 
     for _ in range(2):  # a rerun doubles nothing
-        check_load_health(sf.conn, [run.manifest], database=DATABASE, since=start, metrics=metrics,
-                          grace=dt.timedelta(0), history_source="LOAD_HISTORY", pipes=lambda: pipes)
+        check_load_health(
+            sf.conn,
+            [run.manifest],
+            database=DATABASE,
+            since=start,
+            metrics=metrics,
+            grace=dt.timedelta(0),
+            history_source="LOAD_HISTORY",
+            pipes=lambda: pipes,
+        )
         found = findings_of(sf.conn)
         assert {k: v[:3] for k, v in found.items()} == {
             run.keys[0]: ("file", "LOADED", True),

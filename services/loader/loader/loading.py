@@ -106,8 +106,15 @@ class LoadReport:
     def add(self, result: FileResult) -> None:
         self.results.append(result)
         log = logger.warning if result.outcome is Outcome.QUARANTINED else logger.info
-        log("file processed", extra={"key": bounded(result.key), "outcome": result.outcome.value,
-                                     "rows": result.rows, "detail": bounded(result.detail)})
+        log(
+            "file processed",
+            extra={
+                "key": bounded(result.key),
+                "outcome": result.outcome.value,
+                "rows": result.rows,
+                "detail": bounded(result.detail),
+            },
+        )
 
     def extend(self, other: LoadReport) -> None:
         self.results.extend(other.results)
@@ -167,7 +174,8 @@ class StagingWarehouse(Protocol):
 
     dialect: Dialect
 
-    def ensure_schema(self) -> None: ...
+    def ensure_schema(self) -> None:
+        ...
 
     def file_state(self, key: str) -> str | None:
         """'LOADED' or 'QUARANTINED' when the path was processed before, else None."""
@@ -186,7 +194,8 @@ class StagingWarehouse(Protocol):
         """Records the file in `load_quarantine`; raises :class:`AlreadyProcessed` (writing nothing) when it was
         loaded or quarantined meanwhile."""
 
-    def mark_pending(self, key: str, *, run_id: str, dataset: str, reason: str) -> None: ...
+    def mark_pending(self, key: str, *, run_id: str, dataset: str, reason: str) -> None:
+        ...
 
     def record_manifest(self, manifest: Manifest, *, key: str) -> None:
         """Records the manifest in ``load_manifests`` once (dbt derives the complete runs from it)."""
@@ -197,10 +206,13 @@ class StagingWarehouse(Protocol):
 
 def runs_without_manifest_sql(schema: str) -> str:
     """The run ids of ``load_history`` and ``load_quarantine`` that ``load_manifests`` does not hold, sorted."""
-    runs = " UNION ".join(f"SELECT run_id FROM {schema}.{table} WHERE run_id IS NOT NULL"
-                          for table in (LOAD_HISTORY, LOAD_QUARANTINE))
-    return (f"SELECT DISTINCT runs.run_id FROM ({runs}) AS runs WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {schema}.{LOAD_MANIFESTS} AS m WHERE m.run_id = runs.run_id) ORDER BY 1")
+    runs = " UNION ".join(
+        f"SELECT run_id FROM {schema}.{table} WHERE run_id IS NOT NULL" for table in (LOAD_HISTORY, LOAD_QUARANTINE)
+    )
+    return (
+        f"SELECT DISTINCT runs.run_id FROM ({runs}) AS runs WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {schema}.{LOAD_MANIFESTS} AS m WHERE m.run_id = runs.run_id) ORDER BY 1"
+    )
 
 
 _ARROW_TO_COLUMN: list[tuple[Any, ColumnType]] = [
@@ -222,9 +234,7 @@ def _new_column(name: str, arrow_type: pa.DataType, dialect: Dialect) -> Staging
     raise FileRejected(f"new column {name!r} has unsupported type {arrow_type}")
 
 
-def check_file(
-    downloaded: Downloaded, entry: ManifestFile, dialect: Dialect
-) -> tuple[LandedFile, list[StagingColumn]]:
+def check_file(downloaded: Downloaded, entry: ManifestFile, dialect: Dialect) -> tuple[LandedFile, list[StagingColumn]]:
     """Validates a downloaded file against its manifest entry and dataset schema, reading it batch by batch.
 
     Returns the file to load and the new (additive) columns to add; raises :class:`FileRejected` naming the problem.

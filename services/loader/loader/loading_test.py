@@ -33,8 +33,9 @@ def _quarantine(wh: DuckDBWarehouse) -> dict[str, str]:
     return dict(wh.con.execute("SELECT file_name, error FROM staging.load_quarantine").fetchall())
 
 
-def test_loads_every_ergast_dataset_with_manifest_counts(s3: Any, warehouse: DuckDBWarehouse,
-                                                         ergast_tables: dict[Dataset, pa.Table]) -> None:
+def test_loads_every_ergast_dataset_with_manifest_counts(
+    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
     run = _run(ergast_tables, list(ergast_tables))
     run.land(s3)
 
@@ -64,8 +65,9 @@ def test_loads_every_ergast_dataset_with_manifest_counts(s3: Any, warehouse: Duc
     assert warehouse.con.execute("SELECT count(*) FROM staging.load_pending").fetchone() == (0,)
 
 
-def test_reload_and_duplicate_keys_add_no_rows(s3: Any, warehouse: DuckDBWarehouse,
-                                               ergast_tables: dict[Dataset, pa.Table]) -> None:
+def test_reload_and_duplicate_keys_add_no_rows(
+    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
     run = _run(ergast_tables, SMALL)
     run.land(s3)
     first = load_keys([run.manifest_key, *run.keys, run.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)
@@ -79,23 +81,27 @@ def test_reload_and_duplicate_keys_add_no_rows(s3: Any, warehouse: DuckDBWarehou
         assert warehouse.staging_rows(dataset_spec(entry.dataset)) == entry.rows
 
 
-def test_every_manifest_is_recorded_once_with_its_files(s3: Any, warehouse: DuckDBWarehouse,
-                                                        ergast_tables: dict[Dataset, pa.Table]) -> None:
+def test_every_manifest_is_recorded_once_with_its_files(
+    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
     run = _run(ergast_tables, SMALL)
     run.land(s3)
     load_keys([run.keys[0], run.manifest_key, *run.keys, run.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)
     load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)
 
     rows = warehouse.con.execute(
-        "SELECT run_id, source, season, manifest_key, files FROM staging.load_manifests").fetchall()
+        "SELECT run_id, source, season, manifest_key, files FROM staging.load_manifests"
+    ).fetchall()
     assert [r[:4] for r in rows] == [(run.run_id, "ergast", None, run.manifest_key)]
     files = json.loads(rows[0][4])
     assert [(f["dataset"], f["key"], f["rows"]) for f in files] == [
-        (e.dataset.value, e.key, e.rows) for e in run.manifest.files]
+        (e.dataset.value, e.key, e.rows) for e in run.manifest.files
+    ]
 
 
 def test_a_warehouse_loaded_before_load_manifests_gets_its_manifests_on_the_first_load(
-        s3: Any, tmp_path: Any, ergast_tables: dict[Dataset, pa.Table]) -> None:
+    s3: Any, tmp_path: Any, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
     # a warehouse of the previous version: staging rows and load history, no load_manifests table
     old, gone, bad = (_run(ergast_tables, [d]) for d in SMALL)
     path = tmp_path / "old.duckdb"
@@ -118,13 +124,15 @@ def test_a_warehouse_loaded_before_load_manifests_gets_its_manifests_on_the_firs
         assert wh.runs_without_manifest() == sorted([gone.run_id, bad.run_id])
         # the gone and the invalid manifest stay missing; trying again changes nothing
         assert backfill_manifests(s3=s3, bucket=BUCKET, warehouse=wh) == []
-        [(files,)] = wh.con.execute("SELECT files FROM staging.load_manifests WHERE run_id = $1",
-                                    [old.run_id]).fetchall()
+        [(files,)] = wh.con.execute(
+            "SELECT files FROM staging.load_manifests WHERE run_id = $1", [old.run_id]
+        ).fetchall()
         assert [f["key"] for f in json.loads(files)] == old.keys
 
 
-def test_files_before_their_manifest_are_held_back(s3: Any, warehouse: DuckDBWarehouse,
-                                                   ergast_tables: dict[Dataset, pa.Table]) -> None:
+def test_files_before_their_manifest_are_held_back(
+    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
     run = _run(ergast_tables, SMALL)
     run.put_files(s3)
 
@@ -144,8 +152,9 @@ def test_files_before_their_manifest_are_held_back(s3: Any, warehouse: DuckDBWar
     assert warehouse.con.execute("SELECT count(*) FROM staging.load_pending").fetchone() == (0,)
 
 
-def test_manifest_before_a_file_loads_it_when_it_arrives(s3: Any, warehouse: DuckDBWarehouse,
-                                                         ergast_tables: dict[Dataset, pa.Table]) -> None:
+def test_manifest_before_a_file_loads_it_when_it_arrives(
+    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
     run = _run(ergast_tables, SMALL)
     late_key = run.keys[0]
     run.put_files(s3, run.keys[1:])
@@ -162,8 +171,9 @@ def test_manifest_before_a_file_loads_it_when_it_arrives(s3: Any, warehouse: Duc
         assert warehouse.staging_rows(dataset_spec(entry.dataset)) == entry.rows
 
 
-def test_bad_files_are_quarantined_whole_while_the_others_load(s3: Any, warehouse: DuckDBWarehouse,
-                                                               ergast_tables: dict[Dataset, pa.Table]) -> None:
+def test_bad_files_are_quarantined_whole_while_the_others_load(
+    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
     status = ergast_tables[Dataset.ERGAST_STATUS]
     circuits = ergast_tables[Dataset.ERGAST_CIRCUITS]
     races = ergast_tables[Dataset.ERGAST_RACES]
@@ -176,12 +186,19 @@ def test_bad_files_are_quarantined_whole_while_the_others_load(s3: Any, warehous
     corrupt = run.add(Dataset.ERGAST_STATUS, data=to_parquet_bytes(status)[:-200] + b"\0" * 200, rows=status.num_rows)
     missing = run.add(Dataset.ERGAST_CIRCUITS, circuits.drop_columns(["lat"]))
     renamed = run.add(Dataset.ERGAST_RACES, races.rename_columns(["race_id", "season", *races.column_names[2:]]))
-    wrong_type = run.add(Dataset.ERGAST_DRIVERS, drivers.set_column(
-        drivers.column_names.index("dob"), "dob", pc.cast(drivers.column("dob"), pa.string())))
+    wrong_type = run.add(
+        Dataset.ERGAST_DRIVERS,
+        drivers.set_column(drivers.column_names.index("dob"), "dob", pc.cast(drivers.column("dob"), pa.string())),
+    )
     wrong_rows = run.add(Dataset.ERGAST_RESULTS, results, rows=results.num_rows + 1)
-    nulls = run.add(Dataset.ERGAST_PIT_STOPS, pits.set_column(
-        pits.column_names.index("stop"), pa.field("stop", pa.int64()),
-        pa.array([None] + pits.column("stop").to_pylist()[1:], pa.int64())))
+    nulls = run.add(
+        Dataset.ERGAST_PIT_STOPS,
+        pits.set_column(
+            pits.column_names.index("stop"),
+            pa.field("stop", pa.int64()),
+            pa.array([None] + pits.column("stop").to_pylist()[1:], pa.int64()),
+        ),
+    )
     overwritten = run.add(Dataset.ERGAST_QUALIFYING, quali)
     tampered = run.add(Dataset.ERGAST_SPRINT_RESULTS, ergast_tables[Dataset.ERGAST_SPRINT_RESULTS])
     run.land(s3)
@@ -203,9 +220,16 @@ def test_bad_files_are_quarantined_whole_while_the_others_load(s3: Any, warehous
     assert "column 'stop' is not nullable but has 1 nulls" in errors[nulls]
     assert f"manifest says {len(run.files[overwritten])}" in errors[overwritten]
     assert "does not match the manifest" in errors[tampered]
-    for d in (Dataset.ERGAST_STATUS, Dataset.ERGAST_CIRCUITS, Dataset.ERGAST_RACES, Dataset.ERGAST_DRIVERS,
-              Dataset.ERGAST_RESULTS, Dataset.ERGAST_PIT_STOPS, Dataset.ERGAST_QUALIFYING,
-              Dataset.ERGAST_SPRINT_RESULTS):
+    for d in (
+        Dataset.ERGAST_STATUS,
+        Dataset.ERGAST_CIRCUITS,
+        Dataset.ERGAST_RACES,
+        Dataset.ERGAST_DRIVERS,
+        Dataset.ERGAST_RESULTS,
+        Dataset.ERGAST_PIT_STOPS,
+        Dataset.ERGAST_QUALIFYING,
+        Dataset.ERGAST_SPRINT_RESULTS,
+    ):
         assert warehouse.staging_rows(dataset_spec(d)) == 0, d
     assert _history(warehouse) == {good: ergast_tables[Dataset.ERGAST_CONSTRUCTORS].num_rows}
 
@@ -215,8 +239,9 @@ def test_bad_files_are_quarantined_whole_while_the_others_load(s3: Any, warehous
     assert warehouse.con.execute("SELECT count(*) FROM staging.load_quarantine").fetchone() == (8,)
 
 
-def test_file_missing_from_its_completed_manifest_is_quarantined(s3: Any, warehouse: DuckDBWarehouse,
-                                                                 ergast_tables: dict[Dataset, pa.Table]) -> None:
+def test_file_missing_from_its_completed_manifest_is_quarantined(
+    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
     run = _run(ergast_tables, [Dataset.ERGAST_STATUS])
     run.land(s3)
     stray = data_key(Dataset.ERGAST_CIRCUITS, run.run_id)
@@ -230,8 +255,9 @@ def test_file_missing_from_its_completed_manifest_is_quarantined(s3: Any, wareho
     assert warehouse.staging_rows(dataset_spec(Dataset.ERGAST_STATUS)) == ergast_tables[Dataset.ERGAST_STATUS].num_rows
 
 
-def test_invalid_manifest_and_foreign_keys(s3: Any, warehouse: DuckDBWarehouse,
-                                           ergast_tables: dict[Dataset, pa.Table]) -> None:
+def test_invalid_manifest_and_foreign_keys(
+    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
     run = _run(ergast_tables, [Dataset.ERGAST_STATUS])
     run.put_files(s3)
     s3.put_object(Bucket=BUCKET, Key=run.manifest_key, Body=b'{"run_id": "nope"}')
@@ -245,8 +271,9 @@ def test_invalid_manifest_and_foreign_keys(s3: Any, warehouse: DuckDBWarehouse,
     assert warehouse.staging_rows(dataset_spec(Dataset.ERGAST_STATUS)) == 0
 
 
-def test_additive_column_is_added_and_loaded(s3: Any, warehouse: DuckDBWarehouse,
-                                             ergast_tables: dict[Dataset, pa.Table]) -> None:
+def test_additive_column_is_added_and_loaded(
+    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
     status = ergast_tables[Dataset.ERGAST_STATUS]
     notes = [f"note {i}" if i % 2 else None for i in range(status.num_rows)]
     drifted = status.append_column(pa.field("note", pa.string(), nullable=True), pa.array(notes, pa.string()))
@@ -268,8 +295,9 @@ def test_additive_column_is_added_and_loaded(s3: Any, warehouse: DuckDBWarehouse
     ).fetchone() == (status.num_rows, 0)
 
 
-def test_columns_named_like_load_metadata_are_refused(s3: Any, warehouse: DuckDBWarehouse,
-                                                      ergast_tables: dict[Dataset, pa.Table]) -> None:
+def test_columns_named_like_load_metadata_are_refused(
+    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
     status = ergast_tables[Dataset.ERGAST_STATUS]
     run = Run()
     key = run.add(Dataset.ERGAST_STATUS, status.append_column("_row_number", pa.array([7] * status.num_rows)))
@@ -285,5 +313,10 @@ def test_columns_named_like_load_metadata_are_refused(s3: Any, warehouse: DuckDB
 def test_a_file_streams_in_record_batches_and_keeps_every_row_in_place(
     s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    check_streamed_order(warehouse, "SELECT _row_number, result_id FROM staging.ergast_results_staging "
-                         "ORDER BY _row_number", ergast_tables, monkeypatch, s3)
+    check_streamed_order(
+        warehouse,
+        "SELECT _row_number, result_id FROM staging.ergast_results_staging " "ORDER BY _row_number",
+        ergast_tables,
+        monkeypatch,
+        s3,
+    )

@@ -22,19 +22,33 @@ KEY = "dataset=laps/season=2023/round=01/session=R/laps-20231126T013000Z-1a2b3c4
 def eventbridge(key: str, detail_type: str = "Object Created", bucket: str = BUCKET) -> dict[str, Any]:
     """An S3 event as EventBridge delivers it (to an SQS target)."""
     return {
-        "version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103", "detail-type": detail_type,
-        "source": "aws.s3", "account": "123456789012", "time": "2026-12-01T12:00:00Z", "region": REGION,
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": detail_type,
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-12-01T12:00:00Z",
+        "region": REGION,
         "resources": [f"arn:aws:s3:::{bucket}"],
-        "detail": {"version": "0", "bucket": {"name": bucket}, "object": {"key": key, "size": 5},
-                   "request-id": "N4N7GDK58NMKJ12R", "reason": "PutObject"},
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key, "size": 5},
+            "request-id": "N4N7GDK58NMKJ12R",
+            "reason": "PutObject",
+        },
     }
 
 
 def test_a_malformed_record_is_described_and_the_valid_ones_are_kept() -> None:
     body = json.loads(s3_event(KEY))
     good = body["Records"][0]
-    body["Records"] = [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"object": {}}}, good,
-                       "not a record", {**good, "s3": {"bucket": {"name": BUCKET}, "object": {"key": 42}}}]
+    body["Records"] = [
+        {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"object": {}}},
+        good,
+        "not a record",
+        {**good, "s3": {"bucket": {"name": BUCKET}, "object": {"key": 42}}},
+    ]
 
     notification = parse_notification(json.dumps(body))
 
@@ -61,7 +75,10 @@ def test_a_body_of_only_malformed_records_is_a_bad_message_quoting_a_bounded_pre
 
 
 def test_the_handler_counts_ignored_keys_and_malformed_records(
-    s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ergast_tables: dict[Dataset, pa.Table],
+    s3: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ergast_tables: dict[Dataset, pa.Table],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     db = tmp_path / "lambda.duckdb"

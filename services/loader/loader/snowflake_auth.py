@@ -36,8 +36,7 @@ def load_private_key(settings: Settings, secrets: Any | None = None) -> bytes:
     elif settings.snowflake_private_key_secret_id:
         if secrets is None:
             raise ValueError("a Secrets Manager client is needed to read snowflake_private_key_secret_id")
-        secret = secrets_provider(secrets).get(settings.snowflake_private_key_secret_id,
-                                               max_age=SECRET_MAX_AGE_SECONDS)
+        secret = secrets_provider(secrets).get(settings.snowflake_private_key_secret_id, max_age=SECRET_MAX_AGE_SECONDS)
         if not isinstance(secret, str | bytes):
             raise ValueError(f"secret {settings.snowflake_private_key_secret_id} holds no PEM text")
         pem = secret.encode() if isinstance(secret, str) else secret
@@ -51,8 +50,9 @@ def load_private_key(settings: Settings, secrets: Any | None = None) -> bytes:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"Snowflake private key from {source} is not an unencrypted PEM private key: {exc}") from None
-    return key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def connect(settings: Settings, *, secrets: Any | None = None) -> Any:
@@ -82,8 +82,13 @@ def connect(settings: Settings, *, secrets: Any | None = None) -> Any:
 
 def warehouse_connection(settings: Settings, *, secrets: Any | None = None) -> Any:
     """The warm container's Snowflake connection for `settings`: opened once, reopened only when closed."""
-    key = (settings.snowflake_account, settings.snowflake_user, settings.snowflake_role,
-           settings.snowflake_warehouse, database_name(settings))
+    key = (
+        settings.snowflake_account,
+        settings.snowflake_user,
+        settings.snowflake_role,
+        settings.snowflake_warehouse,
+        database_name(settings),
+    )
     conn = _CONNECTIONS.get(key)
     if conn is None or conn.is_closed():
         conn = _CONNECTIONS[key] = connect(settings, secrets=secrets)

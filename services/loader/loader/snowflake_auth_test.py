@@ -16,7 +16,8 @@ from loader.snowflake_auth import connect, load_private_key
 def test_private_key_from_file_and_secrets_manager(snowflake_settings: Settings, pem: bytes, aws: None) -> None:
     der = load_private_key(snowflake_settings)
     expected = serialization.load_pem_private_key(pem, password=None).private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     assert der == expected
 
     secrets = boto3.client("secretsmanager", region_name=REGION)

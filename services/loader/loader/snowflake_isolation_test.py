@@ -36,8 +36,13 @@ def test_hostile_column_names_are_quarantined_and_never_reach_the_copy(
     assert sf.staging_rows(dataset_spec(Dataset.ERGAST_STATUS)) == status.num_rows
     # and the statement builder itself refuses a name that did not come through the check
     with pytest.raises(ValueError, match="not a safe SQL identifier"):
-        staged_copy_statement(dataset_spec(Dataset.ERGAST_STATUS), database="D", schema="S", source="@x",
-                              extra=[StagingColumn(HOSTILE_NAMES[0], "VARCHAR", True)])
+        staged_copy_statement(
+            dataset_spec(Dataset.ERGAST_STATUS),
+            database="D",
+            schema="S",
+            source="@x",
+            extra=[StagingColumn(HOSTILE_NAMES[0], "VARCHAR", True)],
+        )
 
 
 def test_the_claim_refuses_a_file_loaded_or_quarantined_meanwhile(
@@ -54,7 +59,7 @@ def test_the_claim_refuses_a_file_loaded_or_quarantined_meanwhile(
         sf.load_file(spec, landed_file(status, tmp_path), key=key, run_id=run.run_id, new_columns=[])
     with pytest.raises(AlreadyProcessed, match="already loaded"):
         sf.quarantine(key, run_id=run.run_id, dataset=spec.name, error="a false quarantine")
-    assert sf._execute(f"SELECT file_name, \"ROWS\" FROM {FQ}.LOAD_HISTORY") == [(key, status.num_rows)]
+    assert sf._execute(f'SELECT file_name, "ROWS" FROM {FQ}.LOAD_HISTORY') == [(key, status.num_rows)]
     assert sf._execute(f"SELECT COUNT(*) FROM {FQ}.LOAD_QUARANTINE") == [(0,)]
     assert sf.staging_rows(spec) == status.num_rows
 
@@ -67,8 +72,14 @@ def _status_run(s3: Any, ergast_tables: dict[Dataset, pa.Table]) -> tuple[Run, s
     return run, key
 
 
-def _failing(sf: SnowflakeWarehouse, monkeypatch: pytest.MonkeyPatch, at: Callable[[str], bool], error: Exception,
-             *, rollback_fails: bool = False) -> Callable[..., Any]:
+def _failing(
+    sf: SnowflakeWarehouse,
+    monkeypatch: pytest.MonkeyPatch,
+    at: Callable[[str], bool],
+    error: Exception,
+    *,
+    rollback_fails: bool = False,
+) -> Callable[..., Any]:
     """Makes the statement `at` selects raise `error` (and ROLLBACK fail after rolling back); returns the real
     `_execute`."""
     real = sf._execute
@@ -87,14 +98,22 @@ def _failing(sf: SnowflakeWarehouse, monkeypatch: pytest.MonkeyPatch, at: Callab
 
 @pytest.mark.parametrize("at", ["COPY INTO", "COMMIT"])
 def test_a_failing_rollback_does_not_hide_the_error(
-    s3: Any, sf: SnowflakeWarehouse, ergast_tables: dict[Dataset, pa.Table], monkeypatch: pytest.MonkeyPatch,
+    s3: Any,
+    sf: SnowflakeWarehouse,
+    ergast_tables: dict[Dataset, pa.Table],
+    monkeypatch: pytest.MonkeyPatch,
     at: str,
 ) -> None:
     """The COPY, or the COMMIT, fails and so does the ROLLBACK: the failure raised is the statement's own; nothing
     is written (no staging rows, no load_history, no false quarantine), the claim stays open and the retry loads."""
     run, key = _status_run(s3, ergast_tables)
-    real = _failing(sf, monkeypatch, lambda sql: sql.startswith(at),
-                    OperationalError("injected: the warehouse went away", sqlstate="08001"), rollback_fails=True)
+    real = _failing(
+        sf,
+        monkeypatch,
+        lambda sql: sql.startswith(at),
+        OperationalError("injected: the warehouse went away", sqlstate="08001"),
+        rollback_fails=True,
+    )
     with pytest.raises(LoadIncomplete) as failed:
         load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=sf)
     assert "injected: the warehouse went away" in failed.value.failed[key]
@@ -121,7 +140,10 @@ def _statements(sf: SnowflakeWarehouse, monkeypatch: pytest.MonkeyPatch) -> list
 
 
 def test_a_load_and_a_quarantine_of_one_file_claim_one_key_with_one_merge(
-    s3: Any, sf: SnowflakeWarehouse, tmp_path: Path, ergast_tables: dict[Dataset, pa.Table],
+    s3: Any,
+    sf: SnowflakeWarehouse,
+    tmp_path: Path,
+    ergast_tables: dict[Dataset, pa.Table],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The file gets one claim row (a MERGE) and the load's transaction begins with one UPDATE of it from 'OPEN'
@@ -176,9 +198,12 @@ def test_a_failed_load_leaves_its_claim_open_for_the_retry(
     s3: Any, sf: SnowflakeWarehouse, ergast_tables: dict[Dataset, pa.Table], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run, key = _status_run(s3, ergast_tables)
-    real = _failing(sf, monkeypatch,  # after the claim and the COPY
-                    lambda sql: sql.startswith("INSERT INTO") and "LOAD_HISTORY" in sql.upper(),
-                    OperationalError("injected: the session died before its commit", sqlstate="08001"))
+    real = _failing(
+        sf,
+        monkeypatch,  # after the claim and the COPY
+        lambda sql: sql.startswith("INSERT INTO") and "LOAD_HISTORY" in sql.upper(),
+        OperationalError("injected: the session died before its commit", sqlstate="08001"),
+    )
     with pytest.raises(LoadIncomplete):
         load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=sf)
     monkeypatch.setattr(sf, "_execute", real)

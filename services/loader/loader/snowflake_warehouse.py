@@ -76,13 +76,19 @@ def staged_copy_statement(
 ) -> str:
     """COPY of one staged, enriched file: the pipes' transformation with the metadata read from the file."""
     cols = [*dataset_columns(spec, "snowflake"), *extra]
-    target = ", ".join(quote_identifier(name, "snowflake")
-                       for name in [*(c.name for c in cols), LOAD_TIME, FILE_NAME, RUN_ID, ROW_NUMBER])
+    target = ", ".join(
+        quote_identifier(name, "snowflake")
+        for name in [*(c.name for c in cols), LOAD_TIME, FILE_NAME, RUN_ID, ROW_NUMBER]
+    )
     # the Parquet field of each column, by its exact (checked) name
     select = ", ".join(
         [f'$1:"{check_identifier(c.name)}"::{c.type}' for c in cols]
-        + ["CURRENT_TIMESTAMP()", f'$1:"{FILE_NAME}"::VARCHAR', f'$1:"{RUN_ID}"::VARCHAR',
-           f'$1:"{ROW_NUMBER}"::NUMBER(38,0)']
+        + [
+            "CURRENT_TIMESTAMP()",
+            f'$1:"{FILE_NAME}"::VARCHAR',
+            f'$1:"{RUN_ID}"::VARCHAR',
+            f'$1:"{ROW_NUMBER}"::NUMBER(38,0)',
+        ]
     )
     return (
         f"COPY INTO {database}.{schema}.{table_name(spec, 'snowflake')} ({target}) "
@@ -101,7 +107,12 @@ class SnowflakeWarehouse:
     dialect: Dialect = "snowflake"
 
     def __init__(
-        self, conn: Any, *, database: str, schema: str = STAGING, stage: str = DEFAULT_LOADER_STAGE,
+        self,
+        conn: Any,
+        *,
+        database: str,
+        schema: str = STAGING,
+        stage: str = DEFAULT_LOADER_STAGE,
         work_dir: Path | None = None,
     ) -> None:
         self.conn, self.database, self.schema = conn, database.upper(), schema.upper()
@@ -181,10 +192,12 @@ class SnowflakeWarehouse:
         with pq.ParquetWriter(path, schema, compression="zstd") as writer:
             for batch in reader:
                 n = batch.num_rows
-                writer.write_batch(pa.RecordBatch.from_arrays(
-                    [*batch.columns, pa.array([key] * n, pa.string()), pa.array([run_id] * n, pa.string())],
-                    schema=schema,
-                ))
+                writer.write_batch(
+                    pa.RecordBatch.from_arrays(
+                        [*batch.columns, pa.array([key] * n, pa.string()), pa.array([run_id] * n, pa.string())],
+                        schema=schema,
+                    )
+                )
         folder = key.rsplit("/", 1)[0]
         self._execute(f"PUT 'file://{path}' @{self.stage}/{folder}/ AUTO_COMPRESS = FALSE")
         path.unlink()
@@ -196,8 +209,7 @@ class SnowflakeWarehouse:
         for column in new_columns:  # DDL commits implicitly in Snowflake: add the nullable columns first
             self._execute(add_column_sql(spec, column, "snowflake", self.fq))
         source = self._stage_file(landed, key, run_id)
-        copy = staged_copy_statement(spec, database=self.database, schema=self.schema, source=source,
-                                     extra=new_columns)
+        copy = staged_copy_statement(spec, database=self.database, schema=self.schema, source=source, extra=new_columns)
         self._open_claim(key)
         self._execute("BEGIN")
         try:
@@ -266,9 +278,16 @@ class SnowflakeWarehouse:
             "ON t.run_id = s.run_id "
             f"WHEN NOT MATCHED THEN INSERT ({columns}) VALUES (s.run_id, s.source, s.season, s.round, s.session, "
             "s.created_at, s.files, s.manifest_key, CURRENT_TIMESTAMP())",
-            (manifest.run_id, manifest.source.value, session.season if session else None,
-             session.round if session else None, session.session.code if session else None,
-             manifest.created_at.isoformat(), manifest.files_json(), key),
+            (
+                manifest.run_id,
+                manifest.source.value,
+                session.season if session else None,
+                session.round if session else None,
+                session.session.code if session else None,
+                manifest.created_at.isoformat(),
+                manifest.files_json(),
+                key,
+            ),
         )
 
     def runs_without_manifest(self) -> list[str]:

@@ -63,7 +63,8 @@ def test_copy_path_loads_manifest_counts_once_and_quarantines_bad_files(
     assert [m[:3] for m in manifests] == [(run.run_id, "ergast", run.manifest_key)]
     files = manifests[0][3]
     assert [f["key"] for f in (json.loads(files) if isinstance(files, str) else files)] == [
-        e.key for e in run.manifest.files]
+        e.key for e in run.manifest.files
+    ]
     # a warehouse loaded before LOAD_MANIFESTS existed gets the manifest back from the bucket
     assert sf.runs_without_manifest() == []
     sf._execute("DELETE FROM GPI_TEST.STAGING.LOAD_MANIFESTS")
@@ -72,8 +73,9 @@ def test_copy_path_loads_manifest_counts_once_and_quarantines_bad_files(
     assert sf._execute("SELECT run_id FROM GPI_TEST.STAGING.LOAD_MANIFESTS") == [(run.run_id,)]
 
 
-def test_copy_path_adds_additive_columns(s3: Any, sf: SnowflakeWarehouse,
-                                         ergast_tables: dict[Dataset, pa.Table]) -> None:
+def test_copy_path_adds_additive_columns(
+    s3: Any, sf: SnowflakeWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
     status = ergast_tables[Dataset.ERGAST_STATUS]
     notes = [f"n{i}" if i % 3 else None for i in range(status.num_rows)]
     run = Run()
@@ -97,8 +99,9 @@ def test_corrupt_file_is_not_staged(s3: Any, sf: SnowflakeWarehouse, ergast_tabl
     assert not [row for row in sf._execute(f"LIST @{sf.stage}") if key in row[0]]
 
 
-def test_replay_skips_files_snowpipe_already_loaded(s3: Any, sf: SnowflakeWarehouse,
-                                                    ergast_tables: dict[Dataset, pa.Table]) -> None:
+def test_replay_skips_files_snowpipe_already_loaded(
+    s3: Any, sf: SnowflakeWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
     status = ergast_tables[Dataset.ERGAST_STATUS]
     run = Run()
     key = run.add(Dataset.ERGAST_STATUS, status)
@@ -120,8 +123,13 @@ def test_replay_skips_files_snowpipe_already_loaded(s3: Any, sf: SnowflakeWareho
 def test_a_file_is_staged_from_record_batches_with_every_row_in_place(
     s3: Any, sf: SnowflakeWarehouse, ergast_tables: dict[Dataset, pa.Table], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    check_streamed_order(sf, "SELECT _ROW_NUMBER, RESULT_ID FROM GPI_TEST.STAGING.ERGAST_RESULTS_STAGING "
-                         "ORDER BY _ROW_NUMBER", ergast_tables, monkeypatch, s3)
+    check_streamed_order(
+        sf,
+        "SELECT _ROW_NUMBER, RESULT_ID FROM GPI_TEST.STAGING.ERGAST_RESULTS_STAGING " "ORDER BY _ROW_NUMBER",
+        ergast_tables,
+        monkeypatch,
+        s3,
+    )
 
 
 def test_two_deliveries_of_a_session_manifest_record_it_once_by_merge(
@@ -133,13 +141,20 @@ def test_two_deliveries_of_a_session_manifest_record_it_once_by_merge(
     run_id = new_run_id()
     key = data_key(Dataset.LAPS, run_id, session=session)
     entry = ManifestFile(dataset=Dataset.LAPS, key=key, rows=3, bytes=10, sha256="0" * 64)
-    manifest = Manifest(run_id=run_id, source=Source.FASTF1, session=session,
-                        created_at=dt.datetime(2023, 3, 5, 17, 30, tzinfo=dt.timezone.utc), producer="test",
-                        files=[entry])
+    manifest = Manifest(
+        run_id=run_id,
+        source=Source.FASTF1,
+        session=session,
+        created_at=dt.datetime(2023, 3, 5, 17, 30, tzinfo=dt.timezone.utc),
+        producer="test",
+        files=[entry],
+    )
     other = SnowflakeWarehouse(sf.conn, database=SNOWFLAKE_DATABASE, work_dir=sf.work_dir)
     for warehouse in (sf, other, sf):
         warehouse.record_manifest(manifest, key=manifest_key(run_id))
-    rows = sf._execute("SELECT run_id, source, season, round, session, manifest_key, created_at "
-                       "FROM GPI_TEST.STAGING.LOAD_MANIFESTS")
+    rows = sf._execute(
+        "SELECT run_id, source, season, round, session, manifest_key, created_at "
+        "FROM GPI_TEST.STAGING.LOAD_MANIFESTS"
+    )
     assert [r[:6] for r in rows] == [(run_id, "fastf1", 2023, 1, "R", manifest_key(run_id))]
     assert rows[0][6] == manifest.created_at

@@ -75,7 +75,8 @@ def test_a_naive_start_is_refused_per_row_and_the_season_syncs(
 ) -> None:
     naive = [
         r.model_copy(update={"session_start_utc": r.session_start_utc.replace(tzinfo=None)})  # type: ignore[union-attr]
-        if r.session == "FP2" else r
+        if r.session == "FP2"
+        else r
         for r in round_1
     ]
     report = sync_season(2025, naive, table, clients.scheduler, target.group, NOW)
@@ -92,9 +93,7 @@ def test_conflicting_duplicate_rows_are_reported_and_the_item_left_alone(
     race = next(r for r in round_1 if r.session == "R")
     moved = race.model_copy(update={"session_start_utc": race.session_start_utc + dt.timedelta(hours=3)})  # type: ignore[operator]
     report = sync_season(2025, [*round_1, race, moved], table, clients.scheduler, target.group, NOW)
-    assert report.conflicts == [
-        "2025-01-R: 3 schedule rows disagree (session_start_utc); item left unchanged"
-    ]
+    assert report.conflicts == ["2025-01-R: 3 schedule rows disagree (session_start_utc); item left unchanged"]
     assert report.cancelled == [] and report.updated == []
     item = table.get("2025-01-R")
     assert item is not None and item.start_utc == race.session_start_utc
@@ -105,7 +104,8 @@ def test_conflicting_duplicate_rows_are_reported_and_the_item_left_alone(
 def _moved(rows: list[ScheduleRow], hours: int) -> list[ScheduleRow]:
     return [
         r.model_copy(update={"session_start_utc": r.session_start_utc + dt.timedelta(hours=hours)})  # type: ignore[operator]
-        if r.session == "R" else r
+        if r.session == "R"
+        else r
         for r in rows
     ]
 

@@ -98,7 +98,10 @@ def test_every_sync_asks_the_ingestion_service_to_land_the_season_schedule(
     assert raw["Target"]["Arn"].endswith(f":function:{settings.names.ingestion_function}")
     assert raw["Target"]["DeadLetterConfig"]["Arn"].endswith(settings.dlq)
     later = run_event(
-        {"action": "schedule", "sync_seasons": [2025]}, settings, clients, now=now + dt.timedelta(days=1),
+        {"action": "schedule", "sync_seasons": [2025]},
+        settings,
+        clients,
+        now=now + dt.timedelta(days=1),
         load=season_rows.__getitem__,
     )
     assert later["synced"][0]["schedule_landing"] == schedule_landing_name(2025, now + dt.timedelta(days=1))

@@ -82,9 +82,14 @@ def _snowflake(settings: Settings, key_path: Path) -> Iterator[Any]:
 
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     con = snowflake.connector.connect(
-        account=settings.snowflake_account, user=settings.snowflake_user, authenticator="SNOWFLAKE_JWT",
-        private_key=key, role=settings.snowflake_role, warehouse=settings.snowflake_warehouse,
-        database=settings.snowflake_database or settings.names.warehouse_database, paramstyle="qmark",
+        account=settings.snowflake_account,
+        user=settings.snowflake_user,
+        authenticator="SNOWFLAKE_JWT",
+        private_key=key,
+        role=settings.snowflake_role,
+        warehouse=settings.snowflake_warehouse,
+        database=settings.snowflake_database or settings.names.warehouse_database,
+        paramstyle="qmark",
         session_parameters={"TIMEZONE": "UTC"},
     )
     try:
@@ -117,11 +122,19 @@ def handle(event: dict[str, Any], context: LambdaContext) -> Outcome:
     artifacts = Path(os.environ.get(ARTIFACTS_ENV, str(LAMBDA_ARTIFACTS)))
     outcome = transform_batch(event, _cached(Settings(), artifacts), metrics=metrics, context=context)
     build = outcome.build
-    logger.info("transform", extra={
-        "requests": len(outcome.requests), "refused": len(outcome.refused), "pending_runs": sorted(outcome.pending),
-        "dbt_started": bool(build and build.run), "full_refresh": outcome.full_refresh,
-        "changed": [d.value for d in build.plan.datasets] if build else [], "stale_sources": outcome.stale_sources,
-        "seconds": round(outcome.seconds, 2)})
+    logger.info(
+        "transform",
+        extra={
+            "requests": len(outcome.requests),
+            "refused": len(outcome.refused),
+            "pending_runs": sorted(outcome.pending),
+            "dbt_started": bool(build and build.run),
+            "full_refresh": outcome.full_refresh,
+            "changed": [d.value for d in build.plan.datasets] if build else [],
+            "stale_sources": outcome.stale_sources,
+            "seconds": round(outcome.seconds, 2),
+        },
+    )
     return outcome
 
 

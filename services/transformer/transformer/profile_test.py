@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dbt_runner.runner import PROJECT_DIR
 
+from dbt_runner.runner import PROJECT_DIR
 from f1common.names import ResourceNames
 from f1common.settings import Settings
 from transformer.handler import dbt_environment
@@ -46,7 +46,10 @@ def test_the_prod_target_reads_the_transformer_environment_without_defaults(
     rendered = {key: EXPRESSION.sub(lambda m: env[m.group(1)], str(value)) for key, value in _prod_target().items()}
     assert (rendered["account"], rendered["user"]) == ("ACME-GPI", "GPI_DEV_DBT_SVC")
     assert (rendered["role"], rendered["warehouse"], rendered["database"]) == (
-        "GPI_DEV_TRANSFORMER", "GPI_DEV_TRANSFORM_WH", "GPI_DEV")
+        "GPI_DEV_TRANSFORMER",
+        "GPI_DEV_TRANSFORM_WH",
+        "GPI_DEV",
+    )
     assert rendered["private_key_path"] == str(key)
 
 

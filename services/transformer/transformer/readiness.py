@@ -35,14 +35,23 @@ def pending_runs(con: Any, run_ids: Iterable[str]) -> set[str]:
     for run_id, files in rows(manifests):
         entries = json.loads(files) if isinstance(files, str) else files
         listed[str(run_id)] = [(Dataset(f["dataset"]), str(f["key"]), int(f["rows"])) for f in entries]
-    quarantined = {str(name) for (name,) in rows(
-        f"select distinct file_name from {staging_relation(LOAD_QUARANTINE)} where run_id in ({marks})")}
+    quarantined = {
+        str(name)
+        for (name,) in rows(
+            f"select distinct file_name from {staging_relation(LOAD_QUARANTINE)} where run_id in ({marks})"
+        )
+    }
     loaded: dict[str, int] = {}
     for dataset in sorted({d for files in listed.values() for d, _, _ in files}, key=lambda d: d.value):
         table = dataset_spec(dataset).staging_table.lower()
-        for name, count in rows(f"select {FILE_NAME}, count(distinct {ROW_NUMBER}) from {staging_relation(table)} "
-                                f"where {RUN_ID} in ({marks}) group by {FILE_NAME}"):
+        for name, count in rows(
+            f"select {FILE_NAME}, count(distinct {ROW_NUMBER}) from {staging_relation(table)} "
+            f"where {RUN_ID} in ({marks}) group by {FILE_NAME}"
+        ):
             loaded[str(name)] = int(count)
-    return {run_id for run_id in wanted
-            if run_id not in listed
-            or any(loaded.get(key, 0) != rows_ and key not in quarantined for _, key, rows_ in listed[run_id])}
+    return {
+        run_id
+        for run_id in wanted
+        if run_id not in listed
+        or any(loaded.get(key, 0) != rows_ and key not in quarantined for _, key, rows_ in listed[run_id])
+    }

@@ -36,20 +36,27 @@ def _key(dataset: Dataset, run_id: str = RUN) -> str:
 
 def _manifest(con: duckdb.DuckDBPyConnection, run_id: str, files: dict[Dataset, int]) -> None:
     listed = [{"dataset": d.value, "key": _key(d, run_id), "rows": n} for d, n in files.items()]
-    con.execute("insert into staging.load_manifests values (?, 'fastf1', 2025, 1, 'R', ?, ?, ?, ?)",
-                [run_id, dt.datetime(2025, 3, 16), json.dumps(listed), f"manifests/{run_id}.json",
-                 dt.datetime(2025, 3, 16)])
+    con.execute(
+        "insert into staging.load_manifests values (?, 'fastf1', 2025, 1, 'R', ?, ?, ?, ?)",
+        [run_id, dt.datetime(2025, 3, 16), json.dumps(listed), f"manifests/{run_id}.json", dt.datetime(2025, 3, 16)],
+    )
 
 
 def _load(con: duckdb.DuckDBPyConnection, dataset: Dataset, rows: int, run_id: str = RUN) -> None:
     spec = dataset_spec(dataset)
     columns = staging_columns(spec, "duckdb")
     for n in range(rows):
-        values = {"_load_time": "now()", "_file_name": f"'{_key(dataset, run_id)}'", "_run_id": f"'{run_id}'",
-                  "_row_number": str(n)}
+        values = {
+            "_load_time": "now()",
+            "_file_name": f"'{_key(dataset, run_id)}'",
+            "_run_id": f"'{run_id}'",
+            "_row_number": str(n),
+        }
         filled = [c for c in columns if c.name in values or not c.nullable]
-        con.execute(f"insert into staging.{spec.staging_table.lower()} ({', '.join(c.name for c in filled)}) "
-                    f"values ({', '.join(values.get(c.name) or _literal(c.type) for c in filled)})")
+        con.execute(
+            f"insert into staging.{spec.staging_table.lower()} ({', '.join(c.name for c in filled)}) "
+            f"values ({', '.join(values.get(c.name) or _literal(c.type) for c in filled)})"
+        )
 
 
 def _literal(column_type: str) -> str:
@@ -72,8 +79,10 @@ def test_a_run_is_pending_until_its_manifest_and_files_are_loaded(con: duckdb.Du
 def test_a_quarantined_file_settles_its_run(con: duckdb.DuckDBPyConnection) -> None:
     _manifest(con, RUN, {Dataset.WEATHER: 3, Dataset.RACE_CONTROL: 2})
     _load(con, Dataset.WEATHER, 3)
-    con.execute("insert into staging.load_quarantine values (?, ?, 'race_control', 'bad parquet', now())",
-                [_key(Dataset.RACE_CONTROL), RUN])
+    con.execute(
+        "insert into staging.load_quarantine values (?, ?, 'race_control', 'bad parquet', now())",
+        [_key(Dataset.RACE_CONTROL), RUN],
+    )
     assert pending_runs(con, [RUN, OTHER]) == {OTHER}
 
 

@@ -79,8 +79,7 @@ def parse_records(event: dict[str, Any], context: Any = None) -> tuple[list[Requ
             requests.append(parse_body(record.message_id, str(record.get("body", ""))))
         except BadRequest as exc:
             refused[record.message_id] = str(exc)
-            logger.warning("refused message", extra={"message_id": bounded(record.message_id, 64),
-                                                     "error": str(exc)})
+            logger.warning("refused message", extra={"message_id": bounded(record.message_id, 64), "error": str(exc)})
             raise
 
     # every message refused is still a partial response (each is retried alone, then in the DLQ)

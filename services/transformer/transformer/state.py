@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from dbt_runner.selection import STATE_FILE
-
 from f1common.transform import TRANSFORMER_STATE_PREFIX
 
 STATE_PREFIX = TRANSFORMER_STATE_PREFIX
@@ -51,9 +50,15 @@ class StateStore:
 def project_fingerprint(project: Path) -> str:
     """sha256 over the dbt project's own files (config, models, macros, snapshots, tests, seeds)."""
     digest = hashlib.sha256()
-    files = [project / "dbt_project.yml", *sorted(
-        p for d in ("models", "macros", "snapshots", "tests", "seeds") for p in (project / d).rglob("*") if p.is_file()
-    )]
+    files = [
+        project / "dbt_project.yml",
+        *sorted(
+            p
+            for d in ("models", "macros", "snapshots", "tests", "seeds")
+            for p in (project / d).rglob("*")
+            if p.is_file()
+        ),
+    ]
     for path in files:
         digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()

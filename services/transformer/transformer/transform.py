@@ -28,9 +28,9 @@ from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+
 from dbt_runner.runner import PROJECT_DIR, DbtRunError, run_dbt
 from dbt_runner.selection import BuildResult, build_after_load, read_state_from
-
 from f1common import metrics as metric
 from f1common.observability import add_counts
 from transformer.readiness import pending_runs
@@ -81,8 +81,9 @@ class Outcome:
         return {"batchItemFailures": [{"itemIdentifier": m} for m in self.failed_messages]}
 
 
-def transform_batch(event: dict[str, Any], transformer: Transformer, *, metrics: Metrics | None = None,
-                    context: Any = None) -> Outcome:
+def transform_batch(
+    event: dict[str, Any], transformer: Transformer, *, metrics: Metrics | None = None, context: Any = None
+) -> Outcome:
     """One SQS batch of the transformer queue: at most one dbt build (see the module's docstring)."""
     started = time.perf_counter()
 
@@ -106,12 +107,19 @@ def transform_batch(event: dict[str, Any], transformer: Transformer, *, metrics:
     fingerprint = project_fingerprint(transformer.project_dir)
     stored = artifacts / FINGERPRINT_FILE
     outcome.full_refresh = any(r.full_refresh for r in asked) or (
-        not stored.is_file() or stored.read_text().strip() != fingerprint)
+        not stored.is_file() or stored.read_text().strip() != fingerprint
+    )
     target = transformer.dbt
     try:
         outcome.build = build_after_load(
-            target.warehouse_path, artifacts, full_refresh=outcome.full_refresh,
-            project_dir=transformer.project_dir, reader=lambda: snapshot, target=target.target, env=target.env)
+            target.warehouse_path,
+            artifacts,
+            full_refresh=outcome.full_refresh,
+            project_dir=transformer.project_dir,
+            reader=lambda: snapshot,
+            target=target.target,
+            env=target.env,
+        )
     except DbtRunError:
         count(metric.TRANSFORM_FAILED, 1)
         raise
@@ -132,9 +140,13 @@ def transform_batch(event: dict[str, Any], transformer: Transformer, *, metrics:
 def source_freshness(transformer: Transformer, artifacts: Path) -> int:
     """`dbt source freshness`: the number of sources past their `error_after` (or that could not be checked)."""
     target = transformer.dbt
-    run = run_dbt(["source", "freshness", "--quiet"], project_dir=transformer.project_dir,
-                  warehouse_path=target.warehouse_path, target=target.target, env=target.env,
-                  artifacts_dir=artifacts, raise_on_failure=False)
+    run = run_dbt(
+        ["source", "freshness", "--quiet"],
+        project_dir=transformer.project_dir,
+        warehouse_path=target.warehouse_path,
+        target=target.target,
+        env=target.env,
+        artifacts_dir=artifacts,
+        raise_on_failure=False,
+    )
     return sum(1 for n in run.nodes if n.status in _FRESHNESS_FAILED)
-
-

@@ -122,6 +122,7 @@ class Alarms(pulumi.ComponentResource):
                 comparison_operator="GreaterThanThreshold",
                 treat_missing_data="notBreaching",
             )
+
         def count_alarm(key: str, description: str, metric_name: str, service: str) -> None:
             """Any count of `metric_name` within an hour alarms (hourly runs; missing data is fine)."""
             alarm(
@@ -177,14 +178,18 @@ class Alarms(pulumi.ComponentResource):
                     spec.key,
                     alarm_description=spec.description,
                     metric_queries=[
-                        aws.cloudwatch.MetricAlarmMetricQueryArgs(id="alarm", expression=spec.expression,
-                                                                  label=spec.key, return_data=True),
+                        aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                            id="alarm", expression=spec.expression, label=spec.key, return_data=True
+                        ),
                         *(
                             aws.cloudwatch.MetricAlarmMetricQueryArgs(
                                 id=query_id,
                                 metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                                    namespace=METRICS_NAMESPACE, metric_name=metric_name,
-                                    dimensions={"service": service}, stat=spec.statistic, period=spec.period,
+                                    namespace=METRICS_NAMESPACE,
+                                    metric_name=metric_name,
+                                    dimensions={"service": service},
+                                    stat=spec.statistic,
+                                    period=spec.period,
                                 ),
                             )
                             for query_id, (metric_name, service) in spec.inputs.items()

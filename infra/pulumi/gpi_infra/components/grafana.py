@@ -32,15 +32,26 @@ class SnowflakeDatasource(pulumi.ComponentResource):
         super().__init__("gpi:grafana:SnowflakeDatasource", name, None, opts)
         ds = args.plugin
         conn = pulumi.Output.all(args.account, args.user, args.role, args.warehouse, args.database, args.schema)
-        json_data = conn.apply(lambda v: json.dumps(f1grafana.snowflake_json_data(
-            ds, f1grafana.SnowflakeConnection(*[str(x) for x in v])), sort_keys=True))
+        json_data = conn.apply(
+            lambda v: json.dumps(
+                f1grafana.snowflake_json_data(ds, f1grafana.SnowflakeConnection(*[str(x) for x in v])), sort_keys=True
+            )
+        )
         encoded: pulumi.Input[str] = pulumi.Output.from_input(args.private_key).apply(
-            lambda pem: json.dumps(f1grafana.snowflake_secure_json_data(ds, pem)))
+            lambda pem: json.dumps(f1grafana.snowflake_secure_json_data(ds, pem))
+        )
         secure: pulumi.Output[str] = pulumi.Output.secret(encoded)
         self.datasource = grafana.oss.DataSource(
-            name, type=ds.plugin_id, uid=ds.uid, name=ds.name, access_mode="proxy", is_default=False,
-            json_data_encoded=json_data, secure_json_data_encoded=secure,
-            opts=pulumi.ResourceOptions(parent=self))
+            name,
+            type=ds.plugin_id,
+            uid=ds.uid,
+            name=ds.name,
+            access_mode="proxy",
+            is_default=False,
+            json_data_encoded=json_data,
+            secure_json_data_encoded=secure,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.register_outputs({"uid": self.datasource.uid})
 
 
@@ -63,18 +74,36 @@ def _seconds(duration: str) -> int:
 
 def rule_args(rule: dict[str, Any], contact_point: pulumi.Input[str] | None) -> grafana.alerting.RuleGroupRuleArgs:
     """A rule of Grafana's provisioning file as the provider's rule argument (the model as JSON text)."""
-    datas = [grafana.alerting.RuleGroupRuleDataArgs(
-        ref_id=q["refId"], datasource_uid=q["datasourceUid"], query_type=q.get("queryType", ""),
-        model=json.dumps(q["model"], sort_keys=True),
-        relative_time_range=grafana.alerting.RuleGroupRuleDataRelativeTimeRangeArgs(
-            from_=q["relativeTimeRange"]["from"], to=q["relativeTimeRange"]["to"]))
-        for q in rule["data"]]
-    settings = (grafana.alerting.RuleGroupRuleNotificationSettingsArgs(contact_point=contact_point)
-                if contact_point is not None else None)
+    datas = [
+        grafana.alerting.RuleGroupRuleDataArgs(
+            ref_id=q["refId"],
+            datasource_uid=q["datasourceUid"],
+            query_type=q.get("queryType", ""),
+            model=json.dumps(q["model"], sort_keys=True),
+            relative_time_range=grafana.alerting.RuleGroupRuleDataRelativeTimeRangeArgs(
+                from_=q["relativeTimeRange"]["from"], to=q["relativeTimeRange"]["to"]
+            ),
+        )
+        for q in rule["data"]
+    ]
+    settings = (
+        grafana.alerting.RuleGroupRuleNotificationSettingsArgs(contact_point=contact_point)
+        if contact_point is not None
+        else None
+    )
     return grafana.alerting.RuleGroupRuleArgs(
-        name=rule["title"], uid=rule["uid"], condition=rule["condition"], datas=datas, for_=rule["for"],
-        no_data_state=rule["noDataState"], exec_err_state=rule["execErrState"], is_paused=rule.get("isPaused", False),
-        labels=rule.get("labels", {}), annotations=rule.get("annotations", {}), notification_settings=settings)
+        name=rule["title"],
+        uid=rule["uid"],
+        condition=rule["condition"],
+        datas=datas,
+        for_=rule["for"],
+        no_data_state=rule["noDataState"],
+        exec_err_state=rule["execErrState"],
+        is_paused=rule.get("isPaused", False),
+        labels=rule.get("labels", {}),
+        annotations=rule.get("annotations", {}),
+        notification_settings=settings,
+    )
 
 
 class DashboardFolder(pulumi.ComponentResource):
@@ -83,18 +112,29 @@ class DashboardFolder(pulumi.ComponentResource):
     def __init__(self, name: str, args: DashboardFolderArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpi:grafana:DashboardFolder", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
-        self.folder = grafana.oss.Folder(name, uid=args.folder_uid, title=args.title,
-                                         opts=pulumi.ResourceOptions(parent=self))
+        self.folder = grafana.oss.Folder(
+            name, uid=args.folder_uid, title=args.title, opts=pulumi.ResourceOptions(parent=self)
+        )
         self.dashboards = {
-            uid: grafana.oss.Dashboard(uid, folder=self.folder.uid, overwrite=True,
-                                       config_json=json.dumps(data, sort_keys=True), message="pulumi up", opts=child)
+            uid: grafana.oss.Dashboard(
+                uid,
+                folder=self.folder.uid,
+                overwrite=True,
+                config_json=json.dumps(data, sort_keys=True),
+                message="pulumi up",
+                opts=child,
+            )
             for uid, data in args.dashboards.items()
         }
         self.rule_groups = {
             group["name"]: grafana.alerting.RuleGroup(
-                f"{name}-{group['name']}", name=group["name"], folder_uid=self.folder.uid,
+                f"{name}-{group['name']}",
+                name=group["name"],
+                folder_uid=self.folder.uid,
                 interval_seconds=_seconds(str(group["interval"])),
-                rules=[rule_args(rule, args.contact_point) for rule in group["rules"]], opts=child)
+                rules=[rule_args(rule, args.contact_point) for rule in group["rules"]],
+                opts=child,
+            )
             for group in args.rule_groups
         }
         self.register_outputs({"folder": self.folder.uid, "dashboards": list(self.dashboards)})
@@ -116,19 +156,31 @@ class AlertRouting(pulumi.ComponentResource):
         if not args.emails:
             raise ValueError("the contact point needs at least one address (alertEmails)")
         self.contact_point = grafana.alerting.ContactPoint(
-            name, name=args.contact_point,
+            name,
+            name=args.contact_point,
             emails=[grafana.alerting.ContactPointEmailArgs(addresses=args.emails, single_email=True)],
-            opts=pulumi.ResourceOptions(parent=self))
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.policy: grafana.alerting.NotificationPolicy | None = None
         if args.notification_policy:
             route = args.route
             self.policy = grafana.alerting.NotificationPolicy(
-                name, contact_point=self.contact_point.name, group_bies=["grafana_folder", "alertname"],
-                policies=[grafana.alerting.NotificationPolicyPolicyArgs(
-                    contact_point=self.contact_point.name, group_bies=list(route.get("group_by", [])),
-                    group_wait=route.get("group_wait"), group_interval=route.get("group_interval"),
-                    repeat_interval=route.get("repeat_interval"),
-                    matchers=[grafana.alerting.NotificationPolicyPolicyMatcherArgs(label=label, match=op, value=value)
-                              for label, op, value in route.get("object_matchers", [])])],
-                opts=pulumi.ResourceOptions(parent=self))
+                name,
+                contact_point=self.contact_point.name,
+                group_bies=["grafana_folder", "alertname"],
+                policies=[
+                    grafana.alerting.NotificationPolicyPolicyArgs(
+                        contact_point=self.contact_point.name,
+                        group_bies=list(route.get("group_by", [])),
+                        group_wait=route.get("group_wait"),
+                        group_interval=route.get("group_interval"),
+                        repeat_interval=route.get("repeat_interval"),
+                        matchers=[
+                            grafana.alerting.NotificationPolicyPolicyMatcherArgs(label=label, match=op, value=value)
+                            for label, op, value in route.get("object_matchers", [])
+                        ],
+                    )
+                ],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         self.register_outputs({"contact_point": self.contact_point.name})

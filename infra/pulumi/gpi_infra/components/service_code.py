@@ -45,8 +45,12 @@ def lifecycle_policy(keep: int) -> str:
                 {
                     "rulePriority": 1,
                     "description": "Drop untagged images after a day",
-                    "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
-                                  "countNumber": 1},
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": 1,
+                    },
                     "action": {"type": "expire"},
                 },
                 {
@@ -109,9 +113,7 @@ class ContainerImage(pulumi.ComponentResource):
             # One plain Docker v2 manifest: Lambda refuses image indexes (OCI media types with attestations).
             push=False,
             exports=[docker_build.ExportArgs(registry=docker_build.ExportRegistryArgs(oci_media_types=False))],
-            registries=[
-                docker_build.RegistryArgs(address=registry, username=auth.user_name, password=auth.password)
-            ],
+            registries=[docker_build.RegistryArgs(address=registry, username=auth.user_name, password=auth.password)],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.lifecycle]),
         )
         # Lambda takes `repo@sha256:...` or `repo:tag`, not the `repo:tag@sha256:...` of the image's `ref`.
