@@ -99,14 +99,15 @@ def deliver(handler: LambdaHandler, payload: Any, context: LocalContext, allowed
     return Delivery(attempts=allowed, error=error)
 
 
-def _returned(future: Future[Delivery]) -> bool:
-    return future.done() and not future.cancelled() and future.exception() is None
+def _returned(future: Future[Delivery] | None) -> bool:
+    return future is not None and future.done() and not future.cancelled() and future.exception() is None
 
 
 class _Pool:
-    """The dispatcher's workers. A process that dies mid-delivery (killed, out of memory) breaks a process pool:
-    the deliveries not returned yet start again on a new one (which of them crashed is not known), and a
-    schedule still waiting after as many crashes as it allows deliveries is dead-lettered."""
+    """The dispatcher's workers. A process that dies mid-delivery (killed, out of memory) breaks a process pool,
+    and which of the deliveries in flight it was is not known: none of them is charged, and the batch's deliveries
+    not returned yet then run one at a time on a new pool, so a crash is charged to the delivery that caused it.
+    A schedule whose delivery crashed as many times as it allows deliveries is dead-lettered."""
 
     def __init__(self, size: int, kind: WorkerKind) -> None:
         self.size, self.kind = size, kind
@@ -123,23 +124,31 @@ class _Pool:
 
     def run(self, jobs: Sequence[Job]) -> Iterator[Delivery]:
         """Runs `jobs` at once (up to the pool's size) and yields their outcomes in the jobs' order."""
-        futures: list[Future[Delivery]] = [self._get().submit(deliver, *job) for job in jobs]
-        crashes = 0
+        futures: list[Future[Delivery] | None] = [self._get().submit(deliver, *job) for job in jobs]
+        alone = False  # after a crash: each delivery not returned yet runs by itself
         for index, job in enumerate(jobs):
+            crashes = 0
             while True:
+                future = futures[index]
+                if future is None:  # its turn, alone on the pool
+                    future = futures[index] = self._get().submit(deliver, *job)
                 try:
-                    yield futures[index].result()
+                    yield future.result()
                     break
                 except BrokenProcessPool:
-                    crashes += 1
-                    log.warning("worker process died", extra={"schedule": job[4], "crashes": crashes})
                     self.close()
+                    if alone:
+                        crashes += 1  # it ran by itself: the crash is its own
+                    else:
+                        alone = True
+                        for later in range(index, len(jobs)):  # in flight on the broken pool: run again, alone
+                            if not _returned(futures[later]):
+                                futures[later] = None
+                    log.warning("worker process died", extra={"schedule": job[4], "crashes": crashes})
                     if crashes >= job[3]:  # as many crashes as the schedule allows deliveries
                         yield Delivery(attempts=job[3], error="BrokenProcessPool: a worker process died")
                         break
-                    for later in range(index, len(jobs)):  # what had not returned starts again on a new pool
-                        if not _returned(futures[later]):
-                            futures[later] = self._get().submit(deliver, *jobs[later])
+                    futures[index] = None
 
     def close(self) -> None:
         if self._executor is not None:

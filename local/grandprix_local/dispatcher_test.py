@@ -2,6 +2,7 @@ import datetime as dt
 import json
 import os
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -321,9 +322,11 @@ def test_a_replay_fires_the_schedules_due_before_the_next_tick_as_one_concurrent
 def worker_pid(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A target for worker processes (importable, so picklable): the process it ran in; it dies (as a killed
     Lambda does) on its first delivery of a session named in GPI_TEST_DIE_ONCE, marking that in the file, and on
-    every delivery of the one named in GPI_TEST_DIE_ALWAYS."""
+    every delivery of the one named in GPI_TEST_DIE_ALWAYS; the one named in GPI_TEST_SLOW takes 1.5 s."""
     if event["session"] == os.environ.get("GPI_TEST_DIE_ALWAYS"):
         os._exit(137)
+    if event["session"] == os.environ.get("GPI_TEST_SLOW"):
+        time.sleep(1.5)  # still in flight when the other worker dies
     marker = os.environ.get("GPI_TEST_DIE_ONCE_MARKER")
     if marker and event["session"] == os.environ.get("GPI_TEST_DIE_ONCE") and not os.path.exists(marker):
         with open(marker, "w") as out:
@@ -372,6 +375,7 @@ def test_a_schedule_whose_worker_always_dies_is_dead_lettered_and_the_others_lan
         request = IngestionRequest(season=2025, round=1, session=session)  # type: ignore[arg-type]
         create_ingestion_schedule(clients.scheduler, target, request, when)
     monkeypatch.setenv("GPI_TEST_DIE_ALWAYS", "Q")
+    monkeypatch.setenv("GPI_TEST_SLOW", "R")  # R is on the pool each time Q's worker breaks it: never charged
     dispatcher = Dispatcher(
         clients.scheduler,
         clients.sqs,
