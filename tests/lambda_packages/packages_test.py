@@ -48,6 +48,7 @@ from lambda_packages.containers import (
     docker_daemon,
     running,
 )
+from transformer.handler import LAMBDA_ARTIFACTS
 
 REGION = "eu-west-1"
 STAGE = "dev"
@@ -486,10 +487,11 @@ def test_transformer_builds_the_marts_from_the_manifests_sqs_batch(
     assert sum(len(b["Records"]) for b in batches) == 3
     assert [r["dbt_started"] for r in log] == [True] * len(batches) + [False], log
     assert log[0]["full_refresh"] is True  # the first build on a warehouse
-    # dbt's artifacts and logs, and the transformer's state, in /tmp (handler.LAMBDA_ARTIFACTS)
-    assert {"/tmp/dbt/target/manifest.json", "/tmp/dbt/target/run_results.json", "/tmp/dbt/logs/dbt.log"} <= set(
-        written
-    )
+    # dbt's artifacts and logs, and the transformer's state, under the handler's own artifacts directory
+    artifacts = {
+        str(LAMBDA_ARTIFACTS / name) for name in ("target/manifest.json", "target/run_results.json", "logs/dbt.log")
+    }
+    assert artifacts <= set(written)
     state = aws_client("s3", settings).list_objects_v2(Bucket=settings.bucket, Prefix="transformer/")
     assert state.get("KeyCount", 0) > 0
     with duckdb.connect(str(staged_warehouse), read_only=True) as con:
