@@ -9,10 +9,17 @@ from pulumi.runtime import rpc
 
 from f1common import metrics as metric
 from f1common.layout import DATA_PREFIX, MANIFEST_PREFIX, ORPHAN_EXPIRY_DAYS, PENDING, PUBLICATION_TAG
-from f1common.names import CALENDAR_KEY, CALENDAR_TTL_ATTRIBUTE, METRICS_NAMESPACE, ResourceNames
+from f1common.names import CALENDAR_KEY, CALENDAR_TTL_ATTRIBUTE, METRICS_NAMESPACE, SERVICE_LOADER, ResourceNames
 from f1common.settings import Settings
+from f1common.warehouse import SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS
 from gpi_infra.aws_stack import aws_program
-from gpi_infra.config import AWS_PROJECT, ERGAST_DUMP_URL, AwsStackConfig, snowflake_access_role_name
+from gpi_infra.config import (
+    AWS_PROJECT,
+    ERGAST_DUMP_URL,
+    LOADER_TIMEOUT_MARGIN_SECONDS,
+    AwsStackConfig,
+    snowflake_access_role_name,
+)
 from gpi_infra.iam import UNSCOPED_ACTIONS
 from gpi_infra.testing import (
     ACCOUNT,
@@ -429,6 +436,15 @@ def test_the_first_deploy_bootstraps_the_calendar_and_the_history(stack: Stack, 
 def test_bootstrap_config_is_checked(field: str, value: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         AwsStackConfig(stage="dev", snowflake_stack="acme/gpi-snowflake/dev", **{field: value})
+
+
+def test_the_loader_outlives_its_snowflake_statements() -> None:
+    """A loader timeout that Snowflake's statement timeout could outlast is refused (the default leaves room)."""
+    loader = AwsStackConfig(stage="dev", snowflake_stack="o/p/s").functions[SERVICE_LOADER]
+    assert loader.timeout_seconds >= SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS + LOADER_TIMEOUT_MARGIN_SECONDS
+    short = SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS + LOADER_TIMEOUT_MARGIN_SECONDS - 1
+    with pytest.raises(ValueError, match=f"timeoutSeconds {short} is below"):
+        AwsStackConfig(stage="dev", snowflake_stack="o/p/s", functions={SERVICE_LOADER: {"timeoutSeconds": short}})
 
 
 def test_loader_health_reads_only_manifests_and_scans_the_calendar(stack: Stack) -> None:

@@ -11,12 +11,13 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from f1common.errors import describe_validation_error
-from f1common.names import SERVICES, ResourceNames
+from f1common.names import SERVICE_LOADER, SERVICES, ResourceNames
 from f1common.sessions import FIRST_SEASON, LAST_SEASON
+from f1common.warehouse import SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS
 
 AWS_PROJECT = "gpi-aws"
 SNOWFLAKE_PROJECT = "gpi-snowflake"
@@ -68,6 +69,9 @@ _DEFAULT_FUNCTIONS: dict[str, tuple[PackageType, int, int, int]] = {
 def default_package(service: str) -> str:
     """Where `pants package services/<service>:lambda` writes the package, relative to a Pulumi project dir."""
     return f"../../../dist/services.{service}/lambda.zip"
+
+
+LOADER_TIMEOUT_MARGIN_SECONDS = 30  # the loader's connect, PUT and COMMIT around its longest statement
 
 
 class FunctionSettings(_Config):
@@ -183,6 +187,20 @@ class AwsStackConfig(_Config):
         if not value.startswith("https://"):
             raise ValueError(f"ergast_dump_url must be an https URL, got {value[:80]!r}")
         return value
+
+    @model_validator(mode="after")
+    def _loader_outlives_its_statements(self) -> AwsStackConfig:
+        """The loader's Snowflake statements end (LOCK_TIMEOUT, STATEMENT_TIMEOUT_IN_SECONDS) before Lambda stops it:
+        a loader killed mid-statement leaves a detached query holding the staging tables' locks for minutes."""
+        timeout = self.functions[SERVICE_LOADER].timeout_seconds
+        needed = SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS + LOADER_TIMEOUT_MARGIN_SECONDS
+        if timeout < needed:
+            raise ValueError(
+                f"functions.loader.timeoutSeconds {timeout} is below {needed}: the loader's Snowflake statements may "
+                f"run {SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS} s (f1common.warehouse), plus {LOADER_TIMEOUT_MARGIN_SECONDS} s "
+                "to connect and commit"
+            )
+        return self
 
     @property
     def names(self) -> ResourceNames:

@@ -36,6 +36,22 @@ LOAD_MANIFESTS = "load_manifests"
 LOAD_HEALTH = "load_health"  # the load-health check's findings (replace_load_health)
 LOAD_CLAIMS = "load_claims"  # the one key a file's load and its quarantine both claim
 
+# The loader's Snowflake session bounds every wait below its Lambda timeout (the AWS stack refuses a shorter
+# timeout), so a loader never dies mid-statement and leaves a detached query holding its locks:
+# - a lock held by another loader (the claim's UPDATE serialises the file loads) fails after LOCK_TIMEOUT, and the
+#   file's message is retried;
+# - no statement runs longer than STATEMENT_TIMEOUT_IN_SECONDS;
+# - ABORT_DETACHED_QUERY: a query whose client vanished anyway (a killed Lambda) is aborted 5 minutes after its
+#   connection was lost, and Snowflake aborts an idle detached transaction that blocks another after 5 minutes.
+SNOWFLAKE_LOCK_TIMEOUT_SECONDS = 120
+SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS = 240
+SNOWFLAKE_SESSION_PARAMETERS: Mapping[str, str | int | bool] = {
+    "TIMEZONE": "UTC",
+    "LOCK_TIMEOUT": SNOWFLAKE_LOCK_TIMEOUT_SECONDS,
+    "STATEMENT_TIMEOUT_IN_SECONDS": SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS,
+    "ABORT_DETACHED_QUERY": True,
+}
+
 LOAD_TIME = "_load_time"
 FILE_NAME = "_file_name"
 RUN_ID = "_run_id"

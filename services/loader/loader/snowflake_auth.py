@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from cryptography.hazmat.primitives import serialization
 
 from f1common.settings import Settings
-from f1common.warehouse import schema_name
+from f1common.warehouse import SNOWFLAKE_SESSION_PARAMETERS, schema_name
 
 SECRET_MAX_AGE_SECONDS = 300  # a rotated key is picked up within five minutes
 _CONNECTIONS: dict[tuple[str | None, ...], Any] = {}
@@ -56,7 +56,8 @@ def load_private_key(settings: Settings, secrets: Any | None = None) -> bytes:
 
 
 def connect(settings: Settings, *, secrets: Any | None = None) -> Any:
-    """A Snowflake connection with key-pair (JWT) authentication, schema STAGING of the stage's database."""
+    """A Snowflake connection with key-pair (JWT) authentication, schema STAGING of the stage's database, its waits
+    and statements bounded below the Lambda timeout (f1common.warehouse.SNOWFLAKE_SESSION_PARAMETERS)."""
     required = {"snowflake_account": settings.snowflake_account, "snowflake_user": settings.snowflake_user}
     missing = [f"GPI_{name.upper()}" for name, value in required.items() if not value]
     if missing:
@@ -76,7 +77,7 @@ def connect(settings: Settings, *, secrets: Any | None = None) -> Any:
         warehouse=settings.snowflake_warehouse,
         database=database_name(settings),
         schema=schema_name("snowflake"),
-        session_parameters={"TIMEZONE": "UTC"},
+        session_parameters=dict(SNOWFLAKE_SESSION_PARAMETERS),
     )
 
 
