@@ -112,6 +112,28 @@ SESSIONS_OVERDUE = AlertRuleSpec(
 )
 
 
+LOAD_HEALTH_FINDINGS = AlertRuleSpec(
+    uid="gpi-load-health-findings",
+    title="Load-health finding open",
+    queries=(
+        AlertQuery(
+            "A",
+            pipeline_health.open_findings_by_subject,
+            labels=("kind", "subject", "dataset", "status", "reason"),
+            value="hours",
+        ),
+    ),
+    # Every open finding fires: the check already waits out a file's grace period before it calls it MISSING.
+    condition="$A >= 0",
+    summary="{{ $labels.kind }} {{ $labels.subject }} is {{ $labels.status }}",
+    description="The hourly load-health check finds {{ $labels.kind }} {{ $labels.subject }} ({{ $labels.dataset }}) "
+    "{{ $labels.status }} for {{ $values.A.Value }} h: {{ $labels.reason }}. "
+    "See the load-health findings on the Pipeline health dashboard.",
+    labels={"area": "pipeline"},
+    dashboard_uid="gpi-pipeline-health",
+)
+
+
 # Pace changes: a driver's fuel-corrected clean-lap time at least PACE_DROP_S slower than the median of their
 # previous 5 clean laps (mart_pace_changes, var pace_baseline_clean_laps) on two consecutive laps, both clean
 # (so never a pit, SC, VSC, yellow or red-flag lap), neither of them a restart lap or a lap on which the driver was
@@ -222,7 +244,10 @@ PACE_CHANGE = AlertRuleSpec(
 
 def rule_groups() -> list[RuleGroupSpec]:
     """Every alert rule of the project, by evaluation group."""
-    return [RuleGroupSpec("pipeline-health", 300, (SESSIONS_OVERDUE,)), RuleGroupSpec("race-pace", 300, (PACE_CHANGE,))]
+    return [
+        RuleGroupSpec("pipeline-health", 300, (SESSIONS_OVERDUE, LOAD_HEALTH_FINDINGS)),
+        RuleGroupSpec("race-pace", 300, (PACE_CHANGE,)),
+    ]
 
 
 # --- Grafana shapes --------------------------------------------------------------------------------------

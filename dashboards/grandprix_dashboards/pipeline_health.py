@@ -169,6 +169,16 @@ def findings(d: Dialect) -> str:
     """
 
 
+def open_findings_by_subject(d: Dialect) -> str:
+    """Each open finding (the alert rule's instances: one per file or pipe) and the hours it has been in its status."""
+    return f"""
+    select kind as "kind", subject as "subject", coalesce(dataset, '') as "dataset", status as "status",
+           coalesce(reason, '') as "reason", round({d.hours_since('coalesce(status_since, checked_at)')}, 1) as "hours"
+    from {HEALTH}
+    where not healthy
+    """
+
+
 def dashboard() -> DashboardSpec:
     return DashboardSpec(
         uid="gpi-pipeline-health",

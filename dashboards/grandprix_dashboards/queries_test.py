@@ -17,6 +17,7 @@ from f1common.events import CalendarItem, CalendarStatus
 from f1common.warehouse import RACE_CALENDAR_COLUMN_NAMES as COLUMN_NAMES
 from f1common.warehouse import replace_load_health
 from f1common.warehouse import replace_race_calendar as export_calendar
+from grandprix_dashboards import alert_eval, alerts
 from grandprix_dashboards.panels import DashboardSpec, Kind
 from grandprix_dashboards.query import (
     QueryError,
@@ -211,9 +212,8 @@ def test_pipeline_health_lists_failed_overdue_and_quarantined(
         assert run_panel(wh, health, panels["Sessions overdue or FAILED"], {}).rows == [(2,)]
 
 
-def test_pipeline_health_shows_the_load_health_findings(
-    warehouse_path: Path, specs: list[DashboardSpec], tmp_path: Path
-) -> None:
+@pytest.fixture
+def unhealthy_findings(warehouse_path: Path, tmp_path: Path) -> Path:
     """The local run's check found every file loaded; replace its findings with a failed file, a missing one, one in
     flight and a pipe not running (rows of the contract, as the loader's check writes them)."""
     copy = tmp_path / "findings.duckdb"
@@ -256,10 +256,13 @@ def test_pipeline_health_shows_the_load_health_findings(
     ]
     replace_load_health(con, findings)
     con.close()
+    return copy
 
+
+def test_pipeline_health_shows_the_load_health_findings(unhealthy_findings: Path, specs: list[DashboardSpec]) -> None:
     health = next(s for s in specs if s.uid == "gpi-pipeline-health")
     panels = {p.title: p for p in health.panels}
-    with Warehouse(copy) as wh:
+    with Warehouse(unhealthy_findings) as wh:
         assert run_panel(wh, health, panels["Open load-health findings"], {}).rows == [(3,)]
         listed = run_panel(wh, health, panels["Load-health findings (open and in flight)"], {}).rows
         assert [(r[0], r[1], r[2]) for r in listed] == [
@@ -286,3 +289,21 @@ def test_chosen_variable_values_replace_the_defaults(wh: Warehouse, specs: list[
     assert "HAM" in values["driver"] and "PIA" in values["driver"], "the drivers of that race"
     with pytest.raises(QueryError, match=r"\$event = 'Monaco Grand Prix' is not one of its values"):
         resolve_variables(wh, race, {"season": "2023", "event": "Monaco Grand Prix"})
+
+
+def test_the_load_health_rule_fires_once_per_open_finding(warehouse_path: Path, unhealthy_findings: Path) -> None:
+    """Grafana's rule over the same findings: quiet on the healthy local run, one instance per open finding."""
+    with Warehouse(warehouse_path) as wh:
+        assert alert_eval.evaluate(wh, alerts.LOAD_HEALTH_FINDINGS) == []
+    with Warehouse(unhealthy_findings) as wh:
+        firing = alert_eval.evaluate(wh, alerts.LOAD_HEALTH_FINDINGS)
+    assert [(f.labels["kind"], f.labels["status"], f.labels["dataset"]) for f in firing] == [
+        ("file", "FAILED", "laps"),
+        ("file", "MISSING", "weather"),
+        ("pipe", "PAUSED", ""),
+    ]
+    failed, missing, paused = firing
+    assert failed.summary.startswith("file dataset=laps/laps-") and failed.summary.endswith(" is FAILED")
+    assert "for 3 h: not a readable Parquet file" in failed.description
+    assert missing.values["A"] == 2.0
+    assert paused.summary == "pipe GPI_PROD.STAGING.LAPS_PIPE is PAUSED"
