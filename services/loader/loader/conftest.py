@@ -230,3 +230,20 @@ def warehouse_rows(warehouse: Any, query: str) -> list[tuple[Any, ...]]:
     if isinstance(warehouse, DuckDBWarehouse):
         return warehouse.con.execute(query).fetchall()
     return warehouse._execute(query)  # type: ignore[no-any-return]
+
+
+def check_a_late_delivery_leaves_no_pending_row(s3: Any, warehouse: Any, run: Run, pending_table: str) -> None:
+    """A file's notification processed after its run loaded (a redelivery) cannot mark the loaded file pending;
+    a file still waiting keeps one row with the latest reason."""
+    from loader.loading import load_keys
+
+    run.put_files(s3)
+    run.put_manifest(s3)
+    load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)
+    loaded = run.keys[0]
+    warehouse.mark_pending(loaded, run_id=run.run_id, dataset="x", reason="late notification")
+    waiting = f"{loaded}.next"
+    for reason in ("no manifest yet", "still no manifest"):
+        warehouse.mark_pending(waiting, run_id=run.run_id, dataset="x", reason=reason)
+    rows = warehouse_rows(warehouse, f"SELECT file_name, reason FROM {pending_table}")
+    assert [tuple(r) for r in rows] == [(waiting, "still no manifest")]

@@ -214,9 +214,12 @@ class DuckDBWarehouse:
             raise
 
     def mark_pending(self, key: str, *, run_id: str, dataset: str, reason: str) -> None:
+        """One row per file still waiting, none for a file already loaded or quarantined (a late delivery)."""
         self.con.execute(
             f"INSERT INTO {_S}.{LOAD_PENDING} (file_name, run_id, dataset, reason, seen_at) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (file_name) DO UPDATE SET reason = excluded.reason",
+            f"SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM {_S}.{LOAD_HISTORY} WHERE file_name = $1) "
+            f"AND NOT EXISTS (SELECT 1 FROM {_S}.{LOAD_QUARANTINE} WHERE file_name = $1) "
+            "ON CONFLICT (file_name) DO UPDATE SET reason = excluded.reason",
             [key, run_id, dataset, reason, utc_now()],
         )
 

@@ -13,7 +13,7 @@ import pytest
 from f1common.datasets import Dataset, dataset_spec
 from f1common.layout import data_key
 from f1common.tables import to_parquet_bytes
-from loader.conftest import BUCKET, SMALL, Run, check_streamed_order
+from loader.conftest import BUCKET, SMALL, Run, check_a_late_delivery_leaves_no_pending_row, check_streamed_order
 from loader.duckdb_warehouse import DuckDBWarehouse
 from loader.loading import Outcome, backfill_manifests, load_keys
 
@@ -150,6 +150,12 @@ def test_files_before_their_manifest_are_held_back(
     for entry in run.manifest.files:
         assert warehouse.staging_rows(dataset_spec(entry.dataset)) == entry.rows
     assert warehouse.con.execute("SELECT count(*) FROM staging.load_pending").fetchone() == (0,)
+
+
+def test_a_late_delivery_leaves_no_pending_row_beside_the_load(
+    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
+    check_a_late_delivery_leaves_no_pending_row(s3, warehouse, _run(ergast_tables, SMALL), "staging.load_pending")
 
 
 def test_manifest_before_a_file_loads_it_when_it_arrives(

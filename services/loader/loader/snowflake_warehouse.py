@@ -255,11 +255,16 @@ class SnowflakeWarehouse:
             raise
 
     def mark_pending(self, key: str, *, run_id: str, dataset: str, reason: str) -> None:
-        self._execute(f"DELETE FROM {self.fq}.{LOAD_PENDING} WHERE file_name = %s", (key,))
+        """One row per file still waiting (one MERGE, serialised with the load's DELETE by the table's lock), none
+        for a file already loaded or quarantined: a late delivery cannot leave a pending row beside its load."""
         self._execute(
-            f"INSERT INTO {self.fq}.{LOAD_PENDING} (file_name, run_id, dataset, reason, seen_at) "
-            "VALUES (%s, %s, %s, %s, CURRENT_TIMESTAMP())",
-            (key, run_id, dataset, reason),
+            f"MERGE INTO {self.fq}.{LOAD_PENDING} AS t USING (SELECT %s AS file_name, %s AS run_id, %s AS dataset, "
+            f"%s AS reason WHERE NOT EXISTS (SELECT 1 FROM {self.fq}.{LOAD_HISTORY} WHERE file_name = %s) "
+            f"AND NOT EXISTS (SELECT 1 FROM {self.fq}.{LOAD_QUARANTINE} WHERE file_name = %s)) AS s "
+            "ON t.file_name = s.file_name WHEN MATCHED THEN UPDATE SET reason = s.reason "
+            "WHEN NOT MATCHED THEN INSERT (file_name, run_id, dataset, reason, seen_at) "
+            "VALUES (s.file_name, s.run_id, s.dataset, s.reason, CURRENT_TIMESTAMP())",
+            (key, run_id, dataset, reason, key, key),
         )
 
     def record_manifest(self, manifest: Manifest, *, key: str) -> None:

@@ -14,7 +14,14 @@ from f1common.layout import data_key, manifest_key, new_run_id
 from f1common.manifest import Manifest, ManifestFile
 from f1common.sessions import SessionId
 from f1common.tables import to_parquet_bytes
-from loader.conftest import BUCKET, SMALL, SNOWFLAKE_DATABASE, Run, check_streamed_order
+from loader.conftest import (
+    BUCKET,
+    SMALL,
+    SNOWFLAKE_DATABASE,
+    Run,
+    check_a_late_delivery_leaves_no_pending_row,
+    check_streamed_order,
+)
 from loader.loading import Outcome, backfill_manifests, load_keys
 from loader.snowflake_warehouse import SnowflakeWarehouse
 
@@ -130,6 +137,16 @@ def test_a_file_is_staged_from_record_batches_with_every_row_in_place(
         monkeypatch,
         s3,
     )
+
+
+def test_a_late_delivery_leaves_no_pending_row_beside_the_load(
+    s3: Any, sf: SnowflakeWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
+    """mark_pending is one MERGE that skips a file already loaded or quarantined."""
+    run = Run()
+    for d in SMALL:
+        run.add(d, ergast_tables[d])
+    check_a_late_delivery_leaves_no_pending_row(s3, sf, run, f"{SNOWFLAKE_DATABASE}.STAGING.LOAD_PENDING")
 
 
 def test_two_deliveries_of_a_session_manifest_record_it_once_by_merge(
