@@ -39,6 +39,7 @@ from f1common.settings import Settings
 from f1common.testing import f1data_dir_or_skip
 from grandprix_local.stack import StackResources, moto_server, provision
 from lambda_packages.containers import (
+    LAMBDA_USER,
     REQUIRE_ENV,
     Container,
     Docker,
@@ -507,3 +508,47 @@ def test_transformer_builds_the_marts_from_the_manifests_sqs_batch(
         }
     assert laps == [(927,)]
     assert all(marts.values()), marts
+
+
+def test_transformer_parses_the_prod_target_on_lambdas_file_system(
+    docker: Docker, base: str, work: Path, stack: tuple[Settings, StackResources]
+) -> None:
+    """The cloud's branch of the same image: with the environment the AWS stack gives the function in Snowflake mode
+    (the dev stage's Snowflake stack outputs), the transformer's dbt environment renders the profile's `prod` target
+    and dbt parses the project with dbt-snowflake, on the read-only file system with no writable home (the Snowflake
+    connector's caches included), writing only under /tmp. Without a Snowflake account nothing connects: the build
+    itself is proven on the `local` target above."""
+    settings, _ = stack
+    env = {
+        **common_env(settings),
+        "GPI_WAREHOUSE": "snowflake",
+        "GPI_SNOWFLAKE_ACCOUNT": "ACME-GPI",
+        "GPI_SNOWFLAKE_USER": "GPI_DEV_DBT_SVC",
+        "GPI_SNOWFLAKE_ROLE": "GPI_DEV_TRANSFORMER",
+        "GPI_SNOWFLAKE_WAREHOUSE": "GPI_DEV_TRANSFORM_WH",
+        "GPI_SNOWFLAKE_PRIVATE_KEY_SECRET_ID": "gpi/dev/snowflake/transformer-key",
+    }
+    parse = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from dbt_runner.runner import run_dbt\n"
+        "from f1common.settings import Settings\n"
+        "from transformer.handler import PROD_TARGET, dbt_environment\n"
+        "out = Path(sys.argv[1])\n"
+        "env = dbt_environment(Settings(), out / 'snowflake-key.p8')\n"
+        "run = run_dbt(['parse', '--quiet'], target=PROD_TARGET, env=env, artifacts_dir=out)\n"
+        "manifest = json.loads((out / 'target' / 'manifest.json').read_text())\n"
+        "print(json.dumps({'success': run.success, 'env': env, 'adapter': manifest['metadata']['adapter_type'],\n"
+        "                  'models': sum(1 for n in manifest['nodes'].values() if n['resource_type'] == 'model')}))\n"
+    )
+    transformer = function(docker, base, "transformer", work, env)
+    with running(docker, transformer, REGION) as fn:
+        out = docker.run("exec", f"--user={LAMBDA_USER}", fn.id, "python3", "-c", parse, "/tmp/dbt-prod")
+        written = written_only_to_tmp(fn, "transformer (prod target)")
+    parsed = json.loads(out.strip().splitlines()[-1])
+    assert parsed["success"] is True, out
+    assert parsed["adapter"] == "snowflake"
+    assert parsed["models"] > 0
+    assert parsed["env"]["SNOWFLAKE_DATABASE"] == settings.names.warehouse_database == "GPI_DEV"
+    assert parsed["env"]["SNOWFLAKE_ROLE"] == "GPI_DEV_TRANSFORMER"
+    assert "/tmp/dbt-prod/target/manifest.json" in written
