@@ -197,8 +197,8 @@ class AwsStackConfig(_Config):
         if timeout < needed:
             raise ValueError(
                 f"functions.loader.timeoutSeconds {timeout} is below {needed}: the loader's Snowflake statements may "
-                f"run {SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS} s (f1common.warehouse), plus {LOADER_TIMEOUT_MARGIN_SECONDS} s "
-                "to connect and commit"
+                f"run {SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS} s (f1common.warehouse), "
+                f"plus {LOADER_TIMEOUT_MARGIN_SECONDS} s to connect and commit"
             )
         return self
 
