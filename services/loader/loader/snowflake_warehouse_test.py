@@ -14,7 +14,7 @@ from f1common.layout import data_key, manifest_key, new_run_id
 from f1common.manifest import Manifest, ManifestFile
 from f1common.sessions import SessionId
 from f1common.tables import to_parquet_bytes
-from loader.conftest import BUCKET, SMALL, SNOWFLAKE_DATABASE, Run, check_streamed_order
+from loader.conftest import BUCKET, SNOWFLAKE_DATABASE, Run, check_streamed_order
 from loader.loading import Outcome, backfill_manifests, load_keys
 from loader.snowflake_warehouse import SnowflakeWarehouse
 
@@ -22,9 +22,7 @@ from loader.snowflake_warehouse import SnowflakeWarehouse
 def test_copy_path_loads_manifest_counts_once_and_quarantines_bad_files(
     s3: Any, sf: SnowflakeWarehouse, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
-    run = Run()
-    for d in SMALL:
-        run.add(d, ergast_tables[d])
+    run = Run.of(ergast_tables)
     races = ergast_tables[Dataset.ERGAST_RACES]
     drifted = run.add(Dataset.ERGAST_RACES, races.drop_columns(["name"]))
     status = ergast_tables[Dataset.ERGAST_STATUS]
