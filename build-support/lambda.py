@@ -1,5 +1,6 @@
-# BUILD-file prelude ([GLOBAL].build_file_prelude_globs): the one shape of a service's deployable.
+# BUILD-file prelude ([GLOBAL].build_file_prelude_globs): the one shape of a service's sources and deployable.
 #
+# A service's BUILD declares its sources, conftest and tests with `service_sources("<package>")`.
 # A service's BUILD declares its Lambda package with one call, e.g.
 #     service_lambda(handler="ingestion/handler.py:handler", package="image")
 # `package` is how it ships (the Pulumi stack's `functions.<service>.packageType` must agree):
@@ -80,3 +81,15 @@ def service_lambda(handler, package, exclude=(), name="lambda", resolve="service
         tags=tags,
     )
     archive(name=name, format="zip", files=[f":{name}-site-packages"], tags=tags, **kwargs)
+
+
+def service_sources(package):
+    """A service's Python: `:lib` (every module but tests and conftest; also in "analytics": the local stack and
+    end-to-end tests run the services in-process), `:test_utils` (its conftest) and `:tests`."""
+    python_sources(
+        name="lib",
+        sources=[f"{package}/**/*.py", f"!{package}/**/*_test.py", f"!{package}/**/conftest.py"],
+        resolve=parametrize("services", "analytics"),
+    )
+    python_test_utils(name="test_utils", sources=[f"{package}/**/conftest.py"], resolve="services")
+    python_tests(name="tests", sources=[f"{package}/**/*_test.py"], resolve="services")

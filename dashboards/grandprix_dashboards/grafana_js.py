@@ -39,6 +39,14 @@ def _cache_root() -> Path:
     return Path(base) / "grandprix-insights" / "grafana-js"
 
 
+def _run(command: list[str], what: str, timeout: int, cwd: Path | None = None, stdin: str | None = None) -> str:
+    """Runs `command`; its standard output, or a GrafanaJsError quoting the end of its standard error."""
+    done = subprocess.run(command, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise GrafanaJsError(f"{what} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
 def install() -> Path:
     """The harness directory with its node_modules, installed by `npm ci` on first use."""
     for tool in ("node", "npm"):
@@ -54,16 +62,7 @@ def install() -> Path:
         if not (target / "node_modules" / ".installed").is_file():
             for name in FILES:
                 shutil.copyfile(SOURCE_DIR / name, target / name)
-            done = subprocess.run(
-                ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                cwd=target,
-                capture_output=True,
-                text=True,
-                timeout=900,
-                check=False,
-            )
-            if done.returncode != 0:
-                raise GrafanaJsError(f"npm ci in {target} failed:\n{done.stderr[-3000:]}")
+            _run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], f"npm ci in {target}", 900, cwd=target)
             (target / "node_modules" / ".installed").write_text("ok\n")
     return target
 
@@ -103,15 +102,8 @@ def frame(result: Result, ref_id: str = "A") -> dict[str, Any]:
 def apply_panels(panels: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Runs each `{key, transformations, fieldConfig, frames}` through @grafana/data; returns the frames."""
     harness = install()
-    done = subprocess.run(
-        ["node", str(harness / "apply_panels.cjs")],
-        input=json.dumps({"panels": list(panels)}),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    stdout = _run(
+        ["node", str(harness / "apply_panels.cjs")], "apply_panels.cjs", 600, stdin=json.dumps({"panels": list(panels)})
     )
-    if done.returncode != 0:
-        raise GrafanaJsError(f"apply_panels.cjs failed:\n{done.stderr[-3000:]}")
-    out: list[dict[str, Any]] = json.loads(done.stdout)["panels"]
+    out: list[dict[str, Any]] = json.loads(stdout)["panels"]
     return out

@@ -8,7 +8,6 @@ tests run it under mocks.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,7 @@ from gpi_infra.components.calendar_table import CalendarTable, CalendarTableArgs
 from gpi_infra.components.landing_bucket import LandingBucket, LandingBucketArgs, QueueNotification
 from gpi_infra.components.queues import FOURTEEN_DAYS, MessageQueue, MessageQueueArgs
 from gpi_infra.components.snowflake_access import SnowflakeAccess, SnowflakeAccessArgs
-from gpi_infra.config import AwsStackConfig, snowflake_access_role_name
+from gpi_infra.config import AwsStackConfig, StackOutputs, snowflake_access_role_name
 from gpi_infra.packages import ServicePackage
 from gpi_infra.services import (
     IngestionService,
@@ -40,7 +39,7 @@ FASTF1_ONLINE = {"GPI_FASTF1_CACHE_DIR": LAMBDA_FASTF1_CACHE, "GPI_FASTF1_OFFLIN
 
 
 @dataclass(frozen=True)
-class SnowflakeOutputs:
+class SnowflakeOutputs(StackOutputs):
     """What the AWS stack needs from the Snowflake stack (its stack outputs of the same names)."""
 
     pipe_notification_channel: pulumi.Input[str]
@@ -56,14 +55,6 @@ class SnowflakeOutputs:
     transformer_role: pulumi.Input[str]
     transform_warehouse: pulumi.Input[str]
     transformer_private_key: pulumi.Input[str]  # secret, as the loader's (dbt's `prod` target signs in with it)
-
-    @classmethod
-    def output_names(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls)]
-
-    @classmethod
-    def from_stack(cls, stack: pulumi.StackReference) -> SnowflakeOutputs:
-        return cls(**{name: stack.require_output(name) for name in cls.output_names()})
 
 
 def aws_program(

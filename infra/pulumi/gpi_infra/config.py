@@ -5,10 +5,11 @@ Keys in `Pulumi.<stack>.yaml` are the camelCase aliases of the fields below (`gp
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self, cast
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -24,6 +25,22 @@ SNOWFLAKE_PROJECT = "gpi-snowflake"
 
 # Pants' python_aws_lambda_function packages the handler as `lambda_function.handler` by default.
 DEFAULT_LAMBDA_HANDLER = "lambda_function.handler"
+
+
+class StackOutputs:
+    """Base of a frozen dataclass of another stack's outputs: one field each, read under the field's name."""
+
+    SECRETS: ClassVar[tuple[str, ...]] = ()  # fields read as secrets whatever the other stack marks them
+
+    @classmethod
+    def output_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cast(Any, cls))]
+
+    @classmethod
+    def from_stack(cls, stack: pulumi.StackReference) -> Self:
+        values: dict[str, Any] = {name: stack.require_output(name) for name in cls.output_names()}
+        values.update({name: pulumi.Output.secret(values[name]) for name in cls.SECRETS})
+        return cls(**values)
 
 
 def snowflake_access_role_name(stage: str) -> str:

@@ -12,18 +12,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from pulumi_policy import (
-    EnforcementLevel,
-    Policy,
-    PolicyResource,
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from pulumi_policy import Policy, PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
 
 from f1common.grafana import SNOWFLAKE_PLUGINS
+from gpi_infra.crossguard import of_type, resource_policy, stack_policy
 
 DATASOURCE = "grafana:oss/dataSource:DataSource"
 DASHBOARD = "grafana:oss/dashboard:Dashboard"
@@ -38,7 +30,6 @@ SECRET_KEYS = re.compile(
     r"basicauthpassword|authorization_credentials)$"
 )
 PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
-MANDATORY = EnforcementLevel.MANDATORY
 
 
 def _unwrap(value: Any) -> Any:
@@ -80,7 +71,12 @@ PLAIN_PROPERTIES = {
 }
 
 
-def _no_plain_secrets(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+@resource_policy(
+    "grafana-no-plain-secrets",
+    "No credential (password, token, private key) in a plain Grafana property: datasource jsonData, "
+    "dashboards, rules, policies, contact point settings; Snowflake datasources carry their key in secureJsonData.",
+)
+def no_plain_secrets(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     for prop in PLAIN_PROPERTIES.get(args.resource_type, ()):
         for path in _secret_keys(args.props.get(prop)):
             report_violation(f"{args.name}: a credential in the plain property {prop}{path}; use a secure field", None)
@@ -95,15 +91,6 @@ def _no_plain_secrets(args: ResourceValidationArgs, report_violation: ReportViol
             report_violation(
                 f"{args.name}: a Snowflake datasource takes its key in secureJsonDataEncoded.privateKey", None
             )
-
-
-no_plain_secrets = ResourceValidationPolicy(
-    name="grafana-no-plain-secrets",
-    description="No credential (password, token, private key) in a plain Grafana property: datasource jsonData, "
-    "dashboards, rules, policies, contact point settings; Snowflake datasources carry their key in secureJsonData.",
-    validate=_no_plain_secrets,
-    enforcement_level=MANDATORY,
-)
 
 
 def _matches(matchers: list[dict[str, Any]], labels: dict[str, str]) -> bool:
@@ -136,18 +123,22 @@ def route_receiver(policy: dict[str, Any], labels: dict[str, str]) -> str | None
     return walk(policy, None)
 
 
-def _rules_have_contact_points(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+@stack_policy(
+    "grafana-rules-have-contact-points",
+    "Every Grafana alert rule reaches a contact point of this stack (its notification settings, or "
+    "the notification policy route its labels match), and every contact point has an integration.",
+)
+def rules_have_contact_points(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     contact_points: dict[str, PolicyResource] = {}
-    for r in args.resources:
-        if r.resource_type == CONTACT_POINT:
-            integrations = sum(
-                len(r.props.get(k) or []) for k in ("emails", "webhooks", "slacks", "pagerduties", "opsgenies", "teams")
-            )
-            if integrations == 0:
-                report_violation(f"contact point {r.props.get('name')} has no integration", r.urn)
-            contact_points[str(r.props.get("name"))] = r
-    policies = [r for r in args.resources if r.resource_type == NOTIFICATION_POLICY]
-    for group in (r for r in args.resources if r.resource_type == RULE_GROUP):
+    for r in of_type(args.resources, CONTACT_POINT):
+        integrations = sum(
+            len(r.props.get(k) or []) for k in ("emails", "webhooks", "slacks", "pagerduties", "opsgenies", "teams")
+        )
+        if integrations == 0:
+            report_violation(f"contact point {r.props.get('name')} has no integration", r.urn)
+        contact_points[str(r.props.get("name"))] = r
+    policies = list(of_type(args.resources, NOTIFICATION_POLICY))
+    for group in of_type(args.resources, RULE_GROUP):
         for rule in group.props.get("rules") or []:
             labels = {str(k): str(v) for k, v in (rule.get("labels") or {}).items()}
             receiver = (rule.get("notificationSettings") or {}).get("contactPoint")
@@ -167,13 +158,5 @@ def _rules_have_contact_points(args: StackValidationArgs, report_violation: Repo
                     group.urn,
                 )
 
-
-rules_have_contact_points = StackValidationPolicy(
-    name="grafana-rules-have-contact-points",
-    description="Every Grafana alert rule reaches a contact point of this stack (its notification settings, or "
-    "the notification policy route its labels match), and every contact point has an integration.",
-    validate=_rules_have_contact_points,
-    enforcement_level=MANDATORY,
-)
 
 GRAFANA_POLICIES: list[Policy] = [no_plain_secrets, rules_have_contact_points]

@@ -8,7 +8,6 @@ and the notification policy routing the rules to it.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,13 +21,16 @@ from gpi_infra.components.grafana import (
     SnowflakeDatasource,
     SnowflakeDatasourceArgs,
 )
+from gpi_infra.config import StackOutputs
 from gpi_infra.grafana_bundle import GrafanaBundle, for_stage
 from gpi_infra.grafana_config import GrafanaStackConfig
 
 
 @dataclass(frozen=True)
-class ReporterOutputs:
+class ReporterOutputs(StackOutputs):
     """What the Grafana stack needs from the Snowflake stack (its stack outputs of the same names)."""
+
+    SECRETS = ("reporter_private_key",)
 
     account: pulumi.Input[str]
     database: pulumi.Input[str]
@@ -37,16 +39,6 @@ class ReporterOutputs:
     reporter_role: pulumi.Input[str]
     reporter_user: pulumi.Input[str]
     reporter_private_key: pulumi.Input[str]  # secret: the key pair the Snowflake stack generated for Grafana
-
-    @classmethod
-    def output_names(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls)]
-
-    @classmethod
-    def from_stack(cls, stack: pulumi.StackReference) -> ReporterOutputs:
-        values: dict[str, Any] = {name: stack.require_output(name) for name in cls.output_names()}
-        values["reporter_private_key"] = pulumi.Output.secret(values["reporter_private_key"])
-        return cls(**values)
 
 
 def grafana_program(cfg: GrafanaStackConfig, snowflake: ReporterOutputs, build: GrafanaBundle) -> dict[str, Any]:

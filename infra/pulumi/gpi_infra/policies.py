@@ -10,17 +10,9 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from pulumi_policy import (
-    EnforcementLevel,
-    Policy,
-    PolicyResource,
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from pulumi_policy import Policy, PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
 
+from gpi_infra.crossguard import as_list, display_name, of_type, resource_policy, stack_policy
 from gpi_infra.iam import UNSCOPED_ACTIONS
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -51,21 +43,19 @@ POLICY_DOCUMENTS: Mapping[str, tuple[str, ...]] = {
     "aws:sns/topicPolicy:TopicPolicy": ("policy",),
     BUCKET_POLICY: ("policy",),
 }
-MANDATORY = EnforcementLevel.MANDATORY
 
 
 def _by_bucket(resources: Iterable[PolicyResource], resource_type: str) -> dict[str, list[PolicyResource]]:
     found: dict[str, list[PolicyResource]] = {}
-    for r in resources:
-        if r.resource_type == resource_type and r.props.get("bucket"):
+    for r in of_type(resources, resource_type):
+        if r.props.get("bucket"):
             found.setdefault(str(r.props["bucket"]), []).append(r)
     return found
 
 
 def _buckets(resources: Iterable[PolicyResource]) -> Iterator[tuple[str, PolicyResource]]:
-    for r in resources:
-        if r.resource_type == BUCKET:
-            yield str(r.props.get("bucket") or r.props.get("id") or r.name), r
+    for r in of_type(resources, BUCKET):
+        yield str(r.props.get("bucket") or r.props.get("id") or r.name), r
 
 
 def _document(value: Any) -> dict[str, Any]:
@@ -74,20 +64,18 @@ def _document(value: Any) -> dict[str, Any]:
     return dict(value or {})
 
 
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
 def _statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [dict(s) for s in _as_list(document.get("Statement"))]
+    return [dict(s) for s in as_list(document.get("Statement"))]
 
 
 # --- no public buckets -------------------------------------------------------------------------------
 
 
-def _no_public_buckets(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+@stack_policy(
+    "s3-no-public-buckets",
+    "Every S3 bucket blocks public access (all four flags), has no public ACL and no public policy.",
+)
+def no_public_buckets(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     blocks = _by_bucket(args.resources, PUBLIC_ACCESS_BLOCK)
     policies = _by_bucket(args.resources, BUCKET_POLICY)
     for bucket, resource in _buckets(args.resources):
@@ -102,51 +90,40 @@ def _no_public_buckets(args: StackValidationArgs, report_violation: ReportViolat
         for policy in policies.get(bucket, []):
             for stmt in _statements(_document(policy.props.get("policy"))):
                 principal = stmt.get("Principal")
-                public = principal == "*" or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS")))
+                public = principal == "*" or (isinstance(principal, dict) and "*" in as_list(principal.get("AWS")))
                 if stmt.get("Effect") == "Allow" and public and not stmt.get("Condition"):
                     report_violation(f"bucket policy of {bucket} allows anyone: {stmt}", policy.urn)
-
-
-no_public_buckets = StackValidationPolicy(
-    name="s3-no-public-buckets",
-    description="Every S3 bucket blocks public access (all four flags), has no public ACL and no public policy.",
-    validate=_no_public_buckets,
-    enforcement_level=MANDATORY,
-)
 
 
 # --- encryption ----------------------------------------------------------------------------------------
 
 
-def _encryption_at_rest(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+@stack_policy(
+    "encryption-at-rest",
+    "Every S3 bucket has default SSE (AES256 or KMS); every SQS queue is encrypted (SQS-managed or KMS).",
+)
+def encryption_at_rest(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     configs = _by_bucket(args.resources, BUCKET_ENCRYPTION)
     for bucket, resource in _buckets(args.resources):
         algorithms = {
             str((rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm"))
             for config in configs.get(bucket, [])
-            for rule in _as_list(config.props.get("rules"))
+            for rule in as_list(config.props.get("rules"))
         }
         if not algorithms & SSE_ALGORITHMS:
             report_violation(
                 f"bucket {bucket} has no default server-side encryption ({sorted(SSE_ALGORITHMS)})", resource.urn
             )
-    for r in args.resources:
-        if r.resource_type == QUEUE and not (r.props.get("sqsManagedSseEnabled") or r.props.get("kmsMasterKeyId")):
-            report_violation(f"SQS queue {r.props.get('name') or r.name} is not encrypted", r.urn)
-
-
-encryption_at_rest = StackValidationPolicy(
-    name="encryption-at-rest",
-    description="Every S3 bucket has default SSE (AES256 or KMS); every SQS queue is encrypted (SQS-managed or KMS).",
-    validate=_encryption_at_rest,
-    enforcement_level=MANDATORY,
-)
+    for r in of_type(args.resources, QUEUE):
+        if not (r.props.get("sqsManagedSseEnabled") or r.props.get("kmsMasterKeyId")):
+            report_violation(f"SQS queue {display_name(r.props, r.name)} is not encrypted", r.urn)
 
 
 # --- versioning ----------------------------------------------------------------------------------------
 
 
-def _bucket_versioning(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+@stack_policy("s3-versioning", "Every S3 bucket has versioning enabled.")
+def bucket_versioning(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     versioning = _by_bucket(args.resources, BUCKET_VERSIONING)
     for bucket, resource in _buckets(args.resources):
         statuses = {
@@ -154,14 +131,6 @@ def _bucket_versioning(args: StackValidationArgs, report_violation: ReportViolat
         }
         if "Enabled" not in statuses:
             report_violation(f"bucket {bucket} needs a BucketVersioning with status Enabled", resource.urn)
-
-
-bucket_versioning = StackValidationPolicy(
-    name="s3-versioning",
-    description="Every S3 bucket has versioning enabled.",
-    validate=_bucket_versioning,
-    enforcement_level=MANDATORY,
-)
 
 
 # --- IAM: no wildcards ---------------------------------------------------------------------------------
@@ -197,11 +166,11 @@ def wildcard_problems(document: Mapping[str, Any]) -> list[str]:
         for key in ("NotAction", "NotResource"):
             if key in stmt:
                 problems.append(f"statement {sid} uses {key}")
-        actions = [str(a) for a in _as_list(stmt.get("Action"))]
+        actions = [str(a) for a in as_list(stmt.get("Action"))]
         for action in actions:
             if "*" in action or "?" in action:
                 problems.append(f"statement {sid} allows the wildcard action {action!r}")
-        resources = [str(r) for r in _as_list(stmt.get("Resource"))]
+        resources = [str(r) for r in as_list(stmt.get("Resource"))]
         if "*" in resources and not set(actions) <= UNSCOPED_ACTIONS:
             scoped = sorted(set(actions) - UNSCOPED_ACTIONS)
             problems.append(f"statement {sid} grants {scoped} on every resource ('*')")
@@ -211,7 +180,15 @@ def wildcard_problems(document: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def _no_iam_wildcards(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+@resource_policy(
+    "iam-no-wildcards",
+    (
+        "IAM and resource policies grant no action with a wildcard ('*', 's3:*', 's3:Put*', 's3:*Object'), no "
+        "wildcard resources ('arn:aws:s3:::*'; '*' only for actions without resource-level permissions: "
+        f"{sorted(UNSCOPED_ACTIONS)}; object paths of one named bucket are scoped), and no admin managed policies."
+    ),
+)
+def no_iam_wildcards(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type == "aws:iam/rolePolicyAttachment:RolePolicyAttachment":
         if args.props.get("policyArn") in ADMIN_MANAGED_POLICIES:
             report_violation(f"{args.name} attaches the admin policy {args.props['policyArn']}", None)
@@ -221,7 +198,7 @@ def _no_iam_wildcards(args: ResourceValidationArgs, report_violation: ReportViol
     ]
     if args.resource_type == "aws:iam/role:Role":
         documents += [
-            (f"inlinePolicies[{p.get('name')}]", p.get("policy")) for p in _as_list(args.props.get("inlinePolicies"))
+            (f"inlinePolicies[{p.get('name')}]", p.get("policy")) for p in as_list(args.props.get("inlinePolicies"))
         ]
     for key, value in documents:
         if not value:
@@ -230,100 +207,70 @@ def _no_iam_wildcards(args: ResourceValidationArgs, report_violation: ReportViol
             report_violation(f"{args.name}.{key}: {problem}", None)
 
 
-no_iam_wildcards = ResourceValidationPolicy(
-    name="iam-no-wildcards",
-    description=(
-        "IAM and resource policies grant no action with a wildcard ('*', 's3:*', 's3:Put*', 's3:*Object'), no "
-        "wildcard resources ('arn:aws:s3:::*'; '*' only for actions without resource-level permissions: "
-        f"{sorted(UNSCOPED_ACTIONS)}; object paths of one named bucket are scoped), and no admin managed policies."
-    ),
-    validate=_no_iam_wildcards,
-    enforcement_level=MANDATORY,
-)
-
-
 # --- DynamoDB PITR -------------------------------------------------------------------------------------
 
 
-def _dynamodb_pitr(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+@resource_policy("dynamodb-pitr", "Every DynamoDB table has point-in-time recovery enabled.")
+def dynamodb_pitr(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != TABLE:
         return
     if (args.props.get("pointInTimeRecovery") or {}).get("enabled") is not True:
-        report_violation(f"DynamoDB table {args.props.get('name') or args.name} needs point-in-time recovery", None)
-
-
-dynamodb_pitr = ResourceValidationPolicy(
-    name="dynamodb-pitr",
-    description="Every DynamoDB table has point-in-time recovery enabled.",
-    validate=_dynamodb_pitr,
-    enforcement_level=MANDATORY,
-)
+        report_violation(f"DynamoDB table {display_name(args.props, args.name)} needs point-in-time recovery", None)
 
 
 # --- log retention -------------------------------------------------------------------------------------
 
 
-def _log_retention(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+@stack_policy(
+    "log-retention",
+    "Every log group has a retention period, and every Lambda logs to such a log group of this stack.",
+)
+def log_retention(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     retained: set[str] = set()
-    for r in args.resources:
-        if r.resource_type != LOG_GROUP:
-            continue
+    for r in of_type(args.resources, LOG_GROUP):
         days = r.props.get("retentionInDays")
         if not days or int(days) <= 0:
             report_violation(
-                f"log group {r.props.get('name') or r.name} keeps logs forever: set retentionInDays", r.urn
+                f"log group {display_name(r.props, r.name)} keeps logs forever: set retentionInDays", r.urn
             )
         else:
             retained.add(str(r.props.get("name")))
-    for r in args.resources:
-        if r.resource_type != FUNCTION:
-            continue
-        group = (r.props.get("loggingConfig") or {}).get("logGroup") or f"/aws/lambda/{r.props.get('name') or r.name}"
+    for r in of_type(args.resources, FUNCTION):
+        name = display_name(r.props, r.name)
+        group = (r.props.get("loggingConfig") or {}).get("logGroup") or f"/aws/lambda/{name}"
         if group not in retained:
-            report_violation(
-                f"Lambda {r.props.get('name') or r.name} logs to {group}, which has no managed retention", r.urn
-            )
-
-
-log_retention = StackValidationPolicy(
-    name="log-retention",
-    description="Every log group has a retention period, and every Lambda logs to such a log group of this stack.",
-    validate=_log_retention,
-    enforcement_level=MANDATORY,
-)
+            report_violation(f"Lambda {name} logs to {group}, which has no managed retention", r.urn)
 
 
 # --- schedules have a DLQ ------------------------------------------------------------------------------
 
 
-def _schedule_dlq(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+@resource_policy(
+    "schedule-dlq",
+    "Every EventBridge schedule (and event rule target) has a dead-letter queue and a retry policy.",
+)
+def schedule_dlq(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type == SCHEDULE:
-        target = args.props.get("target") or {}
+        target, name = args.props.get("target") or {}, display_name(args.props, args.name)
         if not (target.get("deadLetterConfig") or {}).get("arn"):
-            report_violation(f"schedule {args.props.get('name') or args.name} has no dead-letter queue", None)
+            report_violation(f"schedule {name} has no dead-letter queue", None)
         if not target.get("retryPolicy"):
-            report_violation(f"schedule {args.props.get('name') or args.name} has no retry policy", None)
+            report_violation(f"schedule {name} has no retry policy", None)
     elif args.resource_type == EVENT_TARGET and not (args.props.get("deadLetterConfig") or {}).get("arn"):
         report_violation(f"event target {args.name} has no dead-letter queue", None)
-
-
-schedule_dlq = ResourceValidationPolicy(
-    name="schedule-dlq",
-    description="Every EventBridge schedule (and event rule target) has a dead-letter queue and a retry policy.",
-    validate=_schedule_dlq,
-    enforcement_level=MANDATORY,
-)
 
 
 # --- container images ------------------------------------------------------------------------------------
 
 
-def _ecr_repositories(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    lifecycles = {str(r.props.get("repository")) for r in args.resources if r.resource_type == LIFECYCLE_POLICY}
-    for r in args.resources:
-        if r.resource_type != REPOSITORY:
-            continue
-        name = str(r.props.get("name") or r.name)
+@stack_policy(
+    "ecr-repositories",
+    "Every ECR repository scans images on push, has immutable tags and a lifecycle policy.",
+)
+def ecr_repositories(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    lifecycles = {str(r.props.get("repository")) for r in of_type(args.resources, LIFECYCLE_POLICY)}
+    for r in of_type(args.resources, REPOSITORY):
+        name = display_name(r.props, r.name)
         if (r.props.get("imageScanningConfiguration") or {}).get("scanOnPush") is not True:
             report_violation(f"ECR repository {name} does not scan images on push", r.urn)
         if r.props.get("imageTagMutability") != "IMMUTABLE":
@@ -332,29 +279,18 @@ def _ecr_repositories(args: StackValidationArgs, report_violation: ReportViolati
             report_violation(f"ECR repository {name} has no lifecycle policy: old images would pile up", r.urn)
 
 
-ecr_repositories = StackValidationPolicy(
-    name="ecr-repositories",
-    description="Every ECR repository scans images on push, has immutable tags and a lifecycle policy.",
-    validate=_ecr_repositories,
-    enforcement_level=MANDATORY,
+@resource_policy(
+    "lambda-image-by-digest",
+    "Every container-image Lambda names its image as repository@sha256:digest (no tag that can move).",
 )
-
-
-def _lambda_images_by_digest(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def lambda_images_by_digest(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != FUNCTION or args.props.get("packageType") != "Image":
         return
     uri = str(args.props.get("imageUri") or "")
     if "@sha256:" not in uri or ":" in uri.split("@", 1)[0].rsplit("/", 1)[-1]:
-        name = args.props.get("name") or args.name
-        report_violation(f"Lambda {name} must use its image by digest, got {uri!r}", None)
-
-
-lambda_images_by_digest = ResourceValidationPolicy(
-    name="lambda-image-by-digest",
-    description="Every container-image Lambda names its image as repository@sha256:digest (no tag that can move).",
-    validate=_lambda_images_by_digest,
-    enforcement_level=MANDATORY,
-)
+        report_violation(
+            f"Lambda {display_name(args.props, args.name)} must use its image by digest, got {uri!r}", None
+        )
 
 
 POLICIES: list[Policy] = [

@@ -252,15 +252,19 @@ def test_the_deploy_script_targets_one_service_and_waits_for_the_stack_lock(tmp_
         "PATH": f"{fake.parent}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
         "GPI_DEPLOY_RETRY_SECONDS": "0",
     }
-    proc = subprocess.run(
-        ["bash", "infra/pulumi/deploy", "dev", "up", "loader"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+
+    def deploy(*words: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "infra/pulumi/deploy", *words],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    proc = deploy("dev", "up", "loader")
     assert proc.returncode == 0, proc.stderr
     first, second = calls.read_text().splitlines()
     assert first == second
@@ -279,13 +283,5 @@ def test_the_deploy_script_targets_one_service_and_waits_for_the_stack_lock(tmp_
         service_target("gpi:aws:LoaderService", "*"),
     ]
     assert "busy with another update" in proc.stderr
-    bad = subprocess.run(
-        ["bash", "infra/pulumi/deploy", "dev", "up", "ingest"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    bad = deploy("dev", "up", "ingest")
     assert bad.returncode == 2 and "usage" in bad.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from f1common.sessions import SessionType
 from f1common.testing import START, calendar_item
 from loader import load_health
 from loader.calendar_export import export_calendar_from_dynamodb
-from loader.conftest import BUCKET, REGION, private_key_pem
+from loader.conftest import BUCKET, REGION, emf_metrics, lambda_context, private_key_pem
 from loader.handler import health_handler
 from loader.snowflake_warehouse import SnowflakeWarehouse
 
@@ -108,10 +107,6 @@ def test_health_handler_exports_the_calendar_to_snowflake(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
 
-    class Context:
-        function_name, memory_limit_in_mb, aws_request_id = "gpi-test-loader-health", 512, "req-1"
-        invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:gpi-test-loader-health"
-
     # fakesnow has no COPY_HISTORY table function nor SYSTEM$PIPE_STATUS: the real check reads LOAD_HISTORY instead.
     real_check = load_health.check_recent_loads
     monkeypatch.setattr(
@@ -123,7 +118,7 @@ def test_health_handler_exports_the_calendar_to_snowflake(
         setup = snowflake.connector.connect(database="GPI_TEST", schema="STAGING")
         SnowflakeWarehouse(setup, database="GPI_TEST", work_dir=tmp_path / "work").ensure_schema()  # Pulumi's tables
         setup.close()
-        result = health_handler({"lookback_hours": 1}, Context())
+        result = health_handler({"lookback_hours": 1}, lambda_context("gpi-test-loader-health"))
         con = snowflake.connector.connect(database="GPI_TEST", schema="STAGING")
         cursor = con.cursor()
         cursor.execute("select pk, status from staging.race_calendar order by pk")
@@ -131,5 +126,5 @@ def test_health_handler_exports_the_calendar_to_snowflake(
         con.close()
     assert result["calendar"]["exported"] == 2 and result["calendar"]["skipped"] == 1
     assert [bad["pk"] for bad in result["calendar"]["invalid"]] == ["2025-07-R"]
-    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    emf = emf_metrics(capsys)
     assert emf and (emf[-1]["CalendarSessionsExported"], emf[-1]["CalendarItemsInvalid"]) == ([2.0], [1.0])

@@ -19,6 +19,7 @@ from moto import mock_aws
 from f1common.clients import clear_client_cache
 from f1common.datasets import Dataset, Source
 from f1common.ergast import ergast_files, read_ergast_csv
+from f1common.lambda_context import LocalContext
 from f1common.layout import data_key, manifest_key, new_run_id
 from f1common.manifest import Manifest, ManifestFile
 from f1common.settings import Settings
@@ -72,6 +73,29 @@ def warehouse(tmp_path: Any) -> Iterator[DuckDBWarehouse]:
         yield wh
 
 
+@pytest.fixture
+def lambda_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The DuckDB file the handlers open (GPI_WAREHOUSE_PATH), in the test's directory."""
+    path = tmp_path / "lambda.duckdb"
+    monkeypatch.setenv("GPI_WAREHOUSE_PATH", str(path))
+    return path
+
+
+def lambda_context(function_name: str = "gpi-test-loader") -> LocalContext:
+    """The context Lambda passes one of the loader's functions (what its handlers and Powertools read)."""
+    return LocalContext(
+        function_name=function_name,
+        invoked_function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:{function_name}",
+        aws_request_id="req-1",
+        memory_limit_in_mb=512,
+    )
+
+
+def emf_metrics(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The EMF metric documents (Powertools' `log_metrics`) printed so far."""
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+
+
 class Run:
     """An ingestion run: Parquet files plus the manifest that completes it, put into S3 on demand."""
 
@@ -79,6 +103,14 @@ class Run:
         self.run_id = run_id or new_run_id()
         self.files: dict[str, bytes] = {}
         self.entries: list[ManifestFile] = []
+
+    @classmethod
+    def of(cls, tables: dict[Dataset, pa.Table], datasets: list[Dataset] = SMALL) -> Run:
+        """A run with a file of each of `datasets` (their tables from `tables`), not landed yet."""
+        run = cls()
+        for d in datasets:
+            run.add(d, tables[d])
+        return run
 
     def add(
         self, dataset: Dataset, table: pa.Table | None = None, *, data: bytes | None = None, rows: int | None = None

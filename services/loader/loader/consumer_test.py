@@ -12,7 +12,7 @@ import pytest
 
 from f1common.datasets import Dataset, dataset_spec
 from f1common.layout import data_key, new_run_id
-from loader.conftest import BUCKET, SMALL, Run, s3_event
+from loader.conftest import BUCKET, Run, emf_metrics, lambda_context, s3_event
 from loader.duckdb_warehouse import DuckDBWarehouse
 from loader.handler import handler
 from loader.notifications import BadMessage, S3ObjectRef, s3_objects
@@ -41,39 +41,28 @@ def test_s3_objects_rejects_other_bodies() -> None:
 
 
 def test_handler_processes_an_sqs_batch_and_reports_failures(
-    s3: Any,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    ergast_tables: dict[Dataset, pa.Table],
-    capsys: pytest.CaptureFixture[str],
+    s3: Any, lambda_warehouse: Path, ergast_tables: dict[Dataset, pa.Table], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = tmp_path / "lambda.duckdb"
-    monkeypatch.setenv("GPI_WAREHOUSE_PATH", str(db))
-    run = Run()
-    for d in SMALL:
-        run.add(d, ergast_tables[d])
+    run = Run.of(ergast_tables)
     run.land(s3)
     records = [{"messageId": f"m{i}", "body": s3_event(k)} for i, k in enumerate([*run.keys, run.manifest_key])]
     records.append({"messageId": "junk", "body": "not json"})  # dropped, not retried
     unseen = data_key(Dataset.ERGAST_STATUS, new_run_id())
     records.append({"messageId": "gone", "body": s3_event(unseen, bucket="no-such-bucket")})  # S3 error: retried
 
-    class Context:
-        function_name, memory_limit_in_mb, aws_request_id = "gpi-test-loader", 512, "req-1"
-        invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:gpi-test-loader"
-
-    result = handler({"Records": records}, Context())
+    result = handler({"Records": records}, lambda_context())
 
     assert result == {"batchItemFailures": [{"itemIdentifier": "gone"}]}
-    with DuckDBWarehouse.open(db) as wh:
+    with DuckDBWarehouse.open(lambda_warehouse) as wh:
         for entry in run.manifest.files:
             assert wh.staging_rows(dataset_spec(entry.dataset)) == entry.rows
-    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    emf = emf_metrics(capsys)
     assert emf and (emf[-1]["FilesLoaded"], emf[-1]["FilesPending"]) == ([3.0], [0.0])
 
 
+@pytest.mark.usefixtures("lambda_warehouse")
 def test_the_handlers_log_a_bounded_summary_of_the_event_never_the_payload(
-    s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Even with Powertools told to log whole events (POWERTOOLS_LOGGER_LOG_EVENT, read when the handler module
     is imported), no log line quotes more than a bounded prefix of a 200 KB message or a long S3 key."""
@@ -81,7 +70,6 @@ def test_the_handlers_log_a_bounded_summary_of_the_event_never_the_payload(
 
     import loader.handler
 
-    monkeypatch.setenv("GPI_WAREHOUSE_PATH", str(tmp_path / "lambda.duckdb"))
     monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
     reloaded = importlib.reload(loader.handler)
     stream = io.StringIO()
@@ -90,11 +78,7 @@ def test_the_handlers_log_a_bounded_summary_of_the_event_never_the_payload(
     off_layout = "dataset=laps/" + "y" * 900 + ".parquet"  # recorded and ignored, its key quoted in the logs
     records = [{"messageId": "junk", "body": junk}, {"messageId": "long-key", "body": s3_event(off_layout)}]
 
-    class Context:
-        function_name, memory_limit_in_mb, aws_request_id = "gpi-test-loader", 512, "req-1"
-        invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:gpi-test-loader"
-
-    assert reloaded.handler({"Records": records}, Context()) == {"batchItemFailures": []}
+    assert reloaded.handler({"Records": records}, lambda_context()) == {"batchItemFailures": []}
     lines = stream.getvalue().splitlines()
     logged = [json.loads(line) for line in lines]
     assert any(o["message"] == "event received" and o["event"]["size"] > 200_000 for o in logged)

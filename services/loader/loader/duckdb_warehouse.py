@@ -142,13 +142,14 @@ class DuckDBWarehouse:
         now = utc_now()
         self.con.register("_incoming", landed.numbered())
         try:
-            with self._transaction():
-                self._claim(key, "LOADED", now)
-                self._keyed_insert(
-                    f"INSERT INTO {_S}.{LOAD_HISTORY} (file_name, run_id, dataset, rows, loaded_at, status) "
-                    "VALUES ($1, $2, $3, $4, $5, 'LOADED')",
-                    [key, run_id, spec.name, landed.num_rows, now],
-                )
+            with self._settling(
+                key,
+                "LOADED",
+                now,
+                f"INSERT INTO {_S}.{LOAD_HISTORY} (file_name, run_id, dataset, rows, loaded_at, status) "
+                "VALUES ($1, $2, $3, $4, $5, 'LOADED')",
+                [key, run_id, spec.name, landed.num_rows, now],
+            ):
                 for column in new_columns:
                     self.con.execute(add_column_sql(spec, column, "duckdb"))
                 self.con.execute(
@@ -156,18 +157,34 @@ class DuckDBWarehouse:
                     f"SELECT *, $1::TIMESTAMPTZ AS {LOAD_TIME}, $2 AS {FILE_NAME}, $3 AS {RUN_ID} FROM _incoming",
                     [now, key, run_id],
                 )
-                self.con.execute(f"DELETE FROM {_S}.{LOAD_PENDING} WHERE file_name = $1", [key])
-        except _ClaimLost:
-            raise self._lost(key) from None
-        except duckdb.Error as exc:
-            if (settled := self._settled(key)) is not None:
-                raise settled from None
-            if isinstance(exc, _DATA_ERRORS):
-                raise FileRejected(f"DuckDB refused the rows of {spec.name}: {exc}") from None
-            raise
+        except _DATA_ERRORS as exc:  # not processed by anyone else (_settling): the rows themselves
+            raise FileRejected(f"DuckDB refused the rows of {spec.name}: {exc}") from None
         finally:
             self.con.unregister("_incoming")
         return landed.num_rows
+
+    @contextmanager
+    def _settling(
+        self, key: str, outcome: str, at: dt.datetime, record_sql: str, params: list[object]
+    ) -> Iterator[None]:
+        """One transaction that settles the file: its claim for `outcome`, its record (`record_sql`: the
+        load_history or load_quarantine row), the caller's writes (the body), then its load_pending row removed.
+
+        Raises AlreadyProcessed when another delivery settled the file first (before or during this one);
+        any other error propagates after the rollback.
+        """
+        try:
+            with self._transaction():
+                self._claim(key, outcome, at)
+                self._keyed_insert(record_sql, params)
+                yield
+                self.con.execute(f"DELETE FROM {_S}.{LOAD_PENDING} WHERE file_name = $1", [key])
+        except _ClaimLost:
+            raise self._lost(key) from None
+        except duckdb.Error:
+            if (settled := self._settled(key)) is not None:
+                raise settled from None
+            raise
 
     def _claim(self, key: str, outcome: str, at: dt.datetime) -> None:
         """Inside the transaction, before any other write: claims the file for `outcome`.
@@ -197,21 +214,15 @@ class DuckDBWarehouse:
 
     def quarantine(self, key: str, *, run_id: str | None, dataset: str | None, error: str) -> None:
         now = utc_now()
-        try:
-            with self._transaction():
-                self._claim(key, "QUARANTINED", now)
-                self._keyed_insert(
-                    f"INSERT INTO {_S}.{LOAD_QUARANTINE} (file_name, run_id, dataset, error, quarantined_at) "
-                    "VALUES ($1, $2, $3, $4, $5)",
-                    [key, run_id, dataset, error, now],
-                )
-                self.con.execute(f"DELETE FROM {_S}.{LOAD_PENDING} WHERE file_name = $1", [key])
-        except _ClaimLost:
-            raise self._lost(key) from None
-        except duckdb.Error:
-            if (settled := self._settled(key)) is not None:
-                raise settled from None
-            raise
+        with self._settling(
+            key,
+            "QUARANTINED",
+            now,
+            f"INSERT INTO {_S}.{LOAD_QUARANTINE} (file_name, run_id, dataset, error, quarantined_at) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            [key, run_id, dataset, error, now],
+        ):
+            pass  # nothing to write besides the quarantine record
 
     def mark_pending(self, key: str, *, run_id: str, dataset: str, reason: str) -> None:
         """One row per file still waiting, none for a file already loaded or quarantined (a late delivery)."""

@@ -153,9 +153,7 @@ def test_the_claim_refuses_a_file_loaded_or_quarantined_meanwhile(
 def test_concurrent_deliveries_of_one_manifest_load_each_file_once_and_quarantine_nothing_false(
     s3: Any, tmp_path: Path, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
-    run = Run()
-    for d in SMALL:
-        run.add(d, ergast_tables[d])
+    run = Run.of(ergast_tables)
     status = ergast_tables[Dataset.ERGAST_RESULTS]
     bad = run.add(Dataset.ERGAST_RESULTS, data=to_parquet_bytes(status)[:1000], rows=status.num_rows)
     run.land(s3)

@@ -13,7 +13,7 @@ from aws_lambda_powertools import Metrics
 from f1common.datasets import Dataset
 from f1common.layout import new_run_id
 from f1common.names import METRICS_NAMESPACE
-from loader.conftest import BUCKET, SMALL, SNOWFLAKE_DATABASE, Run
+from loader.conftest import BUCKET, SNOWFLAKE_DATABASE, Run
 from loader.duckdb_warehouse import DuckDBWarehouse
 from loader.load_health import check_load_health, check_recent_loads, parse_pipe_status
 from loader.loading import load_keys
@@ -26,9 +26,7 @@ def test_load_health_reports_failed_and_missing_files(
     s3: Any, sf: SnowflakeWarehouse, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
     start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
-    good = Run()
-    for d in SMALL:
-        good.add(d, ergast_tables[d])
+    good = Run.of(ergast_tables)
     good.land(s3)
     broken = Run()
     ok_key = broken.add(Dataset.ERGAST_DRIVERS, ergast_tables[Dataset.ERGAST_DRIVERS])
@@ -97,9 +95,7 @@ def test_check_recent_loads_reads_the_recent_manifests(
     old = Run(new_run_id(now - dt.timedelta(days=2)))
     old.add(Dataset.ERGAST_CIRCUITS, ergast_tables[Dataset.ERGAST_CIRCUITS])
     old.put_manifest(s3)  # never loaded, but outside the window
-    recent = Run()
-    for d in SMALL:
-        recent.add(d, ergast_tables[d])
+    recent = Run.of(ergast_tables)
     recent.land(s3)
     load_keys([recent.manifest_key], s3=s3, bucket=BUCKET, warehouse=sf)
     metrics = Metrics(namespace=METRICS_NAMESPACE, service="loader-health-test")

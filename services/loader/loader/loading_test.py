@@ -18,13 +18,6 @@ from loader.duckdb_warehouse import DuckDBWarehouse
 from loader.loading import Outcome, backfill_manifests, load_keys
 
 
-def _run(tables: dict[Dataset, pa.Table], datasets: list[Dataset]) -> Run:
-    run = Run()
-    for d in datasets:
-        run.add(d, tables[d])
-    return run
-
-
 def _history(wh: DuckDBWarehouse) -> dict[str, int]:
     return dict(wh.con.execute("SELECT file_name, rows FROM staging.load_history").fetchall())
 
@@ -36,7 +29,7 @@ def _quarantine(wh: DuckDBWarehouse) -> dict[str, str]:
 def test_loads_every_ergast_dataset_with_manifest_counts(
     s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
-    run = _run(ergast_tables, list(ergast_tables))
+    run = Run.of(ergast_tables, list(ergast_tables))
     run.land(s3)
 
     report = load_keys([*run.keys, run.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)
@@ -68,7 +61,7 @@ def test_loads_every_ergast_dataset_with_manifest_counts(
 def test_reload_and_duplicate_keys_add_no_rows(
     s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
-    run = _run(ergast_tables, SMALL)
+    run = Run.of(ergast_tables)
     run.land(s3)
     first = load_keys([run.manifest_key, *run.keys, run.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)
     assert first.counts["loaded"] == 3
@@ -84,7 +77,7 @@ def test_reload_and_duplicate_keys_add_no_rows(
 def test_every_manifest_is_recorded_once_with_its_files(
     s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
-    run = _run(ergast_tables, SMALL)
+    run = Run.of(ergast_tables)
     run.land(s3)
     load_keys([run.keys[0], run.manifest_key, *run.keys, run.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)
     load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)
@@ -103,7 +96,7 @@ def test_a_warehouse_loaded_before_load_manifests_gets_its_manifests_on_the_firs
     s3: Any, tmp_path: Any, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
     # a warehouse of the previous version: staging rows and load history, no load_manifests table
-    old, gone, bad = (_run(ergast_tables, [d]) for d in SMALL)
+    old, gone, bad = (Run.of(ergast_tables, [d]) for d in SMALL)
     path = tmp_path / "old.duckdb"
     with DuckDBWarehouse.open(path) as wh:
         for run in (old, gone, bad):
@@ -112,7 +105,7 @@ def test_a_warehouse_loaded_before_load_manifests_gets_its_manifests_on_the_firs
         wh.con.execute("DROP TABLE staging.load_manifests")
     s3.delete_object(Bucket=BUCKET, Key=gone.manifest_key)  # a manifest no longer in the bucket
     s3.put_object(Bucket=BUCKET, Key=bad.manifest_key, Body=b"{not json")
-    new = _run(ergast_tables, [Dataset.ERGAST_DRIVERS])
+    new = Run.of(ergast_tables, [Dataset.ERGAST_DRIVERS])
     new.land(s3)
 
     with DuckDBWarehouse.open(path) as wh:  # the upgraded loader: the table is created empty
@@ -133,7 +126,7 @@ def test_a_warehouse_loaded_before_load_manifests_gets_its_manifests_on_the_firs
 def test_files_before_their_manifest_are_held_back(
     s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
-    run = _run(ergast_tables, SMALL)
+    run = Run.of(ergast_tables)
     run.put_files(s3)
 
     early = load_keys(run.keys, s3=s3, bucket=BUCKET, warehouse=warehouse)
@@ -155,13 +148,13 @@ def test_files_before_their_manifest_are_held_back(
 def test_a_late_delivery_leaves_no_pending_row_beside_the_load(
     s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
-    check_a_late_delivery_leaves_no_pending_row(s3, warehouse, _run(ergast_tables, SMALL), "staging.load_pending")
+    check_a_late_delivery_leaves_no_pending_row(s3, warehouse, Run.of(ergast_tables), "staging.load_pending")
 
 
 def test_manifest_before_a_file_loads_it_when_it_arrives(
     s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
-    run = _run(ergast_tables, SMALL)
+    run = Run.of(ergast_tables)
     late_key = run.keys[0]
     run.put_files(s3, run.keys[1:])
     run.put_manifest(s3)
@@ -248,7 +241,7 @@ def test_bad_files_are_quarantined_whole_while_the_others_load(
 def test_file_missing_from_its_completed_manifest_is_quarantined(
     s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
-    run = _run(ergast_tables, [Dataset.ERGAST_STATUS])
+    run = Run.of(ergast_tables, [Dataset.ERGAST_STATUS])
     run.land(s3)
     stray = data_key(Dataset.ERGAST_CIRCUITS, run.run_id)
     s3.put_object(Bucket=BUCKET, Key=stray, Body=to_parquet_bytes(ergast_tables[Dataset.ERGAST_CIRCUITS]))
@@ -264,7 +257,7 @@ def test_file_missing_from_its_completed_manifest_is_quarantined(
 def test_invalid_manifest_and_foreign_keys(
     s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
-    run = _run(ergast_tables, [Dataset.ERGAST_STATUS])
+    run = Run.of(ergast_tables, [Dataset.ERGAST_STATUS])
     run.put_files(s3)
     s3.put_object(Bucket=BUCKET, Key=run.manifest_key, Body=b'{"run_id": "nope"}')
 
@@ -286,7 +279,7 @@ def test_additive_column_is_added_and_loaded(
     first = Run()
     first.add(Dataset.ERGAST_STATUS, drifted)
     first.land(s3)
-    second = _run(ergast_tables, [Dataset.ERGAST_STATUS])  # a later run back on the declared schema
+    second = Run.of(ergast_tables, [Dataset.ERGAST_STATUS])  # a later run back on the declared schema
     second.land(s3)
 
     report = load_keys([first.manifest_key, second.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from f1common.datasets import Dataset
-from loader.conftest import BUCKET, REGION, Run, s3_event
+from loader.conftest import BUCKET, REGION, Run, emf_metrics, lambda_context, s3_event
 from loader.duckdb_warehouse import DuckDBWarehouse
 from loader.handler import handler
 from loader.notifications import BadMessage, S3ObjectRef, parse_notification
@@ -75,14 +75,8 @@ def test_a_body_of_only_malformed_records_is_a_bad_message_quoting_a_bounded_pre
 
 
 def test_the_handler_counts_ignored_keys_and_malformed_records(
-    s3: Any,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    ergast_tables: dict[Dataset, pa.Table],
-    capsys: pytest.CaptureFixture[str],
+    s3: Any, lambda_warehouse: Path, ergast_tables: dict[Dataset, pa.Table], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = tmp_path / "lambda.duckdb"
-    monkeypatch.setenv("GPI_WAREHOUSE_PATH", str(db))
     run = Run()
     key = run.add(Dataset.ERGAST_STATUS, ergast_tables[Dataset.ERGAST_STATUS])
     run.land(s3)
@@ -95,14 +89,10 @@ def test_the_handler_counts_ignored_keys_and_malformed_records(
         {"messageId": "junk", "body": "not json"},
     ]
 
-    class Context:
-        function_name, memory_limit_in_mb, aws_request_id = "gpi-test-loader", 512, "req-1"
-        invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:gpi-test-loader"
+    assert handler({"Records": records}, lambda_context()) == {"batchItemFailures": []}
 
-    assert handler({"Records": records}, Context()) == {"batchItemFailures": []}
-
-    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line][-1]
+    emf = emf_metrics(capsys)[-1]
     assert (emf["FilesLoaded"], emf["FilesSkipped"], emf["FilesIgnored"]) == ([1.0], [1.0], [1.0])
     assert emf["NotificationRecordsMalformed"] == [2.0]  # the record without an object, and the junk body
-    with DuckDBWarehouse.open(db) as wh:
+    with DuckDBWarehouse.open(lambda_warehouse) as wh:
         assert wh.file_state("dataset=laps/notes.txt") == "QUARANTINED"

@@ -16,7 +16,6 @@ from f1common.sessions import SessionId
 from f1common.tables import to_parquet_bytes
 from loader.conftest import (
     BUCKET,
-    SMALL,
     SNOWFLAKE_DATABASE,
     Run,
     check_a_late_delivery_leaves_no_pending_row,
@@ -29,9 +28,7 @@ from loader.snowflake_warehouse import SnowflakeWarehouse
 def test_copy_path_loads_manifest_counts_once_and_quarantines_bad_files(
     s3: Any, sf: SnowflakeWarehouse, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
-    run = Run()
-    for d in SMALL:
-        run.add(d, ergast_tables[d])
+    run = Run.of(ergast_tables)
     races = ergast_tables[Dataset.ERGAST_RACES]
     drifted = run.add(Dataset.ERGAST_RACES, races.drop_columns(["name"]))
     status = ergast_tables[Dataset.ERGAST_STATUS]
@@ -143,10 +140,9 @@ def test_a_late_delivery_leaves_no_pending_row_beside_the_load(
     s3: Any, sf: SnowflakeWarehouse, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
     """mark_pending is one MERGE that skips a file already loaded or quarantined."""
-    run = Run()
-    for d in SMALL:
-        run.add(d, ergast_tables[d])
-    check_a_late_delivery_leaves_no_pending_row(s3, sf, run, f"{SNOWFLAKE_DATABASE}.STAGING.LOAD_PENDING")
+    check_a_late_delivery_leaves_no_pending_row(
+        s3, sf, Run.of(ergast_tables), f"{SNOWFLAKE_DATABASE}.STAGING.LOAD_PENDING"
+    )
 
 
 def test_two_deliveries_of_a_session_manifest_record_it_once_by_merge(

@@ -110,6 +110,21 @@ class SchedulingReport:
         }
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One recurring invocation's context: its clock, the calendar, where schedules go, the policy, the report."""
+
+    now: dt.datetime
+    table: RaceCalendar
+    scheduler: Any
+    target: ScheduleTarget
+    policy: SchedulingPolicy
+    report: SchedulingReport
+
+    def claim(self, item: CalendarItem, request: IngestionRequest, when: dt.datetime, created: list[str]) -> bool:
+        return claim(item, request, when, self.now, self.table, self.scheduler, self.target, created, self.report)
+
+
 def run_scheduling(
     now: dt.datetime,
     table: RaceCalendar,
@@ -119,6 +134,7 @@ def run_scheduling(
 ) -> SchedulingReport:
     """One recurring invocation: schedules due sessions and retries, fails exhausted ones."""
     report = SchedulingReport(now=now)
+    run = _Run(now, table, scheduler, target, policy, report)
     # PENDING sessions not due within the lookahead are not read, only the earliest one's end (the hint)
     horizon = now + policy.lookahead - policy.delay
     scan = table.scan(statuses=ACTIONABLE, pending_ended_by=horizon)
@@ -128,7 +144,7 @@ def run_scheduling(
     next_due: dt.datetime | None = None
     for item in scan.items:  # each item on its own: a bad one is reported with its reason, the rest proceed
         try:
-            due = _plan_item(item, now, table, scheduler, target, policy, report)
+            due = _plan_item(item, run)
         except Exception as exc:
             reason = f"{item.pk}: {type(exc).__name__}: {shorten(str(exc), MESSAGE_LIMIT)}"
             report.invalid.append(reason)
@@ -145,23 +161,15 @@ def run_scheduling(
     return report
 
 
-def _plan_item(
-    item: CalendarItem,
-    now: dt.datetime,
-    table: RaceCalendar,
-    scheduler: Any,
-    target: ScheduleTarget,
-    policy: SchedulingPolicy,
-    report: SchedulingReport,
-) -> dt.datetime | None:
+def _plan_item(item: CalendarItem, run: _Run) -> dt.datetime | None:
     if item.status is CalendarStatus.PENDING:
-        return _schedule_first(item, now, table, scheduler, target, policy, report)
+        return _schedule_first(item, run)
     if item.status is CalendarStatus.NOT_AVAILABLE:
-        _schedule_retry(item, now, table, scheduler, target, policy, report)
-    elif item.status is CalendarStatus.SCHEDULED and _overdue(item, now):
-        report.overdue.append(item.pk)
+        _schedule_retry(item, run)
+    elif item.status is CalendarStatus.SCHEDULED and _overdue(item, run.now):
+        run.report.overdue.append(item.pk)
         logger.warning("overdue session re-driven", extra={"session": item.pk, "attempt": item.attempt})
-        _schedule_retry(item, now, table, scheduler, target, policy, report)
+        _schedule_retry(item, run)
     elif item.status is CalendarStatus.SCHEDULED and item.next_attempt_utc is not None:
         return item.next_attempt_utc + OVERDUE_GRACE + MIN_LEAD  # when it would be overdue without an outcome
     return None
@@ -171,48 +179,34 @@ def _overdue(item: CalendarItem, now: dt.datetime) -> bool:
     return item.next_attempt_utc is not None and item.next_attempt_utc + OVERDUE_GRACE < now
 
 
-def _schedule_first(
-    item: CalendarItem,
-    now: dt.datetime,
-    table: RaceCalendar,
-    scheduler: Any,
-    target: ScheduleTarget,
-    policy: SchedulingPolicy,
-    report: SchedulingReport,
-) -> dt.datetime | None:
+def _schedule_first(item: CalendarItem, run: _Run) -> dt.datetime | None:
     """Schedules a PENDING session whose data is due within the lookahead; returns when it becomes
     schedulable if it is not yet."""
+    now, policy = run.now, run.policy
     available = policy.available_at(item)
     if available > now + policy.lookahead:
         return available - policy.lookahead
     if available + policy.catch_up < now:
-        report.stale.append(item.pk)
+        run.report.stale.append(item.pk)
         return None
     request = IngestionRequest.for_session(
         item.session_id, attempt=item.attempt + 1, reason="scheduled", requested_at=now
     )
-    claim(item, request, max(available, now + MIN_LEAD), now, table, scheduler, target, report.scheduled, report)
+    run.claim(item, request, max(available, now + MIN_LEAD), run.report.scheduled)
     return None
 
 
-def _schedule_retry(
-    item: CalendarItem,
-    now: dt.datetime,
-    table: RaceCalendar,
-    scheduler: Any,
-    target: ScheduleTarget,
-    policy: SchedulingPolicy,
-    report: SchedulingReport,
-) -> None:
-    decision = plan_retry(item, now, policy)
+def _schedule_retry(item: CalendarItem, run: _Run) -> None:
+    now, report = run.now, run.report
+    decision = plan_retry(item, now, run.policy)
     if decision.action == "fail":
         what = "no outcome" if item.status is CalendarStatus.SCHEDULED else "data not available"
         message = (
             f"{what} {decision.waited} after the expected end, attempt {decision.attempt} "
-            f"(limit {policy.retry_limit}, at most {MAX_ATTEMPT} attempts)"
+            f"(limit {run.policy.retry_limit}, at most {MAX_ATTEMPT} attempts)"
         )
         try:
-            table.update(
+            run.table.update(
                 item.pk,
                 {"status": CalendarStatus.FAILED, "next_attempt_utc": None, "updated_at": now, "message": message},
                 expect={"status": item.status, "attempt": item.attempt, "version": item.version},
@@ -224,7 +218,7 @@ def _schedule_retry(
         logger.error("session failed", extra={"session": item.pk, "attempt": item.attempt, "reason": message})
         return
     request = IngestionRequest.for_session(item.session_id, attempt=decision.attempt, reason="retry", requested_at=now)
-    claim(item, request, decision.when, now, table, scheduler, target, report.retries, report)
+    run.claim(item, request, decision.when, report.retries)
 
 
 def claim(
@@ -260,9 +254,7 @@ def claim(
             expect={"status": item.status, "attempt": item.attempt, "version": item.version},
         )
     except ConditionFailed:
-        if report is not None:
-            report.already.append(item.pk)
-        return False
+        return _lost(item, report)
     try:
         fresh = create_ingestion_schedule(scheduler, target, request, when)
     except Exception:
@@ -281,13 +273,9 @@ def claim(
     if fresh and not _still_claimed(table, item.pk, name, claimed):
         delete_schedule(scheduler, target.group, name)
         logger.warning("calendar item changed while scheduling; schedule withdrawn", extra={"session": item.pk})
-        if report is not None:
-            report.already.append(item.pk)
-        return False
+        return _lost(item, report)
     if not fresh:  # the name exists: a concurrent invocation created it between our read and write
-        if report is not None:
-            report.already.append(item.pk)
-        return False
+        return _lost(item, report)
     created.append(name)
     logger.info(
         "ingestion scheduled",
@@ -300,6 +288,13 @@ def claim(
         },
     )
     return True
+
+
+def _lost(item: CalendarItem, report: SchedulingReport | None) -> bool:
+    """A claim another writer won: counted as `already` in the report, if there is one."""
+    if report is not None:
+        report.already.append(item.pk)
+    return False
 
 
 def _still_claimed(table: RaceCalendar, pk: str, name: str, claimed: int | None) -> bool:

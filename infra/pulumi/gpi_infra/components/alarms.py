@@ -84,99 +84,107 @@ class Alarms(pulumi.ComponentResource):
         actions = [self.topic.arn, *args.extra_topics]
         self.alarms = {}
 
-        def alarm(key: str, **kwargs: object) -> None:
+        def alarm(key: str, description: str, **kwargs: object) -> None:
+            """An alarm that fires above 0 in one period, ignoring missing data, unless `kwargs` say otherwise."""
+            settings: dict[str, object] = {
+                "evaluation_periods": 1,
+                "threshold": 0,
+                "comparison_operator": "GreaterThanThreshold",
+                "treat_missing_data": "notBreaching",
+                **kwargs,
+            }
             self.alarms[key] = aws.cloudwatch.MetricAlarm(
                 f"{name}-{key}",
                 name=f"{args.prefix}-{key}",
+                alarm_description=description,
                 alarm_actions=actions,
                 ok_actions=actions,
                 opts=child,
-                **kwargs,  # type: ignore[arg-type]
+                **settings,  # type: ignore[arg-type]
+            )
+
+        def metric_alarm(
+            key: str,
+            description: str,
+            namespace: str,
+            metric_name: str,
+            dimensions: Mapping[str, pulumi.Input[str]],
+            statistic: str,
+            period: int,
+            **kwargs: object,
+        ) -> None:
+            """An alarm on one metric: its `statistic` over `period` seconds."""
+            alarm(
+                key,
+                description,
+                namespace=namespace,
+                metric_name=metric_name,
+                dimensions=dimensions,
+                statistic=statistic,
+                period=period,
+                **kwargs,
             )
 
         for service, function_name in args.function_names.items():
-            alarm(
+            metric_alarm(
                 f"{service}-errors",
-                alarm_description=f"The {service} Lambda raised errors",
-                namespace="AWS/Lambda",
-                metric_name="Errors",
-                dimensions={"FunctionName": function_name},
-                statistic="Sum",
-                period=300,
-                evaluation_periods=1,
-                threshold=0,
-                comparison_operator="GreaterThanThreshold",
-                treat_missing_data="notBreaching",
+                f"The {service} Lambda raised errors",
+                "AWS/Lambda",
+                "Errors",
+                {"FunctionName": function_name},
+                "Sum",
+                300,
             )
         for key, queue_name in args.dead_letter_queue_names.items():
-            alarm(
+            metric_alarm(
                 f"{key}-depth",
-                alarm_description=f"Messages are waiting in the dead-letter queue {key}",
-                namespace="AWS/SQS",
-                metric_name="ApproximateNumberOfMessagesVisible",
-                dimensions={"QueueName": queue_name},
-                statistic="Maximum",
-                period=300,
-                evaluation_periods=1,
-                threshold=0,
-                comparison_operator="GreaterThanThreshold",
-                treat_missing_data="notBreaching",
+                f"Messages are waiting in the dead-letter queue {key}",
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                {"QueueName": queue_name},
+                "Maximum",
+                300,
             )
-
-        def count_alarm(key: str, description: str, metric_name: str, service: str) -> None:
-            """Any count of `metric_name` within an hour alarms (hourly runs; missing data is fine)."""
-            alarm(
-                key,
-                alarm_description=description,
-                namespace=METRICS_NAMESPACE,
-                metric_name=metric_name,
-                dimensions={"service": service},
-                statistic="Sum",
-                period=3600,
-                evaluation_periods=1,
-                threshold=0,
-                comparison_operator="GreaterThanThreshold",
-                treat_missing_data="notBreaching",
-            )
-
-        count_alarm(
+        # Any count within an hour alarms (hourly runs; missing data is fine).
+        metric_alarm(
             "sessions-failed",
             "The scheduler gave up on a session (retries exhausted): it is FAILED in the calendar",
+            METRICS_NAMESPACE,
             metric.SESSIONS_FAILED,
-            SERVICE_SCHEDULER,
+            {"service": SERVICE_SCHEDULER},
+            "Sum",
+            3600,
         )
-        count_alarm(
+        metric_alarm(
             "orphan-files",
             "An ingestion run died or lost its claim before its manifest: its files are orphans "
             "(listed in markers/orphans/<run_id>.json; they expire by the landing bucket's lifecycle rule)",
+            METRICS_NAMESPACE,
             metric.ORPHAN_FILES,
-            SERVICE_INGESTION,
+            {"service": SERVICE_INGESTION},
+            "Sum",
+            3600,
         )
         # The scheduler runs hourly and reports how many sessions are past their ingestion time without an
         # outcome. Overdue sessions for `overdue_hours` consecutive runs means no ingestion within that many
         # hours of the session's end; missing data means the scheduler itself stopped running, so it breaches.
-        alarm(
+        metric_alarm(
             "ingestion-overdue",
-            alarm_description=(
-                f"No ingestion outcome within {args.overdue_hours} h of a session end"
-                " (or the hourly scheduler stopped)"
-            ),
-            namespace=METRICS_NAMESPACE,
-            metric_name=metric.SESSIONS_OVERDUE,
-            dimensions={"service": SERVICE_SCHEDULER},
-            statistic="Maximum",
-            period=3600,
+            f"No ingestion outcome within {args.overdue_hours} h of a session end (or the hourly scheduler stopped)",
+            METRICS_NAMESPACE,
+            metric.SESSIONS_OVERDUE,
+            {"service": SERVICE_SCHEDULER},
+            "Maximum",
+            3600,
             evaluation_periods=args.overdue_hours,
             datapoints_to_alarm=args.overdue_hours,
-            threshold=0,
-            comparison_operator="GreaterThanThreshold",
             treat_missing_data="breaching",
         )
         for spec in args.metric_alarms:
             if isinstance(spec, MathAlarm):
                 alarm(
                     spec.key,
-                    alarm_description=spec.description,
+                    spec.description,
                     metric_queries=[
                         aws.cloudwatch.MetricAlarmMetricQueryArgs(
                             id="alarm", expression=spec.expression, label=spec.key, return_data=True
@@ -197,19 +205,16 @@ class Alarms(pulumi.ComponentResource):
                     ],
                     evaluation_periods=spec.evaluation_periods,
                     datapoints_to_alarm=spec.evaluation_periods,
-                    threshold=0,
-                    comparison_operator="GreaterThanThreshold",
-                    treat_missing_data="notBreaching",
                 )
                 continue
-            alarm(
+            metric_alarm(
                 spec.key,
-                alarm_description=spec.description,
-                namespace=METRICS_NAMESPACE,
-                metric_name=spec.metric,
-                dimensions={"service": spec.service},
-                statistic=spec.statistic,
-                period=spec.period,
+                spec.description,
+                METRICS_NAMESPACE,
+                spec.metric,
+                {"service": spec.service},
+                spec.statistic,
+                spec.period,
                 evaluation_periods=spec.evaluation_periods,
                 datapoints_to_alarm=spec.evaluation_periods,
                 threshold=spec.threshold,
