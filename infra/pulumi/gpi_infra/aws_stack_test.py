@@ -444,7 +444,9 @@ def test_the_loader_outlives_its_snowflake_statements() -> None:
     assert loader.timeout_seconds >= SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS + LOADER_TIMEOUT_MARGIN_SECONDS
     short = SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS + LOADER_TIMEOUT_MARGIN_SECONDS - 1
     with pytest.raises(ValueError, match=f"timeoutSeconds {short} is below"):
-        AwsStackConfig(stage="dev", snowflake_stack="o/p/s", functions={SERVICE_LOADER: {"timeoutSeconds": short}})
+        AwsStackConfig.model_validate(
+            {"stage": "dev", "snowflakeStack": "o/p/s", "functions": {SERVICE_LOADER: {"timeoutSeconds": short}}}
+        )
 
 
 def test_loader_health_reads_only_manifests_and_scans_the_calendar(stack: Stack) -> None:
