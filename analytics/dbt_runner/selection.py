@@ -179,6 +179,9 @@ def record_build(plan: Plan, state_file: Path) -> None:
     tmp.replace(state_file)
 
 
+# The publishing run writes no manifest.json / run_results.json (2 MB of JSON serialised before the run returns):
+# the tests' run right after it writes both, and the results are in memory (`DbtRun.nodes`).
+PUBLISH_FLAGS = ("--no-write-json",)
 MATERIALIZED = ("config.materialized:table", "config.materialized:incremental", "resource_type:snapshot")
 
 
@@ -224,8 +227,9 @@ def build_after_load(
     """The build after a load: what changed since the last successful build (state in `artifacts_dir`).
 
     Without a record of an earlier build (or with `full_refresh`, after a change to the project's SQL)
-    it is one `dbt build` of everything. Otherwise it publishes first (`dbt run` of the changed tables,
-    incremental models and snapshot, so the marts are fresh as soon as possible), then runs the tests
+    it is one `dbt build` of everything. Otherwise it publishes first (`dbt build` of the changed tables,
+    incremental models and snapshot without tests, so the marts are fresh as soon as possible; in a warm process
+    on the manifest parsed once, `dbt_runner.runner`), then runs the tests
     and unit tests of everything downstream of the change. Raises :class:`dbt_runner.runner.DbtRunError`
     when dbt or a test fails; the state is then not advanced, so the next build runs the same selection
     (with `raise_on_failure=False`, for benchmarks, failures are in the results and the state advances).
@@ -261,6 +265,7 @@ def build_after_load(
             "test",
             "--exclude-resource-type",
             "unit_test",
+            *PUBLISH_FLAGS,
         )
         result = BuildResult(plan, published, dbt("test", "--select", *plan.select))
     record_build(plan, state_file)
