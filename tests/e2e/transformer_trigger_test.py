@@ -104,6 +104,7 @@ def test_a_run_not_in_staging_yet_waits_on_the_queue(stack: Stack) -> None:
     delivery, outcome = deliver(stack)
     assert {r.run_id for r in outcome.requests} == {run} and outcome.pending == set()
     assert outcome.build is not None and outcome.build.run is not None and not outcome.full_refresh
+    assert not outcome.build.run.parsed, "the warm transformer builds on the manifest it parsed before"
     assert all(n > 0 for n in stack.in_marts(LATE).values())
     assert stack.queued() == 0
 

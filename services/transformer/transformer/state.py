@@ -8,17 +8,18 @@ A lost state is safe: the next build is a full one.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dbt_runner.runner import project_fingerprint
 from dbt_runner.selection import STATE_FILE
 from f1common.transform import TRANSFORMER_STATE_PREFIX
 
 STATE_PREFIX = TRANSFORMER_STATE_PREFIX
 FINGERPRINT_FILE = "project.sha256"
 FILES = (STATE_FILE, FINGERPRINT_FILE)
+__all__ = ["FILES", "FINGERPRINT_FILE", "STATE_PREFIX", "StateStore", "project_fingerprint"]
 
 
 @dataclass(frozen=True)
@@ -45,20 +46,3 @@ class StateStore:
             local = artifacts_dir / name
             if local.is_file():
                 self.s3.put_object(Bucket=self.bucket, Key=f"{self.prefix}{name}", Body=local.read_bytes())
-
-
-def project_fingerprint(project: Path) -> str:
-    """sha256 over the dbt project's own files (config, models, macros, snapshots, tests, seeds)."""
-    digest = hashlib.sha256()
-    files = [
-        project / "dbt_project.yml",
-        *sorted(
-            p
-            for d in ("models", "macros", "snapshots", "tests", "seeds")
-            for p in (project / d).rglob("*")
-            if p.is_file()
-        ),
-    ]
-    for path in files:
-        digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
