@@ -3,10 +3,11 @@
 In one run, on the embedded stack (moto server + DuckDB + dbt, `grandprix_local`):
 
 (b) cold replay: `run_local` with a fresh state directory over every session the offline FastF1 cache
-    serves (plus the Ergast history and `dbt build`), with its time per stage (goal: <= 60 s on 2 cores, issue 18);
-    and, side by side in the same run, the bare FastF1 loads of the sessions it ingested (a fresh copy of the
-    cache, one after the other): the replay stage against their sum (goal: <= 0.7x; the local dispatcher runs
-    due ingestions concurrently, up to the number of cores);
+    serves (plus the Ergast history, landed on one of the ingestion's workers alongside the replay, and
+    `dbt build`), with its time per stage (goal: <= 60 s on 2 cores, issue 18); and, side by side in the same
+    run, the bare FastF1 loads of the sessions it ingested (a fresh copy of the cache, one after the other): the
+    replay stage against their sum (goal: <= 0.7x; the local dispatcher runs due ingestions concurrently, up to
+    the number of cores, on worker processes started ahead, the longest first);
 (c) second run: `run_local` again on the same state directory, nothing new;
 (a) freshness: on a separate small warehouse (baseline: one session), each new session is replayed by
     the scheduler's dispatcher on the simulated clock; the time from the dispatcher firing the ingestion

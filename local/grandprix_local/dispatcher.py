@@ -14,15 +14,20 @@ conditional writes), never the dispatcher's ordering. Results are reported in a 
 instant, then name), and `on_fire` is called in that order, one firing at a time. The workers are threads,
 or processes (`worker_kind="processes"`: a FastF1 load holds the GIL most of the time, so only processes use
 every core; the handler must be importable and the emulated AWS a server the workers reach, as the embedded
-stack's moto server is). In a replay, the schedules due before the scheduler's next tick (at the latest the
-grid point after the first of them, as when they ran one at a time) run as one such batch: no firing reads
-another's session, and the tick, which reads their outcomes, sees them all finished.
+stack's moto server is). A :class:`WorkerPool` started ahead (before the calendar sync) and given to the
+dispatcher starts its worker processes at once, each importing the handlers' modules (its `preload`) while the
+caller does other work, so that no delivery pays an import. Within a batch the deliveries start longest first
+(`cost`, an estimate per schedule), so that no core idles at the batch's end behind a long one; their outcomes
+are still reported in the deterministic order. In a replay, the schedules due before the scheduler's next tick
+(at the latest the grid point after the first of them, as when they ran one at a time) run as one such batch:
+no firing reads another's session, and the tick, which reads their outcomes, sees them all finished.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib
 import json
 import logging
 import multiprocessing
@@ -46,6 +51,7 @@ Tick = Callable[[dt.datetime], "dt.datetime | None"]
 IDLE = dt.datetime.max.replace(tzinfo=dt.UTC)  # a tick's answer when it has no work until something fires
 WorkerKind = Literal["threads", "processes"]
 Job = tuple[LambdaHandler, Any, LocalContext, int, str]  # handler, payload, context, deliveries allowed, schedule
+Cost = Callable[["StoredSchedule"], float]  # a delivery's expected duration (any unit): the longest start first
 
 
 @dataclass(frozen=True)
@@ -103,28 +109,60 @@ def _returned(future: Future[Delivery] | None) -> bool:
     return future is not None and future.done() and not future.cancelled() and future.exception() is None
 
 
-class _Pool:
+def _warm(modules: Sequence[str]) -> None:
+    """A worker process's start: imports what its deliveries need, so that the first one pays no import."""
+    for module in modules:
+        importlib.import_module(module)
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+class WorkerPool:
     """The dispatcher's workers. A process that dies mid-delivery (killed, out of memory) breaks a process pool,
     and which of the deliveries in flight it was is not known: none of them is charged, and the batch's deliveries
     not returned yet then run one at a time on a new pool, so a crash is charged to the delivery that caused it.
-    A schedule whose delivery crashed as many times as it allows deliveries is dead-lettered."""
+    A schedule whose delivery crashed as many times as it allows deliveries is dead-lettered.
 
-    def __init__(self, size: int, kind: WorkerKind) -> None:
-        self.size, self.kind = size, kind
+    Worker processes import `preload` when they start (:func:`_warm`); :meth:`start` starts them all at once."""
+
+    def __init__(self, size: int, kind: WorkerKind, preload: Sequence[str] = ()) -> None:
+        self.size, self.kind, self.preload = size, kind, tuple(preload)
         self._executor: Executor | None = None
 
     def _get(self) -> Executor:
         if self._executor is None:
             if self.kind == "processes":  # spawned: a fork would copy the parent's threads' locks (moto's server)
                 context = multiprocessing.get_context("spawn")
-                self._executor = ProcessPoolExecutor(max_workers=self.size, mp_context=context)
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.size,
+                    mp_context=context,
+                    initializer=_warm,
+                    initargs=(self.preload,),
+                )
             else:
                 self._executor = ThreadPoolExecutor(max_workers=self.size)
         return self._executor
 
-    def run(self, jobs: Sequence[Job]) -> Iterator[Delivery]:
-        """Runs `jobs` at once (up to the pool's size) and yields their outcomes in the jobs' order."""
-        futures: list[Future[Delivery] | None] = [self._get().submit(deliver, *job) for job in jobs]
+    def start(self) -> WorkerPool:
+        """Starts every worker now (each process imports `preload` meanwhile); returns without waiting for them."""
+        executor = self._get()
+        if self.kind == "processes":
+            for _ in range(self.size):  # a process pool spawns a worker per submission while none is idle
+                executor.submit(_ready)
+        return self
+
+    def submit(self, job: Job) -> Future[Delivery]:
+        """One delivery on the workers, outside any batch (the caller awaits its outcome)."""
+        return self._get().submit(deliver, *job)
+
+    def run(self, jobs: Sequence[Job], start_order: Sequence[int] | None = None) -> Iterator[Delivery]:
+        """Runs `jobs` at once (up to the pool's size), started in `start_order` (indexes; default: the jobs'
+        order), and yields their outcomes in the jobs' order."""
+        futures: list[Future[Delivery] | None] = [None] * len(jobs)
+        for index in start_order if start_order is not None else range(len(jobs)):
+            futures[index] = self._get().submit(deliver, *jobs[index])
         alone = False  # after a crash: each delivery not returned yet runs by itself
         for index, job in enumerate(jobs):
             crashes = 0
@@ -167,6 +205,8 @@ class Dispatcher:
         on_fire: Callable[[Firing], None] | None = None,
         concurrency: int | None = None,
         worker_kind: WorkerKind = "threads",
+        cost: Cost | None = None,
+        pool: WorkerPool | None = None,
     ) -> None:
         self.scheduler = scheduler
         self.sqs = sqs
@@ -176,7 +216,11 @@ class Dispatcher:
         self.on_fire = on_fire
         self.concurrency = max(1, concurrency or os.cpu_count() or 1)
         self.worker_kind = worker_kind
-        self._pool: _Pool | None = None
+        self.cost = cost
+        self._given_pool = pool  # started by the caller, who closes it
+        self._pool: WorkerPool | None = None
+        if pool is not None and (pool.kind, pool.size) != (worker_kind, self.concurrency):
+            raise ValueError(f"the pool runs {pool.size} {pool.kind}, the dispatcher {self.concurrency} {worker_kind}")
         if worker_kind == "processes":
             for arn, handler in self.handlers.items():
                 try:
@@ -241,11 +285,20 @@ class Dispatcher:
 
     @contextlib.contextmanager
     def workers(self) -> Iterator[None]:
-        """Keeps one pool of workers for every batch fired inside (a process pool costs a start per worker)."""
+        """Keeps one pool of workers for every batch fired inside (a process pool costs a start per worker): the
+        one given to the dispatcher (started by its owner), else one made now, whose workers start with the first
+        batch, and closed at the end."""
         if self._pool is not None:
             yield
             return
-        self._pool = _Pool(self.concurrency, self.worker_kind)
+        if self._given_pool is not None:
+            self._pool = self._given_pool
+            try:
+                yield
+            finally:
+                self._pool = None
+            return
+        self._pool = WorkerPool(self.concurrency, self.worker_kind)
         try:
             yield
         finally:
@@ -260,9 +313,13 @@ class Dispatcher:
                 self._move_clock(schedule.at)
                 yield deliver(*job)
             return
+        start_order = None
+        if self.cost is not None:
+            costs = [self.cost(s) for s in ordered]
+            start_order = sorted(range(len(ordered)), key=lambda i: -costs[i])  # stable: ties in (instant, name)
         with self.workers():
             assert self._pool is not None
-            yield from self._pool.run(jobs)
+            yield from self._pool.run(jobs, start_order)
 
     def _job(self, schedule: StoredSchedule) -> Job:
         handler = self.handlers.get(schedule.target_arn)

@@ -393,3 +393,80 @@ def test_a_schedule_whose_worker_always_dies_is_dead_lettered_and_the_others_lan
     queue_url = clients.sqs.get_queue_url(QueueName=settings.dlq)["QueueUrl"]
     [message] = clients.sqs.receive_message(QueueUrl=queue_url, MessageAttributeNames=["All"])["Messages"]
     assert json.loads(message["Body"])["session"] == "Q"
+
+
+PRELOAD_PROBE = "colorsys"  # a module nothing here imports: in a worker's sys.modules only when preloaded
+
+
+def worker_modules(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A target for worker processes: whether the probe module was imported before this delivery."""
+    import sys
+
+    return {"pid": os.getpid(), "preloaded": PRELOAD_PROBE in sys.modules}
+
+
+def test_a_started_pool_warms_every_worker_before_its_first_delivery(
+    settings: Settings, clients: Clients, target: ScheduleTarget
+) -> None:
+    from grandprix_local.dispatcher import WorkerPool
+
+    when = utc(2025, 3, 16, 7)
+    for session in ("FP1", "FP2", "FP3", "Q"):
+        request = IngestionRequest(season=2025, round=1, session=session)  # type: ignore[arg-type]
+        create_ingestion_schedule(clients.scheduler, target, request, when)
+    pool = WorkerPool(2, "processes", preload=(PRELOAD_PROBE,)).start()
+    try:
+        dispatcher = Dispatcher(
+            clients.scheduler,
+            clients.sqs,
+            settings.group,
+            {target.function_arn: worker_modules},
+            clock=SimulatedClock(when),
+            concurrency=2,
+            worker_kind="processes",
+            pool=pool,
+        )
+        firings = dispatcher.run_due()
+    finally:
+        pool.close()
+    assert all(f.ok for f in firings), [f.error for f in firings]
+    assert all(f.result["preloaded"] for f in firings)  # imported at the worker's start, not by the delivery
+    assert len({f.result["pid"] for f in firings}) == 2  # both workers started, both delivered
+    with pytest.raises(ValueError, match="the pool runs 2 processes, the dispatcher 3 processes"):
+        Dispatcher(
+            clients.scheduler, clients.sqs, settings.group, {}, concurrency=3, worker_kind="processes", pool=pool
+        )
+
+
+def test_a_batch_starts_its_costliest_deliveries_first_and_reports_in_order(
+    settings: Settings, clients: Clients, target: ScheduleTarget
+) -> None:
+    when = utc(2025, 3, 16, 7)
+    for session in ("FP3", "Q", "R"):
+        request = IngestionRequest(season=2025, round=1, session=session)  # type: ignore[arg-type]
+        create_ingestion_schedule(clients.scheduler, target, request, when)
+    together = threading.Barrier(2, timeout=30)  # R and Q are both in flight before either returns
+    started: list[str] = []
+    lock = threading.Lock()
+
+    def handler(event: dict[str, Any], context: Any) -> str:
+        with lock:
+            started.append(event["session"])
+        if event["session"] != "FP3":
+            together.wait()
+        return str(event["session"])
+
+    costs = {"FP3": 1.0, "Q": 2.5, "R": 4.0}
+    dispatcher = Dispatcher(
+        clients.scheduler,
+        clients.sqs,
+        settings.group,
+        {target.function_arn: handler},
+        clock=SimulatedClock(when),
+        concurrency=2,
+        cost=lambda s: costs[json.loads(s.input)["session"]],
+    )
+    firings = dispatcher.run_due()
+
+    assert sorted(started[:2]) == ["Q", "R"] and started[2] == "FP3"  # the longest first: no tail behind R
+    assert [f.result for f in firings] == ["FP3", "Q", "R"]  # reported by (instant, name), as without costs

@@ -9,9 +9,11 @@ local dispatcher, `grandprix_local.dispatcher`, does; it cannot invoke Lambdas: 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,13 @@ from f1common.sessions import SessionId
 from f1common.settings import Settings
 
 Progress = Callable[[str], None]
+
+# What a worker process started ahead imports: the ingestion handler, and FastF1 (imported by the first load
+# otherwise, and most of a worker's start).
+WORKER_PRELOAD = ("ingestion.handler", "fastf1")
+# The expected cost of an ingestion by session type, relative (a race has the most laps, messages and weather
+# rows): the batch's longest start first. Landings (schedules, the history) and other types cost 1.
+SESSION_COST = {"R": 4.0, "S": 2.0, "Q": 2.5, "SQ": 2.0, "SS": 2.0}
 
 # Keep service logs and EMF metrics (JSON on stdout in Lambda) out of the demo's progress output.
 QUIET_SERVICES = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
@@ -67,6 +76,26 @@ class LocalPipeline:
         self.progress = progress
         self.resources = provision(settings, notifications=False)
         self.last_transform: Any = None  # the transformer's last Outcome (deliver_transformer_queue)
+        self._workers: Any = None  # the replay's worker processes, when started ahead (:meth:`workers`)
+
+    @contextmanager
+    def workers(self, concurrency: int | None = None) -> Iterator[None]:
+        """Starts the ingestion's worker processes now, for every replay and landing inside: they import the
+        ingestion (and FastF1) while the caller syncs the calendar. Only with a moto server (which the workers
+        reach); otherwise the dispatcher's threads run them, as without this."""
+        from grandprix_local.dispatcher import WorkerPool
+        from grandprix_local.stack import moto_is_a_server
+
+        size = _concurrency(concurrency)
+        if self._workers is not None or size == 1 or not moto_is_a_server():
+            yield
+            return
+        self._workers = WorkerPool(size, "processes", WORKER_PRELOAD).start()
+        try:
+            yield
+        finally:
+            workers, self._workers = self._workers, None
+            workers.close()
 
     # --- AWS-side state -------------------------------------------------------------------------
 
@@ -226,8 +255,15 @@ class LocalPipeline:
 
         clients = self._scheduler_clients()
         workers = "processes" if moto_is_a_server() else "threads"
+        pool = self._workers if self._workers is not None and self._workers.size == _concurrency(concurrency) else None
         dispatcher = self._dispatcher(
-            clients, clock=clock, on_fire=record, concurrency=concurrency, worker_kind=workers
+            clients,
+            clock=clock,
+            on_fire=record,
+            concurrency=concurrency,
+            worker_kind=workers,
+            cost=ingestion_cost,
+            pool=pool,
         )
         firings = dispatcher.replay(until, tick=scheduler_tick(self.settings, clients))
         result.firings = len(firings)
@@ -235,6 +271,34 @@ class LocalPipeline:
         return result
 
     # --- landing outside the calendar -------------------------------------------------------------
+
+    def begin_history(self) -> HistoryLanding:
+        """The Ergast history backfill, delivered to the ingestion handler on one of the started workers
+        (:meth:`workers`) and running alongside what the caller does next (the replay), as in the cloud, where
+        it is an invocation of its own; without started workers it lands when awaited. The loader drains its
+        files with the replay's. Await it with :meth:`HistoryLanding.result`."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        from f1common.lambda_context import LocalContext
+        from ingestion.handler import handler as ingestion_handler
+
+        if self._workers is None or self.settings.ergast_dir is None:
+            return HistoryLanding(lambda: self.land_history([]))
+        arn = self.resources.ingestion_function_arn
+        context = LocalContext(function_name=arn.rsplit(":", 1)[-1], invoked_function_arn=arn)
+        future = self._workers.submit((ingestion_handler, {"kind": "ergast_backfill"}, context, 1, "ergast-backfill"))
+
+        def result() -> dict[str, Any]:
+            try:
+                delivery = future.result()
+            except BrokenProcessPool:  # a replay's worker died beside it: land it here (an unchanged dump: nothing)
+                return self.land_history([])
+            if delivery.error is not None:
+                raise RuntimeError(f"the Ergast history backfill failed: {delivery.error}")
+            landed = delivery.result
+            return {"ergast": "unchanged (already landed)" if landed["skipped"] else landed["rows"]}
+
+        return HistoryLanding(result, future)
 
     def land_history(self, seasons: Sequence[int], *, ergast: bool = True) -> dict[str, Any]:
         """The Ergast history backfill (unless `ergast` is false) and each season's schedule, through the
@@ -307,6 +371,26 @@ class LocalPipeline:
 
     def _s3(self) -> Any:
         return self._aws("s3")
+
+
+@dataclass
+class HistoryLanding:
+    """A history backfill under way (:meth:`LocalPipeline.begin_history`): `result` waits for its outcome."""
+
+    result: Callable[[], dict[str, Any]]
+    future: Future[Any] | None = None  # its delivery on a worker; None: it lands when awaited
+
+
+def ingestion_cost(schedule: Any) -> float:
+    """The dispatcher's cost estimate of a delivery to the ingestion handler: by session type (SESSION_COST)."""
+    payload = json.loads(schedule.input)
+    if payload.get("kind", "session") != "session":
+        return 1.0
+    return SESSION_COST.get(str(payload.get("session")), 1.0)
+
+
+def _concurrency(concurrency: int | None) -> int:
+    return max(1, concurrency or os.cpu_count() or 1)
 
 
 def _row_key(row: Any) -> str:

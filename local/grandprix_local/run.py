@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Sequence
@@ -105,13 +106,19 @@ def _run(options: RunOptions, progress: Progress) -> RunSummary:
     started = time.perf_counter()
     summary = RunSummary()
     timer = StageTimer(progress)
-    with moto_server() as endpoint:
+    with moto_server() as endpoint, contextlib.ExitStack() as workers:
         settings = Settings()
         with timer.stage(f"embedded AWS (moto at {endpoint})"):
             pipeline = LocalPipeline(settings, progress)
+            # the ingestion's worker processes start now and import while the state is restored
+            workers.enter_context(pipeline.workers(options.concurrency))
             restored = restore_state(settings, options.aws_state)
             pipeline.enable_notifications()
             progress(f"    restored {restored['calendar_items']} calendar items, {restored['objects']} objects")
+            # the Ergast history lands on a worker alongside what follows, once what landed before is restored and
+            # new objects are notified (always: the facts take drivers' and teams' identities from it; an unchanged
+            # dump lands nothing)
+            history = pipeline.begin_history()
         with timer.stage("sessions to replay"):
             sessions = list(options.sessions or _available_sessions(settings, options.seasons))
             summary.sessions_requested = len(sessions)
@@ -137,13 +144,12 @@ def _run(options: RunOptions, progress: Progress) -> RunSummary:
                 totals.quarantined,
             )
             summary.replay = replay
-        # always: the facts take drivers' and teams' identities from it; an unchanged dump lands nothing
-        with timer.stage("history: Ergast backfill"):
-            landed = pipeline.land_history([])
-            for name, rows in landed.items():
+        with timer.stage("history: Ergast backfill (landed alongside the replay) -> loader"):
+            for name, rows in history.result().items():
                 progress(f"    {name}: {rows}")
             report = pipeline.drain_loader(summary.replay)
             progress(f"    loader: {report.counts}, {report.rows_loaded} rows")
+        workers.close()  # the replay's workers: done
         with timer.stage("load health + calendar export (the loader's health check)"):
             items = pipeline.calendar()
             summary.calendar = _count_statuses(items)

@@ -1,0 +1,53 @@
+"""The local pipeline's replay on worker processes started ahead, with the Ergast history landing alongside."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from f1common.datasets import Source
+from f1common.sessions import SessionId
+from f1common.testing import f1data_dir_or_skip
+from grandprix_local.harness import embedded_stack
+from grandprix_local.pipeline import ingestion_cost
+from loader.loading import Outcome
+
+SESSION = "2023-01-R"
+
+
+def test_the_history_lands_on_a_started_worker_while_the_catch_up_runs(tmp_path: Path) -> None:
+    with embedded_stack(tmp_path, f1data_dir=f1data_dir_or_skip()) as stack:
+        pipeline = stack.pipeline
+        sessions = [SessionId.parse(SESSION)]
+        pipeline.sync_calendar(sessions)
+        reports: list[Any] = []
+        with pipeline.workers(2):
+            workers = pipeline._workers
+            assert workers is not None and workers.kind == "processes" and workers.size == 2
+            history = pipeline.begin_history()
+            assert history.future is not None  # delivered to a worker: under way while the replay runs
+            replay = pipeline.catch_up(sessions, after_each=lambda: reports.append(stack.drain()), concurrency=2)
+            landed = history.result()
+        reports.append(stack.drain())
+        manifests = stack.manifests()
+        loaded = [key for report in reports for key in report.keys(Outcome.LOADED)]
+
+    assert replay.ingested == [SESSION] and not replay.errors
+    [ergast] = [m for m in manifests.values() if m.source is Source.ERGAST]
+    assert landed == {"ergast": ergast.rows} and sum(ergast.rows.values()) > 0
+    # every landed file (the history's, the session's, its season's schedule) loaded once, by the replay's
+    # drains or the one after
+    assert sorted(loaded) == sorted(f.key for m in manifests.values() for f in m.files)
+
+
+def test_the_costliest_session_types_start_first() -> None:
+    class Schedule:
+        def __init__(self, payload: str) -> None:
+            self.input = payload
+
+    def cost(payload: str) -> float:
+        return ingestion_cost(Schedule(payload))
+
+    race, qualifying, practice = (cost(f'{{"season": 2023, "round": 1, "session": "{s}"}}') for s in ("R", "Q", "FP1"))
+    assert race > qualifying > practice
+    assert cost('{"kind": "schedule", "season": 2023}') == practice
