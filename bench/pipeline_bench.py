@@ -115,8 +115,12 @@ def freshness(state: Path, new: Sequence[str]) -> tuple[list[Freshness], Burst |
             def after_ingestion(result: Freshness = result) -> None:
                 pipeline.drain_loader()
                 result.marks["staged"] = time.perf_counter()
+                pipeline.last_transform = None
                 pipeline.deliver_transformer_queue()  # the trigger path: landed manifest -> transformer
-                built = pipeline.last_transform.build
+                last = pipeline.last_transform
+                if last is None or last.build is None:  # nothing landed (the offline cache cannot serve it)
+                    return  # reported as not ingested
+                built = last.build
                 result.build_nodes = len(built.run.nodes) if built.run else 0
                 # the marts are fresh when the publishing run ends; the tests run after it
                 result.tests_s = built.tests.elapsed_s if built.tests else 0.0
