@@ -36,8 +36,9 @@ LOAD_MANIFESTS = "load_manifests"
 LOAD_HEALTH = "load_health"  # the load-health check's findings (replace_load_health)
 LOAD_CLAIMS = "load_claims"  # the one key a file's load and its quarantine both claim
 
-# The loader's Snowflake session bounds every wait below its Lambda timeout (the AWS stack refuses a shorter
-# timeout), so a loader never dies mid-statement and leaves a detached query holding its locks:
+# The services' Snowflake sessions (the loader's, the transformer's reads) bound every wait below the Lambda
+# timeout (the AWS stack refuses a loader timeout shorter than that), so a loader never dies mid-statement and leaves
+# a detached query holding its locks:
 # - a lock held by another loader (the claim's UPDATE serialises the file loads) fails after LOCK_TIMEOUT, and the
 #   file's message is retried;
 # - no statement runs longer than STATEMENT_TIMEOUT_IN_SECONDS;

@@ -21,6 +21,7 @@ from f1common.clients import aws_client
 from f1common.names import SERVICE_TRANSFORMER
 from f1common.observability import service_logger, service_metrics
 from f1common.settings import Settings
+from f1common.warehouse import SNOWFLAKE_SESSION_PARAMETERS
 from transformer.state import StateStore
 from transformer.transform import DbtTarget, Outcome, Transformer, transform_batch
 
@@ -90,7 +91,7 @@ def _snowflake(settings: Settings, key_path: Path) -> Iterator[Any]:
         warehouse=settings.snowflake_warehouse,
         database=settings.snowflake_database or settings.names.warehouse_database,
         paramstyle="qmark",
-        session_parameters={"TIMEZONE": "UTC"},
+        session_parameters=dict(SNOWFLAKE_SESSION_PARAMETERS),
     )
     try:
         yield con.cursor()

@@ -1,0 +1,71 @@
+"""The transformer in Snowflake mode, as the AWS stack configures it: its readiness connection and dbt target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import snowflake.connector
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from f1common.settings import Settings
+from f1common.warehouse import SNOWFLAKE_SESSION_PARAMETERS
+from transformer.handler import PROD_TARGET, transformer_from_settings
+
+
+class _Connection:
+    def __init__(self, log: list[Any]) -> None:
+        self.log = log
+
+    def cursor(self) -> str:
+        return "cursor"
+
+    def close(self) -> None:
+        self.log.append("closed")
+
+
+def test_the_snowflake_connection_is_the_services_bounded_session(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    key = tmp_path / "transformer-key.p8"
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    key.write_bytes(pem)
+    env = {
+        "GPI_STAGE": "dev",
+        "GPI_WAREHOUSE": "snowflake",
+        "GPI_SNOWFLAKE_ACCOUNT": "ACME-GPI",
+        "GPI_SNOWFLAKE_USER": "GPI_DEV_DBT_SVC",
+        "GPI_SNOWFLAKE_ROLE": "GPI_DEV_TRANSFORMER",
+        "GPI_SNOWFLAKE_WAREHOUSE": "GPI_DEV_TRANSFORM_WH",
+        "GPI_SNOWFLAKE_PRIVATE_KEY_PATH": str(key),
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    log: list[Any] = []
+
+    def connect(**kwargs: Any) -> _Connection:
+        log.append(kwargs)
+        return _Connection(log)
+
+    monkeypatch.setattr(snowflake.connector, "connect", connect)
+
+    transformer = transformer_from_settings(Settings(), tmp_path / "artifacts")
+    with transformer.connect() as cursor:
+        assert cursor == "cursor"
+
+    [kwargs, closed] = log
+    assert closed == "closed"
+    assert kwargs["session_parameters"] == dict(SNOWFLAKE_SESSION_PARAMETERS)
+    assert (kwargs["authenticator"], kwargs["paramstyle"]) == ("SNOWFLAKE_JWT", "qmark")
+    assert (kwargs["role"], kwargs["warehouse"], kwargs["database"]) == (
+        "GPI_DEV_TRANSFORMER",
+        "GPI_DEV_TRANSFORM_WH",
+        "GPI_DEV",
+    )
+    assert transformer.dbt.target == PROD_TARGET
+    assert transformer.dbt.env["SNOWFLAKE_PRIVATE_KEY_PATH"] == str(key)
