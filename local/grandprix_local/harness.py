@@ -32,7 +32,7 @@ from f1common.layout import MANIFEST_PREFIX, parse_manifest_key
 from f1common.manifest import Manifest
 from f1common.sessions import SessionId
 from f1common.settings import F1DATA_ENV, Settings
-from f1common.warehouse import staging_relation
+from f1common.warehouse import RUN_ID, staging_relation
 from grandprix_local.offline_catalogue import offline_sessions
 from grandprix_local.pipeline import LocalPipeline, environment
 from grandprix_local.stack import moto_in_process, moto_server, patched_environ
@@ -181,14 +181,21 @@ class EmbeddedStack:
             con.close()
 
     def session_rows(self, table: str, key: str) -> int:
+        """Rows of session `key` in a staging table."""
+        return int(self._of_session("count(*)", table, key)[0][0])
+
+    def session_runs(self, table: str, key: str) -> list[str]:
+        """The run ids of session `key`'s rows in a staging table."""
+        return sorted(str(r[0]) for r in self._of_session(f"distinct {RUN_ID}", table, key))
+
+    def _of_session(self, what: str, table: str, key: str) -> list[tuple[Any, ...]]:
         session = SessionId.parse(key)
-        rows = self.query(
-            f"select count(*) from {staging_relation(table)} where season = ? and round = ? and session = ?",
+        return self.query(
+            f"select {what} from {staging_relation(table)} where season = ? and round = ? and session = ?",
             session.season,
             session.round,
             session.session.code,
         )
-        return int(rows[0][0])
 
     def duplicates(self, table: str) -> int:
         """Rows beyond the first of each natural key in a staging table."""

@@ -53,14 +53,7 @@ def assert_one_complete_run(stack: EmbeddedStack, run_id: str) -> None:
     for entry in manifest.files:
         table = dataset_spec(entry.dataset).staging_table
         assert stack.session_rows(table, SESSION) == entry.rows, entry.dataset
-        session = SessionId.parse(SESSION)
-        runs = stack.query(
-            f"select distinct _run_id from staging.{table} where season = ? and round = ? and session = ?",
-            session.season,
-            session.round,
-            session.session.code,
-        )
-        assert runs == [(run_id,)], entry.dataset
+        assert stack.session_runs(table, SESSION) == [run_id], entry.dataset
 
 
 def test_crash_between_datasets_loads_nothing_and_the_retry_lands_everything(
