@@ -77,7 +77,6 @@ class LocalPipeline:
         self.resources = provision(settings, notifications=False)
         self.last_transform: Any = None  # the transformer's last Outcome (deliver_transformer_queue)
         self._workers: Any = None  # the replay's worker processes, when started ahead (:meth:`workers`)
-        self._warehouse: Any = None  # the loader's DuckDB connection, held by :meth:`loading`
 
     @contextmanager
     def workers(self, concurrency: int | None = None) -> Iterator[None]:
@@ -318,30 +317,11 @@ class LocalPipeline:
 
     # --- warehouse ------------------------------------------------------------------------------
 
-    @contextmanager
-    def loading(self) -> Iterator[None]:
-        """Holds one loader connection to the DuckDB warehouse for every drain inside (as a warm loader Lambda
-        container keeps its connection), instead of opening and closing the file for each; closed at the end, before
-        anything else (the health check, dbt) opens the file."""
+    def drain_loader(self, totals: Replay | None = None) -> Any:
+        from grandprix_local.sqs_trigger import drain_queue
         from loader.duckdb_warehouse import DuckDBWarehouse
 
-        if self._warehouse is not None:
-            yield
-            return
-        self._warehouse = DuckDBWarehouse.open(self.settings.warehouse_path)
-        try:
-            yield
-        finally:
-            warehouse, self._warehouse = self._warehouse, None
-            warehouse.close()
-
-    def drain_loader(self, totals: Replay | None = None) -> Any:
-        """Delivers the loader queue to the loader's batch function until it is empty (on the connection held by
-        :meth:`loading`, else on one opened for this drain); adds the counts to `totals`."""
-        from grandprix_local.sqs_trigger import drain_queue
-
-        with self.loading():
-            warehouse = self._warehouse
+        with DuckDBWarehouse.open(self.settings.warehouse_path) as warehouse:
             report = drain_queue(self._aws("sqs"), self.resources.loader_queue_url, s3=self._s3(), warehouse=warehouse)
         if totals is not None:
             counts = report.counts
