@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from f1common import metrics as metric
+from f1common.manifest import Manifest
 from f1common.names import SERVICE_LOADER
 from f1common.observability import add_counts, child_logger
 from loader.loading import LoadIncomplete, LoadReport, Outcome, StagingWarehouse, load_keys
@@ -33,8 +34,15 @@ _METRICS = {
 }
 
 
-def process_body(body: str | dict[str, Any], *, s3: Any, warehouse: StagingWarehouse) -> LoadReport:
-    """Loads what one SQS message (an S3 event notification) announces.
+def process_body(
+    body: str | dict[str, Any],
+    *,
+    s3: Any,
+    warehouse: StagingWarehouse,
+    manifests: dict[str, dict[str, Manifest]] | None = None,
+) -> LoadReport:
+    """Loads what one SQS message (an S3 event notification) announces; `manifests` (bucket -> run id -> manifest)
+    caches the manifests found beyond this message (one per batch, :func:`load_batch`).
 
     Raises BadMessage for other bodies, and LoadIncomplete (with the report) when some files failed unexpectedly.
     """
@@ -47,7 +55,8 @@ def process_body(body: str | dict[str, Any], *, s3: Any, warehouse: StagingWareh
     for bucket in dict.fromkeys(r.bucket for r in refs):
         keys = [r.key for r in refs if r.bucket == bucket]
         try:
-            report.extend(load_keys(keys, s3=s3, bucket=bucket, warehouse=warehouse))
+            found = None if manifests is None else manifests.setdefault(bucket, {})
+            report.extend(load_keys(keys, s3=s3, bucket=bucket, warehouse=warehouse, manifests=found))
         except LoadIncomplete as exc:
             report.extend(exc.report)
             failed.update(exc.failed)
@@ -76,10 +85,11 @@ class BatchResult:
 def load_batch(event: dict[str, Any], *, s3: Any, warehouse: StagingWarehouse, context: Any = None) -> BatchResult:
     """Processes an SQS batch event message by message; failed messages are returned to be retried."""
     result = BatchResult()
+    manifests: dict[str, dict[str, Manifest]] = {}  # found once for the whole batch: a run's files arrive together
 
     def record_handler(record: SQSRecord) -> None:
         try:
-            result.report.extend(process_body(record.body, s3=s3, warehouse=warehouse))
+            result.report.extend(process_body(record.body, s3=s3, warehouse=warehouse, manifests=manifests))
         except BadMessage as exc:
             result.report.malformed_records += 1
             logger.error(

@@ -13,6 +13,7 @@ import pytest
 from f1common.datasets import Dataset, dataset_spec
 from f1common.layout import data_key, new_run_id
 from loader.conftest import BUCKET, Run, emf_metrics, lambda_context, s3_event
+from loader.consumer import load_batch
 from loader.duckdb_warehouse import DuckDBWarehouse
 from loader.handler import handler
 from loader.notifications import BadMessage, S3ObjectRef, s3_objects
@@ -61,6 +62,27 @@ def test_handler_processes_an_sqs_batch_and_reports_failures(
 
 
 @pytest.mark.usefixtures("lambda_warehouse")
+def test_a_batch_reads_each_runs_manifest_once(
+    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
+    run = Run.of(ergast_tables)
+    run.land(s3)
+    manifest_gets: list[str] = []
+
+    class CountingS3:
+        def get_object(self, **kwargs: Any) -> Any:
+            if kwargs["Key"] == run.manifest_key:
+                manifest_gets.append(kwargs["Key"])
+            return s3.get_object(**kwargs)
+
+    records = [{"messageId": f"m{i}", "body": s3_event(k)} for i, k in enumerate([*run.keys, run.manifest_key])]
+
+    result = load_batch({"Records": records}, s3=CountingS3(), warehouse=warehouse)
+
+    assert result.failed == [] and result.report.counts["loaded"] == len(run.keys) >= 2
+    assert manifest_gets == [run.manifest_key]  # one GET for the batch, not one per file's notification
+
+
 def test_the_handlers_log_a_bounded_summary_of_the_event_never_the_payload(
     s3: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -328,12 +328,19 @@ class LoadIncomplete(RuntimeError):
 
 
 class _Loader:
-    def __init__(self, s3: Any, bucket: str, warehouse: StagingWarehouse, work_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        warehouse: StagingWarehouse,
+        work_dir: Path | None = None,
+        manifests: dict[str, Manifest] | None = None,
+    ) -> None:
         self.s3, self.bucket, self.warehouse = s3, bucket, warehouse
         self.work_dir = work_dir or Path(tempfile.gettempdir())  # where data files are downloaded, one at a time
         self.report = LoadReport()
         self.failed: dict[str, str] = {}  # key -> unexpected error, raised after the others (LoadIncomplete)
-        self._manifests: dict[str, Manifest] = {}
+        self._manifests: dict[str, Manifest] = {} if manifests is None else manifests  # run id -> found manifest
 
     def isolated(self, key: str, step: Callable[[], None]) -> None:
         """Runs one key's (or one manifest entry's) step; an unexpected error is kept, and the others carry on."""
@@ -484,8 +491,18 @@ def backfill_manifests(*, s3: Any, bucket: str, warehouse: StagingWarehouse) -> 
 _BACKFILLED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-def load_keys(keys: list[str], *, s3: Any, bucket: str, warehouse: StagingWarehouse) -> LoadReport:
+def load_keys(
+    keys: list[str],
+    *,
+    s3: Any,
+    bucket: str,
+    warehouse: StagingWarehouse,
+    manifests: dict[str, Manifest] | None = None,
+) -> LoadReport:
     """Processes created keys of the landing bucket with Snowpipe semantics (see the module doc).
+
+    `manifests` (run id -> manifest) caches the manifests found in `bucket` beyond this call: a batch's messages
+    share one, so that the notifications of one run's files read its manifest once, not once per file.
 
     The first call on a warehouse connection first backfills the manifests of older loads
     (:func:`backfill_manifests`): upgrading a warehouse needs no separate step.
@@ -495,7 +512,7 @@ def load_keys(keys: list[str], *, s3: Any, bucket: str, warehouse: StagingWareho
         backfill_manifests(s3=s3, bucket=bucket, warehouse=warehouse)
         _BACKFILLED.add(warehouse)
     with tempfile.TemporaryDirectory(prefix="gpi-loader-") as work_dir:  # the downloads, one file at a time
-        loader = _Loader(s3, bucket, warehouse, Path(work_dir))
+        loader = _Loader(s3, bucket, warehouse, Path(work_dir), manifests)
         for key in dict.fromkeys(keys):
             loader.isolated(key, partial(loader.key, key))
     if loader.failed:
