@@ -229,13 +229,18 @@ def test_replay_without_a_tick_fires_stored_schedules_at_their_instants(
     assert clock() == utc(2025, 3, 20)
 
 
+def book_race_weekend(clients: Clients, target: ScheduleTarget, sessions: tuple[str, ...], when: dt.datetime) -> None:
+    """One ingestion schedule at `when` for each of the 2025 Australian weekend's `sessions`."""
+    for session in sessions:
+        request = IngestionRequest(season=2025, round=1, session=session)  # type: ignore[arg-type]
+        create_ingestion_schedule(clients.scheduler, target, request, when)
+
+
 def test_due_schedules_run_concurrently_up_to_the_limit_and_report_in_order(
     settings: Settings, clients: Clients, target: ScheduleTarget
 ) -> None:
     when = utc(2025, 3, 16, 7)
-    for session in ("R", "Q", "FP3"):
-        request = IngestionRequest(season=2025, round=1, session=session)  # type: ignore[arg-type]
-        create_ingestion_schedule(clients.scheduler, target, request, when)
+    book_race_weekend(clients, target, ("R", "Q", "FP3"), when)
     together = threading.Barrier(2, timeout=30)  # only passes when two invocations run at the same time
     running: list[int] = []
     peak: list[int] = []
@@ -339,9 +344,7 @@ def test_worker_processes_run_a_batch_and_what_a_killed_one_held_is_delivered_ag
     settings: Settings, clients: Clients, target: ScheduleTarget, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     when = utc(2025, 3, 16, 7)
-    for session in ("FP1", "FP2", "FP3", "Q"):
-        request = IngestionRequest(season=2025, round=1, session=session)  # type: ignore[arg-type]
-        create_ingestion_schedule(clients.scheduler, target, request, when)
+    book_race_weekend(clients, target, ("FP1", "FP2", "FP3", "Q"), when)
     marker = tmp_path / "died"
     monkeypatch.setenv("GPI_TEST_DIE_ONCE", "FP2")
     monkeypatch.setenv("GPI_TEST_DIE_ONCE_MARKER", str(marker))
@@ -371,9 +374,7 @@ def test_a_schedule_whose_worker_always_dies_is_dead_lettered_and_the_others_lan
     settings: Settings, clients: Clients, target: ScheduleTarget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     when = utc(2025, 3, 16, 7)
-    for session in ("Q", "R"):
-        request = IngestionRequest(season=2025, round=1, session=session)  # type: ignore[arg-type]
-        create_ingestion_schedule(clients.scheduler, target, request, when)
+    book_race_weekend(clients, target, ("Q", "R"), when)
     monkeypatch.setenv("GPI_TEST_DIE_ALWAYS", "Q")
     monkeypatch.setenv("GPI_TEST_SLOW", "R")  # R is on the pool each time Q's worker breaks it: never charged
     dispatcher = Dispatcher(
@@ -411,9 +412,7 @@ def test_a_started_pool_warms_every_worker_before_its_first_delivery(
     from grandprix_local.dispatcher import WorkerPool
 
     when = utc(2025, 3, 16, 7)
-    for session in ("FP1", "FP2", "FP3", "Q"):
-        request = IngestionRequest(season=2025, round=1, session=session)  # type: ignore[arg-type]
-        create_ingestion_schedule(clients.scheduler, target, request, when)
+    book_race_weekend(clients, target, ("FP1", "FP2", "FP3", "Q"), when)
     pool = WorkerPool(2, "processes", preload=(PRELOAD_PROBE,)).start()
     try:
         dispatcher = Dispatcher(
@@ -442,9 +441,7 @@ def test_a_batch_starts_its_costliest_deliveries_first_and_reports_in_order(
     settings: Settings, clients: Clients, target: ScheduleTarget
 ) -> None:
     when = utc(2025, 3, 16, 7)
-    for session in ("FP3", "Q", "R"):
-        request = IngestionRequest(season=2025, round=1, session=session)  # type: ignore[arg-type]
-        create_ingestion_schedule(clients.scheduler, target, request, when)
+    book_race_weekend(clients, target, ("FP3", "Q", "R"), when)
     together = threading.Barrier(2, timeout=30)  # R and Q are both in flight before either returns
     started: list[str] = []
     lock = threading.Lock()

@@ -66,6 +66,8 @@ PACKAGES: dict[str, tuple[str, int, int, int]] = {
 RUNTIME_DISTRIBUTIONS = ("awslambdaric", "simplejson", "snapshot-restore-py")  # AWS's runtime, not ours
 # Marts with one row per lap or per session of the race (the transformer's build reaches them).
 TRANSFORMED_MARTS = ("mart_positions_by_lap", "mart_lap_weather", "mart_session_pace_weather")
+# Beside the handler's artifacts, under Lambda's only writable path: where the prod target's parse writes.
+PROD_PARSE_DIR = LAMBDA_ARTIFACTS.parent / "dbt-prod"
 AUSTRALIA_2025_RACE_START = dt.datetime(2025, 3, 16, 4, 0, tzinfo=dt.UTC)
 
 
@@ -543,7 +545,7 @@ def test_transformer_parses_the_prod_target_on_lambdas_file_system(
     )
     transformer = function(docker, base, "transformer", work, env)
     with running(docker, transformer, REGION) as fn:
-        out = docker.run("exec", f"--user={LAMBDA_USER}", fn.id, "python3", "-c", parse, "/tmp/dbt-prod")
+        out = docker.run("exec", f"--user={LAMBDA_USER}", fn.id, "python3", "-c", parse, str(PROD_PARSE_DIR))
         written = written_only_to_tmp(fn, "transformer (prod target)")
     parsed = json.loads(out.strip().splitlines()[-1])
     assert parsed["success"] is True, out
@@ -551,4 +553,4 @@ def test_transformer_parses_the_prod_target_on_lambdas_file_system(
     assert parsed["models"] > 0
     assert parsed["env"]["SNOWFLAKE_DATABASE"] == settings.names.warehouse_database == "GPI_DEV"
     assert parsed["env"]["SNOWFLAKE_ROLE"] == "GPI_DEV_TRANSFORMER"
-    assert "/tmp/dbt-prod/target/manifest.json" in written
+    assert str(PROD_PARSE_DIR / "target" / "manifest.json") in written

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from f1common.settings import Settings
 from f1common.warehouse import SNOWFLAKE_SESSION_PARAMETERS
+from transformer.conftest import STACK_ENV
 from transformer.handler import PROD_TARGET, transformer_from_settings
 
 
@@ -34,16 +35,7 @@ def test_the_snowflake_connection_is_the_services_bounded_session(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     key.write_bytes(pem)
-    env = {
-        "GPI_STAGE": "dev",
-        "GPI_WAREHOUSE": "snowflake",
-        "GPI_SNOWFLAKE_ACCOUNT": "ACME-GPI",
-        "GPI_SNOWFLAKE_USER": "GPI_DEV_DBT_SVC",
-        "GPI_SNOWFLAKE_ROLE": "GPI_DEV_TRANSFORMER",
-        "GPI_SNOWFLAKE_WAREHOUSE": "GPI_DEV_TRANSFORM_WH",
-        "GPI_SNOWFLAKE_PRIVATE_KEY_PATH": str(key),
-        "AWS_DEFAULT_REGION": "eu-west-1",
-    }
+    env = {**STACK_ENV, "GPI_SNOWFLAKE_PRIVATE_KEY_PATH": str(key), "AWS_DEFAULT_REGION": "eu-west-1"}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     log: list[Any] = []

@@ -12,20 +12,11 @@ import yaml
 from dbt_runner.runner import PROJECT_DIR
 from f1common.names import ResourceNames
 from f1common.settings import Settings
+from transformer.conftest import STACK_ENV
 from transformer.handler import dbt_environment
 
 ENV_VAR = re.compile(r"env_var\('(\w+)'(?:,\s*'([^']*)')?\)")
 EXPRESSION = re.compile(r"\{\{\s*env_var\('(\w+)'\)\s*\}\}")  # a whole value read from one variable
-# the AWS stack's environment of the transformer function, with the dev stage's Snowflake stack outputs
-STACK_ENV = {
-    "GPI_STAGE": "dev",
-    "GPI_WAREHOUSE": "snowflake",
-    "GPI_SNOWFLAKE_ACCOUNT": "ACME-GPI",
-    "GPI_SNOWFLAKE_USER": "GPI_DEV_DBT_SVC",
-    "GPI_SNOWFLAKE_ROLE": "GPI_DEV_TRANSFORMER",
-    "GPI_SNOWFLAKE_WAREHOUSE": "GPI_DEV_TRANSFORM_WH",
-    "GPI_SNOWFLAKE_DATABASE": "GPI_DEV",
-}
 
 
 def _prod_target() -> dict[str, str]:
