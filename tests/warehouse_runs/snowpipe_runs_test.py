@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dbt_runner.runner import DbtRunError, run_dbt
-from dbt_tests.runs_test import (
+from warehouse_runs.runs_test import (
     RUN,
     SEED,
     _all_keys,
