@@ -26,6 +26,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from dbt_runner.runner import DbtRunError, run_dbt
+from f1common.datasets import Dataset, dataset_spec
+from f1common.layout import data_key, is_manifest_key, manifest_key, new_run_id, parse_data_key
+from f1common.manifest import Manifest
+from f1common.settings import Settings
+from f1common.testing import f1data_dir_or_skip
+from grandprix_local.harness import EmbeddedStack, embedded_stack
 from warehouse_runs.runs_test import (
     RUN,
     SEED,
@@ -35,12 +41,6 @@ from warehouse_runs.runs_test import (
     _session_manifest,
     assert_equal_to_full_rebuild,
 )
-from f1common.datasets import Dataset, dataset_spec
-from f1common.layout import data_key, is_manifest_key, manifest_key, new_run_id, parse_data_key
-from f1common.manifest import Manifest
-from f1common.settings import Settings
-from f1common.testing import f1data_dir_or_skip
-from grandprix_local.harness import EmbeddedStack, embedded_stack
 
 SESSION = "2023-01-R"
 DROPPED_DRIVER = "1"
