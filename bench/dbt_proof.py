@@ -1,6 +1,6 @@
 """Builds the dev warehouse from every cached FastF1 session and prints the dbt proof figures.
 
-    python -m dbt_tests.proof --out .local/dev-warehouse.duckdb
+    ./pants run bench/dbt_proof.py -- --out "$PWD/.local/dev-warehouse.duckdb"
 
 Lands and loads Ergast, the schedules and all cached sessions (the offline catalogue) but the last through
 the project's ingestion and loader on the embedded stack (`grandprix_local.harness`), runs a full
@@ -37,7 +37,7 @@ STANDINGS = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dbt_tests.proof", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="bench/dbt_proof.py", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="where to write the built DuckDB warehouse")
     args = parser.parse_args(argv)
     sessions = [s.key for s in cached_sessions(Settings())]
