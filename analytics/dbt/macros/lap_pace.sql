@@ -38,7 +38,7 @@
     and qualifying, whose fuel loads nobody publishes. -#}
 {% macro fuel_load_kg(season, session, lap_number, session_laps) -%}
     case
-        when {{ session }} in ('R', 'S') and {{ session_laps }} > 0 and {{ lap_number }} between 1 and {{ session_laps }}
+        when {{ is_race_like(session) }} and {{ session_laps }} > 0 and {{ lap_number }} between 1 and {{ session_laps }}
             then {{ race_start_fuel_kg(season) }}
                 * case when {{ session }} = 'S' then {{ var('fuel_sprint_distance_fraction') | float }} else 1.0 end
                 * (1.0 - ({{ lap_number }} - 0.5) / {{ session_laps }})

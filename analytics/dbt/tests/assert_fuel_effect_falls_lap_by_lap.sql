@@ -22,5 +22,5 @@ effects as (
 
 select *
 from effects
-where (session in ('R', 'S') and (effect_ms <= 0 or (next_lap is not null and next_effect_ms >= effect_ms)))
-    or (session not in ('R', 'S') and effect_ms is not null)
+where ({{ is_race_like('session') }} and (effect_ms <= 0 or (next_lap is not null and next_effect_ms >= effect_ms)))
+    or (not {{ is_race_like('session') }} and effect_ms is not null)
