@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypedDict, Unpack
 
 from grandprix_dashboards.sql import SEASON, SqlSource, key, number
 
@@ -128,126 +129,56 @@ class DashboardSpec:
 # --- shared panel helpers --------------------------------------------------------------------------
 
 
+class _PlotOptions(TypedDict, total=False):
+    """What every chart with axes may set besides its x and y columns (see PanelSpec)."""
+
+    series: str | None
+    unit: str
+    x_label: str
+    y_label: str
+    description: str
+
+
+class LineOptions(_PlotOptions, total=False):
+    invert_y: bool
+    team_colours: bool
+    bands: tuple[tuple[str, str], ...]
+    right_y: tuple[str, ...]
+    right_unit: str
+    styles: tuple[SeriesStyle, ...]
+
+
+class BarOptions(_PlotOptions, total=False):
+    stack: bool
+    team_colours: bool
+    styles: tuple[SeriesStyle, ...]
+    horizontal: bool
+    show_values: bool
+    legend: bool
+
+
+class TableOptions(TypedDict, total=False):
+    description: str
+    empty_ok: str | None
+    styles: tuple[SeriesStyle, ...]
+
+
 def lines(
-    title: str,
-    sql: SqlSource,
-    pos: Pos,
-    *,
-    x: str,
-    y: str | tuple[str, ...],
-    series: str | None = None,
-    unit: str = "",
-    invert_y: bool = False,
-    team_colours: bool = False,
-    bands: tuple[tuple[str, str], ...] = (),
-    right_y: tuple[str, ...] = (),
-    right_unit: str = "",
-    x_label: str = "",
-    y_label: str = "",
-    styles: tuple[SeriesStyle, ...] = (),
-    description: str = "",
+    title: str, sql: SqlSource, pos: Pos, *, x: str, y: str | tuple[str, ...], **options: Unpack[LineOptions]
 ) -> PanelSpec:
-    return PanelSpec(
-        title=title,
-        kind=Kind.LINES,
-        sql=sql,
-        pos=pos,
-        x=x,
-        y=_tuple(y),
-        series=series,
-        unit=unit,
-        invert_y=invert_y,
-        team_colours=team_colours,
-        bands=bands,
-        right_y=right_y,
-        right_unit=right_unit,
-        x_label=x_label,
-        y_label=y_label,
-        styles=styles,
-        description=description,
-    )
+    return PanelSpec(title, Kind.LINES, sql, pos, x=x, y=_tuple(y), **options)
 
 
-def scatter(
-    title: str,
-    sql: SqlSource,
-    pos: Pos,
-    *,
-    x: str,
-    y: str,
-    series: str | None = None,
-    unit: str = "",
-    x_label: str = "",
-    y_label: str = "",
-    description: str = "",
-) -> PanelSpec:
-    return PanelSpec(
-        title=title,
-        kind=Kind.SCATTER,
-        sql=sql,
-        pos=pos,
-        x=x,
-        y=(y,),
-        series=series,
-        unit=unit,
-        x_label=x_label,
-        y_label=y_label,
-        description=description,
-    )
+def scatter(title: str, sql: SqlSource, pos: Pos, *, x: str, y: str, **options: Unpack[_PlotOptions]) -> PanelSpec:
+    return PanelSpec(title, Kind.SCATTER, sql, pos, x=x, y=(y,), **options)
 
 
-def bars(
-    title: str,
-    sql: SqlSource,
-    pos: Pos,
-    *,
-    x: str,
-    y: str,
-    series: str | None = None,
-    stack: bool = False,
-    unit: str = "",
-    team_colours: bool = False,
-    styles: tuple[SeriesStyle, ...] = (),
-    horizontal: bool = False,
-    show_values: bool = False,
-    legend: bool = True,
-    x_label: str = "",
-    y_label: str = "",
-    description: str = "",
-) -> PanelSpec:
-    return PanelSpec(
-        title=title,
-        kind=Kind.BARS,
-        sql=sql,
-        pos=pos,
-        x=x,
-        y=(y,),
-        series=series,
-        stack=stack,
-        unit=unit,
-        team_colours=team_colours,
-        styles=styles,
-        horizontal=horizontal,
-        show_values=show_values,
-        legend=legend,
-        x_label=x_label,
-        y_label=y_label,
-        description=description,
-    )
+def bars(title: str, sql: SqlSource, pos: Pos, *, x: str, y: str, **options: Unpack[BarOptions]) -> PanelSpec:
+    return PanelSpec(title, Kind.BARS, sql, pos, x=x, y=(y,), **options)
 
 
-def table(
-    title: str,
-    sql: SqlSource,
-    pos: Pos,
-    *,
-    description: str = "",
-    empty_ok: str | None = None,
-    styles: tuple[SeriesStyle, ...] = (),
-) -> PanelSpec:
-    return PanelSpec(
-        title=title, kind=Kind.TABLE, sql=sql, pos=pos, description=description, empty_ok=empty_ok, styles=styles
-    )
+def table(title: str, sql: SqlSource, pos: Pos, **options: Unpack[TableOptions]) -> PanelSpec:
+    return PanelSpec(title, Kind.TABLE, sql, pos, **options)
 
 
 def column_units(units: dict[str, str]) -> tuple[SeriesStyle, ...]:

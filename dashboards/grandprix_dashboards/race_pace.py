@@ -14,7 +14,7 @@ from grandprix_dashboards.panels import (
     lines,
     table,
 )
-from grandprix_dashboards.race_progress import FLAG_BANDS, with_flag_bands
+from grandprix_dashboards.race_progress import driver_laps, with_flag_bands
 from grandprix_dashboards.race_session import DRIVERS, SESSION_KEY, variables
 from grandprix_dashboards.sql import DRIVER_FILTER, selected
 from grandprix_dashboards.team_colours import SEPARATOR, teammate_pattern
@@ -186,17 +186,12 @@ def dashboard() -> DashboardSpec:
                 "evenly to the flag at var('fuel_lap_time_s_per_kg') per kg (dbt vars, analytics/dbt/README.md). "
                 "Fuel-corrected times subtract it.",
             ),
-            lines(
+            driver_laps(
                 "Fuel-corrected clean laps",
                 PACE_BY_LAP,
                 Pos(0, 12, 24, 11),
-                x="lap",
                 y="lap_time_ms",
-                series="driver",
                 unit=LAP_TIME,
-                team_colours=True,
-                bands=FLAG_BANDS,
-                x_label="Lap",
                 y_label="Fuel-corrected lap time",
                 description="Every clean lap (not lap 1, no pit in/out, green flag, accurate timing) as if the "
                 "tank were empty. Team colours, a team's second driver dashed; shaded: SC, VSC, red flag.",

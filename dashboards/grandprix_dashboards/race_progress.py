@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TypedDict, Unpack
+
 from grandprix_dashboards import alerts
-from grandprix_dashboards.panels import DashboardSpec, Pos, SeriesStyle, lines, session_variables, table
-from grandprix_dashboards.sql import DRIVER_FILTER, SESSION_FILTER, Dialect, selected
+from grandprix_dashboards.panels import DashboardSpec, PanelSpec, Pos, SeriesStyle, lines, session_variables, table
+from grandprix_dashboards.sql import DRIVER_FILTER, SESSION_FILTER, Dialect, SqlSource, selected
 from grandprix_dashboards.team_colours import label_sql, teammate_rank_sql
 
 MART = "analytics.mart_positions_by_lap"
@@ -129,6 +131,32 @@ CLASSIFICATION = f"""
 """
 
 
+class DriverLapOptions(TypedDict, total=False):
+    unit: str
+    invert_y: bool
+    styles: tuple[SeriesStyle, ...]
+    description: str
+
+
+def driver_laps(
+    title: str, sql: SqlSource, pos: Pos, *, y: str, y_label: str, **options: Unpack[DriverLapOptions]
+) -> PanelSpec:
+    """A line per driver by lap in team colours, the flag periods shaded (`sql` from :func:`with_flag_bands`)."""
+    return lines(
+        title,
+        sql,
+        pos,
+        x="lap",
+        y=y,
+        series="driver",
+        team_colours=True,
+        bands=FLAG_BANDS,
+        x_label="Lap",
+        y_label=y_label,
+        **options,
+    )
+
+
 def dashboard() -> DashboardSpec:
     return DashboardSpec(
         uid="gpi-race-progress",
@@ -136,17 +164,12 @@ def dashboard() -> DashboardSpec:
         description="Positions and gaps to the leader lap by lap, pit stops and flag periods of one session.",
         variables=session_variables(MART),
         panels=(
-            lines(
+            driver_laps(
                 "Positions by lap",
                 positions,
                 Pos(0, 0, 16, 12),
-                x="lap",
                 y="position",
-                series="driver",
                 invert_y=True,
-                team_colours=True,
-                bands=FLAG_BANDS,
-                x_label="Lap",
                 y_label="Position",
                 styles=PACE_MARKERS,
                 description="Position at the end of each lap; P1 at the top. Colours are team colours; shaded "
@@ -160,17 +183,12 @@ def dashboard() -> DashboardSpec:
                 description="Position at the end of each driver's last lap (before any penalty), laps completed "
                 "and pit stops.",
             ),
-            lines(
+            driver_laps(
                 "Gap to leader",
                 GAPS,
                 Pos(0, 12, 16, 10),
-                x="lap",
                 y="gap_s",
-                series="driver",
                 unit="s",
-                team_colours=True,
-                bands=FLAG_BANDS,
-                x_label="Lap",
                 y_label="Gap to leader (s)",
                 description="Seconds behind the car that completed the lap first, at the end of each lap. Left out: "
                 "the lap a car retired on, and laps run into or out of a red-flag suspension.",

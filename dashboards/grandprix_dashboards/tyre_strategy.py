@@ -11,10 +11,9 @@ from grandprix_dashboards.panels import (
     SeriesStyle,
     bars,
     column_units,
-    lines,
     table,
 )
-from grandprix_dashboards.race_progress import BANDED, FLAG_BANDS, TRACK_STATUS_LABEL, with_flag_bands
+from grandprix_dashboards.race_progress import BANDED, TRACK_STATUS_LABEL, driver_laps, with_flag_bands
 from grandprix_dashboards.race_session import DRIVERS, SESSION_KEY, variables
 from grandprix_dashboards.sql import selected
 
@@ -123,16 +122,11 @@ def dashboard() -> DashboardSpec:
                 "compound colours (lighter: a used set), its length and label the stint's laps. The top bar is "
                 "the race's safety-car (orange), virtual-safety-car (purple) and red-flag (red) laps.",
             ),
-            lines(
+            driver_laps(
                 "Tyre age by lap",
                 TYRE_AGE,
                 Pos(0, 13, 24, 10),
-                x="lap",
                 y="tyre_age",
-                series="driver",
-                team_colours=True,
-                bands=FLAG_BANDS,
-                x_label="Lap",
                 y_label="Tyre age (laps)",
                 description="Laps on the set at the end of each lap (a used set starts above 1); a drop is a pit "
                 "stop. Team colours, a team's second driver dashed; shaded: safety car, VSC, red flag.",

@@ -3,6 +3,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from f1common.race_calendar import RaceCalendar
 from f1common.schedule import expected_end
 from f1common.settings import Settings, ingestion_target_arn
 from grandprix_local.conftest import utc
-from grandprix_local.dispatcher import Dispatcher, Firing, scheduler_tick
+from grandprix_local.dispatcher import Dispatcher, Firing, LambdaHandler, scheduler_tick
 from scheduler.actions import Clients, run_event
 from scheduler.schedules import (
     ScheduleTarget,
@@ -46,6 +47,22 @@ class RecordingHandler:
         return {"status": "ingested", "session": key}
 
 
+def local_dispatcher(
+    settings: Settings, clients: Clients, handlers: Mapping[str, LambdaHandler], **options: Any
+) -> Dispatcher:
+    """A Dispatcher over the test stack's schedules, dead-letter queue and schedule group."""
+    return Dispatcher(clients.scheduler, clients.sqs, settings.group, handlers, **options)
+
+
+def two_worker_processes(
+    settings: Settings, clients: Clients, handlers: Mapping[str, LambdaHandler], when: dt.datetime, **options: Any
+) -> Dispatcher:
+    """A local_dispatcher on two worker processes, its simulated clock at `when`."""
+    return local_dispatcher(
+        settings, clients, handlers, clock=SimulatedClock(when), concurrency=2, worker_kind="processes", **options
+    )
+
+
 def test_replay_2025_rounds_1_to_6_fires_each_session_once_in_order(
     settings: Settings, clients: Clients, season_rows: dict[int, list[ScheduleRow]]
 ) -> None:
@@ -54,10 +71,9 @@ def test_replay_2025_rounds_1_to_6_fires_each_session_once_in_order(
     run_event({"action": "sync", "season": 2025}, settings, clients, now=clock(), load=load)
     recorder = RecordingHandler(clock, RaceCalendar(clients.dynamodb, settings.table))
     progress: list[Firing] = []
-    dispatcher = Dispatcher(
-        clients.scheduler,
-        clients.sqs,
-        settings.group,
+    dispatcher = local_dispatcher(
+        settings,
+        clients,
         {ingestion_target_arn(settings): recorder},
         clock=clock,
         on_fire=progress.append,
@@ -111,9 +127,7 @@ def test_replay_runs_the_retry_loop_when_ingestion_reports_not_available(
         )
         return {"status": status.value}
 
-    dispatcher = Dispatcher(
-        clients.scheduler, clients.sqs, settings.group, {ingestion_target_arn(settings): ingestion}, clock=clock
-    )
+    dispatcher = local_dispatcher(settings, clients, {ingestion_target_arn(settings): ingestion}, clock=clock)
     dispatcher.replay(until=utc(2025, 3, 17), tick=scheduler_tick(settings, clients, load=lambda _: rows))
     race = [(when, attempt) for when, key, attempt in calls if key == "2025-01-R"]
     # 07:00 first try; the 08:00 tick retries at +15 min; the 09:00 tick at +30 min; then ingested
@@ -139,9 +153,7 @@ def test_failing_target_is_retried_then_dead_lettered(
         attempts.append(clock())
         raise RuntimeError("live timing API returned 503")
 
-    dispatcher = Dispatcher(
-        clients.scheduler, clients.sqs, settings.group, {ingestion_target_arn(settings): broken}, clock=clock
-    )
+    dispatcher = local_dispatcher(settings, clients, {ingestion_target_arn(settings): broken}, clock=clock)
     assert dispatcher.run_due() == []  # not yet
     clock.advance(dt.timedelta(minutes=1))
     [firing] = dispatcher.run_due()
@@ -169,9 +181,7 @@ def test_a_flaky_target_succeeds_on_retry_without_dead_letter(
             raise TimeoutError("throttled")
         return "done"
 
-    [firing] = Dispatcher(
-        clients.scheduler, clients.sqs, settings.group, {ingestion_target_arn(settings): flaky}, clock=clock
-    ).run_due()
+    [firing] = local_dispatcher(settings, clients, {ingestion_target_arn(settings): flaky}, clock=clock).run_due()
     assert (firing.ok, firing.attempts, firing.result) == (True, 2, "done")
     queue_url = clients.sqs.get_queue_url(QueueName=settings.dlq)["QueueUrl"]
     assert "Messages" not in clients.sqs.receive_message(QueueUrl=queue_url)
@@ -190,10 +200,9 @@ def test_schedule_kept_after_completion_is_disabled_not_fired_again(
         Target={"Arn": target.function_arn, "RoleArn": target.role_arn, "Input": '{"season": 2025}'},
     )
     calls: list[dict[str, Any]] = []
-    dispatcher = Dispatcher(
-        clients.scheduler,
-        clients.sqs,
-        settings.group,
+    dispatcher = local_dispatcher(
+        settings,
+        clients,
         {target.function_arn: lambda e, c: calls.append(e)},
         clock=SimulatedClock(utc(2025, 3, 16)),
     )
@@ -204,7 +213,7 @@ def test_schedule_kept_after_completion_is_disabled_not_fired_again(
 
 
 def test_unmapped_target_is_a_clear_error(settings: Settings, clients: Clients, one_schedule: IngestionRequest) -> None:
-    dispatcher = Dispatcher(clients.scheduler, clients.sqs, settings.group, {}, clock=SimulatedClock(utc(2025, 4, 1)))
+    dispatcher = local_dispatcher(settings, clients, {}, clock=SimulatedClock(utc(2025, 4, 1)))
     with pytest.raises(LookupError, match="ingest-2025-01-R-a1 targets arn:aws:lambda:.*which has no local handler"):
         dispatcher.run_due()
 
@@ -217,9 +226,7 @@ def test_replay_without_a_tick_fires_stored_schedules_at_their_instants(
         create_ingestion_schedule(clients.scheduler, target, request, when)
     clock = SimulatedClock(utc(2025, 3, 1))
     recorder = RecordingHandler(clock)
-    dispatcher = Dispatcher(
-        clients.scheduler, clients.sqs, settings.group, {target.function_arn: recorder}, clock=clock
-    )
+    dispatcher = local_dispatcher(settings, clients, {target.function_arn: recorder}, clock=clock)
     firings = dispatcher.replay(until=utc(2025, 3, 20))
     assert [(f.schedule, f.fired_at) for f in firings] == [
         ("ingest-2025-01-Q-a1", utc(2025, 3, 15, 7)),
@@ -257,16 +264,15 @@ def test_due_schedules_run_concurrently_up_to_the_limit_and_report_in_order(
         return {"session": event["session"]}
 
     order: list[str] = []
-    dispatcher = Dispatcher(
-        clients.scheduler,
-        clients.sqs,
-        settings.group,
+    dispatcher = local_dispatcher(
+        settings,
+        clients,
         {target.function_arn: handler},
         clock=SimulatedClock(when),
         on_fire=lambda f: order.append(f.schedule),
         concurrency=2,
     )
-    assert Dispatcher(clients.scheduler, clients.sqs, settings.group, {}).concurrency == (os.cpu_count() or 1)
+    assert local_dispatcher(settings, clients, {}).concurrency == (os.cpu_count() or 1)
     firings = dispatcher.run_due()
 
     assert all(f.ok for f in firings), [f.error for f in firings]
@@ -305,9 +311,7 @@ def test_a_replay_fires_the_schedules_due_before_the_next_tick_as_one_concurrent
         return None  # no hint: every hour
 
     clock = SimulatedClock(utc(2025, 3, 14, 10))
-    dispatcher = Dispatcher(
-        clients.scheduler, clients.sqs, settings.group, {target.function_arn: handler}, clock=clock, concurrency=2
-    )
+    dispatcher = local_dispatcher(settings, clients, {target.function_arn: handler}, clock=clock, concurrency=2)
     firings = dispatcher.replay(until=utc(2025, 3, 14, 12), tick=tick)
 
     assert [(f.result, f.fired_at) for f in firings] == [
@@ -349,16 +353,8 @@ def test_worker_processes_run_a_batch_and_what_a_killed_one_held_is_delivered_ag
     monkeypatch.setenv("GPI_TEST_DIE_ONCE", "FP2")
     monkeypatch.setenv("GPI_TEST_DIE_ONCE_MARKER", str(marker))
     with pytest.raises(TypeError, match="cannot run in a worker process"):
-        Dispatcher(clients.scheduler, clients.sqs, settings.group, {"x": lambda e, c: None}, worker_kind="processes")
-    dispatcher = Dispatcher(
-        clients.scheduler,
-        clients.sqs,
-        settings.group,
-        {target.function_arn: worker_pid},
-        clock=SimulatedClock(when),
-        concurrency=2,
-        worker_kind="processes",
-    )
+        local_dispatcher(settings, clients, {"x": lambda e, c: None}, worker_kind="processes")
+    dispatcher = two_worker_processes(settings, clients, {target.function_arn: worker_pid}, when)
 
     firings = dispatcher.run_due()
 
@@ -377,15 +373,7 @@ def test_a_schedule_whose_worker_always_dies_is_dead_lettered_and_the_others_lan
     book_race_weekend(clients, target, ("Q", "R"), when)
     monkeypatch.setenv("GPI_TEST_DIE_ALWAYS", "Q")
     monkeypatch.setenv("GPI_TEST_SLOW", "R")  # R is on the pool each time Q's worker breaks it: never charged
-    dispatcher = Dispatcher(
-        clients.scheduler,
-        clients.sqs,
-        settings.group,
-        {target.function_arn: worker_pid},
-        clock=SimulatedClock(when),
-        concurrency=2,
-        worker_kind="processes",
-    )
+    dispatcher = two_worker_processes(settings, clients, {target.function_arn: worker_pid}, when)
 
     q, r = dispatcher.run_due()
 
@@ -415,16 +403,7 @@ def test_a_started_pool_warms_every_worker_before_its_first_delivery(
     book_race_weekend(clients, target, ("FP1", "FP2", "FP3", "Q"), when)
     pool = WorkerPool(2, "processes", preload=(PRELOAD_PROBE,)).start()
     try:
-        dispatcher = Dispatcher(
-            clients.scheduler,
-            clients.sqs,
-            settings.group,
-            {target.function_arn: worker_modules},
-            clock=SimulatedClock(when),
-            concurrency=2,
-            worker_kind="processes",
-            pool=pool,
-        )
+        dispatcher = two_worker_processes(settings, clients, {target.function_arn: worker_modules}, when, pool=pool)
         firings = dispatcher.run_due()
     finally:
         pool.close()
@@ -432,9 +411,7 @@ def test_a_started_pool_warms_every_worker_before_its_first_delivery(
     assert all(f.result["preloaded"] for f in firings)  # imported at the worker's start, not by the delivery
     assert len({f.result["pid"] for f in firings}) == 2  # both workers started, both delivered
     with pytest.raises(ValueError, match="the pool runs 2 processes, the dispatcher 3 processes"):
-        Dispatcher(
-            clients.scheduler, clients.sqs, settings.group, {}, concurrency=3, worker_kind="processes", pool=pool
-        )
+        local_dispatcher(settings, clients, {}, concurrency=3, worker_kind="processes", pool=pool)
 
 
 def test_a_batch_starts_its_costliest_deliveries_first_and_reports_in_order(
@@ -454,10 +431,9 @@ def test_a_batch_starts_its_costliest_deliveries_first_and_reports_in_order(
         return str(event["session"])
 
     costs = {"FP3": 1.0, "Q": 2.5, "R": 4.0}
-    dispatcher = Dispatcher(
-        clients.scheduler,
-        clients.sqs,
-        settings.group,
+    dispatcher = local_dispatcher(
+        settings,
+        clients,
         {target.function_arn: handler},
         clock=SimulatedClock(when),
         concurrency=2,

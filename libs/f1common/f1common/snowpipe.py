@@ -91,6 +91,12 @@ def staging_tables(dialect: Dialect = "snowflake") -> list[StagingTable]:
     ]
 
 
+def _create_file_format(qualified_name: str, **options: str | bool) -> str:
+    """CREATE FILE FORMAT with `options` in their order; a bool is written TRUE/FALSE."""
+    written = " ".join(f"{k} = {str(v).upper() if isinstance(v, bool) else v}" for k, v in options.items())
+    return f"CREATE FILE FORMAT IF NOT EXISTS {qualified_name}\n    {written}"
+
+
 @dataclass(frozen=True)
 class FileFormat:
     """A Parquet file format (Pulumi: ``snowflake.FileFormat(format_type="PARQUET", ...)``)."""
@@ -102,10 +108,12 @@ class FileFormat:
     compression: str = "AUTO"
 
     def create_sql(self, database: str, schema: str) -> str:
-        return (
-            f"CREATE FILE FORMAT IF NOT EXISTS {_qualify(self.name, database, schema)}\n"
-            f"    TYPE = {self.format_type} USE_LOGICAL_TYPE = {str(self.use_logical_type).upper()}"
-            f" BINARY_AS_TEXT = {str(self.binary_as_text).upper()} COMPRESSION = {self.compression}"
+        return _create_file_format(
+            _qualify(self.name, database, schema),
+            TYPE=self.format_type,
+            USE_LOGICAL_TYPE=self.use_logical_type,
+            BINARY_AS_TEXT=self.binary_as_text,
+            COMPRESSION=self.compression,
         )
 
 
@@ -123,10 +131,11 @@ class JsonFileFormat:
     compression: str = "AUTO"
 
     def create_sql(self, database: str, schema: str) -> str:
-        return (
-            f"CREATE FILE FORMAT IF NOT EXISTS {_qualify(self.name, database, schema)}\n"
-            f"    TYPE = {self.format_type} STRIP_OUTER_ARRAY = {str(self.strip_outer_array).upper()}"
-            f" COMPRESSION = {self.compression}"
+        return _create_file_format(
+            _qualify(self.name, database, schema),
+            TYPE=self.format_type,
+            STRIP_OUTER_ARRAY=self.strip_outer_array,
+            COMPRESSION=self.compression,
         )
 
 

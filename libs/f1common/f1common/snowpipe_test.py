@@ -17,6 +17,7 @@ from f1common.layout import data_key, new_run_id
 from f1common.manifest import Manifest, ManifestFile
 from f1common.sessions import SessionId, SessionType
 from f1common.snowpipe import (
+    DEFAULT_FILE_FORMAT,
     RUN_ID_SQL,
     external_stage,
     file_format,
@@ -113,6 +114,16 @@ def test_manifests_pipe_loads_every_manifest_into_load_manifests() -> None:
         manifest_file_format()
         .create_sql("GPI_PROD", "STAGING")
         .endswith("TYPE = JSON STRIP_OUTER_ARRAY = FALSE COMPRESSION = AUTO")
+    )
+
+
+def test_file_formats_render_their_whole_statement() -> None:
+    assert file_format().create_sql("GPI_PROD", "STAGING") == (
+        f"CREATE FILE FORMAT IF NOT EXISTS GPI_PROD.STAGING.{DEFAULT_FILE_FORMAT}\n"
+        "    TYPE = PARQUET USE_LOGICAL_TYPE = TRUE BINARY_AS_TEXT = FALSE COMPRESSION = AUTO"
+    )
+    assert manifest_file_format("M").create_sql("D", "S") == (
+        "CREATE FILE FORMAT IF NOT EXISTS D.S.M\n    TYPE = JSON STRIP_OUTER_ARRAY = FALSE COMPRESSION = AUTO"
     )
 
 

@@ -279,3 +279,26 @@ def check_a_late_delivery_leaves_no_pending_row(s3: Any, warehouse: Any, run: Ru
         warehouse.mark_pending(waiting, run_id=run.run_id, dataset="x", reason=reason)
     rows = warehouse_rows(warehouse, f"SELECT file_name, reason FROM {pending_table}")
     assert [tuple(r) for r in rows] == [(waiting, "still no manifest")]
+
+
+def check_the_claim_refuses_a_file_loaded_meanwhile(
+    s3: Any, warehouse: Any, status: pa.Table, directory: Path
+) -> tuple[str, int]:
+    """What a delivery that checked file_state before the other one committed goes on to do: load or quarantine
+    the file the other one loaded. The warehouse refuses both and keeps the file's rows once. Returns the file's
+    key and its rows."""
+    from f1common.datasets import dataset_spec
+    from loader.loading import AlreadyProcessed, load_keys
+
+    run = Run()
+    key = run.add(Dataset.ERGAST_STATUS, status)
+    run.land(s3)
+    load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)
+
+    spec = dataset_spec(Dataset.ERGAST_STATUS)
+    with pytest.raises(AlreadyProcessed, match="already loaded"):
+        warehouse.load_file(spec, landed_file(status, directory), key=key, run_id=run.run_id, new_columns=[])
+    with pytest.raises(AlreadyProcessed, match="already loaded"):
+        warehouse.quarantine(key, run_id=run.run_id, dataset=spec.name, error="a false quarantine")
+    assert warehouse.staging_rows(spec) == status.num_rows
+    return key, status.num_rows

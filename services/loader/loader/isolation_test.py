@@ -15,7 +15,15 @@ import pytest
 
 from f1common.datasets import Dataset, dataset_spec
 from f1common.tables import to_parquet_bytes
-from loader.conftest import BUCKET, HOSTILE_NAMES, SMALL, Run, landed_file, with_column
+from loader.conftest import (
+    BUCKET,
+    HOSTILE_NAMES,
+    SMALL,
+    Run,
+    check_the_claim_refuses_a_file_loaded_meanwhile,
+    landed_file,
+    with_column,
+)
 from loader.duckdb_warehouse import DuckDBWarehouse
 from loader.loading import AlreadyProcessed, LoadIncomplete, Outcome, load_keys
 
@@ -134,20 +142,10 @@ def test_an_unexpected_error_on_one_entry_leaves_the_others_to_load_and_is_raise
 def test_the_claim_refuses_a_file_loaded_or_quarantined_meanwhile(
     s3: Any, warehouse: DuckDBWarehouse, tmp_path: Path, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
-    status = ergast_tables[Dataset.ERGAST_STATUS]
-    run = Run()
-    key = run.add(Dataset.ERGAST_STATUS, status)
-    run.land(s3)
-    load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)
-
-    # what a delivery that checked file_state before the other one committed goes on to do
-    spec = dataset_spec(Dataset.ERGAST_STATUS)
-    with pytest.raises(AlreadyProcessed, match="already loaded"):
-        warehouse.load_file(spec, landed_file(status, tmp_path), key=key, run_id=run.run_id, new_columns=[])
-    with pytest.raises(AlreadyProcessed, match="already loaded"):
-        warehouse.quarantine(key, run_id=run.run_id, dataset=spec.name, error="a false quarantine")
-    assert _history(warehouse) == {key: status.num_rows} and _quarantine(warehouse) == {}
-    assert warehouse.staging_rows(spec) == status.num_rows
+    key, rows = check_the_claim_refuses_a_file_loaded_meanwhile(
+        s3, warehouse, ergast_tables[Dataset.ERGAST_STATUS], tmp_path
+    )
+    assert _history(warehouse) == {key: rows} and _quarantine(warehouse) == {}
 
 
 def test_concurrent_deliveries_of_one_manifest_load_each_file_once_and_quarantine_nothing_false(

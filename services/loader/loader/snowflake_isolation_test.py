@@ -12,7 +12,14 @@ from snowflake.connector.errors import DatabaseError, OperationalError
 
 from f1common.datasets import Dataset, dataset_spec
 from f1common.warehouse import StagingColumn
-from loader.conftest import BUCKET, HOSTILE_NAMES, Run, landed_file, with_column
+from loader.conftest import (
+    BUCKET,
+    HOSTILE_NAMES,
+    Run,
+    check_the_claim_refuses_a_file_loaded_meanwhile,
+    landed_file,
+    with_column,
+)
 from loader.loading import AlreadyProcessed, LoadIncomplete, Outcome, load_keys
 from loader.snowflake_warehouse import SnowflakeWarehouse, staged_copy_statement
 
@@ -48,20 +55,9 @@ def test_hostile_column_names_are_quarantined_and_never_reach_the_copy(
 def test_the_claim_refuses_a_file_loaded_or_quarantined_meanwhile(
     s3: Any, sf: SnowflakeWarehouse, tmp_path: Path, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
-    status = ergast_tables[Dataset.ERGAST_STATUS]
-    run = Run()
-    key = run.add(Dataset.ERGAST_STATUS, status)
-    run.land(s3)
-    load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=sf)
-
-    spec = dataset_spec(Dataset.ERGAST_STATUS)
-    with pytest.raises(AlreadyProcessed, match="already loaded"):
-        sf.load_file(spec, landed_file(status, tmp_path), key=key, run_id=run.run_id, new_columns=[])
-    with pytest.raises(AlreadyProcessed, match="already loaded"):
-        sf.quarantine(key, run_id=run.run_id, dataset=spec.name, error="a false quarantine")
-    assert sf._execute(f'SELECT file_name, "ROWS" FROM {FQ}.LOAD_HISTORY') == [(key, status.num_rows)]
+    key, rows = check_the_claim_refuses_a_file_loaded_meanwhile(s3, sf, ergast_tables[Dataset.ERGAST_STATUS], tmp_path)
+    assert sf._execute(f'SELECT file_name, "ROWS" FROM {FQ}.LOAD_HISTORY') == [(key, rows)]
     assert sf._execute(f"SELECT COUNT(*) FROM {FQ}.LOAD_QUARANTINE") == [(0,)]
-    assert sf.staging_rows(spec) == status.num_rows
 
 
 def _status_run(s3: Any, ergast_tables: dict[Dataset, pa.Table]) -> tuple[Run, str]:
