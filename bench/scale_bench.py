@@ -72,13 +72,19 @@ def build_base(path: Path, work: Path) -> None:
             landing.land_session(session)
         files, rows = landing.load_new_files()
         shutil.copyfile(landing.path, path)
+    say(f"base: {files} files, {rows:,} rows in {time.perf_counter() - started:.0f} s")
+
+
+def add_exported_tables(path: Path) -> None:
+    """The tables the services export for the pipeline-health dashboard, which its panels read (empty here: no race
+    calendar, no load-health check)."""
     import duckdb
 
-    from f1common.warehouse import race_calendar_ddl
+    from f1common.warehouse import load_health_ddl, race_calendar_ddl
 
-    with duckdb.connect(str(path)) as con:  # the pipeline-health panels read it (empty here: no calendar)
-        con.execute(race_calendar_ddl("duckdb"))
-    say(f"base: {files} files, {rows:,} rows in {time.perf_counter() - started:.0f} s")
+    with duckdb.connect(str(path)) as con:
+        for ddl in (race_calendar_ddl("duckdb"), load_health_ddl("duckdb")):
+            con.execute(ddl)
 
 
 def _new_run_sql(run_id: str, k: str, kind: int = 0) -> str:
@@ -273,6 +279,15 @@ def rows_touched(path: Path, invocation_id: str) -> int:
     return sum(int(c[0]) for c in counts if c)
 
 
+def slowest(run: Any, count: int = 5) -> str:
+    """The `count` nodes of a dbt run that took longest, with their seconds, and the sum over all its nodes."""
+    if run is None:
+        return "(not run)"
+    nodes = sorted(run.nodes, key=lambda n: n.execution_time_s, reverse=True)
+    top = ", ".join(f"{n.unique_id.split('.')[2]} {n.execution_time_s:.1f} s" for n in nodes[:count])
+    return f"{top}; all {len(nodes)} nodes {sum(n.execution_time_s for n in nodes):.1f} s of {run.elapsed_s:.1f} s"
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
@@ -311,7 +326,11 @@ class Scale:
     nothing_new_s: float = 0.0
     incremental_s: float = 0.0
     published_s: float = 0.0
+    tests_s: float = 0.0
+    published_nodes: int = 0
+    test_nodes: int = 0
     incremental_nodes: int = 0
+    parsed: str = ""  # which of the build's dbt invocations parsed (a warm process parses none)
     touched: int = 0
     p50_ms: float = 0.0
     p95_ms: float = 0.0
@@ -324,6 +343,7 @@ def measure(base: Path, root: Path, scale: int, repeat: int) -> Scale:
     result = Scale(scale)
     path, artifacts = root / f"x{scale}.duckdb", root / f"x{scale}-dbt"
     shutil.copyfile(base, path)
+    add_exported_tables(path)
     hold_out(path, NEW_SESSION)
     project = benchmark_project(root, replicate(path, scale))
     result.staged_rows, result.sessions = staged_rows(path)
@@ -349,14 +369,23 @@ def measure(base: Path, root: Path, scale: int, repeat: int) -> Scale:
     incremental = build_after_load(path, artifacts, project_dir=project, raise_on_failure=False)
     result.incremental_s = time.perf_counter() - started
     assert incremental.run is not None and incremental.run.invocation_id
-    result.incremental_nodes = len(incremental.run.nodes) + (len(incremental.tests.nodes) if incremental.tests else 0)
+    result.published_nodes = len(incremental.run.nodes)
+    result.test_nodes = len(incremental.tests.nodes) if incremental.tests else 0
+    result.incremental_nodes = result.published_nodes + result.test_nodes
     result.published_s = incremental.published_s
+    result.tests_s = incremental.tests.elapsed_s if incremental.tests else 0.0
+    runs = [("publish", incremental.run), ("tests", incremental.tests)]
+    result.parsed = ", ".join(name for name, run in runs if run is not None and run.parsed) or "none"
     result.touched = rows_touched(path, incremental.run.invocation_id)
+    scope = incremental.plan.test_sessions
     say(
         f"  after {new_key}:  {result.incremental_s:7.1f} s, marts fresh after {result.published_s:.1f} s "
-        f"({result.incremental_nodes} nodes, "
-        f"{result.touched:,} fact/mart rows touched, rows scanned: n/a on DuckDB)"
+        f"({result.published_nodes} nodes), tests {result.tests_s:.1f} s ({result.test_nodes} nodes, "
+        f"on {'every row' if scope is None else ', '.join(scope) or 'no session'}); parsed: {result.parsed}; "
+        f"{result.touched:,} fact/mart rows touched, rows scanned: n/a on DuckDB"
     )
+    for name, run in runs:
+        say(f"    slowest {name} nodes: {slowest(run)}")
 
     result.p50_ms, result.p95_ms, result.queries = panel_timings(path, repeat)
     say(f"  panel queries:      p50 {result.p50_ms:.1f} ms, p95 {result.p95_ms:.1f} ms ({result.queries} x {repeat})")

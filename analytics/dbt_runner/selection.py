@@ -12,6 +12,12 @@ listed in manifests not seen before. The build selects
 so a new FastF1 session does not rebuild or re-test the Ergast staging, and a build with nothing new
 does not start dbt at all. The incremental models then recompute only the sessions whose inputs changed
 (macros/incremental.sql). The state of the last successful build is a small JSON file.
+
+The tests after a load check the session-grained models (the FastF1 staging views, the session facts and
+marts: macros/test_scope.sql) on the rows of the sessions whose runs changed since the last successful build
+(`scope_of_tests`): those rows are all that can differ from what that build's tests passed. When the change is not
+confined to sessions (the Ergast history, a schedule, a quarantined file) or cannot be attributed to runs, the
+tests check every row, as the full build's do.
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ from typing import Any
 
 import duckdb
 
-from dbt_runner.runner import PROJECT_DIR, DbtRun, run_dbt
-from f1common.datasets import DATASETS, Dataset, dataset_spec
+from dbt_runner.runner import PROJECT_DIR, TEST_SCOPE_ENV, DbtRun, run_dbt
+from f1common.datasets import DATASETS, SESSION_DATASETS, Dataset, dataset_spec
 from f1common.warehouse import LOAD_MANIFESTS, LOAD_QUARANTINE, STAGING_SCHEMA
 
 QUARANTINED = "(quarantined)"  # key of the quarantined files' datasets in read_state's listing
@@ -46,20 +52,36 @@ LANDING_MODELS = (
 SESSION_TABLES = "int_sessions__input_versions+1,config.materialized:table"
 
 
+# A session key as the test scope renders it into SQL literals (macros/test_scope.sql checks the same shape).
+_SESSION_KEY = re.compile(r"[0-9]{4}-[0-9]{2}-[A-Z0-9]{1,4}")
+
+
 @dataclass(frozen=True)
 class StagingState:
-    """Row counts of the staging tables and the run ids of the manifests in the warehouse."""
+    """Row counts of the staging tables and the run ids of the manifests in the warehouse; `run_rows`, the rows
+    each run has in the session datasets' tables (None: not known, a state written before they were kept), and
+    `sessions`, the session key of each session run's manifest (read from the warehouse, not stored)."""
 
     rows: Mapping[str, int]
     runs: frozenset[str] = field(default_factory=frozenset)
+    run_rows: Mapping[str, int] | None = None
+    sessions: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps({"rows": dict(sorted(self.rows.items())), "runs": sorted(self.runs)})
+        data: dict[str, Any] = {"rows": dict(sorted(self.rows.items())), "runs": sorted(self.runs)}
+        if self.run_rows is not None:
+            data["run_rows"] = dict(sorted(self.run_rows.items()))
+        return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> StagingState:
         data = json.loads(text)
-        return cls(rows={str(k): int(v) for k, v in data["rows"].items()}, runs=frozenset(map(str, data["runs"])))
+        run_rows = data.get("run_rows")
+        return cls(
+            rows={str(k): int(v) for k, v in data["rows"].items()},
+            runs=frozenset(map(str, data["runs"])),
+            run_rows=None if run_rows is None else {str(k): int(v) for k, v in run_rows.items()},
+        )
 
 
 def read_state(warehouse: Path) -> tuple[StagingState, dict[str, list[str]]]:
@@ -80,17 +102,27 @@ def read_state_from(con: Any) -> tuple[StagingState, dict[str, list[str]]]:
         table = spec.staging_table.lower()
         [(count,)] = rows(f"select count(*) from {STAGING_SCHEMA}.{table}")
         counts[table] = int(count)
+    run_rows: dict[str, int] = {}
+    for dataset in SESSION_DATASETS:
+        table = dataset_spec(dataset).staging_table.lower()
+        for run_id, count in rows(f"select _run_id, count(*) from {STAGING_SCHEMA}.{table} group by _run_id"):
+            run_rows[str(run_id)] = run_rows.get(str(run_id), 0) + int(count)
     [(quarantined,)] = rows(f"select count(*) from {STAGING_SCHEMA}.{LOAD_QUARANTINE}")
     counts[LOAD_QUARANTINE] = int(quarantined)
     listed: dict[str, list[str]] = {}
-    for run_id, files in rows(f"select run_id, files from {STAGING_SCHEMA}.{LOAD_MANIFESTS}"):
+    sessions: dict[str, str] = {}
+    manifests = f"select run_id, files, season, round, session from {STAGING_SCHEMA}.{LOAD_MANIFESTS}"
+    for run_id, files, season, round_, session in rows(manifests):
         listed[str(run_id)] = sorted({str(f["dataset"]) for f in json.loads(files)})
+        if season is not None and round_ is not None and session is not None:
+            sessions[str(run_id)] = f"{int(season):04d}-{int(round_):02d}-{session}"
     if counts[LOAD_QUARANTINE]:  # a refused file settles its run: the datasets of those runs may change
         for (dataset,) in rows(
             f"select distinct dataset from {STAGING_SCHEMA}.{LOAD_QUARANTINE} " "where dataset is not null"
         ):
             listed.setdefault(QUARANTINED, []).append(str(dataset))
-    return StagingState(rows=counts, runs=frozenset(k for k in listed if k != QUARANTINED)), listed
+    runs = frozenset(k for k in listed if k != QUARANTINED)
+    return StagingState(rows=counts, runs=runs, run_rows=run_rows, sessions=sessions), listed
 
 
 StateReader = Callable[[], tuple[StagingState, dict[str, list[str]]]]
@@ -110,6 +142,32 @@ def changed_datasets(before: StagingState | None, now: StagingState, listed: Map
     if now.rows.get(LOAD_QUARANTINE, 0) != before.rows.get(LOAD_QUARANTINE, 0):
         names.update(listed.get(QUARANTINED, []))
     return [d for d in DATASETS if d.value in names]
+
+
+def scope_of_tests(before: StagingState | None, now: StagingState, datasets: list[Dataset]) -> tuple[str, ...] | None:
+    """The sessions whose rows the tests after this build must check (None: every row, as after a full build).
+
+    The rows of a session-grained model (macros/test_scope.sql) are a function of their session's runs (the
+    current one is the latest complete run; the Ergast history and the season's schedule are inputs too, and
+    change no session's runs: then every row is checked). So since the `before` build, whose tests passed, only
+    the sessions of the runs that are new or whose staged rows changed can hold new rows; a changed run without
+    a session manifest (files landed before their manifest) is not complete, so no model reads it yet."""
+    if before is None or before.run_rows is None or now.run_rows is None:
+        return None
+    if not set(datasets) <= set(SESSION_DATASETS):
+        return None
+    if now.rows.get(LOAD_QUARANTINE, 0) != before.rows.get(LOAD_QUARANTINE, 0):
+        return None  # a refused file settles its run: a run can become complete without a row more
+    changed = (now.runs - before.runs) | {r for r, n in now.run_rows.items() if before.run_rows.get(r) != n}
+    sessions = set()
+    for run_id in changed:
+        if run_id in now.sessions:
+            sessions.add(now.sessions[run_id])
+        elif run_id in now.runs:  # a manifest of no session (a schedule, the history)
+            return None
+    if not all(_SESSION_KEY.fullmatch(key) for key in sessions):
+        return None
+    return tuple(sorted(sessions))
 
 
 def staging_models(project_dir: Path = PROJECT_DIR) -> dict[str, str]:
@@ -142,6 +200,7 @@ class Plan:
     select: list[str]
     state: StagingState
     full: bool
+    test_sessions: tuple[str, ...] | None = None  # the tests' scope (`scope_of_tests`); None: every row
 
     @property
     def nothing_new(self) -> bool:
@@ -168,7 +227,8 @@ def plan_build(
     before = None if full or not state_file.is_file() else StagingState.from_json(state_file.read_text())
     datasets = changed_datasets(before, now, listed)
     select = selection(datasets, project_dir) if before is not None else ["fqn:*"]
-    return Plan(datasets=datasets, select=select, state=now, full=before is None)
+    scope = scope_of_tests(before, now, datasets)
+    return Plan(datasets=datasets, select=select, state=now, full=before is None, test_sessions=scope)
 
 
 def record_build(plan: Plan, state_file: Path) -> None:
@@ -240,7 +300,8 @@ def build_after_load(
     it is one `dbt build` of everything. Otherwise it publishes first (`dbt build` of the changed tables,
     incremental models and snapshot without tests, so the marts are fresh as soon as possible; in a warm process
     on the manifest parsed once, `dbt_runner.runner`), then runs the tests
-    and unit tests of everything downstream of the change. Raises :class:`dbt_runner.runner.DbtRunError`
+    and unit tests of everything downstream of the change (the session-grained models' on the changed
+    sessions' rows, `scope_of_tests`). Raises :class:`dbt_runner.runner.DbtRunError`
     when dbt or a test fails; the state is then not advanced, so the next build runs the same selection
     (with `raise_on_failure=False`, for benchmarks, failures are in the results and the state advances).
     Another warehouse than the DuckDB file (Snowflake): its `reader`, the profile's `target` and `env`.
@@ -252,7 +313,10 @@ def build_after_load(
         return BuildResult(plan, None)
     flags = ["--quiet"] if quiet else []
 
-    def dbt(*args: str) -> DbtRun:
+    def dbt(*args: str, scope: tuple[str, ...] | None = None) -> DbtRun:
+        values = dict(env or {})
+        if scope is not None:
+            values[TEST_SCOPE_ENV] = ",".join(scope)
         return run_dbt(
             [*args, *flags],
             project_dir=project,
@@ -260,7 +324,7 @@ def build_after_load(
             artifacts_dir=artifacts_dir,
             raise_on_failure=raise_on_failure,
             target=target,
-            env=env,
+            env=values,
         )
 
     if plan.full:
@@ -268,6 +332,6 @@ def build_after_load(
         result = BuildResult(plan, dbt("build", "--select", *plan.select, *refresh))
     else:
         published = dbt("build", *publish_selection(plan.select), *PUBLISH_FLAGS)
-        result = BuildResult(plan, published, dbt("test", "--select", *plan.select))
+        result = BuildResult(plan, published, dbt("test", "--select", *plan.select, scope=plan.test_sessions))
     record_build(plan, state_file)
     return result

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from dbt_runner.runner import PROJECT_DIR
-from dbt_runner.selection import publish_selection, selection
-from f1common.datasets import DATASETS, SESSION_DATASETS
+from dbt_runner.selection import StagingState, publish_selection, scope_of_tests, selection
+from f1common.datasets import DATASETS, ERGAST_DATASETS, SESSION_DATASETS, Dataset
+from f1common.warehouse import LOAD_QUARANTINE
 
 MATERIALIZED = ("config.materialized:table", "config.materialized:incremental", "resource_type:snapshot")
 NOT_TESTS = ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
@@ -35,3 +37,45 @@ def test_publishing_runs_the_tables_incrementals_and_snapshot_of_the_selection_o
         assert not {
             n for n in published if n.startswith(("test.", "unit_test.", "model.grandprix_insights.stg_fastf1"))
         }
+
+
+def _state(runs: dict[str, int], sessions: dict[str, str], quarantined: int = 0) -> StagingState:
+    return StagingState(
+        rows={"laps_staging": sum(runs.values()), LOAD_QUARANTINE: quarantined},
+        runs=frozenset(r for r in runs if r in sessions or r.startswith("schedule")),
+        run_rows=runs,
+        sessions=sessions,
+    )
+
+
+def test_the_tests_after_a_load_check_the_sessions_whose_runs_are_new_or_grew() -> None:
+    laps = [Dataset.LAPS]
+    before = _state({"r1": 10, "r2": 5}, {"r1": "2023-01-R", "r2": "2023-03-R"})
+    # a new run of a new session, and the late files of a run whose manifest was there before
+    now = _state({"r1": 10, "r2": 8, "r3": 7}, {"r1": "2023-01-R", "r2": "2023-03-R", "r3": "2023-10-R"})
+    assert scope_of_tests(before, now, laps) == ("2023-03-R", "2023-10-R")
+    # files of a run whose manifest has not landed: no model reads them yet
+    unlisted = _state({"r1": 10, "r2": 5, "r4": 3}, {"r1": "2023-01-R", "r2": "2023-03-R"})
+    assert scope_of_tests(before, unlisted, laps) == ()
+
+
+def test_every_row_is_tested_when_the_change_is_not_confined_to_sessions() -> None:
+    before = _state({"r1": 10}, {"r1": "2023-01-R"})
+    new_session = _state({"r1": 10, "r3": 7}, {"r1": "2023-01-R", "r3": "2023-10-R"})
+    assert scope_of_tests(None, new_session, [Dataset.LAPS]) is None  # no earlier build: a full one
+    assert scope_of_tests(replace(before, run_rows=None), new_session, [Dataset.LAPS]) is None  # an older state
+    assert scope_of_tests(before, new_session, [Dataset.LAPS, Dataset.SCHEDULE]) is None
+    assert scope_of_tests(before, new_session, [Dataset.LAPS, next(iter(ERGAST_DATASETS))]) is None
+    assert scope_of_tests(before, replace(new_session, rows={**new_session.rows, LOAD_QUARANTINE: 1}), []) is None
+    schedule_run = replace(new_session, runs=new_session.runs | {"schedule-run"})
+    assert scope_of_tests(before, schedule_run, [Dataset.LAPS]) is None
+    bad_key = replace(new_session, sessions={"r1": "2023-01-R", "r3": "2023-10-R') or ('1"})
+    assert scope_of_tests(before, bad_key, [Dataset.LAPS]) is None
+
+
+def test_the_state_keeps_the_rows_of_each_run() -> None:
+    state = _state({"r1": 10}, {"r1": "2023-01-R"})
+    again = StagingState.from_json(state.to_json())
+    assert again.run_rows == {"r1": 10} and again.runs == state.runs and again.rows == state.rows
+    older = StagingState.from_json(json.dumps({"rows": {"laps_staging": 1}, "runs": ["r1"]}))
+    assert older.run_rows is None

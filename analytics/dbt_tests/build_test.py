@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dbt_runner.runner import DbtRun
+from dbt_runner.runner import TEST_SCOPE_ENV, DbtRun, run_dbt
 from dbt_runner.selection import BuildResult, build_after_load
 from f1common.settings import Settings
 from f1common.testing import f1data_dir_or_skip
@@ -255,3 +255,53 @@ def test_a_build_with_nothing_new_starts_no_dbt(built: Built, incremental_build:
     again = build_after_load(built.path, built.artifacts)
     assert again.run is None and again.plan.nothing_new
     assert time.perf_counter() - started < 5.0
+
+
+def _failing(run: DbtRun, test_prefix: str) -> bool:
+    [status] = [n.status for n in run.nodes if n.unique_id.startswith(f"test.grandprix_insights.{test_prefix}")]
+    return status == "fail"
+
+
+def test_the_tests_after_a_load_check_the_new_sessions_rows_and_still_fail_on_a_bad_one(
+    built: Built, incremental_build: BuildResult
+) -> None:
+    assert incremental_build.plan.test_sessions == (NEW_SESSION,)
+    assert incremental_build.tests is not None and incremental_build.tests.success
+
+    def tests(scope: str | None) -> DbtRun:
+        env = {} if scope is None else {TEST_SCOPE_ENV: scope}
+        return run_dbt(
+            ["test", "--select", "fct_laps", "mart_positions_by_lap", "--quiet"],
+            warehouse_path=built.path,
+            artifacts_dir=built.artifacts,
+            raise_on_failure=False,
+            env=env,
+        )
+
+    bad_rows = [  # a lap without its id, a duplicated lap in the mart (the mart's key is season, round, session)
+        ("fct_laps", "select * replace (null as lap_id) from analytics.fct_laps where session_key = ? limit 1",
+         "delete from analytics.fct_laps where lap_id is null", "not_null_fct_laps_lap_id"),
+        ("mart_positions_by_lap",
+         "select * from analytics.mart_positions_by_lap where season = ? and round = ? and session = ? limit 1",
+         "delete from analytics.mart_positions_by_lap "
+         "where rowid = (select max(rowid) from analytics.mart_positions_by_lap)",
+         "unique_mart_positions_by_lap_"),
+    ]  # fmt: skip
+    for old_session in (NEW_SESSION, "2023-01-R"):
+        s, r, c = old_session.split("-")
+        with duckdb.connect(str(built.path)) as con:
+            con.execute(f"insert into analytics.fct_laps {bad_rows[0][1]}", [old_session])
+            con.execute(f"insert into analytics.mart_positions_by_lap {bad_rows[1][1]}", [int(s), int(r), c])
+        try:
+            scoped, complete = tests(NEW_SESSION), tests(None)
+        finally:
+            with duckdb.connect(str(built.path)) as con:
+                for _, _, undo, _ in bad_rows:
+                    con.execute(undo)
+        for *_, name in bad_rows:
+            assert _failing(complete, name), name  # every row checked: the bad row fails the test
+            # restricted to the new session: fails on its bad row, passes over the rows of the sessions before
+            assert _failing(scoped, name) == (old_session == NEW_SESSION), (name, old_session)
+    assert tests(NEW_SESSION).success
+    # the scope becomes SQL literals: anything but session keys is refused
+    assert not tests(f"{NEW_SESSION},x') or ('1' = '1").success
