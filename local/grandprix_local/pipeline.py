@@ -72,9 +72,13 @@ class LocalPipeline:
     def __init__(self, settings: Settings, progress: Progress = print) -> None:
         from grandprix_local.stack import provision
 
-        self.settings = settings
         self.progress = progress
         self.resources = provision(settings, notifications=False)
+        # the stack's DLQ is known once provisioned: given to the services' settings, as the cloud's environment
+        # gives it, so that the scheduler does not look it up over SQS at every run (each replay tick)
+        if settings.ingestion_dlq_arn is None:
+            settings = settings.model_copy(update={"ingestion_dlq_arn": self.resources.dlq_arn})
+        self.settings = settings
         self.last_transform: Any = None  # the transformer's last Outcome (deliver_transformer_queue)
         self._workers: Any = None  # the replay's worker processes, when started ahead (:meth:`workers`)
 
