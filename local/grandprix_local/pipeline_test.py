@@ -73,3 +73,33 @@ def test_the_scheduler_runs_on_the_stack_without_looking_up_its_dead_letter_queu
     for name in names:
         target = clients.scheduler.get_schedule(Name=name, GroupName=pipeline.settings.group)["Target"]
         assert target["DeadLetterConfig"]["Arn"] == pipeline.resources.dlq_arn
+
+
+def test_the_drains_inside_loading_open_the_warehouse_once(stack: EmbeddedStack, monkeypatch: Any) -> None:
+    """A replay's drains (one after each firing) share the loader's warehouse, opened once; what they load is
+    committed file by file and in the file for every reader once the loading ends."""
+    from loader.duckdb_warehouse import DuckDBWarehouse
+
+    opened: list[Any] = []
+    real_open = DuckDBWarehouse.open
+
+    def counted_open(cls: type[DuckDBWarehouse], path: Any) -> DuckDBWarehouse:
+        opened.append(path)
+        return real_open(path)
+
+    monkeypatch.setattr(DuckDBWarehouse, "open", classmethod(counted_open))
+    stack.land_schedules([2023])
+    keys = stack.keys()
+    files = sorted(f.key for m in stack.manifests().values() for f in m.files)
+    pipeline = stack.pipeline
+    with pipeline.loading():
+        stack.redeliver(keys, 1)
+        first = pipeline.drain_loader()
+        stack.redeliver(keys, 1)  # SQS delivers at least once: the second drain loads nothing again
+        second = pipeline.drain_loader()
+    assert opened == [pipeline.settings.warehouse_path]
+    assert sorted(first.keys(Outcome.LOADED)) == files and files
+    assert second.keys(Outcome.LOADED) == [] and sorted(set(second.keys(Outcome.SKIPPED))) == files
+    assert stack.query("select count(*) from staging.load_history") == [(len(files),)]
+    pipeline.drain_loader()  # outside the loading: a drain opens the warehouse for itself, as before
+    assert len(opened) == 2
