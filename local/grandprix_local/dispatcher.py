@@ -42,7 +42,7 @@ from typing import Any, Literal
 from f1common.clock import Clock, SimulatedClock, utc_now
 from f1common.lambda_context import LocalContext
 from f1common.settings import Settings
-from scheduler.schedules import list_schedule_names, parse_at_expression
+from scheduler.schedules import parse_at_expression
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +218,8 @@ class Dispatcher:
         self.worker_kind = worker_kind
         self.cost = cost
         self._given_pool = pool  # started by the caller, who closes it
+        # each listed schedule's version and what get_schedule read of it (None: not an enabled one-time schedule)
+        self._read: dict[str, tuple[tuple[Any, Any], StoredSchedule | None]] = {}
         self._pool: WorkerPool | None = None
         if pool is not None and (pool.kind, pool.size) != (worker_kind, self.concurrency):
             raise ValueError(f"the pool runs {pool.size} {pool.kind}, the dispatcher {self.concurrency} {worker_kind}")
@@ -229,33 +231,61 @@ class Dispatcher:
                     raise TypeError(f"the handler of {arn} cannot run in a worker process: {exc}") from exc
 
     def schedules(self) -> list[StoredSchedule]:
-        """The group's enabled one-time schedules, earliest first."""
+        """The group's enabled one-time schedules, earliest first.
+
+        The group is listed every time; a schedule is read (`get_schedule`) only when it is new to the dispatcher
+        or its listed version changed (creation and last modification times, which ListSchedules returns: a
+        schedule updated, or deleted and created again under its name, is read again)."""
         found: list[StoredSchedule] = []
-        for name in list_schedule_names(self.scheduler, self.group):
-            raw = self.scheduler.get_schedule(Name=name, GroupName=self.group)
-            if raw.get("State", "ENABLED") != "ENABLED":
-                continue
-            expression = raw["ScheduleExpression"]
-            if not expression.startswith("at("):
-                log.warning("recurring schedule ignored by the local dispatcher", extra={"schedule": name})
-                continue
-            target = raw["Target"]
-            found.append(
-                StoredSchedule(
-                    name=name,
-                    group=self.group,
-                    at=parse_at_expression(expression, raw.get("ScheduleExpressionTimezone")),
-                    state=raw.get("State", "ENABLED"),
-                    target_arn=target["Arn"],
-                    input=target.get("Input", "{}"),
-                    max_retries=int(target.get("RetryPolicy", {}).get("MaximumRetryAttempts", 185)),
-                    dlq_arn=target.get("DeadLetterConfig", {}).get("Arn"),
-                    action_after_completion=raw.get("ActionAfterCompletion", "NONE"),
-                    raw=raw,
-                )
-            )
+        read: dict[str, tuple[tuple[Any, Any], StoredSchedule | None]] = {}
+        for summary in self._summaries():
+            name = summary["Name"]
+            version = (summary.get("CreationDate"), summary.get("LastModificationDate"))
+            known = self._read.get(name)
+            if known is not None and known[0] == version and None not in version:
+                stored = known[1]
+            else:
+                stored = self._stored(name)
+            read[name] = (version, stored)
+            if stored is not None:
+                found.append(stored)
+        self._read = read  # what is no longer listed is forgotten
         found.sort(key=lambda s: (s.at, s.name))
         return found
+
+    def _summaries(self) -> list[dict[str, Any]]:
+        """The group's schedules as ListSchedules summarizes them (name, state, versions), every page."""
+        summaries: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"GroupName": self.group}
+        while True:
+            page = self.scheduler.list_schedules(**kwargs)
+            summaries.extend(page.get("Schedules", []))
+            if not (token := page.get("NextToken")):
+                return summaries
+            kwargs["NextToken"] = token
+
+    def _stored(self, name: str) -> StoredSchedule | None:
+        """The schedule as `get_schedule` reads it; None when it is not an enabled one-time schedule."""
+        raw = self.scheduler.get_schedule(Name=name, GroupName=self.group)
+        if raw.get("State", "ENABLED") != "ENABLED":
+            return None
+        expression = raw["ScheduleExpression"]
+        if not expression.startswith("at("):
+            log.warning("recurring schedule ignored by the local dispatcher", extra={"schedule": name})
+            return None
+        target = raw["Target"]
+        return StoredSchedule(
+            name=name,
+            group=self.group,
+            at=parse_at_expression(expression, raw.get("ScheduleExpressionTimezone")),
+            state=raw.get("State", "ENABLED"),
+            target_arn=target["Arn"],
+            input=target.get("Input", "{}"),
+            max_retries=int(target.get("RetryPolicy", {}).get("MaximumRetryAttempts", 185)),
+            dlq_arn=target.get("DeadLetterConfig", {}).get("Arn"),
+            action_after_completion=raw.get("ActionAfterCompletion", "NONE"),
+            raw=raw,
+        )
 
     def run_due(self) -> list[Firing]:
         """Fires every schedule whose time has come on the clock (concurrently); results in time order."""

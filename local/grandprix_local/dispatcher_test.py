@@ -443,3 +443,35 @@ def test_a_batch_starts_its_costliest_deliveries_first_and_reports_in_order(
 
     assert sorted(started[:2]) == ["Q", "R"] and started[2] == "FP3"  # the longest first: no tail behind R
     assert [f.result for f in firings] == ["FP3", "Q", "R"]  # reported by (instant, name), as without costs
+
+
+def test_each_schedule_is_read_once_until_it_changes(
+    settings: Settings, clients: Clients, target: ScheduleTarget
+) -> None:
+    """Listing the group every time, the dispatcher reads (`get_schedule`) only schedules it has not read in their
+    listed version: a schedule deleted and created again under its name, or disabled, is read again."""
+    book_race_weekend(clients, target, ("R", "Q"), utc(2025, 3, 16, 7))
+    reads: list[str] = []
+    clients.scheduler.meta.events.register(
+        "before-parameter-build.scheduler.GetSchedule", lambda params, **_: reads.append(params["Name"])
+    )
+    dispatcher = Dispatcher(clients.scheduler, clients.sqs, settings.group, {})
+    first = dispatcher.schedules()
+    assert dispatcher.schedules() == first and dispatcher.schedules() == first
+    assert sorted(reads) == ["ingest-2025-01-Q-a1", "ingest-2025-01-R-a1"]  # once each, for three listings
+
+    reads.clear()
+    clients.scheduler.delete_schedule(Name="ingest-2025-01-R-a1", GroupName=settings.group)
+    book_race_weekend(clients, target, ("R",), utc(2025, 3, 17, 9))  # the same name, another instant
+    quali = next(s for s in first if s.name == "ingest-2025-01-Q-a1")
+    clients.scheduler.update_schedule(
+        Name=quali.name,
+        GroupName=settings.group,
+        ScheduleExpression=quali.raw["ScheduleExpression"],
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target=quali.raw["Target"],
+        State="DISABLED",
+    )
+    again = dispatcher.schedules()
+    assert sorted(reads) == ["ingest-2025-01-Q-a1", "ingest-2025-01-R-a1"]
+    assert [(s.name, s.at) for s in again] == [("ingest-2025-01-R-a1", utc(2025, 3, 17, 9))]

@@ -230,7 +230,7 @@ def embedded_stack(
         pipeline = LocalPipeline(settings, progress=lambda line: None)
         if notifications:
             pipeline.enable_notifications()
-        yield EmbeddedStack(settings, pipeline, warehouse)
+        yield EmbeddedStack(pipeline.settings, pipeline, warehouse)
 
 
 def run_dbt_facts(warehouse: Path, artifacts: Path) -> Any:

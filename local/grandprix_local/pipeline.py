@@ -72,11 +72,16 @@ class LocalPipeline:
     def __init__(self, settings: Settings, progress: Progress = print) -> None:
         from grandprix_local.stack import provision
 
-        self.settings = settings
         self.progress = progress
         self.resources = provision(settings, notifications=False)
+        # the stack's DLQ is known once provisioned: given to the services' settings, as the cloud's environment
+        # gives it, so that the scheduler does not look it up over SQS at every run (each replay tick)
+        if settings.ingestion_dlq_arn is None:
+            settings = settings.model_copy(update={"ingestion_dlq_arn": self.resources.dlq_arn})
+        self.settings = settings
         self.last_transform: Any = None  # the transformer's last Outcome (deliver_transformer_queue)
         self._workers: Any = None  # the replay's worker processes, when started ahead (:meth:`workers`)
+        self._warehouse: Any = None  # the loader's warehouse, while held open (:meth:`loading`)
 
     @contextmanager
     def workers(self, concurrency: int | None = None) -> Iterator[None]:
@@ -317,11 +322,29 @@ class LocalPipeline:
 
     # --- warehouse ------------------------------------------------------------------------------
 
-    def drain_loader(self, totals: Replay | None = None) -> Any:
-        from grandprix_local.sqs_trigger import drain_queue
+    @contextmanager
+    def loading(self) -> Iterator[None]:
+        """Keeps the loader's warehouse open for every drain inside (:meth:`drain_loader`), as a warm loader Lambda
+        keeps its connection: a replay's drains, one after each firing, then open the DuckDB file (and check its
+        staging schema) once, not once each. Nothing else may open the file meanwhile (dbt, the health check)."""
         from loader.duckdb_warehouse import DuckDBWarehouse
 
-        with DuckDBWarehouse.open(self.settings.warehouse_path) as warehouse:
+        if self._warehouse is not None:
+            yield
+            return
+        self._warehouse = DuckDBWarehouse.open(self.settings.warehouse_path)
+        try:
+            yield
+        finally:
+            warehouse, self._warehouse = self._warehouse, None
+            warehouse.close()
+
+    def drain_loader(self, totals: Replay | None = None) -> Any:
+        """The loader queue into the warehouse (the one held open by :meth:`loading`, else opened for this drain)."""
+        from grandprix_local.sqs_trigger import drain_queue
+
+        with self.loading():
+            warehouse = self._warehouse
             report = drain_queue(self._aws("sqs"), self.resources.loader_queue_url, s3=self._s3(), warehouse=warehouse)
         if totals is not None:
             counts = report.counts

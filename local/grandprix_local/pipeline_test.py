@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 from f1common.datasets import Source
 from f1common.sessions import SessionId
 from f1common.testing import f1data_dir_or_skip
-from grandprix_local.harness import embedded_stack
+from grandprix_local.dispatcher import scheduler_tick
+from grandprix_local.harness import EmbeddedStack, embedded_stack
 from grandprix_local.pipeline import ingestion_cost
 from loader.loading import Outcome
+from scheduler.schedules import list_schedule_names
 
 SESSION = "2023-01-R"
 
@@ -51,3 +54,52 @@ def test_the_costliest_session_types_start_first() -> None:
     race, qualifying, practice = (cost(f'{{"season": 2023, "round": 1, "session": "{s}"}}') for s in ("R", "Q", "FP1"))
     assert race > qualifying > practice
     assert cost('{"kind": "schedule", "season": 2023}') == practice
+
+
+def test_the_scheduler_runs_on_the_stack_without_looking_up_its_dead_letter_queue(stack: EmbeddedStack) -> None:
+    """The provisioned DLQ's ARN is in the services' settings (as the cloud's environment has it): the calendar
+    sync and the replay's hourly scheduler runs send SQS nothing, and their schedules dead-letter to that queue."""
+    pipeline = stack.pipeline
+    clients = pipeline._scheduler_clients()
+    calls: list[str] = []
+    clients.sqs.meta.events.register("before-call.sqs", lambda model, **_: calls.append(model.name))
+    session = SessionId.parse(SESSION)
+    pipeline.sync_calendar([session])
+    [item] = pipeline.calendar()
+    scheduler_tick(pipeline.settings, clients)(item.end_utc + dt.timedelta(hours=3))
+    assert calls == []
+    names = list_schedule_names(clients.scheduler, pipeline.settings.group)
+    assert any(n.startswith("ingest-") for n in names) and any(n.startswith("land-schedule-") for n in names)
+    for name in names:
+        target = clients.scheduler.get_schedule(Name=name, GroupName=pipeline.settings.group)["Target"]
+        assert target["DeadLetterConfig"]["Arn"] == pipeline.resources.dlq_arn
+
+
+def test_the_drains_inside_loading_open_the_warehouse_once(stack: EmbeddedStack, monkeypatch: Any) -> None:
+    """A replay's drains (one after each firing) share the loader's warehouse, opened once; what they load is
+    committed file by file and in the file for every reader once the loading ends."""
+    from loader.duckdb_warehouse import DuckDBWarehouse
+
+    opened: list[Any] = []
+    real_open = DuckDBWarehouse.open
+
+    def counted_open(cls: type[DuckDBWarehouse], path: Any) -> DuckDBWarehouse:
+        opened.append(path)
+        return real_open(path)
+
+    monkeypatch.setattr(DuckDBWarehouse, "open", classmethod(counted_open))
+    stack.land_schedules([2023])
+    keys = stack.keys()
+    files = sorted(f.key for m in stack.manifests().values() for f in m.files)
+    pipeline = stack.pipeline
+    with pipeline.loading():
+        stack.redeliver(keys, 1)
+        first = pipeline.drain_loader()
+        stack.redeliver(keys, 1)  # SQS delivers at least once: the second drain loads nothing again
+        second = pipeline.drain_loader()
+    assert opened == [pipeline.settings.warehouse_path]
+    assert sorted(first.keys(Outcome.LOADED)) == files and files
+    assert second.keys(Outcome.LOADED) == [] and sorted(set(second.keys(Outcome.SKIPPED))) == files
+    assert stack.query("select count(*) from staging.load_history") == [(len(files),)]
+    pipeline.drain_loader()  # outside the loading: a drain opens the warehouse for itself, as before
+    assert len(opened) == 2

@@ -127,6 +127,8 @@ def _run(options: RunOptions, progress: Progress) -> RunSummary:
             counts = pipeline.sync_calendar(sessions)
             progress(f"    {counts}")
         totals = Replay()
+        loading = workers.enter_context(contextlib.ExitStack())  # the loader's warehouse, open for the drains below
+        loading.enter_context(pipeline.loading())
         with timer.stage("season schedules (the sync's requests -> ingestion)"):
             for name, rows in pipeline.land_requested_schedules().items():
                 progress(f"    {name}: {rows}")
@@ -149,6 +151,7 @@ def _run(options: RunOptions, progress: Progress) -> RunSummary:
                 progress(f"    {name}: {rows}")
             report = pipeline.drain_loader(summary.replay)
             progress(f"    loader: {report.counts}, {report.rows_loaded} rows")
+        loading.close()  # the drains are done: the health check and dbt open the warehouse
         workers.close()  # the replay's workers: done
         with timer.stage("load health + calendar export (the loader's health check)"):
             items = pipeline.calendar()
