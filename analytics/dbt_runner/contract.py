@@ -22,7 +22,7 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 
 from f1common.datasets import DATASETS, DatasetSpec, Partition, Source
-from f1common.sessions import SessionType
+from f1common.sessions import CANONICAL_KEY_PATTERN, SessionType
 from f1common.warehouse import (
     FILE_NAME,
     LOAD_MANIFESTS,
@@ -200,6 +200,11 @@ def contract_macros() -> str:
 {table_lines}
     }} -%}}
     {{{{ return(tables) }}}}
+{{%- endmacro %}}
+
+{{#- A canonical session key, e.g. '2023-01-R' (f1common.sessions CANONICAL_KEY_PATTERN), for modules.re. -#}}
+{{% macro session_key_pattern() -%}}
+    {{{{ return({CANONICAL_KEY_PATTERN!r}) }}}}
 {{%- endmacro %}}
 
 {{#- The datasets partitioned by session: a session's latest complete run replaces its rows. -#}}

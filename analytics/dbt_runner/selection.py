@@ -33,6 +33,7 @@ import duckdb
 
 from dbt_runner.runner import PROJECT_DIR, TEST_SCOPE_ENV, DbtRun, run_dbt
 from f1common.datasets import DATASETS, SESSION_DATASETS, Dataset, dataset_spec
+from f1common.sessions import CANONICAL_KEY_PATTERN, SessionId
 from f1common.warehouse import LOAD_MANIFESTS, LOAD_QUARANTINE, STAGING_SCHEMA
 
 QUARANTINED = "(quarantined)"  # key of the quarantined files' datasets in read_state's listing
@@ -50,10 +51,6 @@ LANDING_MODELS = (
 # session to them whatever dataset changed (a sprint qualifying whose season's schedule has not landed is in no
 # other input of dim_sessions); without them the facts' relationship tests to dim_sessions fail.
 SESSION_TABLES = "int_sessions__input_versions+1,config.materialized:table"
-
-
-# A session key as the test scope renders it into SQL literals (macros/test_scope.sql checks the same shape).
-_SESSION_KEY = re.compile(r"[0-9]{4}-[0-9]{2}-[A-Z0-9]{1,4}")
 
 
 @dataclass(frozen=True)
@@ -114,8 +111,8 @@ def read_state_from(con: Any) -> tuple[StagingState, dict[str, list[str]]]:
     manifests = f"select run_id, files, season, round, session from {STAGING_SCHEMA}.{LOAD_MANIFESTS}"
     for run_id, files, season, round_, session in rows(manifests):
         listed[str(run_id)] = sorted({str(f["dataset"]) for f in json.loads(files)})
-        if season is not None and round_ is not None and session is not None:
-            sessions[str(run_id)] = f"{int(season):04d}-{int(round_):02d}-{session}"
+        if (key := _session_key(season, round_, session)) is not None:
+            sessions[str(run_id)] = key
     if counts[LOAD_QUARANTINE]:  # a refused file settles its run: the datasets of those runs may change
         for (dataset,) in rows(
             f"select distinct dataset from {STAGING_SCHEMA}.{LOAD_QUARANTINE} " "where dataset is not null"
@@ -123,6 +120,17 @@ def read_state_from(con: Any) -> tuple[StagingState, dict[str, list[str]]]:
             listed.setdefault(QUARANTINED, []).append(str(dataset))
     runs = frozenset(k for k in listed if k != QUARANTINED)
     return StagingState(rows=counts, runs=runs, run_rows=run_rows, sessions=sessions), listed
+
+
+def _session_key(season: Any, round_: Any, session: Any) -> str | None:
+    """A session manifest's canonical key; None for a manifest of no session or of one outside the contract (a
+    benchmark's synthetic season): a change to its run then checks every row."""
+    if season is None or round_ is None or session is None:
+        return None
+    try:
+        return SessionId(season=int(season), round=int(round_), session=session).key
+    except ValueError:
+        return None
 
 
 StateReader = Callable[[], tuple[StagingState, dict[str, list[str]]]]
@@ -165,7 +173,7 @@ def scope_of_tests(before: StagingState | None, now: StagingState, datasets: lis
             sessions.add(now.sessions[run_id])
         elif run_id in now.runs:  # a manifest of no session (a schedule, the history)
             return None
-    if not all(_SESSION_KEY.fullmatch(key) for key in sessions):
+    if not all(re.fullmatch(CANONICAL_KEY_PATTERN, key) for key in sessions):  # as macros/test_scope.sql checks
         return None
     return tuple(sorted(sessions))
 

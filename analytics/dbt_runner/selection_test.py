@@ -6,10 +6,12 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import duckdb
+
 from dbt_runner.runner import PROJECT_DIR
-from dbt_runner.selection import StagingState, publish_selection, scope_of_tests, selection
+from dbt_runner.selection import StagingState, publish_selection, read_state_from, scope_of_tests, selection
 from f1common.datasets import DATASETS, ERGAST_DATASETS, SESSION_DATASETS, Dataset
-from f1common.warehouse import LOAD_QUARANTINE
+from f1common.warehouse import LOAD_MANIFESTS, LOAD_QUARANTINE, STAGING_SCHEMA, all_ddl
 
 MATERIALIZED = ("config.materialized:table", "config.materialized:incremental", "resource_type:snapshot")
 NOT_TESTS = ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
@@ -79,3 +81,25 @@ def test_the_state_keeps_the_rows_of_each_run() -> None:
     assert again.run_rows == {"r1": 10} and again.runs == state.runs and again.rows == state.rows
     older = StagingState.from_json(json.dumps({"rows": {"laps_staging": 1}, "runs": ["r1"]}))
     assert older.run_rows is None
+
+
+def test_the_state_names_the_session_of_each_session_manifest_in_the_contract() -> None:
+    manifests = [
+        ("race", 2023, 5, "R", [Dataset.LAPS]),
+        ("sprint", 2024, 11, "SQ", [Dataset.LAPS, Dataset.RESULTS]),
+        ("replica", 2123, 5, "R", [Dataset.LAPS]),  # a benchmark's synthetic season: beyond the contract's seasons
+        ("schedule", 2024, None, None, [Dataset.SCHEDULE]),
+    ]
+    with duckdb.connect() as con:
+        for statement in all_ddl("duckdb"):
+            con.execute(statement)
+        for run_id, season, round_, session, datasets in manifests:
+            files = json.dumps([{"dataset": d.value} for d in datasets])
+            con.execute(
+                f"insert into {STAGING_SCHEMA}.{LOAD_MANIFESTS} values (?, 'fastf1', ?, ?, ?, now(), ?, ?, now())",
+                [run_id, season, round_, session, files, f"manifests/{run_id}.json"],
+            )
+        state, listed = read_state_from(con)
+    assert state.sessions == {"race": "2023-05-R", "sprint": "2024-11-SQ"}
+    assert state.runs == {"race", "sprint", "replica", "schedule"}
+    assert listed["sprint"] == sorted([Dataset.LAPS.value, Dataset.RESULTS.value])

@@ -42,7 +42,7 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set sessions = scoped.split(',') | reject('equalto', '') | list -%}
-    {%- for session in sessions if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[A-Z0-9]{1,4}', session) -%}
+    {%- for session in sessions if not modules.re.fullmatch(session_key_pattern(), session) -%}
         {{ exceptions.raise_compiler_error('GPI_DBT_TEST_SESSIONS: not a session key: ' ~ session[:40]) }}
     {%- endfor -%}
     {%- if not sessions -%}

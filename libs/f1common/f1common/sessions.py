@@ -93,6 +93,9 @@ _ALIASES.update(
 )
 
 _KEY_RE = re.compile(r"^(?P<season>\d{4})-(?P<round>\d{1,2})-(?P<session>[A-Za-z0-9]+)$")
+# The canonical key exactly as `SessionId.key` writes it, for checks outside Python (the dbt tests' session scope,
+# analytics/dbt/macros/test_scope.sql, through the generated contract macros).
+CANONICAL_KEY_PATTERN = r"[0-9]{4}-[0-9]{2}-(?:" + "|".join(t.code for t in SessionType) + ")"
 
 
 class SessionId(BaseModel):

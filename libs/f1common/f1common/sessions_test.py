@@ -1,7 +1,9 @@
+import re
+
 import pytest
 from pydantic import ValidationError
 
-from f1common.sessions import SessionId, SessionType
+from f1common.sessions import CANONICAL_KEY_PATTERN, SessionId, SessionType
 
 
 @pytest.mark.parametrize(
@@ -57,3 +59,10 @@ def test_race_like_and_qualifying_like() -> None:
     assert SessionType.SPRINT.is_race_like and SessionType.RACE.is_race_like
     assert not SessionType.QUALIFYING.is_race_like
     assert SessionType.SPRINT_SHOOTOUT.is_qualifying_like
+
+
+def test_the_canonical_key_pattern_matches_the_keys_session_ids_write_and_nothing_else() -> None:
+    for session in SessionType:
+        assert re.fullmatch(CANONICAL_KEY_PATTERN, SessionId(season=2024, round=7, session=session).key)
+    for key in ("2024-7-R", "2024-07-X", "2024-07-r", "2024-07-R' or '1", "24-07-R", "2024-07-FP4"):
+        assert not re.fullmatch(CANONICAL_KEY_PATTERN, key), key

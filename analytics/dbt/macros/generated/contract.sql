@@ -68,6 +68,11 @@
     {{ return(tables) }}
 {%- endmacro %}
 
+{#- A canonical session key, e.g. '2023-01-R' (f1common.sessions CANONICAL_KEY_PATTERN), for modules.re. -#}
+{% macro session_key_pattern() -%}
+    {{ return('[0-9]{4}-[0-9]{2}-(?:FP1|FP2|FP3|SS|SQ|S|Q|R)') }}
+{%- endmacro %}
+
 {#- The datasets partitioned by session: a session's latest complete run replaces its rows. -#}
 {% macro session_datasets() -%}
     {{ return(['laps', 'results', 'drivers', 'weather', 'race_control']) }}
