@@ -127,31 +127,29 @@ def _run(options: RunOptions, progress: Progress) -> RunSummary:
             counts = pipeline.sync_calendar(sessions)
             progress(f"    {counts}")
         totals = Replay()
-        loading = workers.enter_context(contextlib.ExitStack())  # the loader's warehouse, open for the drains below
-        loading.enter_context(pipeline.loading())
-        with timer.stage("season schedules (the sync's requests -> ingestion)"):
-            for name, rows in pipeline.land_requested_schedules().items():
-                progress(f"    {name}: {rows}")
-            pipeline.drain_loader(totals)
-        with timer.stage("replay: scheduler -> dispatcher -> ingestion -> S3 -> SQS -> loader"):
-            # past sessions as the cloud catches up on them (a backfill, several an hour, concurrently); live ones
-            # with the time machine
-            replay_sessions = pipeline.catch_up if pipeline.all_due(sessions) else pipeline.replay
-            replay = replay_sessions(
-                sessions, after_each=lambda: pipeline.drain_loader(totals), concurrency=options.concurrency
-            )
-            replay.files_loaded, replay.rows_loaded, replay.quarantined = (
-                totals.files_loaded,
-                totals.rows_loaded,
-                totals.quarantined,
-            )
-            summary.replay = replay
-        with timer.stage("history: Ergast backfill (landed alongside the replay) -> loader"):
-            for name, rows in history.result().items():
-                progress(f"    {name}: {rows}")
-            report = pipeline.drain_loader(summary.replay)
-            progress(f"    loader: {report.counts}, {report.rows_loaded} rows")
-        loading.close()  # the drains are done: the health check and dbt open the warehouse
+        with pipeline.loading():  # the loader's warehouse, open for the drains below
+            with timer.stage("season schedules (the sync's requests -> ingestion)"):
+                for name, rows in pipeline.land_requested_schedules().items():
+                    progress(f"    {name}: {rows}")
+                pipeline.drain_loader(totals)
+            with timer.stage("replay: scheduler -> dispatcher -> ingestion -> S3 -> SQS -> loader"):
+                # past sessions as the cloud catches up on them (a backfill, several an hour, concurrently); live ones
+                # with the time machine
+                replay_sessions = pipeline.catch_up if pipeline.all_due(sessions) else pipeline.replay
+                replay = replay_sessions(
+                    sessions, after_each=lambda: pipeline.drain_loader(totals), concurrency=options.concurrency
+                )
+                replay.files_loaded, replay.rows_loaded, replay.quarantined = (
+                    totals.files_loaded,
+                    totals.rows_loaded,
+                    totals.quarantined,
+                )
+                summary.replay = replay
+            with timer.stage("history: Ergast backfill (landed alongside the replay) -> loader"):
+                for name, rows in history.result().items():
+                    progress(f"    {name}: {rows}")
+                report = pipeline.drain_loader(summary.replay)
+                progress(f"    loader: {report.counts}, {report.rows_loaded} rows")
         workers.close()  # the replay's workers: done
         with timer.stage("load health + calendar export (the loader's health check)"):
             items = pipeline.calendar()
