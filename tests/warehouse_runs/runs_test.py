@@ -45,7 +45,7 @@ RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
 # The session-incremental models and what they are compared on (everything but the build's own id).
 COMPARED = ("fct_laps", "fct_weather", "fct_race_control", "fct_race_results", "fct_pit_stops",
             "fct_stints", "fct_pit_losses", "mart_positions_by_lap", "mart_lap_weather", "mart_session_pace_weather",
-            "dim_sessions", "mart_driver_standings", "mart_constructor_standings")  # fmt: skip
+            "mart_pace_changes", "dim_sessions", "mart_driver_standings", "mart_constructor_standings")  # fmt: skip
 # dbt run without the snapshot-based model (dim_drivers: a table rebuilt whole every time); the seeds first.
 RUN = ["run", "--exclude", "dim_drivers", "--quiet"]
 SEED = ["seed", "--quiet"]

@@ -1,13 +1,23 @@
+{{ config(**session_incremental('dashboard_version', 'is_race_like and laps_rows > 0')) }}
+
 -- Every lap of every race and sprint against the driver's own recent pace: the median of the driver's previous
 -- var('pace_baseline_clean_laps') clean laps of the session (clean: macros/lap_pace.sql, via fct_laps), as
 -- timed and after fuel correction. The pace-change alert rule (dashboards, alerts.py) reads this mart; it also
--- skips laps on which the driver was shown blue flags (being lapped costs time) and restart laps.
+-- skips laps on which the driver was shown blue flags (being lapped costs time) and restart laps. Every row is a
+-- function of its session's laps, race control and event: incremental by session (macros/incremental.sql).
 with
+
+changed_sessions as (
+
+    {{ sessions_to_build('dashboard_version', 'is_race_like and laps_rows > 0') }}
+
+),
 
 laps as (
 
-    select * from {{ ref('fct_laps') }}
-    where {{ is_race_like('session') }}
+    select fct_laps.*, changed_sessions.input_version
+    from {{ ref('fct_laps') }} as fct_laps
+    inner join changed_sessions on fct_laps.session_key = changed_sessions.session_key
 
 ),
 
@@ -19,9 +29,10 @@ sessions as (
 
 blue_flags as (
 
-    select session_key, driver_number, message_utc
-    from {{ ref('fct_race_control') }}
-    where flag = 'BLUE' and driver_number is not null
+    select race_control.session_key, race_control.driver_number, race_control.message_utc
+    from {{ ref('fct_race_control') }} as race_control
+    inner join changed_sessions on race_control.session_key = changed_sessions.session_key
+    where race_control.flag = 'BLUE' and race_control.driver_number is not null
 
 ),
 
@@ -126,7 +137,11 @@ final as (
         counted.is_restart_lap,
 
         -- timestamps
-        counted.lap_end_utc
+        counted.lap_end_utc,
+
+        -- the build
+        counted.input_version as _input_version,
+        '{{ invocation_id }}' as _dbt_invocation_id
 
     from counted
     inner join sessions on counted.session_key = sessions.session_key
