@@ -1,6 +1,8 @@
-# BUILD-file prelude ([GLOBAL].build_file_prelude_globs): the one shape of a service's sources and deployable.
+# BUILD-file prelude ([GLOBAL].build_file_prelude_globs): the one shape of a package's sources and of a service's
+# deployable.
 #
-# A service's BUILD declares its sources, conftest and tests with `service_sources("<package>")`.
+# A Python package's BUILD declares its sources, conftest and tests with `package_sources("<package>", resolve)`,
+# a service's with `service_sources("<package>")`.
 # A service's BUILD declares its Lambda package with one call, e.g.
 #     service_lambda(handler="ingestion/handler.py:handler", package="image")
 # `package` is how it ships (the Pulumi stack's `functions.<service>.packageType` must agree):
@@ -83,13 +85,26 @@ def service_lambda(handler, package, exclude=(), name="lambda", resolve="service
     archive(name=name, format="zip", files=[f":{name}-site-packages"], tags=tags, **kwargs)
 
 
-def service_sources(package):
-    """A service's Python: `:lib` (every module but tests and conftest; also in "analytics": the local stack and
-    end-to-end tests run the services in-process), `:test_utils` (its conftest) and `:tests`."""
+def package_sources(package, resolve, lib_resolve=None, dependencies=(), test_dependencies=(), **test_kwargs):
+    """A Python package's `:lib` (every module of `package/` but tests and conftest, in `lib_resolve` if given),
+    `:test_utils` (its conftest) and `:tests` (`test_kwargs`: more python_tests fields, e.g. timeout)."""
     python_sources(
         name="lib",
         sources=[f"{package}/**/*.py", f"!{package}/**/*_test.py", f"!{package}/**/conftest.py"],
-        resolve=parametrize("services", "analytics"),
+        resolve=lib_resolve or resolve,
+        dependencies=list(dependencies),
     )
-    python_test_utils(name="test_utils", sources=[f"{package}/**/conftest.py"], resolve="services")
-    python_tests(name="tests", sources=[f"{package}/**/*_test.py"], resolve="services")
+    python_test_utils(name="test_utils", sources=[f"{package}/**/conftest.py"], resolve=resolve)
+    python_tests(
+        name="tests",
+        sources=[f"{package}/**/*_test.py"],
+        resolve=resolve,
+        dependencies=list(test_dependencies),
+        **test_kwargs,
+    )
+
+
+def service_sources(package):
+    """A service's Python (package_sources): its `:lib` also in "analytics" (the local stack and end-to-end tests
+    run the services in-process)."""
+    package_sources(package, resolve="services", lib_resolve=parametrize("services", "analytics"))

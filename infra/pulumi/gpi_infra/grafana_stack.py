@@ -8,37 +8,19 @@ and the notification policy routing the rules to it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
-
-import pulumi
 
 from gpi_infra.components.grafana import (
     AlertRouting,
     AlertRoutingArgs,
     DashboardFolder,
     DashboardFolderArgs,
+    ReporterOutputs,
     SnowflakeDatasource,
     SnowflakeDatasourceArgs,
 )
-from gpi_infra.config import StackOutputs
 from gpi_infra.grafana_bundle import GrafanaBundle, for_stage
 from gpi_infra.grafana_config import GrafanaStackConfig
-
-
-@dataclass(frozen=True)
-class ReporterOutputs(StackOutputs):
-    """What the Grafana stack needs from the Snowflake stack (its stack outputs of the same names)."""
-
-    SECRETS = ("reporter_private_key",)
-
-    account: pulumi.Input[str]
-    database: pulumi.Input[str]
-    analytics_schema: pulumi.Input[str]
-    bi_warehouse: pulumi.Input[str]
-    reporter_role: pulumi.Input[str]
-    reporter_user: pulumi.Input[str]
-    reporter_private_key: pulumi.Input[str]  # secret: the key pair the Snowflake stack generated for Grafana
 
 
 def grafana_program(cfg: GrafanaStackConfig, snowflake: ReporterOutputs, build: GrafanaBundle) -> dict[str, Any]:
@@ -48,16 +30,7 @@ def grafana_program(cfg: GrafanaStackConfig, snowflake: ReporterOutputs, build: 
     staged = for_stage(build, cfg.stage)
     datasource = SnowflakeDatasource(
         "snowflake",
-        SnowflakeDatasourceArgs(
-            plugin=staged.datasource,
-            account=snowflake.account,
-            user=snowflake.reporter_user,
-            role=snowflake.reporter_role,
-            warehouse=snowflake.bi_warehouse,
-            database=snowflake.database,
-            schema=snowflake.analytics_schema,
-            private_key=snowflake.reporter_private_key,
-        ),
+        SnowflakeDatasourceArgs(plugin=staged.datasource, reporter=snowflake),
     )
     route = {**staged.route, "object_matchers": [*staged.route["object_matchers"], ["stage", "=", cfg.stage]]}
     routing = AlertRouting(

@@ -31,6 +31,11 @@ def statement(
     return stmt
 
 
+def list_under(bucket_arn: pulumi.Input[str], prefix: str, *, sid: str) -> dict[str, Any]:
+    """An Allow of `s3:ListBucket` on one bucket, for the keys under `prefix` only."""
+    return statement(["s3:ListBucket"], [bucket_arn], sid=sid, condition={"StringLike": {"s3:prefix": [f"{prefix}*"]}})
+
+
 def policy_document(statements: Sequence[Mapping[str, Any]]) -> pulumi.Output[str]:
     """Renders statements (which may contain Outputs) to an IAM policy JSON document."""
     return pulumi.Output.from_input({"Version": "2012-10-17", "Statement": list(statements)}).apply(

@@ -25,6 +25,7 @@ from f1common.transform import BATCH_SIZE, SCHEDULED, TRANSFORMER_STATE_PREFIX, 
 from gpi_infra import iam
 from gpi_infra.components.alarms import MathAlarm, MetricAlarm
 from gpi_infra.components.queues import MessageQueue, MessageQueueArgs
+from gpi_infra.components.role import role_with_policy
 from gpi_infra.components.scheduling import (
     SCHEDULER_SERVICE,
     IngestionSchedules,
@@ -483,12 +484,7 @@ class LoaderService(LambdaService):
             f"{self.service}-health",
             f"{cfg.names.loader_function}-health",
             [
-                iam.statement(
-                    ["s3:ListBucket"],
-                    [bucket],
-                    sid="ListManifests",
-                    condition={"StringLike": {"s3:prefix": [f"{MANIFEST_PREFIX}*"]}},
-                ),
+                iam.list_under(bucket, MANIFEST_PREFIX, sid="ListManifests"),
                 iam.statement(["s3:GetObject"], [arn_suffix(bucket, f"/{MANIFEST_PREFIX}*")], sid="Manifests"),
                 iam.statement(["dynamodb:Scan"], [platform.table_arn], sid="CalendarExport"),
                 read_key,
@@ -594,12 +590,7 @@ class TransformerService(LambdaService):
                     sid="TransformerState",
                 ),
                 # Lets S3 answer 404 (not 403) for the state of a first build.
-                iam.statement(
-                    ["s3:ListBucket"],
-                    [bucket],
-                    sid="TransformerStateList",
-                    condition={"StringLike": {"s3:prefix": [f"{TRANSFORMER_STATE_PREFIX}*"]}},
-                ),
+                iam.list_under(bucket, TRANSFORMER_STATE_PREFIX, sid="TransformerStateList"),
                 iam.statement(["secretsmanager:GetSecretValue"], [key_secret_arn], sid="SnowflakeKey"),
             ]
 
@@ -676,23 +667,17 @@ class TransformerService(LambdaService):
                 opts=child,
             )
         schedule_name = f"{names.transformer_function}-safety"
-        role = aws.iam.Role(
-            f"{self.service}-safety-role",
-            name=f"{schedule_name}-send",
-            assume_role_policy=iam.assume_role_policy(SCHEDULER_SERVICE),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{self.service}-safety-policy",
-            name=f"{schedule_name}-send-access",
-            role=role.id,
-            policy=iam.policy_document(
+        role, policy = role_with_policy(
+            f"{self.service}-safety",
+            f"{schedule_name}-send",
+            iam.assume_role_policy(SCHEDULER_SERVICE),
+            iam.policy_document(
                 [
                     iam.statement(["sqs:SendMessage"], [queue_arn], sid="TransformerQueue"),
                     iam.statement(["sqs:SendMessage"], [dlq_arn], sid="DeadLetter"),
                 ]
             ),
-            opts=child,
+            child,
         )
         self.safety = aws.scheduler.Schedule(
             f"{self.service}-safety",

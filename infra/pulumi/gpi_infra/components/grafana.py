@@ -11,18 +11,29 @@ import pulumi
 import pulumiverse_grafana as grafana
 
 from f1common import grafana as f1grafana
+from gpi_infra.config import StackOutputs
+
+
+@dataclass(frozen=True)
+class ReporterOutputs(StackOutputs):
+    """What the Grafana stack needs from the Snowflake stack (its stack outputs of the same names): where and as
+    whom the datasource connects."""
+
+    SECRETS = ("reporter_private_key",)
+
+    account: pulumi.Input[str]
+    database: pulumi.Input[str]
+    analytics_schema: pulumi.Input[str]
+    bi_warehouse: pulumi.Input[str]
+    reporter_role: pulumi.Input[str]
+    reporter_user: pulumi.Input[str]
+    reporter_private_key: pulumi.Input[str]  # secret: the key pair (PKCS#8 PEM) the Snowflake stack generated
 
 
 @dataclass(frozen=True)
 class SnowflakeDatasourceArgs:
     plugin: f1grafana.DatasourcePlugin  # already staged: uid and name of this stage
-    account: pulumi.Input[str]
-    user: pulumi.Input[str]
-    role: pulumi.Input[str]
-    warehouse: pulumi.Input[str]
-    database: pulumi.Input[str]
-    schema: pulumi.Input[str]
-    private_key: pulumi.Input[str]  # the reporter's PKCS#8 PEM, a secret
+    reporter: ReporterOutputs
 
 
 class SnowflakeDatasource(pulumi.ComponentResource):
@@ -30,14 +41,21 @@ class SnowflakeDatasource(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SnowflakeDatasourceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpi:grafana:SnowflakeDatasource", name, None, opts)
-        ds = args.plugin
-        conn = pulumi.Output.all(args.account, args.user, args.role, args.warehouse, args.database, args.schema)
+        ds, reporter = args.plugin, args.reporter
+        conn = pulumi.Output.all(
+            reporter.account,
+            reporter.reporter_user,
+            reporter.reporter_role,
+            reporter.bi_warehouse,
+            reporter.database,
+            reporter.analytics_schema,
+        )
         json_data = conn.apply(
             lambda v: json.dumps(
                 f1grafana.snowflake_json_data(ds, f1grafana.SnowflakeConnection(*[str(x) for x in v])), sort_keys=True
             )
         )
-        encoded: pulumi.Input[str] = pulumi.Output.from_input(args.private_key).apply(
+        encoded: pulumi.Input[str] = pulumi.Output.from_input(reporter.reporter_private_key).apply(
             lambda pem: json.dumps(f1grafana.snowflake_secure_json_data(ds, pem))
         )
         secure: pulumi.Output[str] = pulumi.Output.secret(encoded)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi_aws as aws
@@ -12,6 +13,8 @@ from f1common.layout import DATA_PREFIX, MANIFEST_PREFIX, ORPHAN_EXPIRY_DAYS, PE
 from gpi_infra import iam
 
 OBJECT_CREATED = "s3:ObjectCreated:*"
+
+_Setting = TypeVar("_Setting", bound=pulumi.CustomResource)
 
 
 @dataclass(frozen=True)
@@ -51,25 +54,22 @@ class LandingBucket(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         self.bucket = aws.s3.Bucket(name, bucket=args.bucket_name, force_destroy=args.force_destroy, opts=child)
-        dep = pulumi.ResourceOptions(parent=self, depends_on=[self.bucket])
-        self.public_access_block = aws.s3.BucketPublicAccessBlock(
+        self.public_access_block = self._setting(
+            aws.s3.BucketPublicAccessBlock,
             f"{name}-public-access-block",
-            bucket=self.bucket.id,
             block_public_acls=True,
             block_public_policy=True,
             ignore_public_acls=True,
             restrict_public_buckets=True,
-            opts=dep,
         )
-        self.ownership = aws.s3.BucketOwnershipControls(
+        self.ownership = self._setting(
+            aws.s3.BucketOwnershipControls,
             f"{name}-ownership",
-            bucket=self.bucket.id,
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=dep,
         )
-        self.encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+        self.encryption = self._setting(
+            aws.s3.BucketServerSideEncryptionConfiguration,
             f"{name}-encryption",
-            bucket=self.bucket.id,
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                     apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
@@ -78,21 +78,19 @@ class LandingBucket(pulumi.ComponentResource):
                     bucket_key_enabled=True,
                 )
             ],
-            opts=dep,
         )
-        self.versioning = aws.s3.BucketVersioning(
+        self.versioning = self._setting(
+            aws.s3.BucketVersioning,
             f"{name}-versioning",
-            bucket=self.bucket.id,
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=dep,
         )
         # Every run writes new keys (the run id is in the file name), so "old runs" are old objects: move
         # them to infrequent access, expire them, and drop overwritten/deleted versions after a grace period.
-        self.lifecycle = aws.s3.BucketLifecycleConfiguration(
+        self.lifecycle = self._setting(
+            aws.s3.BucketLifecycleConfiguration,
             f"{name}-lifecycle",
-            bucket=self.bucket.id,
             rules=[*(self._old_runs_rule(prefix, args) for prefix in (DATA_PREFIX, MANIFEST_PREFIX)), _orphans_rule()],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.versioning]),
+            depends_on=[self.versioning],
         )
 
         policies: list[pulumi.Resource] = []
@@ -109,9 +107,9 @@ class LandingBucket(pulumi.ComponentResource):
             )
         self.notification: aws.s3.BucketNotification | None = None
         if args.notifications:
-            self.notification = aws.s3.BucketNotification(
+            self.notification = self._setting(
+                aws.s3.BucketNotification,
                 f"{name}-notifications",
-                bucket=self.bucket.id,
                 queues=[
                     aws.s3.BucketNotificationQueueArgs(
                         id=f"{note.name}-{prefix.rstrip('=/')}",
@@ -126,9 +124,25 @@ class LandingBucket(pulumi.ComponentResource):
                 # the transformer queue) without overlapping the queue notifications' prefixes.
                 eventbridge=args.eventbridge,
                 # S3 checks it may send to each queue when the configuration is written.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.bucket, *policies]),
+                depends_on=[self.bucket, *policies],
             )
         self.register_outputs({"bucket": self.bucket.bucket, "arn": self.bucket.arn})
+
+    def _setting(
+        self,
+        resource: Callable[..., _Setting],
+        name: str,
+        *,
+        depends_on: Sequence[pulumi.Resource] | None = None,
+        **props: Any,
+    ) -> _Setting:
+        """A setting of the bucket (a resource naming it in `bucket`), declared after the bucket or `depends_on`."""
+        return resource(
+            name,
+            bucket=self.bucket.id,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on or [self.bucket])),
+            **props,
+        )
 
     def _old_runs_rule(self, prefix: str, args: LandingBucketArgs) -> aws.s3.BucketLifecycleConfigurationRuleArgs:
         return aws.s3.BucketLifecycleConfigurationRuleArgs(

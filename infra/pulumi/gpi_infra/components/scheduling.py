@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from gpi_infra import iam
+from gpi_infra.components.role import role_with_policy
 
 SCHEDULER_SERVICE = "scheduler.amazonaws.com"
 
@@ -53,18 +54,12 @@ class IngestionSchedules(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.group = aws.scheduler.ScheduleGroup(f"{name}-group", name=args.group_name, opts=child)
         self.schedules_arn = _schedules_of_group(self.group.arn)
-        self.role = aws.iam.Role(
-            f"{name}-role",
-            name=args.role_name,
-            assume_role_policy=iam.assume_role_policy(SCHEDULER_SERVICE, source_arn=self.schedules_arn),
-            opts=child,
-        )
-        self.policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            name=f"{args.role_name}-access",
-            role=self.role.id,
-            policy=_invoke_role_policy(args.ingestion_function_arn, args.dlq_arn),
-            opts=child,
+        self.role, self.policy = role_with_policy(
+            name,
+            args.role_name,
+            iam.assume_role_policy(SCHEDULER_SERVICE, source_arn=self.schedules_arn),
+            _invoke_role_policy(args.ingestion_function_arn, args.dlq_arn),
+            child,
         )
         self.register_outputs({"group": self.group.name, "role": self.role.arn})
 
@@ -91,18 +86,12 @@ class RecurringTrigger(pulumi.ComponentResource):
     def __init__(self, name: str, args: RecurringTriggerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpi:aws:RecurringTrigger", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.role = aws.iam.Role(
-            f"{name}-role",
-            name=f"{args.schedule_name}-invoke",
-            assume_role_policy=iam.assume_role_policy(SCHEDULER_SERVICE),
-            opts=child,
-        )
-        self.policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            name=f"{args.schedule_name}-invoke-access",
-            role=self.role.id,
-            policy=_invoke_role_policy(args.function_arn, args.dlq_arn),
-            opts=child,
+        self.role, self.policy = role_with_policy(
+            name,
+            f"{args.schedule_name}-invoke",
+            iam.assume_role_policy(SCHEDULER_SERVICE),
+            _invoke_role_policy(args.function_arn, args.dlq_arn),
+            child,
         )
         self.schedule = aws.scheduler.Schedule(
             name,

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from f1common.names import METRICS_NAMESPACE
 from gpi_infra import iam
+from gpi_infra.components.role import role_with_policy
 from gpi_infra.components.service_code import LAMBDA_ARCHITECTURE, FunctionCode
 from gpi_infra.config import FunctionSettings
 
@@ -41,23 +42,18 @@ class ServiceFunction(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=child,
         )
-        self.role = aws.iam.Role(
-            f"{name}-role",
-            name=f"{args.function_name}-lambda",
-            assume_role_policy=iam.assume_role_policy("lambda.amazonaws.com"),
-            opts=child,
-        )
         logs = iam.statement(
             ["logs:CreateLogStream", "logs:PutLogEvents"],
             [self.log_group.arn.apply(lambda arn: f"{arn}:*")],
             sid="OwnLogGroup",
         )
-        self.policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            name=f"{args.function_name}-access",
-            role=self.role.id,
-            policy=iam.policy_document([logs, *args.statements]),
-            opts=child,
+        self.role, self.policy = role_with_policy(
+            name,
+            f"{args.function_name}-lambda",
+            iam.assume_role_policy("lambda.amazonaws.com"),
+            iam.policy_document([logs, *args.statements]),
+            child,
+            policy_name=f"{args.function_name}-access",
         )
         environment = {
             "POWERTOOLS_SERVICE_NAME": args.service,

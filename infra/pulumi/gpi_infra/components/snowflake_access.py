@@ -9,6 +9,7 @@ import pulumi_aws as aws
 
 from f1common.layout import DATA_PREFIX
 from gpi_infra import iam
+from gpi_infra.components.role import role_with_policy
 
 
 @dataclass(frozen=True)
@@ -37,28 +38,19 @@ class SnowflakeAccess(pulumi.ComponentResource):
                 }
             ]
         )
-        self.role = aws.iam.Role(f"{name}-role", name=args.role_name, assume_role_policy=trust, opts=child)
         bucket_arn = pulumi.Output.from_input(args.bucket_arn)
-        self.policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            name=f"{args.role_name}-read",
-            role=self.role.id,
-            policy=iam.policy_document(
-                [
-                    iam.statement(
-                        ["s3:GetObject", "s3:GetObjectVersion"],
-                        [bucket_arn.apply(lambda arn: f"{arn}/{DATA_PREFIX}*")],
-                        sid="ReadLandedFiles",
-                    ),
-                    iam.statement(
-                        ["s3:ListBucket"],
-                        [bucket_arn],
-                        sid="ListLandedFiles",
-                        condition={"StringLike": {"s3:prefix": [f"{DATA_PREFIX}*"]}},
-                    ),
-                    iam.statement(["s3:GetBucketLocation"], [bucket_arn], sid="BucketLocation"),
-                ]
-            ),
-            opts=child,
+        read = iam.policy_document(
+            [
+                iam.statement(
+                    ["s3:GetObject", "s3:GetObjectVersion"],
+                    [bucket_arn.apply(lambda arn: f"{arn}/{DATA_PREFIX}*")],
+                    sid="ReadLandedFiles",
+                ),
+                iam.list_under(bucket_arn, DATA_PREFIX, sid="ListLandedFiles"),
+                iam.statement(["s3:GetBucketLocation"], [bucket_arn], sid="BucketLocation"),
+            ]
+        )
+        self.role, self.policy = role_with_policy(
+            name, args.role_name, trust, read, child, policy_name=f"{args.role_name}-read"
         )
         self.register_outputs({"role": self.role.arn})

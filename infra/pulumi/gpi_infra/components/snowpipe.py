@@ -95,60 +95,37 @@ class SnowpipeIngest(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.tables = {}
-        for table in defs.staging_tables("snowflake"):
-            self.tables[table.dataset] = snowflake.Table(
-                f"{name}-{table.dataset}",
-                name=table.name,
-                database=args.database,
-                schema=args.schema,
-                columns=_columns(table.columns),
-                comment=table.comment,
-                opts=child,
+        self.tables = {
+            table.dataset: self._table(
+                f"{name}-{table.dataset}", args, table.name, table.columns, comment=table.comment
             )
+            for table in defs.staging_tables("snowflake")
+        }
         keys = _bookkeeping_primary_keys()
         self.bookkeeping = {
-            table: snowflake.Table(
+            table: self._table(
                 f"{name}-{table}",
-                name=table.upper(),
-                database=args.database,
-                schema=args.schema,
-                columns=_columns(columns),
+                args,
+                table.upper(),
+                columns,
                 primary_key=snowflake.TablePrimaryKeyArgs(keys=keys[table]) if keys.get(table) else None,
-                opts=child,
             )
             for table, columns in warehouse.bookkeeping_columns("snowflake").items()
         }
 
-        self.pipes = {}
-        for pipe in defs.pipe_definitions(args.database_name, args.schema_name, stage.name, fmt.name):
-            self.pipes[pipe.dataset] = snowflake.Pipe(
-                f"{name}-{pipe.dataset}-pipe",
-                name=pipe.name,
-                database=args.database,
-                schema=args.schema,
-                auto_ingest=pipe.auto_ingest,
-                copy_statement=pipe.copy_statement,
-                comment=f"Auto-ingests s3://{args.bucket}/{pipe.prefix} into {pipe.table}",
-                # The COPY names these objects in SQL text, so the dependency is declared.
-                opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[self.tables[pipe.dataset], self.stage, self.file_format]
-                ),
+        self.pipes = {
+            pipe.dataset: self._pipe(
+                f"{name}-{pipe.dataset}-pipe", args, pipe, [self.tables[pipe.dataset], self.stage, self.file_format]
             )
+            for pipe in defs.pipe_definitions(args.database_name, args.schema_name, stage.name, fmt.name)
+        }
         # The manifests (JSON) into the loader's load_manifests table: dbt keeps only complete runs.
         manifests = defs.manifest_pipe_definition(args.database_name, args.schema_name, stage.name, manifest_fmt.name)
-        self.pipes[manifests.dataset] = snowflake.Pipe(
+        self.pipes[manifests.dataset] = self._pipe(
             f"{name}-manifests-pipe",
-            name=manifests.name,
-            database=args.database,
-            schema=args.schema,
-            auto_ingest=manifests.auto_ingest,
-            copy_statement=manifests.copy_statement,
-            comment=f"Auto-ingests s3://{args.bucket}/{manifests.prefix} into {manifests.table}",
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[self.bookkeeping[warehouse.LOAD_MANIFESTS], self.stage, self.manifest_file_format],
-            ),
+            args,
+            manifests,
+            [self.bookkeeping[warehouse.LOAD_MANIFESTS], self.stage, self.manifest_file_format],
         )
         self.notification_channel = pulumi.Output.all(*(p.notification_channel for p in self.pipes.values())).apply(
             _one_channel
@@ -162,6 +139,43 @@ class SnowpipeIngest(pulumi.ComponentResource):
                 "iam_user_arn": self.iam_user_arn,
                 "external_id": self.external_id,
             }
+        )
+
+    def _table(
+        self,
+        name: str,
+        args: SnowpipeIngestArgs,
+        table_name: str,
+        columns: Sequence[warehouse.StagingColumn],
+        *,
+        comment: str | None = None,
+        primary_key: snowflake.TablePrimaryKeyArgs | None = None,
+    ) -> snowflake.Table:
+        """A table of the staging schema."""
+        return snowflake.Table(
+            name,
+            name=table_name,
+            database=args.database,
+            schema=args.schema,
+            columns=_columns(columns),
+            comment=comment,
+            primary_key=primary_key,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _pipe(
+        self, name: str, args: SnowpipeIngestArgs, pipe: defs.PipeDefinition, objects: list[pulumi.Resource]
+    ) -> snowflake.Pipe:
+        """The auto-ingest pipe of `pipe`; its COPY names `objects` in SQL text, so the dependency is declared."""
+        return snowflake.Pipe(
+            name,
+            name=pipe.name,
+            database=args.database,
+            schema=args.schema,
+            auto_ingest=pipe.auto_ingest,
+            copy_statement=pipe.copy_statement,
+            comment=f"Auto-ingests s3://{args.bucket}/{pipe.prefix} into {pipe.table}",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=objects),
         )
 
 

@@ -138,24 +138,15 @@ class WarehouseAccess(pulumi.ComponentResource):
     def _on_objects(
         self, name: str, role: snowflake.AccountRole, plural: str, schema: pulumi.Input[str], privileges: list[str]
     ) -> None:
-        """Grants on the schema's existing objects of a kind and on those created later."""
-        self._grant(
-            f"{name}-all",
-            role,
-            privileges,
-            on_schema_object=snowflake.GrantPrivilegesToAccountRoleOnSchemaObjectArgs(
-                all=snowflake.GrantPrivilegesToAccountRoleOnSchemaObjectAllArgs(
-                    object_type_plural=plural, in_schema=schema
-                )
-            ),
+        """Grants on the schema's existing objects of a kind (`-all`) and on those created later (`-future`)."""
+        existing = snowflake.GrantPrivilegesToAccountRoleOnSchemaObjectAllArgs(
+            object_type_plural=plural, in_schema=schema
         )
-        self._grant(
-            f"{name}-future",
-            role,
-            privileges,
-            on_schema_object=snowflake.GrantPrivilegesToAccountRoleOnSchemaObjectArgs(
-                future=snowflake.GrantPrivilegesToAccountRoleOnSchemaObjectFutureArgs(
-                    object_type_plural=plural, in_schema=schema
-                )
-            ),
+        later = snowflake.GrantPrivilegesToAccountRoleOnSchemaObjectFutureArgs(
+            object_type_plural=plural, in_schema=schema
         )
+        for scope, on in (
+            ("all", snowflake.GrantPrivilegesToAccountRoleOnSchemaObjectArgs(all=existing)),
+            ("future", snowflake.GrantPrivilegesToAccountRoleOnSchemaObjectArgs(future=later)),
+        ):
+            self._grant(f"{name}-{scope}", role, privileges, on_schema_object=on)
