@@ -243,26 +243,35 @@ def book_race_weekend(clients: Clients, target: ScheduleTarget, sessions: tuple[
         create_ingestion_schedule(clients.scheduler, target, request, when)
 
 
-def test_due_schedules_run_concurrently_up_to_the_limit_and_report_in_order(
-    settings: Settings, clients: Clients, target: ScheduleTarget
-) -> None:
-    when = utc(2025, 3, 16, 7)
-    book_race_weekend(clients, target, ("R", "Q", "FP3"), when)
+def meeting_handler() -> tuple[LambdaHandler, list[str], list[int]]:
+    """A handler returning the session, under which R and Q return only once both are in flight (FP3 at once);
+    with the sessions in the order their deliveries started, and how many were in flight at each start."""
     together = threading.Barrier(2, timeout=30)  # only passes when two invocations run at the same time
-    running: list[int] = []
+    started: list[str] = []
     peak: list[int] = []
+    running: list[int] = []
     lock = threading.Lock()
 
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def handler(event: dict[str, Any], context: Any) -> str:
         with lock:
+            started.append(event["session"])
             running.append(1)
             peak.append(len(running))
         if event["session"] != "FP3":
             together.wait()
         with lock:
             running.pop()
-        return {"session": event["session"]}
+        return str(event["session"])
 
+    return handler, started, peak
+
+
+def test_due_schedules_run_concurrently_up_to_the_limit_and_report_in_order(
+    settings: Settings, clients: Clients, target: ScheduleTarget
+) -> None:
+    when = utc(2025, 3, 16, 7)
+    book_race_weekend(clients, target, ("R", "Q", "FP3"), when)
+    handler, _, peak = meeting_handler()
     order: list[str] = []
     dispatcher = local_dispatcher(
         settings,
@@ -419,17 +428,7 @@ def test_a_batch_starts_its_costliest_deliveries_first_and_reports_in_order(
 ) -> None:
     when = utc(2025, 3, 16, 7)
     book_race_weekend(clients, target, ("FP3", "Q", "R"), when)
-    together = threading.Barrier(2, timeout=30)  # R and Q are both in flight before either returns
-    started: list[str] = []
-    lock = threading.Lock()
-
-    def handler(event: dict[str, Any], context: Any) -> str:
-        with lock:
-            started.append(event["session"])
-        if event["session"] != "FP3":
-            together.wait()
-        return str(event["session"])
-
+    handler, started, _ = meeting_handler()
     costs = {"FP3": 1.0, "Q": 2.5, "R": 4.0}
     dispatcher = local_dispatcher(
         settings,
