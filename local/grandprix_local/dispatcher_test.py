@@ -266,20 +266,25 @@ def meeting_handler() -> tuple[LambdaHandler, list[str], list[int]]:
     return handler, started, peak
 
 
+def two_at_once(
+    settings: Settings, clients: Clients, target: ScheduleTarget, sessions: tuple[str, ...], **options: Any
+) -> tuple[Dispatcher, list[str], list[int]]:
+    """A dispatcher of two deliveries at once to a :func:`meeting_handler`, with `sessions` booked and due now;
+    and the handler's started sessions and in-flight counts."""
+    when = utc(2025, 3, 16, 7)
+    book_race_weekend(clients, target, sessions, when)
+    handler, started, peak = meeting_handler()
+    handlers = {target.function_arn: handler}
+    dispatcher = local_dispatcher(settings, clients, handlers, clock=SimulatedClock(when), concurrency=2, **options)
+    return dispatcher, started, peak
+
+
 def test_due_schedules_run_concurrently_up_to_the_limit_and_report_in_order(
     settings: Settings, clients: Clients, target: ScheduleTarget
 ) -> None:
-    when = utc(2025, 3, 16, 7)
-    book_race_weekend(clients, target, ("R", "Q", "FP3"), when)
-    handler, _, peak = meeting_handler()
     order: list[str] = []
-    dispatcher = local_dispatcher(
-        settings,
-        clients,
-        {target.function_arn: handler},
-        clock=SimulatedClock(when),
-        on_fire=lambda f: order.append(f.schedule),
-        concurrency=2,
+    dispatcher, _, peak = two_at_once(
+        settings, clients, target, ("R", "Q", "FP3"), on_fire=lambda f: order.append(f.schedule)
     )
     assert local_dispatcher(settings, clients, {}).concurrency == (os.cpu_count() or 1)
     firings = dispatcher.run_due()
@@ -426,17 +431,9 @@ def test_a_started_pool_warms_every_worker_before_its_first_delivery(
 def test_a_batch_starts_its_costliest_deliveries_first_and_reports_in_order(
     settings: Settings, clients: Clients, target: ScheduleTarget
 ) -> None:
-    when = utc(2025, 3, 16, 7)
-    book_race_weekend(clients, target, ("FP3", "Q", "R"), when)
-    handler, started, _ = meeting_handler()
     costs = {"FP3": 1.0, "Q": 2.5, "R": 4.0}
-    dispatcher = local_dispatcher(
-        settings,
-        clients,
-        {target.function_arn: handler},
-        clock=SimulatedClock(when),
-        concurrency=2,
-        cost=lambda s: costs[json.loads(s.input)["session"]],
+    dispatcher, started, _ = two_at_once(
+        settings, clients, target, ("FP3", "Q", "R"), cost=lambda s: costs[json.loads(s.input)["session"]]
     )
     firings = dispatcher.run_due()
 
