@@ -42,7 +42,7 @@ from typing import Any, Literal
 from f1common.clock import Clock, SimulatedClock, utc_now
 from f1common.lambda_context import LocalContext
 from f1common.settings import Settings
-from scheduler.schedules import parse_at_expression
+from scheduler.schedules import list_schedule_summaries, parse_at_expression
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +238,7 @@ class Dispatcher:
         schedule updated, or deleted and created again under its name, is read again)."""
         found: list[StoredSchedule] = []
         read: dict[str, tuple[tuple[Any, Any], StoredSchedule | None]] = {}
-        for summary in self._summaries():
+        for summary in list_schedule_summaries(self.scheduler, self.group):
             name = summary["Name"]
             version = (summary.get("CreationDate"), summary.get("LastModificationDate"))
             known = self._read.get(name)
@@ -252,17 +252,6 @@ class Dispatcher:
         self._read = read  # what is no longer listed is forgotten
         found.sort(key=lambda s: (s.at, s.name))
         return found
-
-    def _summaries(self) -> list[dict[str, Any]]:
-        """The group's schedules as ListSchedules summarizes them (name, state, versions), every page."""
-        summaries: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"GroupName": self.group}
-        while True:
-            page = self.scheduler.list_schedules(**kwargs)
-            summaries.extend(page.get("Schedules", []))
-            if not (token := page.get("NextToken")):
-                return summaries
-            kwargs["NextToken"] = token
 
     def _stored(self, name: str) -> StoredSchedule | None:
         """The schedule as `get_schedule` reads it; None when it is not an enabled one-time schedule."""

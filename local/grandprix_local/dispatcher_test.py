@@ -243,34 +243,48 @@ def book_race_weekend(clients: Clients, target: ScheduleTarget, sessions: tuple[
         create_ingestion_schedule(clients.scheduler, target, request, when)
 
 
-def test_due_schedules_run_concurrently_up_to_the_limit_and_report_in_order(
-    settings: Settings, clients: Clients, target: ScheduleTarget
-) -> None:
-    when = utc(2025, 3, 16, 7)
-    book_race_weekend(clients, target, ("R", "Q", "FP3"), when)
+def meeting_handler() -> tuple[LambdaHandler, list[str], list[int]]:
+    """A handler returning the session, under which R and Q return only once both are in flight (FP3 at once);
+    with the sessions in the order their deliveries started, and how many were in flight at each start."""
     together = threading.Barrier(2, timeout=30)  # only passes when two invocations run at the same time
-    running: list[int] = []
+    started: list[str] = []
     peak: list[int] = []
+    running: list[int] = []
     lock = threading.Lock()
 
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def handler(event: dict[str, Any], context: Any) -> str:
         with lock:
+            started.append(event["session"])
             running.append(1)
             peak.append(len(running))
         if event["session"] != "FP3":
             together.wait()
         with lock:
             running.pop()
-        return {"session": event["session"]}
+        return str(event["session"])
 
+    return handler, started, peak
+
+
+def two_at_once(
+    settings: Settings, clients: Clients, target: ScheduleTarget, sessions: tuple[str, ...], **options: Any
+) -> tuple[Dispatcher, list[str], list[int]]:
+    """A dispatcher of two deliveries at once to a :func:`meeting_handler`, with `sessions` booked and due now;
+    and the handler's started sessions and in-flight counts."""
+    when = utc(2025, 3, 16, 7)
+    book_race_weekend(clients, target, sessions, when)
+    handler, started, peak = meeting_handler()
+    handlers = {target.function_arn: handler}
+    dispatcher = local_dispatcher(settings, clients, handlers, clock=SimulatedClock(when), concurrency=2, **options)
+    return dispatcher, started, peak
+
+
+def test_due_schedules_run_concurrently_up_to_the_limit_and_report_in_order(
+    settings: Settings, clients: Clients, target: ScheduleTarget
+) -> None:
     order: list[str] = []
-    dispatcher = local_dispatcher(
-        settings,
-        clients,
-        {target.function_arn: handler},
-        clock=SimulatedClock(when),
-        on_fire=lambda f: order.append(f.schedule),
-        concurrency=2,
+    dispatcher, _, peak = two_at_once(
+        settings, clients, target, ("R", "Q", "FP3"), on_fire=lambda f: order.append(f.schedule)
     )
     assert local_dispatcher(settings, clients, {}).concurrency == (os.cpu_count() or 1)
     firings = dispatcher.run_due()
@@ -417,27 +431,9 @@ def test_a_started_pool_warms_every_worker_before_its_first_delivery(
 def test_a_batch_starts_its_costliest_deliveries_first_and_reports_in_order(
     settings: Settings, clients: Clients, target: ScheduleTarget
 ) -> None:
-    when = utc(2025, 3, 16, 7)
-    book_race_weekend(clients, target, ("FP3", "Q", "R"), when)
-    together = threading.Barrier(2, timeout=30)  # R and Q are both in flight before either returns
-    started: list[str] = []
-    lock = threading.Lock()
-
-    def handler(event: dict[str, Any], context: Any) -> str:
-        with lock:
-            started.append(event["session"])
-        if event["session"] != "FP3":
-            together.wait()
-        return str(event["session"])
-
     costs = {"FP3": 1.0, "Q": 2.5, "R": 4.0}
-    dispatcher = local_dispatcher(
-        settings,
-        clients,
-        {target.function_arn: handler},
-        clock=SimulatedClock(when),
-        concurrency=2,
-        cost=lambda s: costs[json.loads(s.input)["session"]],
+    dispatcher, started, _ = two_at_once(
+        settings, clients, target, ("FP3", "Q", "R"), cost=lambda s: costs[json.loads(s.input)["session"]]
     )
     firings = dispatcher.run_due()
 

@@ -10,12 +10,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pytest
 
 import ingestion.ingest
 from f1common.datasets import Dataset, dataset_spec
+from f1common.duckdb_testing import CommitFails
 from f1common.layout import manifest_key
 from f1common.sessions import SessionId
 from grandprix_local.harness import EmbeddedStack
@@ -110,20 +110,6 @@ def test_one_manifest_delivered_by_six_threads_at_once_loads_each_file_once(stac
     for entry in manifest.files:
         assert stack.query("select rows from staging.load_history where file_name = ?", entry.key) == [(entry.rows,)]
         assert stack.session_rows(dataset_spec(entry.dataset).staging_table, HOSTILE_SESSION) == entry.rows
-
-
-class CommitFails:
-    """The warehouse's connection with a COMMIT that fails and ends the transaction (as DuckDB's does)."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self._con = con
-
-    def commit(self) -> None:
-        self._con.rollback()
-        raise duckdb.IOException("injected: COMMIT failed")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._con, name)
 
 
 def test_a_failed_commit_fails_the_message_with_its_own_error_and_the_redelivery_loads(

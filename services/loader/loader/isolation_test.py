@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 
 from f1common.datasets import Dataset, dataset_spec
+from f1common.duckdb_testing import CommitFails
 from f1common.tables import to_parquet_bytes
 from loader.conftest import (
     BUCKET,
@@ -278,20 +279,6 @@ def test_a_manifest_record_that_meets_a_committing_winner_is_no_failure(
     assert report.keys(Outcome.LOADED) == [key]
 
 
-class _CommitFails:
-    """A DuckDB connection whose COMMIT fails after the transaction ended, as a failed DuckDB COMMIT does."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self._con = con
-
-    def commit(self) -> None:
-        self._con.rollback()
-        raise duckdb.IOException("injected: COMMIT failed (disk full)")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._con, name)
-
-
 def test_a_failed_commit_raises_its_own_error_writes_nothing_and_the_retry_loads(
     s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
@@ -299,7 +286,7 @@ def test_a_failed_commit_raises_its_own_error_writes_nothing_and_the_retry_loads
     key = run.add(Dataset.ERGAST_STATUS, ergast_tables[Dataset.ERGAST_STATUS])
     run.land(s3)
     real = warehouse.con
-    warehouse.con = _CommitFails(real)  # type: ignore[assignment]
+    warehouse.con = CommitFails(real)  # type: ignore[assignment]
 
     with pytest.raises(LoadIncomplete) as failed:
         load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)

@@ -150,13 +150,18 @@ def delete_schedule(scheduler: Any, group: str, name: str) -> bool:
     return True
 
 
-def list_schedule_names(scheduler: Any, group: str) -> list[str]:
-    names: list[str] = []
+def list_schedule_summaries(scheduler: Any, group: str) -> list[dict[str, Any]]:
+    """The group's schedules as ListSchedules summarizes them (name, state, versions), every page."""
+    summaries: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"GroupName": group}
     while True:
         page = scheduler.list_schedules(**kwargs)
-        names.extend(s["Name"] for s in page.get("Schedules", []))
-        token = page.get("NextToken")
-        if not token:
-            return names
+        summaries.extend(page.get("Schedules", []))
+        if not (token := page.get("NextToken")):
+            return summaries
         kwargs["NextToken"] = token
+
+
+def list_schedule_names(scheduler: Any, group: str) -> list[str]:
+    """The names of the group's schedules, every page."""
+    return [s["Name"] for s in list_schedule_summaries(scheduler, group)]
