@@ -48,7 +48,7 @@ def test_no_model_restates_the_race_like_sessions_or_a_natural_key() -> None:
         users = [
             s
             for s in staging
-            if f"current_run_rows('{spec.staging_table.lower()}')"
+            if f"current_run_rows('{spec.staging_table.lower()}'"
             in (next((PROJECT_DIR / "models" / "staging").rglob(f"{s}.sql"))).read_text()
         ]
         assert len(users) == 1, f"{spec.staging_table}: one staging model reads it through current_run_rows"

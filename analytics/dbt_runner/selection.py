@@ -13,7 +13,7 @@ so a new FastF1 session does not rebuild or re-test the Ergast staging, and a bu
 does not start dbt at all. The incremental models then recompute only the sessions whose inputs changed
 (macros/incremental.sql). The state of the last successful build is a small JSON file.
 
-The tests after a load check the session-grained models (the FastF1 staging views, the session facts and
+The tests after a load check the session-grained models (the FastF1 session staging tables, the facts and
 marts: macros/test_scope.sql) on the rows of the sessions whose runs changed since the last successful build
 (`scope_of_tests`): those rows are all that can differ from what that build's tests passed. When the change is not
 confined to sessions (the Ergast history, a schedule, a quarantined file) or cannot be attributed to runs, the
@@ -179,10 +179,10 @@ def scope_of_tests(before: StagingState | None, now: StagingState, datasets: lis
 
 
 def staging_models(project_dir: Path = PROJECT_DIR) -> dict[str, str]:
-    """Staging table -> the staging model that reads it (`current_run_rows('<table>')`, one each)."""
+    """Staging table -> the staging model that reads it (`current_run_rows('<table>'...)`, one each)."""
     found = {}
     for path in (project_dir / "models" / "staging").rglob("stg_*.sql"):
-        for table in re.findall(r"current_run_rows\('(\w+)'\)", path.read_text()):
+        for table in re.findall(r"current_run_rows\('(\w+)'", path.read_text()):
             found[table] = path.stem
     return found
 

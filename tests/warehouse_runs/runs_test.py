@@ -43,9 +43,11 @@ DROPPED_DRIVER = "1"  # Verstappen leaves the re-landed run
 KEPT_LAPS = 50
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
 # The session-incremental models and what they are compared on (everything but the build's own id).
-COMPARED = ("fct_laps", "fct_weather", "fct_race_control", "fct_race_results", "fct_pit_stops",
-            "fct_stints", "fct_pit_losses", "mart_positions_by_lap", "mart_lap_weather", "mart_session_pace_weather",
-            "mart_pace_changes", "dim_sessions", "mart_driver_standings", "mart_constructor_standings")  # fmt: skip
+COMPARED = ("stg_fastf1__laps", "stg_fastf1__results", "stg_fastf1__drivers", "stg_fastf1__weather",
+            "stg_fastf1__race_control", "fct_laps", "fct_weather", "fct_race_control", "fct_race_results",
+            "fct_pit_stops", "fct_stints", "fct_pit_losses", "mart_positions_by_lap", "mart_lap_weather",
+            "mart_session_pace_weather", "mart_pace_changes", "dim_sessions", "mart_driver_standings",
+            "mart_constructor_standings")  # fmt: skip
 # dbt run without the snapshot-based model (dim_drivers: a table rebuilt whole every time); the seeds first.
 RUN = ["run", "--exclude", "dim_drivers", "--quiet"]
 SEED = ["seed", "--quiet"]

@@ -40,11 +40,19 @@
 
 {#- The rows of a staging table that the models read: those of the files of current runs
     (stg_landing__current_files: the latest complete run of a session or season, every complete
-    Ergast run), one per natural key, the latest run winning (by manifest time, never load time). -#}
-{% macro current_run_rows(table) -%}
+    Ergast run), one per natural key, the latest run winning (by manifest time, never load time).
+    With `by_session` (a session dataset's incremental staging model, `session_staging_incremental`) the rows are those of the
+    sessions to build only, with their `input_version`: they are joined to those sessions before the
+    one-row-per-key window, so a build after one new session reads that session's rows through the window, not the
+    whole history (a filter on the view above the window does not reach below it). -#}
+{% macro current_run_rows(table, by_session=false) -%}
     {%- set source_name = staging_tables()[table][0] -%}
-    select loaded.*
+    select loaded.*{{ ', sessions.input_version' if by_session }}
     from {{ source(source_name, table) }} as loaded
+    {%- if by_session %}
+    inner join ({{ sessions_to_build('session_version', session_staging_filter(table)) }}) as sessions
+        on {{ session_key('loaded.season', 'loaded.round', 'loaded.session') }} = sessions.session_key
+    {%- endif %}
     inner join {{ ref('stg_landing__current_files') }} as current_files
         on loaded._file_name = current_files.file_name
     qualify row_number() over (

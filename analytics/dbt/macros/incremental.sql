@@ -95,3 +95,15 @@
         'cluster_by': ['season', 'session_key'] if grain == 'session' else ['season'],
     }) }}
 {%- endmacro %}
+
+{#- A session dataset's staging model, incremental by session on the session's current run (`session_version`):
+    `{{ config(**session_staging_incremental('<staging table>')) }}`; `current_run_rows` then reads the rows of the
+    sessions to build only. Its rows keep `_input_version` like the facts'. -#}
+{% macro session_staging_incremental(table) -%}
+    {{ return(session_incremental('session_version', session_staging_filter(table))) }}
+{%- endmacro %}
+
+{#- The sessions a session dataset's staging model holds: those whose current run has rows of the dataset. -#}
+{% macro session_staging_filter(table) -%}
+    {{ return(staging_tables()[table][1] ~ '_rows > 0') }}
+{%- endmacro %}

@@ -1,8 +1,10 @@
+{{ config(**session_staging_incremental('laps_staging')) }}
+
 with
 
 source as (
 
-    {{ current_run_rows('laps_staging') }}
+    {{ current_run_rows('laps_staging', by_session=true) }}
 
 ),
 
@@ -52,7 +54,9 @@ renamed as (
         -- timestamps
         {{ to_utc_timestamp('lap_start_time_utc') }} as lap_start_utc,
         {{ to_utc_timestamp('_load_time') }} as _loaded_at,
-        _run_id
+        _run_id,
+        input_version as _input_version,
+        '{{ invocation_id }}' as _dbt_invocation_id
 
     from source
 

@@ -1,8 +1,10 @@
+{{ config(**session_staging_incremental('race_control_staging')) }}
+
 with
 
 source as (
 
-    {{ current_run_rows('race_control_staging') }}
+    {{ current_run_rows('race_control_staging', by_session=true) }}
 
 ),
 
@@ -31,7 +33,9 @@ renamed as (
         -- timestamps
         {{ to_utc_timestamp('time_utc') }} as message_utc,
         {{ to_utc_timestamp('_load_time') }} as _loaded_at,
-        _run_id
+        _run_id,
+        input_version as _input_version,
+        '{{ invocation_id }}' as _dbt_invocation_id
 
     from source
 

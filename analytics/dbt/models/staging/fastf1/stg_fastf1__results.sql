@@ -1,8 +1,10 @@
+{{ config(**session_staging_incremental('results_staging')) }}
+
 with
 
 source as (
 
-    {{ current_run_rows('results_staging') }}
+    {{ current_run_rows('results_staging', by_session=true) }}
 
 ),
 
@@ -37,7 +39,9 @@ renamed as (
 
         -- timestamps
         {{ to_utc_timestamp('_load_time') }} as _loaded_at,
-        _run_id
+        _run_id,
+        input_version as _input_version,
+        '{{ invocation_id }}' as _dbt_invocation_id
 
     from source
 
