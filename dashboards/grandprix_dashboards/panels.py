@@ -129,23 +129,34 @@ class DashboardSpec:
 # --- shared panel helpers --------------------------------------------------------------------------
 
 
-class _PlotOptions(TypedDict, total=False):
-    """What every chart with axes may set besides its x and y columns (see PanelSpec)."""
+class _ValueOptions(TypedDict, total=False):
+    """What every chart with axes may set besides its x and y columns and the x axis's label (see PanelSpec)."""
 
     series: str | None
     unit: str
-    x_label: str
     y_label: str
     description: str
 
 
-class LineOptions(_PlotOptions, total=False):
+class _PlotOptions(_ValueOptions, total=False):
+    x_label: str
+
+
+class _LineStyleOptions(TypedDict, total=False):
     invert_y: bool
     team_colours: bool
     bands: tuple[tuple[str, str], ...]
     right_y: tuple[str, ...]
     right_unit: str
     styles: tuple[SeriesStyle, ...]
+
+
+class LineOptions(_PlotOptions, _LineStyleOptions, total=False):
+    """A line chart's options besides its x and y columns."""
+
+
+class LapLineOptions(_ValueOptions, _LineStyleOptions, total=False):
+    """A line chart's options but the x axis's, which is the lap (:func:`lines_by_lap`)."""
 
 
 class BarOptions(_PlotOptions, total=False):
@@ -167,6 +178,13 @@ def lines(
     title: str, sql: SqlSource, pos: Pos, *, x: str, y: str | tuple[str, ...], **options: Unpack[LineOptions]
 ) -> PanelSpec:
     return PanelSpec(title, Kind.LINES, sql, pos, x=x, y=_tuple(y), **options)
+
+
+def lines_by_lap(
+    title: str, sql: SqlSource, pos: Pos, *, y: str | tuple[str, ...], **options: Unpack[LapLineOptions]
+) -> PanelSpec:
+    """Lines over a session's laps: the x axis is the result column `lap`, labelled "Lap"."""
+    return lines(title, sql, pos, x="lap", y=y, x_label="Lap", **options)
 
 
 def scatter(title: str, sql: SqlSource, pos: Pos, *, x: str, y: str, **options: Unpack[_PlotOptions]) -> PanelSpec:

@@ -12,6 +12,7 @@ from grandprix_dashboards.panels import (
     bars,
     column_units,
     lines,
+    lines_by_lap,
     table,
 )
 from grandprix_dashboards.race_progress import driver_laps, with_flag_bands
@@ -173,14 +174,12 @@ def dashboard() -> DashboardSpec:
                 "session's fastest: box from the first to the third quartile split at the median, whiskers to "
                 "the 10th and 90th percentiles. Team colours, team-mates side by side (the second lighter).",
             ),
-            lines(
+            lines_by_lap(
                 "Fuel model: time the fuel load costs",
                 FUEL_EFFECT,
                 Pos(16, 0, 8, 12),
-                x="lap",
                 y="fuel_effect_s",
                 unit="s",
-                x_label="Lap",
                 y_label="Fuel effect (s)",
                 description="Seconds the fuel on board costs on each lap: the season's maximum race fuel burnt "
                 "evenly to the flag at var('fuel_lap_time_s_per_kg') per kg (dbt vars, analytics/dbt/README.md). "

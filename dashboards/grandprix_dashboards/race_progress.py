@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import TypedDict, Unpack
 
 from grandprix_dashboards import alerts
-from grandprix_dashboards.panels import DashboardSpec, PanelSpec, Pos, SeriesStyle, lines, session_variables, table
+from grandprix_dashboards.panels import (
+    DashboardSpec,
+    PanelSpec,
+    Pos,
+    SeriesStyle,
+    lines_by_lap,
+    session_variables,
+    table,
+)
 from grandprix_dashboards.sql import DRIVER_FILTER, SESSION_FILTER, Dialect, SqlSource, selected
 from grandprix_dashboards.team_colours import label_sql, teammate_rank_sql
 
@@ -142,18 +150,8 @@ def driver_laps(
     title: str, sql: SqlSource, pos: Pos, *, y: str, y_label: str, **options: Unpack[DriverLapOptions]
 ) -> PanelSpec:
     """A line per driver by lap in team colours, the flag periods shaded (`sql` from :func:`with_flag_bands`)."""
-    return lines(
-        title,
-        sql,
-        pos,
-        x="lap",
-        y=y,
-        series="driver",
-        team_colours=True,
-        bands=FLAG_BANDS,
-        x_label="Lap",
-        y_label=y_label,
-        **options,
+    return lines_by_lap(
+        title, sql, pos, y=y, y_label=y_label, series="driver", team_colours=True, bands=FLAG_BANDS, **options
     )
 
 

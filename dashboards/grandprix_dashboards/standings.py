@@ -8,7 +8,7 @@ which countback separated them.
 
 from __future__ import annotations
 
-from grandprix_dashboards.panels import DashboardSpec, Pos, Variable, lines, options, table
+from grandprix_dashboards.panels import DashboardSpec, PanelSpec, Pos, Variable, lines, options, table
 from grandprix_dashboards.sql import SEASON, selected
 from grandprix_dashboards.team_colours import label_sql, teammate_rank_sql
 
@@ -104,6 +104,25 @@ DRIVER_TABLE = _table(DRIVERS, 'driver_name as "Driver", team_name as "Team"')
 CONSTRUCTOR_TABLE = _table(CONSTRUCTORS, 'team_name as "Team"')
 
 
+def _by_round(
+    title: str, sql: str, pos: Pos, *, y: str, series: str, y_label: str, description: str, invert_y: bool = False
+) -> PanelSpec:
+    """A line per driver or team (the column `series`, in team colours) over the season's rounds."""
+    return lines(
+        title,
+        sql,
+        pos,
+        x="round",
+        y=y,
+        series=series,
+        team_colours=True,
+        x_label="Round",
+        y_label=y_label,
+        invert_y=invert_y,
+        description=description,
+    )
+
+
 def dashboard() -> DashboardSpec:
     return DashboardSpec(
         uid="gpi-standings",
@@ -114,15 +133,12 @@ def dashboard() -> DashboardSpec:
         ),
         variables=VARIABLES,
         panels=(
-            lines(
+            _by_round(
                 "Drivers' championship: cumulative points",
                 DRIVER_POINTS,
                 Pos(0, 0, 16, 11),
-                x="round",
                 y="points",
                 series="driver",
-                team_colours=True,
-                x_label="Round",
                 y_label="Points",
                 description="Championship points after each round: the results the season's regulations count.",
             ),
@@ -137,28 +153,22 @@ def dashboard() -> DashboardSpec:
                     "level on points."
                 ),
             ),
-            lines(
+            _by_round(
                 "Drivers' championship position",
                 DRIVER_POSITIONS,
                 Pos(0, 11, 16, 11),
-                x="round",
                 y="position",
                 series="driver",
                 invert_y=True,
-                team_colours=True,
-                x_label="Round",
                 y_label="Position",
                 description="Championship position after each round (none while unranked).",
             ),
-            lines(
+            _by_round(
                 "Constructors' championship: cumulative points",
                 CONSTRUCTOR_POINTS,
                 Pos(0, 22, 16, 11),
-                x="round",
                 y="points",
                 series="team",
-                team_colours=True,
-                x_label="Round",
                 y_label="Points",
                 description="Constructors' championship points after each round (awarded from 1958).",
             ),

@@ -14,6 +14,7 @@ from typing import Any
 
 import jsonschema
 
+from f1common.json_paths import matching_paths
 from grandprix_dashboards.datasources import Datasource, Format, TargetShape
 from grandprix_dashboards.panels import GRID_COLUMNS
 
@@ -44,16 +45,14 @@ def schema_errors(dashboard: dict[str, Any]) -> list[str]:
 
 def null_paths(value: Any, path: str = "") -> Iterator[str]:
     """Paths of `null`s other than a threshold step's `value` (which Grafana requires to be null)."""
-    if isinstance(value, dict):
-        is_step = "color" in value and "value" in value
-        for key, item in value.items():
-            if item is None and not (is_step and key == "value"):
-                yield f"{path}/{key}"
-            else:
-                yield from null_paths(item, f"{path}/{key}")
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from null_paths(item, f"{path}/{i}")
+    return matching_paths(value, _is_unexpected_null, path)
+
+
+def _is_unexpected_null(container: Any, key: Any, item: Any) -> bool:
+    """A `null` object member, unless it is the `value` of a threshold step (an object with `color` and `value`)."""
+    if not isinstance(container, dict) or item is not None:
+        return False
+    return not (key == "value" and "color" in container and "value" in container)
 
 
 def layout_problems(dashboard: dict[str, Any]) -> list[str]:

@@ -7,7 +7,7 @@ from grandprix_dashboards.panels import (
     DashboardSpec,
     Pos,
     column_units,
-    lines,
+    lines_by_lap,
     scatter,
     session_variables,
     table,
@@ -71,27 +71,23 @@ def dashboard() -> DashboardSpec:
         "across sessions.",
         variables=session_variables(WEATHER_LAPS),
         panels=(
-            lines(
+            lines_by_lap(
                 "Track and air temperature by lap",
                 TEMPERATURES,
                 Pos(0, 0, 12, 10),
-                x="lap",
                 y=("track_temp_c", "air_temp_c"),
                 unit="celsius",
-                x_label="Lap",
                 y_label="°C",
                 description="Weather sample nearest each lap's end, averaged over the drivers on that lap.",
             ),
-            lines(
+            lines_by_lap(
                 "Median lap time, humidity and rain by lap",
                 PACE_AND_RAIN,
                 Pos(12, 0, 12, 10),
-                x="lap",
                 y=("median_lap_ms", "humidity_pct", "rain_pct"),
                 unit=LAP_TIME,
                 right_y=("humidity_pct", "rain_pct"),
                 right_unit="percent",
-                x_label="Lap",
                 y_label="Median lap time",
                 description="Median lap time (m:ss.SSS) of the selected drivers; humidity %; 100 when rain fell.",
             ),

@@ -15,6 +15,7 @@ from typing import Any
 from pulumi_policy import Policy, PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
 
 from f1common.grafana import SNOWFLAKE_PLUGINS
+from f1common.json_paths import matching_paths
 from gpi_infra.crossguard import of_type, resource_policy, stack_policy
 
 DATASOURCE = "grafana:oss/dataSource:DataSource"
@@ -46,20 +47,22 @@ def _json(value: Any) -> Any:
     return value
 
 
-def _secret_keys(value: Any, path: str = "") -> Iterator[str]:
-    """Paths of credential-named keys with a non-empty value, and of PEM private keys anywhere."""
+def _is_pem(value: Any) -> bool:
     value = _json(value)
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if SECRET_KEYS.match(str(key)) and item not in (None, "", False):
-                yield f"{path}/{key}"
-            else:
-                yield from _secret_keys(item, f"{path}/{key}")
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _secret_keys(item, f"{path}/{i}")
-    elif isinstance(value, str) and PEM.search(value):
-        yield path or "(value)"
+    return isinstance(value, str) and PEM.search(value) is not None
+
+
+def _is_secret(container: Any, key: Any, item: Any) -> bool:
+    """A credential-named key with a non-empty value, or a PEM private key."""
+    named = isinstance(container, dict) and SECRET_KEYS.match(str(key)) is not None
+    return (named and item not in (None, "", False)) or _is_pem(item)
+
+
+def _secret_keys(value: Any) -> Iterator[str]:
+    """Paths of credential-named keys with a non-empty value, and of PEM private keys anywhere."""
+    if _is_pem(value):
+        yield "(value)"
+    yield from matching_paths(value, _is_secret, decode=_json)
 
 
 # Plain (not secure) properties of each resource type that must never hold a credential.
