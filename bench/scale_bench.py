@@ -54,8 +54,10 @@ SEASON_STRIDE = 100
 SESSION_TABLES = ("laps_staging", "results_staging", "drivers_info_staging", "weather_staging",
                   "race_control_staging")  # fmt: skip
 NEW_SESSION = "2023-10-R"  # held out of the base, landed again as the new session
-TOUCHED = ("fct_laps", "fct_weather", "fct_race_control", "fct_race_results", "fct_pit_stops",
-           "mart_positions_by_lap", "mart_lap_weather", "mart_session_pace_weather", "mart_pace_changes")  # fmt: skip
+TOUCHED = ("stg_fastf1__laps", "stg_fastf1__results", "stg_fastf1__drivers", "stg_fastf1__weather",
+           "stg_fastf1__race_control", "fct_laps", "fct_weather", "fct_race_control", "fct_race_results",
+           "fct_pit_stops", "mart_positions_by_lap", "mart_lap_weather", "mart_session_pace_weather",
+           "mart_pace_changes")  # fmt: skip
 
 
 def build_base(path: Path, work: Path) -> None:

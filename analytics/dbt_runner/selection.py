@@ -33,7 +33,7 @@ import duckdb
 
 from dbt_runner.runner import PROJECT_DIR, TEST_SCOPE_ENV, DbtRun, run_dbt
 from f1common.datasets import DATASETS, SESSION_DATASETS, Dataset, dataset_spec
-from f1common.sessions import CANONICAL_KEY_PATTERN, SessionId
+from f1common.sessions import CANONICAL_KEY_PATTERN, SessionId, SessionType
 from f1common.warehouse import LOAD_MANIFESTS, LOAD_QUARANTINE, STAGING_SCHEMA
 
 QUARANTINED = "(quarantined)"  # key of the quarantined files' datasets in read_state's listing
@@ -128,7 +128,8 @@ def _session_key(season: Any, round_: Any, session: Any) -> str | None:
     if season is None or round_ is None or session is None:
         return None
     try:
-        return SessionId(season=int(season), round=int(round_), session=session).key
+        # the code as the manifest stores it (dbt keys the rows by it): an alias or another case is not normalised
+        return SessionId(season=int(season), round=int(round_), session=SessionType(str(session))).key
     except ValueError:
         return None
 
@@ -149,6 +150,10 @@ def changed_datasets(before: StagingState | None, now: StagingState, listed: Map
         names.update(listed.get(run_id, []))
     if now.rows.get(LOAD_QUARANTINE, 0) != before.rows.get(LOAD_QUARANTINE, 0):
         names.update(listed.get(QUARANTINED, []))
+    # A session's new current run replaces the rows of every session dataset of it, those its manifest does not list
+    # (a dataset FastF1 did not give this time) and those whose files landed before the run became complete included.
+    if names & {d.value for d in SESSION_DATASETS}:
+        names.update(d.value for d in SESSION_DATASETS)
     return [d for d in DATASETS if d.value in names]
 
 

@@ -9,8 +9,15 @@ from pathlib import Path
 import duckdb
 
 from dbt_runner.runner import PROJECT_DIR
-from dbt_runner.selection import StagingState, publish_selection, read_state_from, scope_of_tests, selection
-from f1common.datasets import DATASETS, ERGAST_DATASETS, SESSION_DATASETS, Dataset
+from dbt_runner.selection import (
+    StagingState,
+    changed_datasets,
+    publish_selection,
+    read_state_from,
+    scope_of_tests,
+    selection,
+)
+from f1common.datasets import DATASETS, ERGAST_DATASETS, SESSION_DATASETS, Dataset, dataset_spec
 from f1common.warehouse import LOAD_MANIFESTS, LOAD_QUARANTINE, STAGING_SCHEMA, all_ddl
 
 MATERIALIZED = ("config.materialized:table", "config.materialized:incremental", "resource_type:snapshot")
@@ -90,7 +97,8 @@ def test_the_state_names_the_session_of_each_session_manifest_in_the_contract() 
     manifests = [
         ("race", 2023, 5, "R", [Dataset.LAPS]),
         ("sprint", 2024, 11, "SQ", [Dataset.LAPS, Dataset.RESULTS]),
-        ("replica", 2123, 5, "R", [Dataset.LAPS]),  # a benchmark's synthetic season: beyond the contract's seasons
+        ("replica", 2123, 5, "R", [Dataset.LAPS]),  # a season beyond the contract's (LAST_SEASON)
+        ("alias", 2024, 12, "race", [Dataset.LAPS]),  # not a code as the models key rows: no scope from it
         ("schedule", 2024, None, None, [Dataset.SCHEDULE]),
     ]
     with duckdb.connect() as con:
@@ -104,5 +112,18 @@ def test_the_state_names_the_session_of_each_session_manifest_in_the_contract() 
             )
         state, listed = read_state_from(con)
     assert state.sessions == {"race": "2023-05-R", "sprint": "2024-11-SQ"}
-    assert state.runs == {"race", "sprint", "replica", "schedule"}
+    assert state.runs == {"race", "sprint", "replica", "alias", "schedule"}
     assert listed["sprint"] == sorted([Dataset.LAPS.value, Dataset.RESULTS.value])
+
+
+def test_a_change_to_one_session_dataset_rebuilds_every_session_dataset() -> None:
+    # a session re-landed without weather: its manifest lists the other datasets, its old weather rows must go
+    before = StagingState(rows={"laps_staging": 10, "weather_staging": 5}, runs=frozenset({"r1"}))
+    now = StagingState(rows={"laps_staging": 18, "weather_staging": 5}, runs=frozenset({"r1", "r2"}))
+    listed = {"r1": ["laps", "weather"], "r2": ["laps"]}
+    assert set(changed_datasets(before, now, listed)) == set(SESSION_DATASETS)
+    # the Ergast history alone changes no session's runs
+    ergast = next(iter(ERGAST_DATASETS))
+    grown = {**before.rows, dataset_spec(ergast).staging_table.lower(): 3}
+    history = StagingState(rows=grown, runs=frozenset({"r1", "h1"}))
+    assert changed_datasets(before, history, {"h1": [ergast.value]}) == [ergast]

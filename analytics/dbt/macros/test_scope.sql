@@ -30,6 +30,7 @@
         'mart_positions_by_lap': composed,
         'mart_lap_weather': composed,
         'mart_session_pace_weather': composed,
+        'mart_pace_changes': column,
     }) }}
 {%- endmacro %}
 
