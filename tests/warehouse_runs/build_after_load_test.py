@@ -15,17 +15,16 @@ from dbt_runner.runner import run_dbt
 from f1common.datasets import Dataset
 from f1common.settings import Settings
 from f1common.testing import f1data_dir_or_skip
-from grandprix_local.harness import embedded_stack
 from warehouse_runs.runs_test import (
     RELANDED,
     RUN,
-    SESSIONS,
     _all_keys,
     _current_tables,
     _land_run,
     _load,
     _session_manifest,
     assert_equal_to_full_rebuild,
+    sessions_landed,
 )
 
 
@@ -40,11 +39,7 @@ def test_a_build_after_a_load_that_relands_a_session_without_two_datasets_equals
     settings = Settings(f1data_dir=f1data_dir_or_skip())
     stamps = (dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=i) for i in range(10**6))
     artifacts = tmp_path / "artifacts"
-    with embedded_stack(tmp_path, f1data_dir=settings.f1data_dir, in_process=True, notifications=False) as landing:
-        landing.land_ergast()
-        landing.land_schedules([2023])
-        for session in SESSIONS:
-            landing.land_session(session)
+    with sessions_landed(tmp_path, settings) as landing:
         loaded = _all_keys(landing)
         _load(landing, loaded, stamps, monkeypatch)
         assert build_after_load(landing.path, artifacts).plan.full

@@ -13,6 +13,7 @@ both must hold exactly the current runs' rows.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import re
@@ -129,17 +130,25 @@ def _load(
     monkeypatch.undo()
 
 
+@contextlib.contextmanager
+def sessions_landed(work: Path, settings: Settings) -> Iterator[EmbeddedStack]:
+    """An in-process embedded stack under `work` with the Ergast history, the 2023 schedule and SESSIONS landed in
+    S3 (nothing loaded yet)."""
+    with embedded_stack(work, f1data_dir=settings.f1data_dir, in_process=True, notifications=False) as landing:
+        landing.land_ergast()
+        landing.land_schedules([2023])
+        for session in SESSIONS:
+            landing.land_session(session)
+        yield landing
+
+
 @pytest.fixture(scope="module")
 def landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landed]:
     settings = Settings(f1data_dir=f1data_dir_or_skip())
     work = tmp_path_factory.mktemp("dbt-runs")
     monkeypatch = pytest.MonkeyPatch()
     rng = random.Random(14)
-    with embedded_stack(work, f1data_dir=settings.f1data_dir, in_process=True, notifications=False) as landing:
-        landing.land_ergast()
-        landing.land_schedules([2023])
-        for session in SESSIONS:
-            landing.land_session(session)
+    with sessions_landed(work, settings) as landing:
         first = _all_keys(landing)
         rng.shuffle(first)
         base = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
