@@ -10,7 +10,6 @@ from grandprix_dashboards.panels import (
     Pos,
     SeriesStyle,
     bars,
-    column_units,
     lines,
     lines_by_lap,
     table,
@@ -19,7 +18,7 @@ from grandprix_dashboards.race_progress import driver_laps, with_flag_bands
 from grandprix_dashboards.race_session import DRIVERS, SESSION_KEY, variables
 from grandprix_dashboards.sql import DRIVER_FILTER, selected
 from grandprix_dashboards.team_colours import SEPARATOR, teammate_pattern
-from grandprix_dashboards.tyre_strategy import STINT_LABEL
+from grandprix_dashboards.tyre_strategy import STINT_LABEL, STINT_LAP_TIMES
 
 CLEAN_LAPS = f"""clean_laps as (
       select laps.lap_number, laps.fuel_corrected_lap_time_ms as lap_ms, placed.*
@@ -228,7 +227,7 @@ def dashboard() -> DashboardSpec:
                 "Stint pace",
                 STINT_TABLE,
                 Pos(0, 34, 24, 10),
-                styles=column_units({"Median clean lap": LAP_TIME, "Fuel-corrected median": LAP_TIME}),
+                styles=STINT_LAP_TIMES,
                 description="Per stint: clean laps, the median and fuel-corrected median lap, the degradation "
                 "slope with the laps it was fitted on and its fit (R², median absolute residual).",
             ),

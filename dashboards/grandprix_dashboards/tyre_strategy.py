@@ -19,6 +19,8 @@ from grandprix_dashboards.sql import selected
 
 TRACK_ROW = "SC / VSC / red flag"
 STINT_LABEL = compound_colours.label_sql("stints.stint", "stints.compound", "stints.season", "stints.is_fresh_tyre")
+# The lap-time columns of the stint tables (this dashboard's and Race pace's), shown as lap times.
+STINT_LAP_TIMES = column_units({"Median clean lap": LAP_TIME, "Fuel-corrected median": LAP_TIME})
 
 # The leader's laps folded into periods: green (yellow flags included), SC, VSC, red flag, in lap order.
 FLAG_PERIODS = f"""leader_laps as (
@@ -135,7 +137,7 @@ def dashboard() -> DashboardSpec:
                 "Stints",
                 STINTS,
                 Pos(0, 23, 24, 12),
-                styles=column_units({"Median clean lap": LAP_TIME, "Fuel-corrected median": LAP_TIME}),
+                styles=STINT_LAP_TIMES,
                 description="Every stint: compound, new or used set, laps, tyre age, how it ended (and under "
                 "which flag), the median clean lap, the same fuel-corrected and the degradation slope "
                 "(fct_stints).",
