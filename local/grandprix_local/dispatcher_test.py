@@ -401,18 +401,30 @@ def test_a_schedule_whose_worker_always_dies_is_dead_lettered_and_the_others_lan
 PRELOAD_PROBE = "colorsys"  # a module nothing here imports: in a worker's sys.modules only when preloaded
 
 
-def worker_modules(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """A target for worker processes: whether the probe module was imported before this delivery."""
-    import sys
+RENDEZVOUS = "GPI_TEST_WORKER_RENDEZVOUS"  # a directory where deliveries wait until two workers have one each
 
+
+def worker_modules(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A target for worker processes: whether the probe module was imported before this delivery. With
+    RENDEZVOUS set, the delivery waits (10 s at most) until deliveries on two processes are under way, so that
+    one worker cannot take every delivery while the other is still starting."""
+    import sys
+    from pathlib import Path
+
+    if directory := os.environ.get(RENDEZVOUS):
+        (Path(directory) / str(os.getpid())).touch()
+        deadline = time.monotonic() + 10
+        while len(list(Path(directory).iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
     return {"pid": os.getpid(), "preloaded": PRELOAD_PROBE in sys.modules}
 
 
 def test_a_started_pool_warms_every_worker_before_its_first_delivery(
-    settings: Settings, clients: Clients, target: ScheduleTarget
+    settings: Settings, clients: Clients, target: ScheduleTarget, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from grandprix_local.dispatcher import WorkerPool
 
+    monkeypatch.setenv(RENDEZVOUS, str(tmp_path))  # in the workers' environment: they are spawned after this
     when = utc(2025, 3, 16, 7)
     book_race_weekend(clients, target, ("FP1", "FP2", "FP3", "Q"), when)
     pool = WorkerPool(2, "processes", preload=(PRELOAD_PROBE,)).start()
