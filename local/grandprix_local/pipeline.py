@@ -353,6 +353,23 @@ class LocalPipeline:
             totals.rows_loaded += report.rows_loaded
         return report
 
+    @contextmanager
+    def loader_trigger(self, totals: Replay | None = None) -> Iterator[Callable[[], None]]:
+        """The loader queue drained on a thread beside the caller (:meth:`drain_loader`, adding to `totals`), as
+        the queue's event source mapping polls it while the ingestions run: the callable yielded says that messages
+        may have arrived (give it as a replay's `after_each`: the next batch of ingestions then starts while the
+        last one's files load). At the end what is left is drained. Inside :meth:`loading` (entered here if it is
+        not), the warehouse is the thread's alone until then."""
+        from grandprix_local.sqs_trigger import BackgroundDrain
+
+        with self.loading():
+            self._aws("sqs"), self._s3()  # the clients made here: creating one is not thread-safe
+            trigger = BackgroundDrain(lambda: self.drain_loader(totals), name="loader-trigger")
+            try:
+                yield trigger.kick
+            finally:
+                trigger.close()
+
     def deliver_transformer_queue(self) -> Any:
         """One delivery of the transformer queue (landed manifests, build requests) to the transformer's handler:
         the build after a load, started the way the cloud starts it. Returns the trigger's Delivery."""

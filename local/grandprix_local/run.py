@@ -136,9 +136,8 @@ def _run(options: RunOptions, progress: Progress) -> RunSummary:
                 # past sessions as the cloud catches up on them (a backfill, several an hour, concurrently); live ones
                 # with the time machine
                 replay_sessions = pipeline.catch_up if pipeline.all_due(sessions) else pipeline.replay
-                replay = replay_sessions(
-                    sessions, after_each=lambda: pipeline.drain_loader(totals), concurrency=options.concurrency
-                )
+                with pipeline.loader_trigger(totals) as landed:  # the loader drains beside the dispatcher
+                    replay = replay_sessions(sessions, after_each=landed, concurrency=options.concurrency)
                 replay.files_loaded, replay.rows_loaded, replay.quarantined = (
                     totals.files_loaded,
                     totals.rows_loaded,

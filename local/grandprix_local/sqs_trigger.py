@@ -5,7 +5,9 @@ not reported in ``batchItemFailures``; failed messages stay on the queue (visibl
 visibility timeout).
 
 - The loader queue (:func:`drain_queue`): batches of up to ten messages, built from ``receive_message``, to
-  the same batch function the loader Lambda runs (:func:`loader.consumer.load_batch`), until it is empty.
+  the same batch function the loader Lambda runs (:func:`loader.consumer.load_batch`), until it is empty;
+  :class:`BackgroundDrain` runs such drains on a thread of their own, beside the caller, as the mapping polls the
+  queue while the ingestions run.
 - The transformer queue (:func:`deliver`): the mapping gathers the queue's messages for its batching window
   (the debounce: a burst of landed runs becomes one batch) and the function's reserved concurrency of one
   makes builds one at a time. Here one delivery is everything the queue holds at that moment, up to the
@@ -14,6 +16,7 @@ visibility timeout).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +77,48 @@ def drain_queue(
         if done:
             sqs.delete_message_batch(QueueUrl=queue_url, Entries=done)
     return report
+
+
+class BackgroundDrain:
+    """Drains a queue on a thread beside the caller: each :meth:`kick` (messages may have arrived) makes the
+    thread run `drain` once more (kicks during a drain make one drain after it); :meth:`close` runs a last drain,
+    which sees everything sent before it was called, and waits for it. A drain that raises stops the thread: the
+    error is raised by the next kick, or by close."""
+
+    def __init__(self, drain: Callable[[], object], name: str = "queue-drain") -> None:
+        self._drain = drain
+        self._wanted = threading.Event()
+        self._closing = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def kick(self) -> None:
+        self._raise()
+        self._wanted.set()
+
+    def close(self) -> None:
+        self._closing = True
+        self._wanted.set()
+        self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise RuntimeError(f"the background drain failed: {type(self._error).__name__}") from self._error
+
+    def _run(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            last = self._closing  # read before the drain: a close during it asks for one more
+            try:
+                self._drain()
+            except BaseException as exc:  # kept for the caller's thread (kick, close)
+                self._error = exc
+                return
+            if last:
+                return
 
 
 @dataclass

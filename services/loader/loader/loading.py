@@ -351,7 +351,9 @@ class _Loader:
             self.failed[key] = bounded(f"{type(exc).__name__}: {exc}")
 
     def manifest(self, run_id: str) -> Manifest | None:
-        """The run's manifest; raises FileRejected when it exists but is invalid or names another run."""
+        """The run's manifest, recorded in the warehouse when first found (a file's manifest event may be lost, so
+        any of its keys records it; the cache holds recorded manifests only, so that a run's files record it once);
+        raises FileRejected when it exists but is invalid or names another run."""
         if run_id not in self._manifests:  # only found manifests are cached: one may land during the batch
             data = _get(self.s3, self.bucket, manifest_key(run_id))
             if data is None:
@@ -362,6 +364,7 @@ class _Loader:
                 raise FileRejected(f"invalid manifest {manifest_key(run_id)}: {bounded(str(exc))}") from None
             if manifest.run_id != run_id:
                 raise FileRejected(f"manifest {manifest_key(run_id)} names another run: {manifest.run_id}")
+            self.warehouse.record_manifest(manifest, key=manifest_key(run_id))
             self._manifests[run_id] = manifest
         return self._manifests[run_id]
 
@@ -381,7 +384,6 @@ class _Loader:
         if manifest is None:
             self.report.add(FileResult(key, Outcome.IGNORED, detail="manifest no longer exists"))
             return
-        self.warehouse.record_manifest(manifest, key=key)
         for entry in manifest.files:
             self.isolated(entry.key, partial(self.entry, entry, manifest))
 
@@ -405,12 +407,11 @@ class _Loader:
             self.warehouse.mark_pending(key, run_id=landed.run_id, dataset=landed.dataset.value, reason=reason)
             self.report.add(FileResult(key, Outcome.PENDING, detail=reason))
             return
-        self.warehouse.record_manifest(manifest, key=manifest_key(manifest.run_id))  # its own event may be lost
         entry = manifest.file_for(key)
         if entry is None:
             self.reject(key, landed.run_id, landed.dataset.value, f"not listed in the manifest of run {landed.run_id}")
             return
-        self.entry(entry, manifest)
+        self.entry(entry, manifest, unsettled=True)
 
     def off_layout(self, key: str, error: str) -> None:
         """A key off the landing layout: recorded in the quarantine once, reported (and counted) as ignored."""
@@ -430,9 +431,11 @@ class _Loader:
             return
         self.report.add(FileResult(key, Outcome.QUARANTINED, detail=error))
 
-    def entry(self, entry: ManifestFile, manifest: Manifest) -> None:
+    def entry(self, entry: ManifestFile, manifest: Manifest, *, unsettled: bool = False) -> None:
+        """Loads one file of a complete run. `unsettled`: the caller has just found it neither loaded nor
+        quarantined (not looked up again; the load's claim decides in its transaction either way)."""
         key, dataset = entry.key, entry.dataset.value
-        state = self.warehouse.file_state(key)
+        state = None if unsettled else self.warehouse.file_state(key)
         if state is not None:
             self.report.add(FileResult(key, Outcome.SKIPPED, detail=f"already {state.lower()}"))
             return
@@ -501,8 +504,9 @@ def load_keys(
 ) -> LoadReport:
     """Processes created keys of the landing bucket with Snowpipe semantics (see the module doc).
 
-    `manifests` (run id -> manifest) caches the manifests found in `bucket` beyond this call: a batch's messages
-    share one, so that the notifications of one run's files read its manifest once, not once per file.
+    `manifests` (run id -> manifest) caches the manifests found in `bucket` (and recorded in `warehouse`) beyond
+    this call: a batch's messages share one, so that the notifications of one run's files read and record its
+    manifest once, not once per file. It holds for one warehouse only.
 
     The first call on a warehouse connection first backfills the manifests of older loads
     (:func:`backfill_manifests`): upgrading a warehouse needs no separate step.

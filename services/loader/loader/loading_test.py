@@ -92,6 +92,33 @@ def test_every_manifest_is_recorded_once_with_its_files(
     ]
 
 
+def test_the_messages_of_one_batch_record_their_run_manifest_once(
+    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a batch's messages share one manifest cache (consumer.load_batch): each of the run's files and its manifest
+    # arrive in a message of their own, and the run's manifest is written to the warehouse once, not per file
+    run = Run.of(ergast_tables)
+    run.land(s3)
+    recorded: list[str] = []
+    record = warehouse.record_manifest
+
+    def counted(manifest: Any, *, key: str) -> None:
+        recorded.append(key)
+        record(manifest, key=key)
+
+    monkeypatch.setattr(warehouse, "record_manifest", counted)
+    batch: dict[str, Any] = {}
+
+    reports = [
+        load_keys([key], s3=s3, bucket=BUCKET, warehouse=warehouse, manifests=batch)
+        for key in [*run.keys, run.manifest_key]
+    ]
+
+    assert recorded == [run.manifest_key]
+    assert sum(r.counts["loaded"] for r in reports) == len(run.keys)
+    assert warehouse.con.execute("SELECT run_id FROM staging.load_manifests").fetchall() == [(run.run_id,)]
+
+
 def test_a_warehouse_loaded_before_load_manifests_gets_its_manifests_on_the_first_load(
     s3: Any, tmp_path: Any, ergast_tables: dict[Dataset, pa.Table]
 ) -> None:
