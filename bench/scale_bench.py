@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_report import header, quiet, say
+from f1common.warehouse import STAGING_SCHEMA
 
 warnings.simplefilter("ignore", FutureWarning)
 
@@ -51,6 +52,7 @@ COMMAND = (
 # by 100 * k years: a replica's rounds never fall on a real round's day (a driver's team stints are keyed by the
 # day they start) and stay within the dates Python and DuckDB read (year 9999)
 SEASON_STRIDE = 100
+S = STAGING_SCHEMA
 SESSION_TABLES = ("laps_staging", "results_staging", "drivers_info_staging", "weather_staging",
                   "race_control_staging")  # fmt: skip
 NEW_SESSION = "2023-10-R"  # held out of the base, landed again as the new session
@@ -98,9 +100,9 @@ def _shifted_times(con: Any, table: str) -> str:
     """The replace-list items that move a replica's dates and timestamps by its seasons' stride (not the
     bookkeeping columns, `_load_time` and the like, which say when the copy was loaded)."""
     columns = con.execute(
-        "select column_name from information_schema.columns where table_schema = 'staging' and table_name = ? "
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
         "and (data_type = 'DATE' or data_type like 'TIMESTAMP%') and column_name not like '\\_%' escape '\\'",
-        [table],
+        [STAGING_SCHEMA, table],
     ).fetchall()
     return "".join(f"{name} + to_years({SEASON_STRIDE} * k) as {name}, " for (name,) in columns)
 
@@ -119,65 +121,65 @@ def replicate(path: Path, scale: int) -> dict[int, int]:
         # synthetic seasons have no Ergast entrants or results to identify and order the others by, so their
         # tests would fail (and a failing test skips everything downstream of it in `dbt build`)
         con.execute(
-            """
+            f"""
             create temp table replicated_runs as
-            select _run_id from staging.drivers_info_staging group by _run_id
+            select _run_id from {S}.drivers_info_staging group by _run_id
             having count(*) = count(nullif(driver_id, '')) and count(*) = count(nullif(team_id, ''))
             intersect
-            select _run_id from staging.results_staging group by _run_id
+            select _run_id from {S}.results_staging group by _run_id
             having count(*) = count(nullif(driver_id, '')) and count(*) = count(nullif(team_id, ''))
                 and count(*) = count(position)"""
         )
-        [(sessions,)] = con.execute("select count(*) from staging.load_manifests where session is not null").fetchall()
+        [(sessions,)] = con.execute(f"select count(*) from {S}.load_manifests where session is not null").fetchall()
         [(eligible,)] = con.execute("select count(*) from replicated_runs").fetchall()
         copies = max(1, round((scale - 1) * sessions / eligible))  # scale x the sessions in all
         con.execute(f"create temp table replicas as select range as k from range(1, {copies + 1})")
         for table in SESSION_TABLES:
             con.execute(
                 f"""
-                insert into staging.{table}
+                insert into {S}.{table}
                 select original.* replace (
                     {_shifted_times(con, table)}season + {SEASON_STRIDE} * k as season,
                     replace(replace(_file_name, _run_id, {_new_run_sql('_run_id', 'k')}),
                             'season=' || season, 'season=' || (season + {SEASON_STRIDE} * k)) as _file_name,
                     {_new_run_sql('_run_id', 'k')} as _run_id)
-                from staging.{table} as original cross join replicas
+                from {S}.{table} as original cross join replicas
                 where season <= {LAST_SEASON} and _run_id in (select _run_id from replicated_runs)"""
             )
         con.execute(
             f"""
-            insert into staging.load_manifests
+            insert into {S}.load_manifests
             select original.* replace (
                 {_new_run_sql('run_id', 'k')} as run_id,
                 season + {SEASON_STRIDE} * k as season,
                 replace(replace(cast(files as varchar), run_id, {_new_run_sql('run_id', 'k')}),
                         'season=' || season, 'season=' || (season + {SEASON_STRIDE} * k))::json as files,
                 replace(manifest_key, run_id, {_new_run_sql('run_id', 'k')}) as manifest_key)
-            from staging.load_manifests as original cross join replicas
+            from {S}.load_manifests as original cross join replicas
             where session is not null and season <= {LAST_SEASON}
                 and run_id in (select _run_id from replicated_runs)"""
         )
         synthetic = con.execute(
             f"""
-            select distinct season + {SEASON_STRIDE} * k, season from staging.results_staging cross join replicas
+            select distinct season + {SEASON_STRIDE} * k, season from {S}.results_staging cross join replicas
             where season <= {LAST_SEASON} and _run_id in (select _run_id from replicated_runs)"""
         ).fetchall()
         # each synthetic season gets its real season's schedule (event names), as its own schedule run
         con.execute(
             f"""
-            insert into staging.schedule_staging
+            insert into {S}.schedule_staging
             select original.* replace (
                 {_shifted_times(con, 'schedule_staging')}season + {SEASON_STRIDE} * k as season,
                 replace(replace(_file_name, _run_id, {_new_run_sql('_run_id', 'k * 10000 + season', 1)}),
                         'season=' || season, 'season=' || (season + {SEASON_STRIDE} * k)) as _file_name,
                 {_new_run_sql('_run_id', 'k * 10000 + season', 1)} as _run_id)
-            from staging.schedule_staging as original cross join replicas
+            from {S}.schedule_staging as original cross join replicas
             where season <= {LAST_SEASON}"""
         )
         schedule_run = _new_run_sql("run_id", "k * 10000 + schedule_season", 1)
         con.execute(
             rf"""
-            insert into staging.load_manifests
+            insert into {S}.load_manifests
             select original.* exclude (schedule_season) replace (
                 {schedule_run} as run_id,
                 replace(replace(cast(files as varchar), run_id, {schedule_run}),
@@ -186,7 +188,7 @@ def replicate(path: Path, scale: int) -> dict[int, int]:
                 replace(manifest_key, run_id, {schedule_run}) as manifest_key)
             from (select *, cast(regexp_extract(cast(files as varchar), 'season=(\d{{4}})', 1) as integer)
                       as schedule_season
-                  from staging.load_manifests
+                  from {S}.load_manifests
                   where session is null and cast(files as varchar) like '%dataset=schedule/%') as original
             cross join replicas"""
         )
@@ -227,16 +229,14 @@ def hold_out(path: Path, session_key: str) -> None:
     season, rnd, session = session_key.split("-")
     with duckdb.connect(str(path)) as con:
         [(run_id,)] = con.execute(
-            "select run_id from staging.load_manifests where season = ? and round = ? and session = ?",
+            f"select run_id from {S}.load_manifests where season = ? and round = ? and session = ?",
             [int(season), int(rnd), session],
         ).fetchall()
         con.execute("create schema bench_holdout")
         for table in (*SESSION_TABLES, "load_manifests"):
             column = "run_id" if table == "load_manifests" else "_run_id"
-            con.execute(
-                f"create table bench_holdout.{table} as select * from staging.{table} where {column} = ?", [run_id]
-            )
-            con.execute(f"delete from staging.{table} where {column} = ?", [run_id])
+            con.execute(f"create table bench_holdout.{table} as select * from {S}.{table} where {column} = ?", [run_id])
+            con.execute(f"delete from {S}.{table} where {column} = ?", [run_id])
 
 
 def land_held_out(path: Path) -> None:
@@ -245,12 +245,9 @@ def land_held_out(path: Path) -> None:
 
     with duckdb.connect(str(path)) as con:
         for table in SESSION_TABLES:
-            con.execute(
-                f"insert into staging.{table} " f"select * replace (now() as _load_time) from bench_holdout.{table}"
-            )
+            con.execute(f"insert into {S}.{table} select * replace (now() as _load_time) from bench_holdout.{table}")
         con.execute(
-            "insert into staging.load_manifests select * replace (now() as loaded_at) "
-            "from bench_holdout.load_manifests"
+            f"insert into {S}.load_manifests select * replace (now() as loaded_at) " "from bench_holdout.load_manifests"
         )
         con.execute("drop schema bench_holdout cascade")
 
@@ -263,10 +260,10 @@ def staged_rows(path: Path) -> tuple[int, int]:
 
     with duckdb.connect(str(path), read_only=True) as con:
         counts = [
-            con.execute(f"select count(*) from staging.{s.staging_table.lower()}").fetchone() for s in DATASETS.values()
+            con.execute(f"select count(*) from {S}.{s.staging_table.lower()}").fetchone() for s in DATASETS.values()
         ]
         rows = sum(int(c[0]) for c in counts if c)
-        [(sessions,)] = con.execute("select count(*) from staging.load_manifests where session is not null").fetchall()
+        [(sessions,)] = con.execute(f"select count(*) from {S}.load_manifests where session is not null").fetchall()
     return int(rows), int(sessions)
 
 
