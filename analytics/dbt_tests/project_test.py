@@ -7,7 +7,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 
 from dbt_runner.runner import PROJECT_DIR, run_dbt
-from f1common.datasets import DATASETS, Source
+from f1common.datasets import DATASETS, SESSION_DATASETS, Source
 from f1common.warehouse import METADATA_COLUMNS
 
 # Dummy key-pair settings: parse/compile must never need a real account.
@@ -77,3 +77,19 @@ def test_compiled_prod_sql_is_valid_snowflake_syntax(prod_models: dict[str, str]
             sqlglot.parse_one(sql, read="snowflake")
         except sqlglot.errors.ParseError as exc:
             pytest.fail(f"{name} is not valid Snowflake SQL: {exc}")
+
+
+def test_session_staging_models_join_the_staging_tables_on_their_clustering_columns(
+    prod_models: dict[str, str],
+) -> None:
+    # Snowflake prunes micro-partitions on a table's own columns (its clustering key), never on an expression:
+    # the sessions to build are joined on season, round and session, not on a session key computed from them
+    assert SESSION_DATASETS
+    for dataset in SESSION_DATASETS:
+        spec = DATASETS[dataset]
+        assert spec.partition.columns == ("season", "round", "session")
+        sql = " ".join(prod_models[f"stg_fastf1__{dataset.value}"].split())
+        assert f"staging.{spec.staging_table} as loaded".lower() in sql.lower(), dataset
+        joined = " and ".join(f"loaded.{c} = sessions.{c}" for c in spec.partition.columns)
+        assert f"on {joined}" in sql, dataset
+        assert "= sessions.session_key" not in sql, dataset

@@ -44,14 +44,16 @@
     With `by_session` (a session dataset's incremental staging model, `session_staging_incremental`) the rows are those of the
     sessions to build only, with their `input_version`: they are joined to those sessions before the
     one-row-per-key window, so a build after one new session reads that session's rows through the window, not the
-    whole history (a filter on the view above the window does not reach below it). -#}
+    whole history (a filter on the view above the window does not reach below it). The join is on the staging
+    table's own season, round and session (its clustering key on Snowflake, f1common.snowpipe.StagingTable), so
+    that Snowflake prunes the other sessions' micro-partitions. -#}
 {% macro current_run_rows(table, by_session=false) -%}
     {%- set source_name = staging_tables()[table][0] -%}
     select loaded.*{{ ', sessions.input_version' if by_session }}
     from {{ source(source_name, table) }} as loaded
     {%- if by_session %}
     inner join ({{ sessions_to_build('session_version', session_staging_filter(table)) }}) as sessions
-        on {{ session_key('loaded.season', 'loaded.round', 'loaded.session') }} = sessions.session_key
+        on loaded.season = sessions.season and loaded.round = sessions.round and loaded.session = sessions.session
     {%- endif %}
     inner join {{ ref('stg_landing__current_files') }} as current_files
         on loaded._file_name = current_files.file_name

@@ -27,7 +27,7 @@
 
 {%- macro _current_versions(version, where, grain='session') -%}
     {%- set key, versions = _grain(grain) -%}
-    select {{ key }}, {{ version }} as input_version
+    select {{ key }}{{ ', season, round, session' if grain == 'session' }}, {{ version }} as input_version
     from {{ ref(versions) }}
     where {{ version }} is not null{% if where %} and ({{ where }}){% endif %}
 {%- endmacro %}
@@ -39,10 +39,12 @@
     {{ return('_input_version' in columns) }}
 {%- endmacro -%}
 
-{#- The key (session_key or season) and input_version of what the build (re)computes. -#}
+{#- The key (session_key or season) and input_version of what the build (re)computes; a session's also with its
+    season, round and session, the staging tables' own columns (a join on them prunes on Snowflake, one on a
+    computed key cannot). -#}
 {% macro to_build(version, where=none, grain='session') -%}
     {%- set key = _grain(grain)[0] -%}
-    select current_versions.{{ key }}, current_versions.input_version
+    select current_versions.{{ key }},{{ ' current_versions.season, current_versions.round, current_versions.session,' if grain == 'session' }} current_versions.input_version
     from ({{ _current_versions(version, where, grain) }}) as current_versions
     {%- if is_incremental_run() and _holds_versions() %}
     where not exists (

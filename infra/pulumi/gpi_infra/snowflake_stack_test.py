@@ -54,6 +54,7 @@ def test_staging_tables_are_generated_from_the_loader(stack: Stack) -> None:
         assert [(c["name"], c["type"], c["nullable"]) for c in got["columns"]] == [
             (c.name.upper(), c.type, c.nullable) for c in table.columns
         ]
+        assert got.get("clusterBies") == (list(table.cluster_by) or None)
     laps = tables[DATASETS[next(d for d in DATASETS if d.value == "laps")].staging_table]
     assert [c["name"] for c in laps["columns"]][-4:] == ["_LOAD_TIME", "_FILE_NAME", "_RUN_ID", "_ROW_NUMBER"]
     # The loader's bookkeeping tables, with the loader's primary keys.

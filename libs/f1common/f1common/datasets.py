@@ -47,6 +47,11 @@ class Partition(str, Enum):
     SEASON = "season"  # dataset=…/season=…/
     NONE = "none"  # dataset=…/
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The row columns the partition is made of (its files' rows hold one value of each)."""
+        return {"session": ("season", "round", "session"), "season": ("season",), "none": ()}[self.value]
+
 
 class Source(str, Enum):
     FASTF1 = "fastf1"

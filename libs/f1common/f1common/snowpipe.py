@@ -64,17 +64,22 @@ def _qualify(name: str, database: str, schema: str) -> str:
 
 @dataclass(frozen=True)
 class StagingTable:
-    """One staging table: unquoted name, schema, dataset and columns (name, type, nullable)."""
+    """One staging table: unquoted name, schema, dataset and columns (name, type, nullable), and on Snowflake its
+    clustering key: the dataset's partition columns (`Partition.columns`), which the session-incremental staging
+    models join on (macros/cross_database.sql `current_run_rows`), so that a build after one session prunes the
+    micro-partitions of the others."""
 
     name: str
     schema: str
     dataset: str
     columns: tuple[StagingColumn, ...]
     comment: str = ""
+    cluster_by: tuple[str, ...] = ()
 
     def create_sql(self, database: str | None = None) -> str:
         schema = f"{database}.{self.schema}" if database else self.schema
-        return create_table_sql(schema, self.name, list(self.columns))
+        sql = create_table_sql(schema, self.name, list(self.columns))
+        return f"{sql} CLUSTER BY ({', '.join(self.cluster_by)})" if self.cluster_by else sql
 
 
 def staging_tables(dialect: Dialect = "snowflake") -> list[StagingTable]:
@@ -86,6 +91,7 @@ def staging_tables(dialect: Dialect = "snowflake") -> list[StagingTable]:
             dataset=spec.name,
             columns=tuple(staging_columns(spec, dialect)),
             comment=spec.description,
+            cluster_by=spec.partition.columns if dialect == "snowflake" else (),
         )
         for spec in DATASETS.values()
     ]

@@ -41,6 +41,11 @@ def test_staging_tables_as_data() -> None:
     assert ("_load_time", "TIMESTAMP_TZ", False) in laps.columns
     assert staging_tables("duckdb")[1].name == "laps_staging"
     assert laps.create_sql("GPI_PROD").startswith("CREATE TABLE IF NOT EXISTS GPI_PROD.STAGING.LAPS_STAGING (")
+    # clustered on Snowflake by the columns a session's (a season's) files hold one value of
+    assert laps.cluster_by == ("season", "round", "session")
+    assert laps.create_sql().endswith(") CLUSTER BY (season, round, session)")
+    assert tables["schedule"].cluster_by == ("season",) and tables["ergast_drivers"].cluster_by == ()
+    assert all(t.cluster_by == () for t in staging_tables("duckdb"))
 
 
 def test_pipe_per_dataset_with_auto_ingest_and_metadata() -> None:

@@ -97,7 +97,12 @@ class SnowpipeIngest(pulumi.ComponentResource):
 
         self.tables = {
             table.dataset: self._table(
-                f"{name}-{table.dataset}", args, table.name, table.columns, comment=table.comment
+                f"{name}-{table.dataset}",
+                args,
+                table.name,
+                table.columns,
+                comment=table.comment,
+                cluster_by=table.cluster_by,
             )
             for table in defs.staging_tables("snowflake")
         }
@@ -150,8 +155,9 @@ class SnowpipeIngest(pulumi.ComponentResource):
         *,
         comment: str | None = None,
         primary_key: snowflake.TablePrimaryKeyArgs | None = None,
+        cluster_by: Sequence[str] = (),
     ) -> snowflake.Table:
-        """A table of the staging schema."""
+        """A table of the staging schema (clustered by `cluster_by`, when given)."""
         return snowflake.Table(
             name,
             name=table_name,
@@ -160,6 +166,7 @@ class SnowpipeIngest(pulumi.ComponentResource):
             columns=_columns(columns),
             comment=comment,
             primary_key=primary_key,
+            cluster_bies=list(cluster_by) or None,
             opts=pulumi.ResourceOptions(parent=self),
         )
 
