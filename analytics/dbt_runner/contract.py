@@ -6,7 +6,8 @@
   its columns in order (the row model's columns, then the load metadata columns), their descriptions,
   the natural key (in the description and in `meta.natural_key`) and the landing partition;
 - `macros/generated/contract.sql`: what the models need to know about sessions and datasets
-  (`is_race_like(column)`, `session_name(column)`, `staging_natural_key(table)`).
+  (`is_race_like(column)`, `session_name(column)`, `staging_natural_key(table)`,
+  `staging_partition_columns(table)`).
 
 `contract_test.py` fails when a committed file differs from what this module renders (drift).
 """
@@ -165,6 +166,8 @@ def contract_macros() -> str:
     keys = {spec.staging_table.lower(): list(spec.natural_key) for spec in DATASETS.values()}
     tables = {spec.staging_table.lower(): [spec.source.value, spec.name] for spec in DATASETS.values()}
     session_datasets = [spec.name for spec in DATASETS.values() if spec.partition is Partition.SESSION]
+    partitions = {spec.staging_table.lower(): list(spec.partition.columns) for spec in DATASETS.values()}
+    partition_lines = ",\n".join(f"        '{table}': {columns!r}" for table, columns in partitions.items())
     table_lines = ",\n".join(f"        '{table}': {entry!r}" for table, entry in tables.items())
     key_lines = ",\n".join(f"        '{table}': {key!r}" for table, key in keys.items())
     return f"""{{#- {HEADER}. -#}}
@@ -205,6 +208,15 @@ def contract_macros() -> str:
 {{#- A canonical session key, e.g. '2023-01-R' (f1common.sessions CANONICAL_KEY_PATTERN), for modules.re. -#}}
 {{% macro session_key_pattern() -%}}
     {{{{ return({CANONICAL_KEY_PATTERN!r}) }}}}
+{{%- endmacro %}}
+
+{{#- The partition columns of a staging table (f1common Partition.columns): every row of a file holds its run's
+    season (and round and session) in them. -#}}
+{{% macro staging_partition_columns(table) -%}}
+    {{%- set columns = {{
+{partition_lines}
+    }} -%}}
+    {{{{ return(columns[table]) }}}}
 {{%- endmacro %}}
 
 {{#- The datasets partitioned by session: a session's latest complete run replaces its rows. -#}}

@@ -7,7 +7,9 @@ into staging as it arrives (the pipe's COPY: no check against a manifest), every
 (the Ergast history and the schedule through the loader: they are not what is tested). A complete
 run of a session lands; then a run of it that crashed before its manifest (newer, its laps cut short, no other
 file), whose files reach staging; then a later complete run with fewer rows (a driver removed), whose manifest
-arrives before its last file. After each step an incremental `dbt run`, and the dbt test
+arrives before its last file; then a later complete run whose laps file also holds another session's laps (the
+loader refuses such a file; Snowpipe loads it, and the models read each file's rows of its own session only).
+After each step an incremental `dbt run`, and the dbt test
 `assert_facts_hold_only_current_complete_runs`: the facts hold only the latest complete run whatever staging
 holds, and equal a full rebuild of the same staging data.
 """
@@ -19,8 +21,10 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -42,7 +46,11 @@ from warehouse_runs.runs_test import (
     assert_equal_to_full_rebuild,
 )
 
+if TYPE_CHECKING:
+    from loader.loading import LoadReport
+
 SESSION = "2023-01-R"
+OTHER = "2023-03-R"  # landed beside SESSION; its laps reappear in a run of SESSION
 DROPPED_DRIVER = "1"
 CRASHED_LAPS = 40  # the crashed run wrote this many laps, then died before its other files and its manifest
 FACTS = ("fct_laps", "fct_weather", "fct_race_control")
@@ -89,6 +97,7 @@ class Step:
     laps: int
     dropped: int  # the session's fact rows of the dropped driver
     dbt_test: str | None  # the failure of assert_facts_hold_only_current_complete_runs after the step, if any
+    other_fact_runs: set[str]  # the runs OTHER's laps in fct_laps come from
 
 
 @dataclass
@@ -96,6 +105,9 @@ class Landed:
     landing: EmbeddedStack
     work: Path
     steps: list[Step]
+    other_run: str  # OTHER's one run
+    mixed_laps_key: str  # the laps file of the last run, with OTHER's laps in it
+    loader: LoadReport  # the last run through the loader, into a warehouse of its own
 
 
 def _step(landing: EmbeddedStack, work: Path, name: str, current_run: str) -> Step:
@@ -122,7 +134,9 @@ def _step(landing: EmbeddedStack, work: Path, name: str, current_run: str) -> St
             where season = 2023 and round = 1 and session = 'R'"""
             ).fetchall()
         }
-    return Step(name, current_run, runs, staged, laps, dropped, dbt_test)
+        other_laps = f"select distinct _run_id from analytics.fct_laps where session_key = '{OTHER}'"
+        other = {r[0] for r in con.execute(other_laps).fetchall()}
+    return Step(name, current_run, runs, staged, laps, dropped, dbt_test, other)
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +158,7 @@ def landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landed]:
             load_keys(history, s3=s3, bucket=bucket, warehouse=warehouse)
         run_dbt(SEED, warehouse_path=landing.path, artifacts_dir=work)
         landing.land_session(SESSION)
+        landing.land_session(OTHER)
         _snowpipe(landing, [k for k in _all_keys(landing) if k not in set(history)], work)
         complete = _session_manifest(landing, SESSION)
         tables = _current_tables(s3, bucket, complete.run_id)
@@ -174,11 +189,23 @@ def landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landed]:
         steps.append(_step(landing, work, "later run, laps not arrived", complete.run_id))
         _snowpipe(landing, [laps_key], work)
         steps.append(_step(landing, work, "later run complete", later))
-        yield Landed(landing, work, steps)
+
+        # a later complete run of SESSION whose laps file also holds OTHER's laps, rows of another session
+        other = _session_manifest(landing, OTHER)
+        other_laps = _current_tables(s3, bucket, other.run_id)[Dataset.LAPS]
+        mixed = {**reduced, Dataset.LAPS: pa.concat_tables([reduced[Dataset.LAPS], other_laps])}
+        mixed_run = _land_run(landing, SESSION, mixed, complete.created_at + dt.timedelta(hours=3))
+        manifest = Manifest.from_json(s3.get_object(Bucket=bucket, Key=manifest_key(mixed_run))["Body"].read())
+        _snowpipe(landing, [*(f.key for f in manifest.files), manifest_key(mixed_run)], work)
+        steps.append(_step(landing, work, "later run with another session's laps", mixed_run))
+        with DuckDBWarehouse.open(work / "loader-mode.duckdb") as warehouse:
+            report = load_keys([manifest_key(mixed_run)], s3=s3, bucket=bucket, warehouse=warehouse)
+        mixed_laps = next(f.key for f in manifest.files if f.dataset is Dataset.LAPS)
+        yield Landed(landing, work, steps, other.run_id, mixed_laps, report)
 
 
 def test_the_facts_hold_only_the_latest_complete_run_while_staging_holds_every_run(landed: Landed) -> None:
-    first, crashed, waiting, done = landed.steps
+    first, crashed, waiting, done, _ = landed.steps
     assert len(first.staged_runs) == 1 and first.laps > 1000 and first.dropped > 0
     assert len(crashed.staged_runs) == 2, "the crashed run's laps are in staging (no manifest gate in this mode)"
     assert len(waiting.staged_runs) == 2, "the later run's laps have not arrived"
@@ -199,3 +226,17 @@ def test_the_incremental_facts_equal_a_full_rebuild(landed: Landed) -> None:
     run_dbt([*RUN, "--full-refresh"], warehouse_path=full, artifacts_dir=landed.work / "full")
     run_dbt(TEST, warehouse_path=full, artifacts_dir=landed.work / "full")
     assert_equal_to_full_rebuild(landed.landing.path, full)
+
+
+def test_a_files_rows_of_another_session_never_reach_that_sessions_facts(landed: Landed) -> None:
+    from loader.loading import Outcome
+
+    *_, done, mixed = landed.steps
+    assert {step.name: step.other_fact_runs for step in landed.steps} == {
+        step.name: {landed.other_run} for step in landed.steps
+    }
+    assert mixed.fact_runs == {mixed.current_run} and mixed.laps == done.laps, "SESSION's own laps of the run, whole"
+    report = {result.key: result for result in landed.loader.results}
+    assert report[landed.mixed_laps_key].outcome is Outcome.QUARANTINED
+    assert "rows have a round other than their key's 1" in report[landed.mixed_laps_key].detail
+    assert {r.outcome for k, r in report.items() if k != landed.mixed_laps_key} == {Outcome.LOADED}

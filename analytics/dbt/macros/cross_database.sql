@@ -46,7 +46,9 @@
     one-row-per-key window, so a build after one new session reads that session's rows through the window, not the
     whole history (a filter on the view above the window does not reach below it). The join is on the staging
     table's own season, round and session (its clustering key on Snowflake, f1common.snowpipe.StagingTable), so
-    that Snowflake prunes the other sessions' micro-partitions. -#}
+    that Snowflake prunes the other sessions' micro-partitions. A row counts only in its file's run's own season,
+    round and session (`staging_partition_columns`): the loader refuses a file holding rows of another session,
+    Snowpipe does not check, so the rows of another session in a file are not read (its own session's are). -#}
 {% macro current_run_rows(table, by_session=false) -%}
     {%- set source_name = staging_tables()[table][0] -%}
     select loaded.*{{ ', sessions.input_version' if by_session }}
@@ -57,6 +59,9 @@
     {%- endif %}
     inner join {{ ref('stg_landing__current_files') }} as current_files
         on loaded._file_name = current_files.file_name
+        {%- for column in staging_partition_columns(table) %}
+        and loaded.{{ column }} = current_files.{{ column }}
+        {%- endfor %}
     qualify row_number() over (
         partition by {% for column in staging_natural_key(table) %}loaded.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
         order by current_files.created_at desc, current_files.run_id desc, loaded._row_number desc

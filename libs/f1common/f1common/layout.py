@@ -66,6 +66,13 @@ class LandedKey(BaseModel):
         return SessionId(season=self.season, round=self.round, session=self.session)
 
     @property
+    def partition_values(self) -> dict[str, int | str]:
+        """The value of each partition column (:attr:`Partition.columns`) the file's rows must all hold."""
+        values = {"season": self.season, "round": self.round, "session": self.session.code if self.session else None}
+        columns = dataset_spec(self.dataset).partition.columns
+        return {column: value for column in columns if (value := values[column]) is not None}
+
+    @property
     def key(self) -> str:
         return data_key(self.dataset, self.run_id, session=self.session_id, season=self.season)
 

@@ -114,3 +114,39 @@ def test_manifest_rejects_files_of_another_run() -> None:
             producer="ingestion",
             files=[ManifestFile(dataset=Dataset.LAPS, key=other, rows=1, bytes=1, sha256="a" * 64)],
         )
+
+
+def test_a_key_names_the_values_its_rows_hold_in_the_partition_columns() -> None:
+    assert parse_data_key(data_key(Dataset.LAPS, RUN, session=BAHRAIN)).partition_values == {
+        "season": 2023,
+        "round": 1,
+        "session": "R",
+    }
+    assert parse_data_key(data_key(Dataset.SCHEDULE, RUN, season=2025)).partition_values == {"season": 2025}
+    assert parse_data_key(data_key(Dataset.ERGAST_RESULTS, RUN)).partition_values == {}
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        SessionId(season=2023, round=1, session=SessionType.QUALIFYING),
+        SessionId(season=2023, round=3, session=SessionType.RACE),
+        SessionId(season=2024, round=1, session=SessionType.RACE),
+    ],
+    ids=lambda s: s.key,
+)
+def test_a_session_manifest_rejects_files_of_another_session(other: SessionId) -> None:
+    def manifest(session: SessionId) -> Manifest:
+        key = data_key(Dataset.LAPS, RUN, session=session)
+        return Manifest(
+            run_id=RUN,
+            source=Source.FASTF1,
+            session=BAHRAIN,
+            created_at=dt.datetime.now(dt.timezone.utc),
+            producer="ingestion",
+            files=[ManifestFile(dataset=Dataset.LAPS, key=key, rows=1, bytes=1, sha256="a" * 64)],
+        )
+
+    assert manifest(BAHRAIN).files[0].key.startswith("dataset=laps/season=2023/round=01/session=R/")
+    with pytest.raises(ValueError, match="not partitioned under the run's session 2023-01-R"):
+        manifest(other)

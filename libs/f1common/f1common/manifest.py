@@ -13,6 +13,12 @@ from f1common.layout import RUN_ID_RE, parse_data_key
 from f1common.sessions import SessionId
 
 
+def _in_session(partition: dict[str, int | str], session: SessionId) -> bool:
+    """Whether a file partitioned by `partition` (LandedKey.partition_values) may belong to a run of `session`."""
+    own = {"season": session.season, "round": session.round, "session": session.session.code}
+    return all(own[column] == value for column, value in partition.items())
+
+
 class ManifestFile(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -53,6 +59,8 @@ class Manifest(BaseModel):
             landed = parse_data_key(f.key)
             if landed.run_id != self.run_id or landed.dataset != f.dataset:
                 raise ValueError(f"file {f.key!r} does not belong to run {self.run_id} / dataset {f.dataset.value}")
+            if self.session is not None and not _in_session(landed.partition_values, self.session):
+                raise ValueError(f"file {f.key!r} is not partitioned under the run's session {self.session.key}")
         return self
 
     def file_for(self, key: str) -> ManifestFile | None:

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
@@ -263,23 +264,35 @@ def check_file(downloaded: Downloaded, entry: ManifestFile, dialect: Dialect) ->
     if reserved:
         raise FileRejected(f"columns {reserved} are reserved for load metadata")
     new_columns = [_new_column(name, landed.schema.field(name).type, dialect) for name in diff.extra]
-    for name, nulls in _null_counts(landed, [c.name for c in spec.columns() if not c.nullable]).items():
-        if nulls:
-            raise FileRejected(f"column {name!r} is not nullable but has {nulls} nulls")
+    not_nullable = [c.name for c in spec.columns() if not c.nullable]
+    partition = parse_data_key(entry.key).partition_values
+    nulls, strays = _scan(landed, not_nullable, partition)
+    for name, count in nulls.items():
+        if count:
+            raise FileRejected(f"column {name!r} is not nullable but has {count} nulls")
+    for name, count in strays.items():
+        if count:
+            raise FileRejected(f"{count} rows have a {name} other than their key's {partition[name]!r}")
     return landed, new_columns
 
 
-def _null_counts(landed: LandedFile, columns: list[str]) -> dict[str, int]:
-    """The nulls of `columns`, read batch by batch; every page is decoded, so a file that is not readable to its
-    end is refused here, before any row is written."""
-    counts = dict.fromkeys(columns, 0)
+def _scan(
+    landed: LandedFile, not_nullable: list[str], partition: dict[str, int | str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """The nulls of `not_nullable` and the rows off `partition` (a column -> the value every row holds: a file
+    holds the rows of its key's season, round and session only), read batch by batch; every page is decoded, so a
+    file that is not readable to its end is refused here, before any row is written."""
+    nulls, strays = dict.fromkeys(not_nullable, 0), dict.fromkeys(partition, 0)
     try:
         for batch in landed.batches():
-            for name in columns:
-                counts[name] += batch.column(name).null_count
+            for name in not_nullable:
+                nulls[name] += batch.column(name).null_count
+            for name, value in partition.items():
+                same = pc.sum(pc.equal(batch.column(name), value)).as_py() or 0  # null compares as not equal
+                strays[name] += batch.num_rows - same
     except (pa.ArrowException, OSError) as exc:
         raise FileRejected(f"not a readable Parquet file: {bounded(str(exc))}") from None
-    return counts
+    return nulls, strays
 
 
 def _is_missing(exc: Exception) -> bool:

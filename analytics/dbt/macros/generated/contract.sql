@@ -73,6 +73,29 @@
     {{ return('[0-9]{4}-[0-9]{2}-(?:FP1|FP2|FP3|SS|SQ|S|Q|R)') }}
 {%- endmacro %}
 
+{#- The partition columns of a staging table (f1common Partition.columns): every row of a file holds its run's
+    season (and round and session) in them. -#}
+{% macro staging_partition_columns(table) -%}
+    {%- set columns = {
+        'schedule_staging': ['season'],
+        'laps_staging': ['season', 'round', 'session'],
+        'results_staging': ['season', 'round', 'session'],
+        'drivers_info_staging': ['season', 'round', 'session'],
+        'weather_staging': ['season', 'round', 'session'],
+        'race_control_staging': ['season', 'round', 'session'],
+        'ergast_races_staging': [],
+        'ergast_circuits_staging': [],
+        'ergast_drivers_staging': [],
+        'ergast_constructors_staging': [],
+        'ergast_results_staging': [],
+        'ergast_sprint_results_staging': [],
+        'ergast_qualifying_staging': [],
+        'ergast_pit_stops_staging': [],
+        'ergast_status_staging': []
+    } -%}
+    {{ return(columns[table]) }}
+{%- endmacro %}
+
 {#- The datasets partitioned by session: a session's latest complete run replaces its rows. -#}
 {% macro session_datasets() -%}
     {{ return(['laps', 'results', 'drivers', 'weather', 'race_control']) }}

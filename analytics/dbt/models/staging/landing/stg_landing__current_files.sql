@@ -1,6 +1,8 @@
 {{ config(materialized='table') }}
 
--- The files of the current runs (stg_landing__runs.is_current): the only staging rows the models read.
+-- The files of the current runs (stg_landing__runs.is_current): the only staging rows the models read, and only
+-- those of the run's own season, round and session (current_run_rows: a file's rows of another session are not
+-- its run's, whichever way they were loaded).
 with
 
 runs as (
@@ -25,6 +27,8 @@ final as (
         runs.run_scope,
         runs.session_key,
         runs.season,
+        runs.round,
+        runs.session,
         runs.created_at
     from listed
     inner join runs on listed.run_id = runs.run_id
