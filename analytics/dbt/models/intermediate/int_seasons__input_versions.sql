@@ -2,7 +2,8 @@
 -- versions of its Grand Prix and sprint sessions (int_sessions__input_versions.dashboard_version: the
 -- FastF1 run, the Ergast history, the season's schedule) and its regulations as data (the seeds
 -- championship_regulations, _round_rules, _adjustments and the points scales they name). The standings
--- marts recompute exactly the seasons whose version changed (macros/incremental.sql, grain 'season').
+-- marts recompute exactly the seasons whose version changed (macros/incremental.sql, grain 'season'); the pit loss
+-- by circuit, the seasons whose timed race-like sessions changed (pit_losses_version).
 {%- set regulation_columns = ['championship', 'is_awarded', 'race_scale', 'sprint_scale', 'fastest_lap_points',
     'fastest_lap_condition', 'split_after_round', 'best_results', 'best_results_after_split', 'scoring',
     'shared_drive_points', 'shortened_race_rule', 'ranked_entries', 'tie_break'] %}
@@ -17,6 +18,18 @@ sessions as (
                                            'order by session_key')) }} as sessions_version
     from {{ ref('int_sessions__input_versions') }}
     where is_race_like
+    group by season
+
+),
+
+pit_loss_sessions as (
+
+    -- the seasons' sessions with pit losses (fct_pit_losses: race-like, with FastF1 laps), for the marts that
+    -- aggregate them by season (mart_pit_loss_by_circuit); a season without any has no pit_losses_version
+    select season, {{ dbt.hash(dbt.listagg("session_key || '=' || dashboard_version", "','",
+                                           'order by session_key')) }} as pit_losses_version
+    from {{ ref('int_sessions__input_versions') }}
+    where is_race_like and laps_rows > 0
     group by season
 
 ),
@@ -76,8 +89,10 @@ final as (
             || '|' || coalesce(regulations.regulations_version, '-')
             || '|' || coalesce(scales.scales_version, '-')
             || '|' || coalesce(round_rules.round_rules_version, '-')
-            || '|' || coalesce(adjustments.adjustments_version, '-') as standings_version
+            || '|' || coalesce(adjustments.adjustments_version, '-') as standings_version,
+        pit_loss_sessions.pit_losses_version
     from sessions
+    left join pit_loss_sessions on sessions.season = pit_loss_sessions.season
     left join regulations on sessions.season = regulations.season
     left join scales on sessions.season = scales.season
     left join round_rules on sessions.season = round_rules.season
