@@ -159,6 +159,24 @@ def _sql_list(values: Sequence[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
+PARTITION_DOC = (
+    "The partition columns of a staging table (f1common Partition.columns): every row of a file holds its run's\n"
+    "    season (and round and session) in them."
+)
+
+
+def _by_table_macro(doc: str, name: str, values: Mapping[str, list[str]]) -> str:
+    """A macro that returns the entry of its `table` argument (a staging table) in `values`."""
+    lines = ",\n".join(f"        '{table}': {entry!r}" for table, entry in values.items())
+    return f"""{{#- {doc} -#}}
+{{% macro {name}(table) -%}}
+    {{%- set values = {{
+{lines}
+    }} -%}}
+    {{{{ return(values[table]) }}}}
+{{%- endmacro %}}"""
+
+
 def contract_macros() -> str:
     """Session and dataset facts for the models, as Jinja macros."""
     race_like = [t.code for t in SessionType if t.is_race_like]
@@ -167,9 +185,7 @@ def contract_macros() -> str:
     tables = {spec.staging_table.lower(): [spec.source.value, spec.name] for spec in DATASETS.values()}
     session_datasets = [spec.name for spec in DATASETS.values() if spec.partition is Partition.SESSION]
     partitions = {spec.staging_table.lower(): list(spec.partition.columns) for spec in DATASETS.values()}
-    partition_lines = ",\n".join(f"        '{table}': {columns!r}" for table, columns in partitions.items())
     table_lines = ",\n".join(f"        '{table}': {entry!r}" for table, entry in tables.items())
-    key_lines = ",\n".join(f"        '{table}': {key!r}" for table, key in keys.items())
     return f"""{{#- {HEADER}. -#}}
 
 {{#- True for the sessions that award points and are classified by laps (f1common SessionType.is_race_like). -#}}
@@ -189,13 +205,7 @@ def contract_macros() -> str:
     end
 {{%- endmacro %}}
 
-{{#- The natural key of a staging table (f1common DatasetSpec.natural_key). -#}}
-{{% macro staging_natural_key(table) -%}}
-    {{%- set keys = {{
-{key_lines}
-    }} -%}}
-    {{{{ return(keys[table]) }}}}
-{{%- endmacro %}}
+{_by_table_macro("The natural key of a staging table (f1common DatasetSpec.natural_key).", "staging_natural_key", keys)}
 
 {{#- Every staging table: its dbt source and its dataset (f1common DATASETS). -#}}
 {{% macro staging_tables() -%}}
@@ -210,14 +220,7 @@ def contract_macros() -> str:
     {{{{ return({CANONICAL_KEY_PATTERN!r}) }}}}
 {{%- endmacro %}}
 
-{{#- The partition columns of a staging table (f1common Partition.columns): every row of a file holds its run's
-    season (and round and session) in them. -#}}
-{{% macro staging_partition_columns(table) -%}}
-    {{%- set columns = {{
-{partition_lines}
-    }} -%}}
-    {{{{ return(columns[table]) }}}}
-{{%- endmacro %}}
+{_by_table_macro(PARTITION_DOC, "staging_partition_columns", partitions)}
 
 {{#- The datasets partitioned by session: a session's latest complete run replaces its rows. -#}}
 {{% macro session_datasets() -%}}

@@ -26,7 +26,7 @@
 
 {#- The natural key of a staging table (f1common DatasetSpec.natural_key). -#}
 {% macro staging_natural_key(table) -%}
-    {%- set keys = {
+    {%- set values = {
         'schedule_staging': ['season', 'round', 'session'],
         'laps_staging': ['season', 'round', 'session', 'driver_number', 'lap_number'],
         'results_staging': ['season', 'round', 'session', 'driver_number'],
@@ -43,7 +43,7 @@
         'ergast_pit_stops_staging': ['race_id', 'driver_id', 'stop'],
         'ergast_status_staging': ['status_id']
     } -%}
-    {{ return(keys[table]) }}
+    {{ return(values[table]) }}
 {%- endmacro %}
 
 {#- Every staging table: its dbt source and its dataset (f1common DATASETS). -#}
@@ -76,7 +76,7 @@
 {#- The partition columns of a staging table (f1common Partition.columns): every row of a file holds its run's
     season (and round and session) in them. -#}
 {% macro staging_partition_columns(table) -%}
-    {%- set columns = {
+    {%- set values = {
         'schedule_staging': ['season'],
         'laps_staging': ['season', 'round', 'session'],
         'results_staging': ['season', 'round', 'session'],
@@ -93,7 +93,7 @@
         'ergast_pit_stops_staging': [],
         'ergast_status_staging': []
     } -%}
-    {{ return(columns[table]) }}
+    {{ return(values[table]) }}
 {%- endmacro %}
 
 {#- The datasets partitioned by session: a session's latest complete run replaces its rows. -#}
