@@ -9,14 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from f1common.datasets import Dataset, Source
-from f1common.layout import RUN_ID_RE, parse_data_key
+from f1common.layout import RUN_ID_RE, data_key, parse_data_key
 from f1common.sessions import SessionId
-
-
-def _in_session(partition: dict[str, int | str], session: SessionId) -> bool:
-    """Whether a file partitioned by `partition` (LandedKey.partition_values) may belong to a run of `session`."""
-    own = {"season": session.season, "round": session.round, "session": session.session.code}
-    return all(own[column] == value for column, value in partition.items())
 
 
 class ManifestFile(BaseModel):
@@ -59,7 +53,7 @@ class Manifest(BaseModel):
             landed = parse_data_key(f.key)
             if landed.run_id != self.run_id or landed.dataset != f.dataset:
                 raise ValueError(f"file {f.key!r} does not belong to run {self.run_id} / dataset {f.dataset.value}")
-            if self.session is not None and not _in_session(landed.partition_values, self.session):
+            if self.session is not None and landed.key != data_key(f.dataset, self.run_id, session=self.session):
                 raise ValueError(f"file {f.key!r} is not partitioned under the run's session {self.session.key}")
         return self
 
