@@ -33,7 +33,7 @@ class Split:
     cores: int
     own: float
     children: float
-    others: float  # busy time of every other process on the machine
+    others: float  # busy time of every other process on the machine (the rest of the machine's busy time)
     idle: float
     steal: float
 
@@ -90,7 +90,7 @@ def split(start: Snapshot, end: Snapshot) -> Split:
         cores=os.cpu_count() or 1,
         own=own,
         children=children,
-        others=max(0.0, busy - own - children),
+        others=busy - own - children,  # the machine's counters tick coarser than a process's: may be a little < 0
         idle=end.idle - start.idle,
         steal=end.steal - start.steal,
     )
