@@ -22,11 +22,11 @@ def quiet() -> Iterator[None]:
         yield
 
 
-def header(command: str) -> None:
-    """The reproduce line and the machine's CPUs and load; exits when the shared F1 data is not there."""
+def header(command: str, *, needs_f1data: bool = True) -> None:
+    """The reproduce line and the machine's CPUs and load; exits when the shared F1 data is needed and not there."""
     from f1common.settings import Settings
 
-    if Settings().f1data_dir is None:
+    if needs_f1data and Settings().f1data_dir is None:
         raise SystemExit("the shared F1 data is needed: set GPI_F1DATA_DIR to the f1data directory")
     say(f"reproduce: {command}{' ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else ''}")
     say(f"machine: {os.cpu_count()} CPUs; load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")

@@ -33,7 +33,7 @@ class Split:
     cores: int
     own: float
     children: float
-    others: float  # busy time of every other process on the machine (the rest of the machine's busy time)
+    others: float  # the machine's busy time that is neither this process's nor its children's
     idle: float
     steal: float
 
@@ -45,8 +45,12 @@ class Split:
         )
 
 
-def _process_cpu(stat: str) -> float:
-    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+def _fields(stat: str) -> list[str]:
+    """A /proc/<pid>/stat line's fields after the command name (which may hold spaces): state, ppid, ..."""
+    return stat.rsplit(")", 1)[1].split()
+
+
+def _process_cpu(fields: list[str]) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
 
 
@@ -59,8 +63,9 @@ def _children(pid: int) -> dict[int, float]:
             stat = (entry / "stat").read_text()
         except OSError:  # gone meanwhile
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found[int(entry.name)] = _process_cpu(stat)
+        fields = _fields(stat)
+        if int(fields[1]) == pid:
+            found[int(entry.name)] = _process_cpu(fields)
     return found
 
 
@@ -72,7 +77,7 @@ def snapshot() -> Snapshot | None:
     steal = cpu[7] if len(cpu) > 7 else 0
     return Snapshot(
         at=time.perf_counter(),
-        own=_process_cpu((_PROC / "self" / "stat").read_text()),
+        own=_process_cpu(_fields((_PROC / "self" / "stat").read_text())),
         children=_children(os.getpid()),
         busy=(user + nice + system + irq + softirq) / _TICK,
         idle=(idle + iowait) / _TICK,

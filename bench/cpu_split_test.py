@@ -18,7 +18,7 @@ time.sleep(5)
 """
 
 
-def test_split_attributes_a_childs_work_to_the_children_and_never_counts_negative_time() -> None:
+def test_split_attributes_a_childs_work_to_the_children_and_the_rest_to_other_processes() -> None:
     start = Snapshot(at=0.0, own=1.0, children={10: 2.0}, busy=100.0, idle=50.0, steal=1.0)
     end = Snapshot(at=4.0, own=2.5, children={10: 5.0, 11: 0.5}, busy=106.0, idle=51.5, steal=1.5)
     used = split(start, end)

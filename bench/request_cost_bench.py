@@ -17,12 +17,11 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench_report import say
+from bench_report import header, say
 
 COMMAND = "PYTHONPATH=libs/f1common:local python bench/request_cost_bench.py"
 BUCKET = "gpi-bench-requests"
@@ -44,17 +43,13 @@ def urllib3_flavour() -> str:
     return here
 
 
-def _cpu() -> float:
-    return time.process_time()
-
-
 def per_request_ms(call: Callable[[int], Any], repeat: int) -> float:
     for i in range(repeat, repeat + 5):  # warm-up (keys of its own): the server's first request per service
         call(i)
-    started = _cpu()
+    started = time.process_time()
     for i in range(repeat):
         call(i)
-    return (_cpu() - started) / repeat * 1000
+    return (time.process_time() - started) / repeat * 1000
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,8 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=200, help="requests of each kind")
     args = parser.parse_args(argv)
-    say(f"reproduce: {COMMAND}{' ' + ' '.join(sys.argv[1:]) if argv is None and sys.argv[1:] else ''}")
-    say(f"machine: {os.cpu_count()} CPUs; load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    header(COMMAND, needs_f1data=False)
     say(f"botocore runs on {urllib3_flavour()}")
     with moto_server():
         s3 = boto3.client("s3", region_name="eu-west-1")
