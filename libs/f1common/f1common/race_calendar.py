@@ -23,7 +23,7 @@ and loses against any write in between, whatever field that write changed.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, NoReturn
@@ -324,6 +324,8 @@ class RaceCalendar:
         defaults: Mapping[str, Any] | None = None,
         must_exist: bool = True,
         unless: Mapping[str, Any] | None = None,
+        one_of: Mapping[str, Collection[Any]] | None = None,
+        at_most: Mapping[str, int] | None = None,
     ) -> int | None:
         """Sets `values` (None removes) on the item when each `expect` attribute still has its value; adds 1 to
         its :data:`VERSION` and returns the new version.
@@ -331,6 +333,8 @@ class RaceCalendar:
         - An expected value of None means the attribute must be absent; expecting 0 of an integer field whose
           default is 0 (``attempt``, ``version``) also accepts its absence. Any field can be expected.
         - `unless`: the write fails when an attribute has the given value (absent passes).
+        - `one_of`: the write fails when an attribute has none of the given values (absent passes).
+        - `at_most`: the write fails when a number attribute is above the given value (absent passes).
         - `defaults` are set only where the item has no value yet (``if_not_exists``).
         - With ``must_exist=False`` the update creates a missing item (an upsert); else a missing item fails.
 
@@ -378,6 +382,19 @@ class RaceCalendar:
             names[f"#u{k}"] = name
             attr_values[f":u{k}"] = attribute(value)
             conditions.append(f"(attribute_not_exists(#u{k}) OR #u{k} <> :u{k})")
+        for k, (name, allowed) in enumerate((one_of or {}).items()):
+            names[f"#o{k}"] = name
+            placeholders = []
+            for j, value in enumerate(allowed):
+                attr_values[f":o{k}_{j}"] = attribute(value)
+                placeholders.append(f":o{k}_{j}")
+            if not placeholders:
+                raise ValueError(f"one_of {name!r}: no value allowed")
+            conditions.append(f"(attribute_not_exists(#o{k}) OR #o{k} IN ({', '.join(placeholders)}))")
+        for k, (name, bound) in enumerate((at_most or {}).items()):
+            names[f"#m{k}"] = name
+            attr_values[f":m{k}"] = attribute(bound)
+            conditions.append(f"(attribute_not_exists(#m{k}) OR #m{k} <= :m{k})")
         expression = ""
         if sets:
             expression += "SET " + ", ".join(sets)

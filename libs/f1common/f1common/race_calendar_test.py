@@ -105,8 +105,23 @@ def test_conditional_update_on_any_field(client: Any) -> None:
     )
     with pytest.raises(ConditionFailed):  # `unless`: refused while the attribute has that value
         calendar.update(item.pk, {"message": "x"}, unless={"status": CalendarStatus.FAILED})
+    with pytest.raises(ConditionFailed):  # `one_of`: refused while the attribute has none of the values
+        calendar.update(
+            item.pk, {"message": "x"}, one_of={"status": (CalendarStatus.SCHEDULED, CalendarStatus.PENDING)}
+        )
+    assert calendar.update(item.pk, {"attempt": 3}, expect={"version": 2}) == 3
+    with pytest.raises(ConditionFailed):  # `at_most`: refused while the number is above the bound
+        calendar.update(item.pk, {"message": "x"}, at_most={"attempt": 2})
     stored = calendar.get(item.pk)
-    assert stored is not None and stored.status is CalendarStatus.FAILED and stored.version == 2
+    assert stored is not None and stored.status is CalendarStatus.FAILED and stored.version == 3
+    assert (
+        calendar.update(item.pk, {"attempt": 2}, one_of={"status": [CalendarStatus.FAILED]}, at_most={"attempt": 3})
+        == 4
+    )
+    # absent attributes pass both
+    assert (
+        calendar.update(item.pk, {"message": "y"}, one_of={"next_attempt_utc": ["x"]}, at_most={"rows_total": 0}) == 5
+    )
     with pytest.raises(ValueError, match="version"):  # the version is the calendar's, never set by a caller
         calendar.update(item.pk, {"version": 7})
     with pytest.raises(ConditionFailed):  # must exist

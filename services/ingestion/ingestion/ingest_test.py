@@ -330,6 +330,47 @@ def test_session_in_the_future_is_not_available_without_loading(aws: tuple[Any, 
 
 
 @pytest.mark.parametrize(
+    ("status", "attempt", "recorded"),
+    [
+        (CalendarStatus.SCHEDULED, 2, True),  # the attempt the scheduler made: its outcome is recorded
+        (CalendarStatus.NOT_AVAILABLE, 1, True),  # an earlier attempt's outcome: this one supersedes it
+        (CalendarStatus.SCHEDULED, 3, False),  # the scheduler re-drove the session as attempt 3 meanwhile
+        (CalendarStatus.NOT_AVAILABLE, 3, False),  # attempt 3 answered already
+        (CalendarStatus.PENDING, 2, False),  # a sync moved the session and reset it
+        (CalendarStatus.CANCELLED, 2, False),  # a sync cancelled it
+        (CalendarStatus.FAILED, 2, False),  # the scheduler gave up on it
+        (CalendarStatus.INGESTED, 2, False),  # a complete run landed it
+    ],
+)
+def test_a_not_available_outcome_changes_the_item_only_while_its_attempt_is_the_latest(
+    aws: tuple[Any, Any], settings: Settings, status: CalendarStatus, attempt: int, recorded: bool
+) -> None:
+    """A late or stray delivery of attempt 2 (a schedule that outlived its claim, a redelivery) finds the
+    session's item as the others left it; its NOT_AVAILABLE never rewinds their decision."""
+    _, dynamodb = aws
+    records = IngestionRecords(dynamodb, settings.table)
+    pk, before = "2026-03-R", dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+    records.calendar.update(
+        pk, {"status": status, "attempt": attempt, "message": "as the others left it"}, must_exist=False
+    )
+    outcome = ingest(
+        aws,
+        settings,
+        {"season": 2026, "round": 3, "session": "R", "attempt": 2, "reason": "retry"},
+        clock=lambda: before,
+        load_session=lambda *_: pytest.fail("a future session is not loaded"),
+    )
+    assert outcome.status is OutcomeStatus.NOT_AVAILABLE and outcome.attempt == 2  # the answer is the same
+    item = records.get(pk)
+    assert item is not None
+    if recorded:
+        assert (item["status"], item["attempt"]) == (CalendarStatus.NOT_AVAILABLE.value, 2)
+        assert "in the future" in item["message"]
+    else:
+        assert (item["status"], item["attempt"], item["message"]) == (status.value, attempt, "as the others left it")
+
+
+@pytest.mark.parametrize(
     ("payload", "field"),
     [
         ({"season": 2023, "round": 99, "session": "R"}, "round"),

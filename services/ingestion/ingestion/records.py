@@ -222,10 +222,20 @@ class IngestionRecords:
     def mark_not_available(
         self, session: SessionId, *, schedule: ScheduleRow, attempt: int, message: str, now: dt.datetime
     ) -> None:
-        """NOT_AVAILABLE, unless a complete run has INGESTED the session meanwhile (then nothing changes)."""
+        """NOT_AVAILABLE for `attempt`, only while that attempt is still the item's latest: the item is absent
+        (created), or SCHEDULED / NOT_AVAILABLE at this attempt or an earlier one. Otherwise nothing changes: a
+        complete run INGESTED it, the scheduler FAILED it or scheduled a later attempt, or a sync moved it
+        (PENDING) or CANCELLED it since this attempt was scheduled (a late or stray delivery's outcome)."""
         values = {"status": CalendarStatus.NOT_AVAILABLE, "attempt": attempt, "message": message}
         try:
-            self._update_session(session, schedule, now, values, unless={"status": CalendarStatus.INGESTED})
+            self._update_session(
+                session,
+                schedule,
+                now,
+                values,
+                one_of={"status": (CalendarStatus.SCHEDULED, CalendarStatus.NOT_AVAILABLE)},
+                at_most={"attempt": attempt},
+            )
         except ConditionFailed:
             return
 
@@ -235,15 +245,16 @@ class IngestionRecords:
         schedule: ScheduleRow,
         now: dt.datetime,
         values: dict[str, Any],
-        unless: dict[str, Any] | None = None,
+        **conditions: Any,
     ) -> None:
-        """Sets ``values`` on the session's item, creating it with its schedule fields if absent."""
+        """Sets ``values`` on the session's item, creating it with its schedule fields if absent; `conditions`
+        are :meth:`RaceCalendar.update`'s (an absent item passes them)."""
         self.calendar.update(
             session.key,
             {**values, "updated_at": now},
             defaults={**identity_fields(session), **schedule_fields(schedule)},
             must_exist=False,
-            unless=unless,
+            **conditions,
         )
 
     def get(self, pk: str) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import scheduler.planning
+import scheduler.sync
 from f1common.datasets import ScheduleRow
 from f1common.events import MAX_ATTEMPT, CalendarStatus
 from f1common.race_calendar import RaceCalendar
@@ -108,6 +109,58 @@ def _moved(rows: list[ScheduleRow], hours: int) -> list[ScheduleRow]:
         else r
         for r in rows
     ]
+
+
+def orphan_schedules(clients: Clients, target: ScheduleTarget, table: RaceCalendar) -> set[str]:
+    """Schedules that no SCHEDULED item names: nothing would ever withdraw them before they fire."""
+    named = {i.schedule_name for i in table.scan().items if i.status is CalendarStatus.SCHEDULED}
+    return set(schedules(clients, target)) - named
+
+
+@pytest.mark.parametrize("change", ["moved", "cancelled"])
+@pytest.mark.parametrize("killed_at", ["the schedule's deletion", "the item's write"])
+def test_a_sync_killed_at_either_write_leaves_no_schedule_that_no_item_names(
+    round_1: list[ScheduleRow],
+    table: RaceCalendar,
+    clients: Clients,
+    target: ScheduleTarget,
+    policy: SchedulingPolicy,
+    monkeypatch: pytest.MonkeyPatch,
+    change: str,
+    killed_at: str,
+) -> None:
+    sync_season(2025, round_1, table, clients.scheduler, target.group, NOW)
+    for other in ("2025-01-FP1", "2025-01-FP2", "2025-01-FP3", "2025-01-Q"):
+        table.update(other, {"status": CalendarStatus.INGESTED})
+    old_due = RACE_END + policy.delay
+    assert run_scheduling(old_due - dt.timedelta(minutes=30), table, clients.scheduler, target, policy).scheduled
+    rows = _moved(round_1, hours=5) if change == "moved" else [r for r in round_1 if r.session != "R"]
+
+    def killed(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("killed")
+
+    if killed_at == "the schedule's deletion":
+        monkeypatch.setattr(scheduler.sync, "delete_schedule", killed)
+    else:
+        monkeypatch.setattr(RaceCalendar, "update", killed)
+    failed = sync_season(2025, rows, table, clients.scheduler, target.group, NOW)
+    monkeypatch.undo()
+
+    assert [reason.split(":")[0] for reason in failed.skipped] == ["2025-01-R"]  # reported; the rest synced
+    assert orphan_schedules(clients, target, table) == set()
+    # the next sync finishes the change: nothing is left for the old time
+    again = sync_season(2025, rows, table, clients.scheduler, target.group, NOW)
+    assert (again.updated if change == "moved" else again.cancelled) == ["2025-01-R"]
+    assert schedules(clients, target) == {}
+    item = table.get("2025-01-R")
+    assert item is not None
+    if change == "cancelled":
+        assert item.status is CalendarStatus.CANCELLED
+        return
+    assert item.status is CalendarStatus.PENDING and item.end_utc == RACE_END + dt.timedelta(hours=5)
+    later = run_scheduling(old_due + dt.timedelta(hours=4), table, clients.scheduler, target, policy)
+    assert len(later.scheduled) == 1
+    assert list(schedules(clients, target).values()) == [old_due + dt.timedelta(hours=5)]
 
 
 @pytest.mark.parametrize("race_at", ["after_the_read", "after_the_claim"])

@@ -113,7 +113,12 @@ def sync_season(
     for pk, item in existing.items():
         if pk in seen or item.status in (CalendarStatus.CANCELLED, CalendarStatus.INGESTED):
             continue
-        _cancel(item, table, scheduler, group, now, report)
+        try:
+            _cancel(item, table, scheduler, group, now, report)
+        except Exception as exc:  # as a row's: reported, and the rest of the season syncs
+            reason = shorten(f"{pk}: {type(exc).__name__}: {exc}", MESSAGE_LIMIT)
+            report.skipped.append(reason)
+            logger.warning("calendar item not cancelled", extra={"session": pk, "reason": reason})
     return report
 
 
@@ -146,13 +151,16 @@ def _sync_one(
             report.unchanged.append(wanted.pk)
             return
         values["updated_at"] = now
+        if values.get("status") is CalendarStatus.PENDING and current.schedule_name:
+            # the schedule goes before the write that forgets it: a sync that dies in between leaves an item
+            # naming a schedule that is gone (re-driven once overdue; the next sync writes it again), never a
+            # schedule no item names, which would fire for the old time
+            delete_schedule(scheduler, group, current.schedule_name)
         try:
             table.update(wanted.pk, values, expect={"version": current.version})
         except ConditionFailed:
             current = table.get(wanted.pk)
             continue
-        if values.get("status") is CalendarStatus.PENDING and current.schedule_name:
-            delete_schedule(scheduler, group, current.schedule_name)
         if current.status is CalendarStatus.CANCELLED:
             report.restored.append(wanted.pk)
         else:
@@ -171,6 +179,8 @@ def _differences(rows: Sequence[ScheduleRow]) -> str:
 def _cancel(
     item: CalendarItem, table: RaceCalendar, scheduler: Any, group: str, now: dt.datetime, report: SyncReport
 ) -> None:
+    if item.status is CalendarStatus.SCHEDULED and item.schedule_name:  # first, as in _sync_one
+        delete_schedule(scheduler, group, item.schedule_name)
     try:
         table.update(
             item.pk,
@@ -185,7 +195,5 @@ def _cancel(
     except ConditionFailed:
         logger.warning("calendar item changed while cancelling; left for the next sync", extra={"session": item.pk})
         return
-    if item.status is CalendarStatus.SCHEDULED and item.schedule_name:
-        delete_schedule(scheduler, group, item.schedule_name)
     report.cancelled.append(item.pk)
     logger.info("session cancelled", extra={"session": item.pk})
