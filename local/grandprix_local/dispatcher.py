@@ -42,7 +42,7 @@ from typing import Any, Literal
 from f1common.clock import Clock, SimulatedClock, utc_now
 from f1common.lambda_context import LocalContext
 from f1common.settings import Settings
-from scheduler.schedules import list_schedule_summaries, parse_at_expression
+from scheduler.schedules import delete_schedule, list_schedule_summaries, parse_at_expression
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +121,14 @@ def _ready() -> int:
 
 class WorkerPool:
     """The dispatcher's workers. A process that dies mid-delivery (killed, out of memory) breaks a process pool,
-    and which of the deliveries in flight it was is not known: none of them is charged, and the batch's deliveries
-    not returned yet then run one at a time on a new pool, so a crash is charged to the delivery that caused it.
-    A schedule whose delivery crashed as many times as it allows deliveries is dead-lettered.
+    and which of the deliveries in flight it was is not known: none of them is charged a crash, and the batch's
+    deliveries not returned yet then run one at a time on a new pool, so a crash is charged to the delivery that
+    caused it. A schedule whose delivery crashed as many times as it allows deliveries is dead-lettered.
+
+    The broken pool's other processes die with it, as killed Lambdas: an ingestion that had claimed its session
+    finds the claim still held when it runs again (ClaimHeld, until the claim expires), so its deliveries may be
+    spent and the schedule dead-lettered. Its session is then recovered as any killed run's is: the scheduler
+    re-drives it once overdue and the new attempt takes the expired claim over (tests/reliability).
 
     Worker processes import `preload` when they start (:func:`_warm`); :meth:`start` starts them all at once."""
 
@@ -408,8 +413,10 @@ class Dispatcher:
         log.error("event sent to the dead-letter queue", extra={"schedule": schedule.name, "error": error})
 
     def _complete(self, schedule: StoredSchedule) -> None:
+        """What EventBridge Scheduler does after a delivery: deletes the schedule or disables it. One that is gone
+        already (a sync moved its session, the scheduler withdrew it while it ran) is done: the batch goes on."""
         if schedule.action_after_completion == "DELETE":
-            self.scheduler.delete_schedule(Name=schedule.name, GroupName=schedule.group)
+            delete_schedule(self.scheduler, schedule.group, schedule.name)
             return
         raw = schedule.raw
         kwargs: dict[str, Any] = {
@@ -422,7 +429,10 @@ class Dispatcher:
         }
         if raw.get("ScheduleExpressionTimezone"):
             kwargs["ScheduleExpressionTimezone"] = raw["ScheduleExpressionTimezone"]
-        self.scheduler.update_schedule(**kwargs)
+        try:
+            self.scheduler.update_schedule(**kwargs)
+        except self.scheduler.exceptions.ResourceNotFoundException:
+            return
 
     def replay(
         self,

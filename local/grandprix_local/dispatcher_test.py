@@ -212,6 +212,39 @@ def test_schedule_kept_after_completion_is_disabled_not_fired_again(
     assert raw["State"] == "DISABLED"
 
 
+@pytest.mark.parametrize("after_completion", ["DELETE", "NONE"])
+def test_a_schedule_deleted_while_it_runs_completes_and_the_batch_goes_on(
+    settings: Settings, clients: Clients, target: ScheduleTarget, after_completion: str
+) -> None:
+    """A sync that moves a session deletes its schedule, maybe while the dispatcher delivers it: the
+    delivery completes without it, and the batch's other deliveries run and are recorded."""
+    when = utc(2025, 3, 16, 7)
+    for session in ("Q", "R"):
+        clients.scheduler.create_schedule(
+            Name=f"ingest-2025-01-{session}-a1",
+            GroupName=settings.group,
+            ScheduleExpression="at(2025-03-16T07:00:00)",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            ActionAfterCompletion=after_completion,
+            Target={"Arn": target.function_arn, "RoleArn": target.role_arn, "Input": json.dumps({"s": session})},
+        )
+    delivered: list[str] = []
+
+    def deleted_meanwhile(event: dict[str, Any], context: Any) -> str:
+        delivered.append(event["s"])
+        clients.scheduler.delete_schedule(Name=f"ingest-2025-01-{event['s']}-a1", GroupName=settings.group)
+        return "done"
+
+    recorded: list[Firing] = []
+    dispatcher = local_dispatcher(
+        settings, clients, {target.function_arn: deleted_meanwhile}, clock=SimulatedClock(when), on_fire=recorded.append
+    )
+    firings = dispatcher.run_due()
+    assert sorted(delivered) == ["Q", "R"] and [f.ok for f in firings] == [True, True] and recorded == firings
+    assert list_schedule_names(clients.scheduler, settings.group) == []
+    assert dispatcher.run_due() == []
+
+
 def test_unmapped_target_is_a_clear_error(settings: Settings, clients: Clients, one_schedule: IngestionRequest) -> None:
     dispatcher = local_dispatcher(settings, clients, {}, clock=SimulatedClock(utc(2025, 4, 1)))
     with pytest.raises(LookupError, match="ingest-2025-01-R-a1 targets arn:aws:lambda:.*which has no local handler"):
