@@ -111,6 +111,24 @@ def _moved(rows: list[ScheduleRow], hours: int) -> list[ScheduleRow]:
     ]
 
 
+def only_the_race_left(
+    round_1: list[ScheduleRow], table: RaceCalendar, clients: Clients, target: ScheduleTarget
+) -> None:
+    """Round 1 synced and every session but the race ingested."""
+    sync_season(2025, round_1, table, clients.scheduler, target.group, NOW)
+    for other in ("2025-01-FP1", "2025-01-FP2", "2025-01-FP3", "2025-01-Q"):
+        table.update(other, {"status": CalendarStatus.INGESTED})
+
+
+def assert_scheduled_once_later(
+    table: RaceCalendar, clients: Clients, target: ScheduleTarget, policy: SchedulingPolicy, due: dt.datetime
+) -> None:
+    """A scheduling run an hour before `due` schedules the (moved) race once, at `due`."""
+    later = run_scheduling(due - dt.timedelta(hours=1), table, clients.scheduler, target, policy)
+    assert len(later.scheduled) == 1
+    assert list(schedules(clients, target).values()) == [due]
+
+
 def orphan_schedules(clients: Clients, target: ScheduleTarget, table: RaceCalendar) -> set[str]:
     """Schedules that no SCHEDULED item names: nothing would ever withdraw them before they fire."""
     named = {i.schedule_name for i in table.scan().items if i.status is CalendarStatus.SCHEDULED}
@@ -129,9 +147,7 @@ def test_a_sync_killed_at_either_write_leaves_no_schedule_that_no_item_names(
     change: str,
     killed_at: str,
 ) -> None:
-    sync_season(2025, round_1, table, clients.scheduler, target.group, NOW)
-    for other in ("2025-01-FP1", "2025-01-FP2", "2025-01-FP3", "2025-01-Q"):
-        table.update(other, {"status": CalendarStatus.INGESTED})
+    only_the_race_left(round_1, table, clients, target)
     old_due = RACE_END + policy.delay
     assert run_scheduling(old_due - dt.timedelta(minutes=30), table, clients.scheduler, target, policy).scheduled
     rows = _moved(round_1, hours=5) if change == "moved" else [r for r in round_1 if r.session != "R"]
@@ -158,9 +174,7 @@ def test_a_sync_killed_at_either_write_leaves_no_schedule_that_no_item_names(
         assert item.status is CalendarStatus.CANCELLED
         return
     assert item.status is CalendarStatus.PENDING and item.end_utc == RACE_END + dt.timedelta(hours=5)
-    later = run_scheduling(old_due + dt.timedelta(hours=4), table, clients.scheduler, target, policy)
-    assert len(later.scheduled) == 1
-    assert list(schedules(clients, target).values()) == [old_due + dt.timedelta(hours=5)]
+    assert_scheduled_once_later(table, clients, target, policy, old_due + dt.timedelta(hours=5))
 
 
 @pytest.mark.parametrize("race_at", ["after_the_read", "after_the_claim"])
@@ -173,9 +187,7 @@ def test_a_sync_moving_a_session_during_a_scheduling_run_leaves_no_schedule_for_
     monkeypatch: pytest.MonkeyPatch,
     race_at: str,
 ) -> None:
-    sync_season(2025, round_1, table, clients.scheduler, target.group, NOW)
-    for other in ("2025-01-FP1", "2025-01-FP2", "2025-01-FP3", "2025-01-Q"):
-        table.update(other, {"status": CalendarStatus.INGESTED})
+    only_the_race_left(round_1, table, clients, target)
     old_due = RACE_END + policy.delay
     moved = _moved(round_1, hours=5)  # the race is postponed by 5 h while the scheduling run decides
 
@@ -214,9 +226,7 @@ def test_a_sync_moving_a_session_during_a_scheduling_run_leaves_no_schedule_for_
     assert item.end_utc == RACE_END + dt.timedelta(hours=5)
     # the next runs schedule the race once, at its new time
     assert run_scheduling(old_due, table, clients.scheduler, target, policy).scheduled == []
-    later = run_scheduling(old_due + dt.timedelta(hours=4), table, clients.scheduler, target, policy)
-    assert len(later.scheduled) == 1
-    assert list(schedules(clients, target).values()) == [old_due + dt.timedelta(hours=5)]
+    assert_scheduled_once_later(table, clients, target, policy, old_due + dt.timedelta(hours=5))
 
 
 def test_a_scheduler_clock_hours_fast_does_not_fail_a_session_without_a_retry(
