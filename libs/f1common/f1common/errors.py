@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 QUOTE_LIMIT = 120  # characters of an input value quoted in an error message or a log line
 MESSAGE_LIMIT = 300  # characters of one validation message (pydantic's custom messages may quote input)
+ERRORS_LISTED = 10  # validation errors a message lists (an event with 20,000 unknown keys has 20,000)
 
 
 def bounded(value: Any, limit: int = QUOTE_LIMIT) -> str:
@@ -31,11 +32,15 @@ def shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
 def describe_validation_error(exc: ValidationError, whole: str = "(payload)", prefix: str = "") -> str:
     """`loc.path: message; ...` for each error of `exc`; `whole` names an error of the whole value (empty loc).
 
-    Each message is cut to :data:`MESSAGE_LIMIT` characters (and the location to :data:`QUOTE_LIMIT`): an
-    input key or a custom message quoting the input never brings a large payload into the message.
+    Each message is cut to :data:`MESSAGE_LIMIT` characters (and the location to :data:`QUOTE_LIMIT`), and at
+    most :data:`ERRORS_LISTED` errors are listed, then how many more there are: an input key or a custom
+    message quoting the input, or an input with very many wrong fields, never brings a large payload into it.
     """
+    errors = exc.errors()
     parts = []
-    for err in exc.errors():
+    for err in errors[:ERRORS_LISTED]:
         loc = ".".join(str(part) for part in err["loc"])[:QUOTE_LIMIT] or whole
         parts.append(f"{prefix}{loc}: {shorten(str(err['msg']), MESSAGE_LIMIT)}")
+    if len(errors) > ERRORS_LISTED:
+        parts.append(f"and {len(errors) - ERRORS_LISTED} more errors")
     return "; ".join(parts)

@@ -25,6 +25,7 @@ import duckdb
 
 from f1common.clock import utc_now
 from f1common.datasets import DatasetSpec
+from f1common.errors import MESSAGE_LIMIT, shorten
 from f1common.manifest import Manifest
 from f1common.names import SERVICE_LOADER
 from f1common.observability import child_logger
@@ -158,7 +159,7 @@ class DuckDBWarehouse:
                     [now, key, run_id],
                 )
         except _DATA_ERRORS as exc:  # not processed by anyone else (_settling): the rows themselves
-            raise FileRejected(f"DuckDB refused the rows of {spec.name}: {exc}") from None
+            raise FileRejected(f"DuckDB refused the rows of {spec.name}: {shorten(str(exc), MESSAGE_LIMIT)}") from None
         finally:
             self.con.unregister("_incoming")
         return landed.num_rows

@@ -369,11 +369,19 @@ def report_health(report: HealthReport, metrics: Metrics) -> None:
         if f.status in ("FAILED", "MISSING"):
             logger.error(
                 "file not loaded",
-                extra={"key": f.key, "dataset": f.dataset, "run_id": f.run_id, "status": f.status, "error": f.error},
+                extra={
+                    "key": f.key,
+                    "dataset": f.dataset,
+                    "run_id": f.run_id,
+                    "status": f.status,
+                    "error": _bounded(f.error),
+                },
             )
     for p in report.pipes:
         if not p.running or p.error:
-            logger.error("pipe unhealthy", extra={"pipe": p.pipe, "state": p.execution_state, "error": p.error})
+            logger.error(
+                "pipe unhealthy", extra={"pipe": p.pipe, "state": p.execution_state, "error": _bounded(p.error)}
+            )
     logger.info("load health", extra=report.summary())
 
 

@@ -46,6 +46,7 @@ import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from f1common.datasets import ColumnType, DatasetSpec, dataset_spec
+from f1common.errors import shorten
 from f1common.layout import is_manifest_key, manifest_key, parse_data_key, parse_manifest_key
 from f1common.manifest import Manifest, ManifestFile
 from f1common.names import SERVICE_LOADER
@@ -69,6 +70,11 @@ logger = child_logger(SERVICE_LOADER)
 
 BATCH_ROWS = 64 * 1024  # rows per record batch read from a landed file: what bounds the loader's memory
 _CHUNK = 1024 * 1024  # bytes per read of an S3 body, and of a Parquet column chunk (buffered, not read whole)
+
+
+# The longest reason a quarantine row keeps, however long the error that refused its file (each message is
+# bounded where it is raised; a list of drifted columns, say, can still be long).
+REASON_LIMIT = 1000
 
 
 class FileRejected(ValueError):
@@ -434,6 +440,7 @@ class _Loader:
         self.report.add(FileResult(key, Outcome.IGNORED, detail=error))
 
     def reject(self, key: str, run_id: str | None, dataset: str | None, error: str) -> None:
+        error = shorten(error, REASON_LIMIT)
         if self.warehouse.file_state(key) is not None:
             self.report.add(FileResult(key, Outcome.SKIPPED, detail="already quarantined"))
             return

@@ -15,7 +15,7 @@ from f1common.layout import data_key
 from f1common.tables import to_parquet_bytes
 from loader.conftest import BUCKET, SMALL, Run, check_a_late_delivery_leaves_no_pending_row, check_streamed_order
 from loader.duckdb_warehouse import DuckDBWarehouse
-from loader.loading import Outcome, backfill_manifests, load_keys
+from loader.loading import REASON_LIMIT, Outcome, backfill_manifests, load_keys
 
 
 def _history(wh: DuckDBWarehouse) -> dict[str, int]:
@@ -319,6 +319,27 @@ def test_additive_column_is_added_and_loaded(
     assert warehouse.con.execute(
         "SELECT count(*), count(note) FROM staging.ergast_status_staging WHERE _run_id = $1", [second.run_id]
     ).fetchone() == (status.num_rows, 0)
+
+
+def test_rows_the_warehouse_refuses_are_quarantined_with_a_bounded_reason(
+    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table]
+) -> None:
+    """A later run's `note` is a string where an earlier run added it as an integer: the INSERT fails, and
+    DuckDB's error quotes the value (here 1 MB). The file is quarantined with the reason's start, not the value."""
+    status = ergast_tables[Dataset.ERGAST_STATUS]
+    first, second = Run(), Run()
+    first.add(Dataset.ERGAST_STATUS, status.append_column("note", pa.array(range(status.num_rows), pa.int64())))
+    first.land(s3)
+    huge = ["x" * 1_000_000] + [None] * (status.num_rows - 1)
+    key = second.add(Dataset.ERGAST_STATUS, status.append_column("note", pa.array(huge, pa.string())))
+    second.land(s3)
+
+    report = load_keys([first.manifest_key, second.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)
+
+    assert report.keys(Outcome.QUARANTINED) == [key]
+    reason = _quarantine(warehouse)[key]
+    assert reason.startswith("DuckDB refused the rows of ergast_status: ") and "chars)" in reason
+    assert len(reason) <= REASON_LIMIT and len(report.results[-1].detail) <= REASON_LIMIT
 
 
 def test_columns_named_like_load_metadata_are_refused(

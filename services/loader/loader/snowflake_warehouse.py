@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 from snowflake.connector.errors import DatabaseError
 
 from f1common.datasets import DATASETS, DatasetSpec
+from f1common.errors import MESSAGE_LIMIT, shorten
 from f1common.layout import parse_data_key
 from f1common.manifest import Manifest
 from f1common.names import SERVICE_LOADER
@@ -233,7 +234,9 @@ class SnowflakeWarehouse:
         except DatabaseError as exc:
             self._rollback()
             if _is_data_error(exc):
-                raise FileRejected(f"Snowflake refused the rows of {spec.name}: {exc}") from None
+                raise FileRejected(
+                    f"Snowflake refused the rows of {spec.name}: {shorten(str(exc), MESSAGE_LIMIT)}"
+                ) from None
             raise
         # LOAD_SKIPPED: Snowflake had loaded this staged file already (bookkeeping was lost); no new rows.
         return loaded if status == "LOADED" else 0

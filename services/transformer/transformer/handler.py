@@ -116,7 +116,7 @@ def _cached(settings: Settings, artifacts: Path) -> Transformer:
 
 
 @metrics.log_metrics
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(clear_state=True, log_event=False)
 def handle(event: dict[str, Any], context: LambdaContext) -> Outcome:
     """The Lambda's work, returning the outcome (the embedded stack's trigger reports it): one batch of the
     transformer queue, at most one dbt build."""

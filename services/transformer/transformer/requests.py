@@ -52,7 +52,8 @@ def parse_body(message_id: str, body: str) -> Request:
         if data.get("source") != S3_SOURCE or data.get("detail-type") != OBJECT_CREATED:
             raise BadRequest(f"message {name} is not an S3 object-created event: {bounded(body, MAX_QUOTED)}")
         detail = data.get("detail")
-        key = detail.get("object", {}).get("key") if isinstance(detail, dict) else None
+        s3_object = detail.get("object") if isinstance(detail, dict) else None
+        key = s3_object.get("key") if isinstance(s3_object, dict) else None
         if not isinstance(key, str):
             raise BadRequest(f"message {name} has no object key: {bounded(body, MAX_QUOTED)}")
         try:
@@ -77,9 +78,11 @@ def parse_records(event: dict[str, Any], context: Any = None) -> tuple[list[Requ
     def record_handler(record: SQSRecord) -> None:
         try:
             requests.append(parse_body(record.message_id, str(record.get("body", ""))))
-        except BadRequest as exc:
-            refused[record.message_id] = str(exc)
-            logger.warning("refused message", extra={"message_id": bounded(record.message_id, 64), "error": str(exc)})
+        except Exception as exc:  # BadRequest, or a shape parse_body missed: refused either way, never dropped
+            name = bounded(record.message_id, 64)
+            error = str(exc) if isinstance(exc, BadRequest) else f"message {name} not parsed: {type(exc).__name__}"
+            refused[record.message_id] = error
+            logger.warning("refused message", extra={"message_id": name, "error": error})
             raise
 
     # every message refused is still a partial response (each is retried alone, then in the DLQ)

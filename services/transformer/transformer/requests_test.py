@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
+import transformer.requests
 from f1common.layout import manifest_key
 from f1common.transform import TransformRequest, manifest_landed_pattern
 from transformer.requests import MAX_QUOTED, BadRequest, parse_body, parse_records
@@ -61,6 +63,8 @@ def test_scheduled_and_manual_requests() -> None:
         json.dumps({"kind": "scheduled", "select": "fqn:*"}),  # no field beyond the contract
         json.dumps({"kind": "drop table"}),
         json.dumps({"detail-type": "Object Created", "source": "aws.s3", "detail": "x"}),
+        json.dumps({"detail-type": "Object Created", "source": "aws.s3", "detail": {"object": "x"}}),
+        json.dumps({"detail-type": "Object Created", "source": "aws.s3", "detail": {"object": {"key": 5}}}),
     ],
 )
 def test_anything_else_is_refused(body: str) -> None:
@@ -78,6 +82,17 @@ def test_refusals_quote_a_bounded_summary_and_the_batch_goes_on() -> None:
     assert set(refused) == {"bad"} and len(refused["bad"]) < MAX_QUOTED + 100
     with pytest.raises(BadRequest):
         parse_records({"no": "records"})
+
+
+def test_a_message_the_parser_fails_on_is_refused_not_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever parse_body raises, the message is in the batch's failures (retried, then the DLQ)."""
+
+    def broken(message_id: str, body: str) -> Any:
+        raise AttributeError("'str' object has no attribute 'get'")
+
+    monkeypatch.setattr(transformer.requests, "parse_body", broken)
+    requests, refused = parse_records({"Records": [{"messageId": "m5", "body": "{}"}]})
+    assert requests == [] and refused == {"m5": "message 'm5' not parsed: AttributeError"}
 
 
 def test_the_rule_pattern_matches_manifests_of_the_bucket_only() -> None:
