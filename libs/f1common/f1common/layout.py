@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from f1common.clock import utc_iso, utc_now
 from f1common.datasets import Dataset, Partition, dataset_spec
+from f1common.errors import bounded
 from f1common.sessions import SessionId, SessionType
 
 DATA_PREFIX = "dataset="
@@ -37,15 +38,17 @@ PENDING = "pending"
 PUBLISHED = "published"
 ORPHAN_EXPIRY_DAYS = 14
 
-_RUN_ID = r"\d{8}T\d{6}Z-[0-9a-f]{8}"
-RUN_ID_RE = re.compile(rf"^{_RUN_ID}$")
+# ASCII digits only (`\d` takes any Unicode digit), and the whole string: `$` also matches before a trailing
+# newline, so RUN_ID_RE is anchored with \A...\Z and the keys are matched whole (fullmatch).
+_RUN_ID = r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}"
+RUN_ID_RE = re.compile(rf"\A{_RUN_ID}\Z")
 _DATA_KEY_RE = re.compile(
-    r"^dataset=(?P<dataset>[a-z_]+)/"
-    r"(?:season=(?P<season>\d{4})/)?"
-    r"(?:round=(?P<round>\d{2})/session=(?P<session>[A-Z0-9]+)/)?"
-    rf"(?P<stem>[a-z_]+)-(?P<run_id>{_RUN_ID})\.parquet$"
+    r"dataset=(?P<dataset>[a-z_]+)/"
+    r"(?:season=(?P<season>[0-9]{4})/)?"
+    r"(?:round=(?P<round>[0-9]{2})/session=(?P<session>[A-Z0-9]+)/)?"
+    rf"(?P<stem>[a-z_]+)-(?P<run_id>{_RUN_ID})\.parquet"
 )
-_MANIFEST_KEY_RE = re.compile(rf"^manifests/(?P<run_id>{_RUN_ID})\.json$")
+_MANIFEST_KEY_RE = re.compile(rf"manifests/(?P<run_id>{_RUN_ID})\.json")
 
 
 class LandedKey(BaseModel):
@@ -92,7 +95,7 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 
 
 def _check_run_id(run_id: str) -> None:
-    if not RUN_ID_RE.match(run_id):
+    if not RUN_ID_RE.fullmatch(run_id):
         raise ValueError(f"invalid run id {run_id!r}; expected e.g. '20231126T013000Z-1a2b3c4d' (see new_run_id)")
 
 
@@ -119,16 +122,16 @@ def data_key(
 
 def parse_data_key(key: str) -> LandedKey:
     """Parses a data-file key built by :func:`data_key`; raises ValueError naming what is wrong."""
-    match = _DATA_KEY_RE.match(key)
+    match = _DATA_KEY_RE.fullmatch(key)
     if match is None:
-        raise ValueError(f"not a landing-zone data key: {key!r}")
+        raise ValueError(f"not a landing-zone data key: {bounded(key)}")
     spec = dataset_spec(match["dataset"])
     if match["stem"] != spec.name:
-        raise ValueError(f"file name {match['stem']!r} does not match dataset {spec.name!r} in {key!r}")
+        raise ValueError(f"file name {match['stem']!r} does not match dataset {spec.name!r} in {bounded(key)}")
     has_season, has_session = match["season"] is not None, match["session"] is not None
     expected = {Partition.SESSION: (True, True), Partition.SEASON: (True, False), Partition.NONE: (False, False)}
     if (has_season, has_session) != expected[spec.partition]:
-        raise ValueError(f"dataset {spec.name!r} is partitioned by {spec.partition.value}, key {key!r} is not")
+        raise ValueError(f"dataset {spec.name!r} is partitioned by {spec.partition.value}, key {bounded(key)} is not")
     parsed = LandedKey(
         dataset=spec.dataset,
         run_id=match["run_id"],
@@ -153,11 +156,11 @@ def manifest_key(run_id: str) -> str:
 
 def parse_manifest_key(key: str) -> str:
     """Returns the run id of a manifest key."""
-    match = _MANIFEST_KEY_RE.match(key)
+    match = _MANIFEST_KEY_RE.fullmatch(key)
     if match is None:
-        raise ValueError(f"not a manifest key: {key!r}")
+        raise ValueError(f"not a manifest key: {bounded(key)}")
     return match["run_id"]
 
 
 def is_manifest_key(key: str) -> bool:
-    return _MANIFEST_KEY_RE.match(key) is not None
+    return _MANIFEST_KEY_RE.fullmatch(key) is not None

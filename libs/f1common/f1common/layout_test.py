@@ -59,6 +59,30 @@ def test_bad_keys_are_rejected_with_reason(key: str, message: str) -> None:
         parse_data_key(key)
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "dataset=ergast_results/ergast_results-20231126T013000Z-1a2b3c4d.parquet\n",  # a trailing newline
+        "dataset=laps/season=٢٠٢٣/round=01/session=R/laps-20231126T013000Z-1a2b3c4d.parquet",  # Arabic-Indic digits
+        "manifests/20231126T013000Z-1a2b3c4d.json\n",
+        "manifests/٢٠٢٣1126T013000Z-1a2b3c4d.json",
+    ],
+)
+def test_keys_match_whole_and_in_ascii_digits_only(key: str) -> None:
+    parse = parse_manifest_key if key.startswith("manifests/") else parse_data_key
+    with pytest.raises(ValueError, match="not a"):
+        parse(key)
+    assert not is_manifest_key(key)
+    with pytest.raises(ValueError):
+        manifest_key("20231126T013000Z-1a2b3c4d\n")
+
+
+def test_a_refused_key_is_quoted_bounded() -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_data_key("dataset=" + "x" * 100_000)
+    assert len(str(caught.value)) < 200 and "(100008 chars)" in str(caught.value)
+
+
 def test_build_requires_the_partition_columns() -> None:
     with pytest.raises(ValueError, match="pass session="):
         data_key(Dataset.LAPS, RUN)
