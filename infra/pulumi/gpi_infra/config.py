@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from f1common.errors import describe_validation_error
-from f1common.names import SERVICE_LOADER, SERVICES, ResourceNames
+from f1common.names import SERVICE_LOADER, SERVICES, STAGE_PATTERN, ResourceNames
 from f1common.sessions import FIRST_SEASON, LAST_SEASON
 from f1common.warehouse import SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS
 
@@ -116,7 +116,7 @@ def _default_functions() -> dict[str, dict[str, Any]]:
 
 
 class AwsStackConfig(_Config):
-    stage: str = Field(pattern=r"^[a-z][a-z0-9]{1,15}$")
+    stage: str = Field(pattern=STAGE_PATTERN)
     landing_bucket: str | None = Field(default=None, description="Override of the bucket name (must match Snowflake's)")
     functions: dict[str, FunctionSettings] = Field(
         default_factory=lambda: {svc: FunctionSettings.model_validate(v) for svc, v in _default_functions().items()},
@@ -238,7 +238,7 @@ class KeyGenerations(_Config):
 
 
 class SnowflakeStackConfig(_Config):
-    stage: str = Field(pattern=r"^[a-z][a-z0-9]{1,15}$")
+    stage: str = Field(pattern=STAGE_PATTERN)
     organization_name: str
     account_name: str
     admin_user: str

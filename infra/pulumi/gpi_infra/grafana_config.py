@@ -12,13 +12,14 @@ import pulumi
 from pydantic import Field
 
 from f1common import grafana as f1grafana
+from f1common.names import STAGE_PATTERN
 from gpi_infra.config import _Config, _config_getter, _read
 
 GRAFANA_PROJECT = "gpi-grafana"
 
 
 class GrafanaStackConfig(_Config):
-    stage: str = Field(pattern=r"^[a-z][a-z0-9]{1,15}$")
+    stage: str = Field(pattern=STAGE_PATTERN)
     snowflake_stack: str = Field(description="StackReference name of the Snowflake stack, e.g. acme/gpi-snowflake/dev")
     plugin: Literal["snowflake", "michelin"] = Field(
         default="snowflake",

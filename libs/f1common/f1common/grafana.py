@@ -21,10 +21,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from f1common.names import STAGE_PATTERN
+
 EXPRESSION_DATASOURCE_UID = "__expr__"  # Grafana's server-side expressions (math, reduce, threshold)
 MAX_UID_LENGTH = 40  # Grafana refuses longer uids (dashboards, datasources, folders, alert rules)
 _UID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
-_STAGE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
+_STAGE = re.compile(STAGE_PATTERN)
 
 
 @dataclass(frozen=True)

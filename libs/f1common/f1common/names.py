@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict
 
+from f1common.errors import bounded
 from f1common.warehouse import STAGING_SCHEMA
 
 METRICS_NAMESPACE = "GrandPrixInsights"
@@ -12,6 +15,11 @@ SERVICE_INGESTION = "ingestion"
 SERVICE_LOADER = "loader"
 SERVICE_TRANSFORMER = "transformer"
 SERVICES = (SERVICE_SCHEDULER, SERVICE_INGESTION, SERVICE_LOADER, SERVICE_TRANSFORMER)
+
+# A stage (local, dev, prod, ...): it is in every resource name (S3, IAM, Snowflake's GPI_<STAGE> database).
+STAGE_PATTERN = r"^[a-z][a-z0-9]{1,15}$"
+# A Snowflake object name as the settings give it (unquoted in the services' SQL): letters, digits, _ and $.
+SNOWFLAKE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$"
 
 # dbt's snapshot schema (analytics/dbt/dbt_project.yml `snapshots: +schema: snapshots`, unquoted: SNAPSHOTS)
 SNAPSHOTS_SCHEMA = "SNAPSHOTS"
@@ -58,6 +66,8 @@ class ResourceNames(BaseModel):
 
     @classmethod
     def for_stage(cls, stage: str) -> ResourceNames:
+        if not re.fullmatch(STAGE_PATTERN, stage):
+            raise ValueError(f"stage must match {STAGE_PATTERN}, got {bounded(stage)}")
         p = f"gpi-{stage}"
         return cls(
             stage=stage,

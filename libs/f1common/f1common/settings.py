@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from f1common.names import ResourceNames, lambda_arn, role_arn
+from f1common.names import SNOWFLAKE_NAME_PATTERN, STAGE_PATTERN, ResourceNames, lambda_arn, role_arn
 
 F1DATA_ENV = "GPI_F1DATA_DIR"
 
@@ -33,7 +33,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GPI_", extra="ignore", frozen=True)
 
-    stage: str = Field(default="local", description="Deployment stage: local, dev, prod")
+    stage: str = Field(default="local", pattern=STAGE_PATTERN, description="Deployment stage: local, dev, prod")
 
     # AWS
     aws_region: str = Field(
@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     snowflake_user: str | None = None
     snowflake_role: str | None = None
     snowflake_warehouse: str | None = None
-    snowflake_database: str | None = None
+    snowflake_database: str | None = Field(default=None, pattern=SNOWFLAKE_NAME_PATTERN)  # unquoted in SQL
     snowflake_private_key_path: Path | None = None
     snowflake_private_key_secret_id: str | None = Field(default=None, description="Secrets Manager id of the PEM key")
     snowflake_host: str | None = Field(
