@@ -8,13 +8,17 @@ announced again and a run with nothing new has nothing to do.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from f1common.clients import aws_client
+from f1common.errors import bounded
 from f1common.race_calendar import RaceCalendar, from_attributes, to_attributes
 from f1common.settings import Settings
 from f1common.transform import TRANSFORMER_STATE_PREFIX
+
+log = logging.getLogger(__name__)
 
 
 def save_state(settings: Settings, state_dir: Path) -> dict[str, int]:
@@ -26,17 +30,30 @@ def save_state(settings: Settings, state_dir: Path) -> dict[str, int]:
 
     objects_dir = state_dir / "s3"
     saved = {p.relative_to(objects_dir).as_posix() for p in objects_dir.rglob("*") if p.is_file()}
-    count = 0
+    count = refused = 0
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket):
         for obj in page.get("Contents", []):
+            target = _saved_path(objects_dir, obj["Key"])
+            if target is None:  # the emulator takes any key; the state directory only keys that stay inside it
+                refused += 1
+                log.warning("object not saved: its key is no path inside the state", extra={"key": bounded(obj["Key"])})
+                continue
             count += 1
             # landed keys are written once (unique run ids): never changed; the transformer's state is rewritten
             if obj["Key"] in saved and not obj["Key"].startswith(TRANSFORMER_STATE_PREFIX):
                 continue
-            target = objects_dir / obj["Key"]
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(s3.get_object(Bucket=settings.bucket, Key=obj["Key"])["Body"].read())
-    return {"calendar_items": len(items), "objects": count}
+    return {"calendar_items": len(items), "objects": count, **({"refused": refused} if refused else {})}
+
+
+def _saved_path(objects_dir: Path, key: str) -> Path | None:
+    """Where an object is saved: its key's segments below `objects_dir`, or None for a key that is not a plain
+    relative path (absolute, an empty, '.' or '..' segment, a backslash or NUL)."""
+    parts = key.split("/")
+    if not key or "\\" in key or "\0" in key or any(part in ("", ".", "..") for part in parts):
+        return None
+    return objects_dir.joinpath(*parts)
 
 
 def restore_state(settings: Settings, state_dir: Path) -> dict[str, int]:
