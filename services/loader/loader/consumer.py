@@ -17,11 +17,12 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from f1common import metrics as metric
+from f1common.errors import bounded
 from f1common.manifest import Manifest
 from f1common.names import SERVICE_LOADER
 from f1common.observability import add_counts, child_logger
 from loader.loading import LoadIncomplete, LoadReport, Outcome, StagingWarehouse, load_keys
-from loader.notifications import BadMessage, bounded, parse_notification
+from loader.notifications import BadMessage, parse_notification
 
 logger = child_logger(SERVICE_LOADER)
 

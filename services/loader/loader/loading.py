@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from f1common.datasets import ColumnType, DatasetSpec, dataset_spec
-from f1common.errors import shorten
+from f1common.errors import bounded, shorten
 from f1common.layout import is_manifest_key, manifest_key, parse_data_key, parse_manifest_key
 from f1common.manifest import Manifest, ManifestFile
 from f1common.names import SERVICE_LOADER
@@ -64,7 +64,6 @@ from f1common.warehouse import (
     check_identifier,
     column_type,
 )
-from loader.notifications import bounded
 
 logger = child_logger(SERVICE_LOADER)
 

@@ -17,7 +17,7 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventBridgeNotificationEvent
 
-_SHOWN = 200  # characters of an input quoted in an error
+from f1common.errors import bounded
 
 
 class BadMessage(ValueError):
@@ -40,11 +40,6 @@ class Notification:
     def add(self, ref: S3ObjectRef) -> None:
         if ref not in self.objects:
             self.objects.append(ref)
-
-
-def bounded(value: object, limit: int = _SHOWN) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _ref(bucket: Any, key: Any) -> S3ObjectRef:
