@@ -69,6 +69,25 @@ def test_a_service_importing_another_and_dashboards_importing_a_service_break_th
     assert "services/ingestion/ingestion/handler.py takes _settings from loader" in out
 
 
+def test_infra_tests_break_the_rules_too_and_an_unparsable_file_is_passed_over(
+    tool: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree = write(
+        tmp_path,
+        {
+            "services/loader/loader/__init__.py": "",
+            "infra/pulumi/gpi_infra/__init__.py": "",
+            "infra/pulumi/gpi_infra/stack_test.py": "from loader import ddl\n",
+            "infra/pulumi/gpi_infra/py2.py": "print 'python 2'\n",
+            "infra/pulumi/.venv/lib/site.py": "import loader\n",
+        },
+    )
+    assert tool.main(["import-graph", str(tree)]) == 0
+    captured = capsys.readouterr()
+    assert "against the dependency rules: tests: infra -> loader (1 files)" in captured.out
+    assert "not read: infra/pulumi/gpi_infra/py2.py (SyntaxError)" in captured.err
+
+
 def test_a_folder_without_init_is_no_module(tool: ModuleType, tmp_path: Path) -> None:
     """A Pulumi project folder (infra/pulumi/snowflake/__main__.py) does not own `import snowflake.connector`."""
     tree = write(

@@ -71,8 +71,8 @@ BATCH_ROWS = 64 * 1024  # rows per record batch read from a landed file: what bo
 _CHUNK = 1024 * 1024  # bytes per read of an S3 body, and of a Parquet column chunk (buffered, not read whole)
 
 
-# The longest reason a quarantine row keeps, however long the error that refused its file (each message is
-# bounded where it is raised; a list of drifted columns, say, can still be long).
+# How much of the error that refused a file its quarantine row keeps (then the error's full length), however
+# long the error: each message is bounded where it is raised, and this bounds any that is not.
 REASON_LIMIT = 1000
 
 

@@ -15,7 +15,7 @@ from f1common.layout import data_key
 from f1common.tables import to_parquet_bytes
 from loader.conftest import BUCKET, SMALL, Run, check_a_late_delivery_leaves_no_pending_row, check_streamed_order
 from loader.duckdb_warehouse import DuckDBWarehouse
-from loader.loading import REASON_LIMIT, Outcome, backfill_manifests, load_keys
+from loader.loading import REASON_LIMIT, FileRejected, Outcome, backfill_manifests, load_keys
 
 
 def _history(wh: DuckDBWarehouse) -> dict[str, int]:
@@ -339,7 +339,26 @@ def test_rows_the_warehouse_refuses_are_quarantined_with_a_bounded_reason(
     assert report.keys(Outcome.QUARANTINED) == [key]
     reason = _quarantine(warehouse)[key]
     assert reason.startswith("DuckDB refused the rows of ergast_status: ") and "chars)" in reason
-    assert len(reason) <= REASON_LIMIT and len(report.results[-1].detail) <= REASON_LIMIT
+    assert len(reason) < 500  # the database's message, cut where the warehouse raises it
+
+
+def test_any_refusal_is_stored_cut_to_the_reason_limit(
+    s3: Any, warehouse: DuckDBWarehouse, ergast_tables: dict[Dataset, pa.Table], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever refuses a file, however long its message, the quarantine row keeps REASON_LIMIT of it."""
+
+    def refuse(*args: Any, **kwargs: Any) -> int:
+        raise FileRejected("y" * 1_000_000)
+
+    monkeypatch.setattr(warehouse, "load_file", refuse)
+    run = Run.of(ergast_tables, [Dataset.ERGAST_STATUS])
+    run.land(s3)
+
+    report = load_keys([run.manifest_key], s3=s3, bucket=BUCKET, warehouse=warehouse)
+
+    [key] = report.keys(Outcome.QUARANTINED)
+    assert _quarantine(warehouse)[key] == "y" * REASON_LIMIT + "… (1000000 chars)"
+    assert report.results[-1].detail == _quarantine(warehouse)[key]
 
 
 def test_columns_named_like_load_metadata_are_refused(

@@ -63,9 +63,7 @@ def test_the_snowflake_connection_is_the_services_bounded_session(
     assert transformer.dbt.env["SNOWFLAKE_PRIVATE_KEY_PATH"] == str(key)
 
 
-def test_the_handler_never_logs_the_event_even_when_powertools_is_told_to(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_the_handler_never_logs_the_event_even_when_powertools_is_told_to(monkeypatch: pytest.MonkeyPatch) -> None:
     """POWERTOOLS_LOGGER_LOG_EVENT (read when the module is imported) would log whole SQS batches: a 200 KB
     message refused here is quoted in bounded form only."""
     import contextlib
@@ -80,23 +78,25 @@ def test_the_handler_never_logs_the_event_even_when_powertools_is_told_to(
 
     monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
     reloaded = importlib.reload(transformer.handler)
-    stream = io.StringIO()
-    monkeypatch.setattr(reloaded.logger.registered_handler, "stream", stream)
-    # a batch of refused messages builds nothing: it only reads which runs are in staging (none here)
-    no_warehouse = SimpleNamespace(connect=contextlib.nullcontext)
-    monkeypatch.setattr(reloaded, "_cached", lambda settings, artifacts: no_warehouse)
-    monkeypatch.setattr(transformer.transform, "pending_runs", lambda con, landed: set())
-    monkeypatch.setattr(transformer.transform, "read_state_from", lambda con: None)
-    junk = "x" * 200_000
+    try:
+        stream = io.StringIO()
+        monkeypatch.setattr(reloaded.logger.registered_handler, "stream", stream)
+        # a batch of refused messages builds nothing: it only reads which runs are in staging (none here)
+        no_warehouse = SimpleNamespace(connect=contextlib.nullcontext)
+        monkeypatch.setattr(reloaded, "_cached", lambda settings, artifacts: no_warehouse)
+        monkeypatch.setattr(transformer.transform, "pending_runs", lambda con, landed: set())
+        monkeypatch.setattr(transformer.transform, "read_state_from", lambda con: None)
+        junk = "x" * 200_000
 
-    response = reloaded.handler(
-        {"Records": [{"messageId": "junk", "body": junk}]},
-        LocalContext("transformer", "arn:aws:lambda:eu-west-1:000000000000:function:transformer"),
-    )
+        response = reloaded.handler(
+            {"Records": [{"messageId": "junk", "body": junk}]},
+            LocalContext("transformer", "arn:aws:lambda:eu-west-1:000000000000:function:transformer"),
+        )
 
-    assert response == {"batchItemFailures": [{"itemIdentifier": "junk"}]}
-    lines = stream.getvalue().splitlines()
-    assert any(json.loads(line)["message"] == "transform" for line in lines)
-    assert max(len(line) for line in lines) < 2_000 and "x" * 500 not in stream.getvalue()
-    monkeypatch.delenv("POWERTOOLS_LOGGER_LOG_EVENT")
-    importlib.reload(transformer.handler)
+        assert response == {"batchItemFailures": [{"itemIdentifier": "junk"}]}
+        lines = stream.getvalue().splitlines()
+        assert any(json.loads(line)["message"] == "transform" for line in lines)
+        assert max(len(line) for line in lines) < 2_000 and "x" * 500 not in stream.getvalue()
+    finally:  # the module as the other tests import it, whatever the outcome
+        monkeypatch.delenv("POWERTOOLS_LOGGER_LOG_EVENT")
+        importlib.reload(transformer.handler)
