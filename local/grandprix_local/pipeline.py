@@ -345,7 +345,8 @@ class LocalPipeline:
 
         with self.loading():
             warehouse = self._warehouse
-            report = drain_queue(self._aws("sqs"), self.resources.loader_queue_url, s3=self._s3(), warehouse=warehouse)
+            queue, bucket = self.resources.loader_queue_url, self.settings.bucket
+            report = drain_queue(self._aws("sqs"), queue, s3=self._s3(), bucket=bucket, warehouse=warehouse)
         if totals is not None:
             counts = report.counts
             totals.files_loaded += counts.get("loaded", 0)

@@ -53,11 +53,13 @@ def drain_queue(
     queue_url: str,
     *,
     s3: Any,
+    bucket: str,
     warehouse: StagingWarehouse,
     wait_seconds: int = 0,
     max_batches: int | None = None,
 ) -> LoadReport:
-    """Delivers the queue's messages to the loader batch by batch until the queue is empty."""
+    """Delivers the queue's messages (the files of the landing `bucket`) to the loader batch by batch until the
+    queue is empty."""
     report = LoadReport()
     batches = 0
     while max_batches is None or batches < max_batches:
@@ -66,7 +68,7 @@ def drain_queue(
         if not messages:
             break
         batches += 1
-        result = load_batch(sqs_event(messages), s3=s3, warehouse=warehouse)
+        result = load_batch(sqs_event(messages), s3=s3, bucket=bucket, warehouse=warehouse)
         report.extend(result.report)
         failed = set(result.failed)
         done = [

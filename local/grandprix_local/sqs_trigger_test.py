@@ -43,13 +43,13 @@ def test_drain_queue_loads_notified_files_exactly_once(tmp_path: Path) -> None:
             sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"Records": [record]}))
 
         with DuckDBWarehouse.open(tmp_path / "warehouse.duckdb") as warehouse:
-            report = drain_queue(sqs, url, s3=s3, warehouse=warehouse)
+            report = drain_queue(sqs, url, s3=s3, bucket=settings.bucket, warehouse=warehouse)
 
             assert sorted(report.keys(Outcome.LOADED)) == sorted(keys)
             for entry in manifest.files:
                 assert warehouse.staging_rows(dataset_spec(entry.dataset)) == entry.rows
             assert sqs.receive_message(QueueUrl=url).get("Messages") is None  # all deleted
-            assert drain_queue(sqs, url, s3=s3, warehouse=warehouse).results == []
+            assert drain_queue(sqs, url, s3=s3, bucket=settings.bucket, warehouse=warehouse).results == []
 
 
 def test_background_drain_runs_on_its_own_thread_and_its_close_drains_what_was_sent() -> None:

@@ -97,7 +97,12 @@ def test_one_manifest_delivered_by_six_threads_at_once_loads_each_file_once(stac
     def deliver(i: int) -> Any:
         with DuckDBWarehouse.open(stack.warehouse) as warehouse:  # one connection per concurrent Lambda
             start.wait()
-            return load_batch(notification(stack, manifest_key(run_id), f"m{i}"), s3=stack.s3, warehouse=warehouse)
+            return load_batch(
+                notification(stack, manifest_key(run_id), f"m{i}"),
+                s3=stack.s3,
+                bucket=stack.settings.bucket,
+                warehouse=warehouse,
+            )
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         results = list(pool.map(deliver, range(threads)))
@@ -119,7 +124,12 @@ def test_a_failed_commit_fails_the_message_with_its_own_error_and_the_redelivery
     manifest = stack.manifests()[run_id]
     with DuckDBWarehouse.open(stack.warehouse) as warehouse:
         warehouse.con = CommitFails(warehouse.con)  # type: ignore[assignment]
-        failed = load_batch(notification(stack, manifest_key(run_id), "m1"), s3=stack.s3, warehouse=warehouse)
+        failed = load_batch(
+            notification(stack, manifest_key(run_id), "m1"),
+            s3=stack.s3,
+            bucket=stack.settings.bucket,
+            warehouse=warehouse,
+        )
         warehouse.con = warehouse.con._con  # type: ignore[attr-defined]
     assert failed.failed == ["m1"]
     logged = caplog.text

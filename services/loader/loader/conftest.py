@@ -52,6 +52,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
+        "GPI_LANDING_BUCKET": BUCKET,  # the handlers' landing bucket (Settings().bucket)
     }.items():
         monkeypatch.setenv(var, value)
     clear_client_cache()

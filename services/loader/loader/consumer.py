@@ -39,30 +39,26 @@ def process_body(
     body: str | dict[str, Any],
     *,
     s3: Any,
+    bucket: str,
     warehouse: StagingWarehouse,
-    manifests: dict[str, dict[str, Manifest]] | None = None,
+    manifests: dict[str, Manifest] | None = None,
 ) -> LoadReport:
-    """Loads what one SQS message (an S3 event notification) announces; `manifests` (bucket -> run id -> manifest)
-    caches the manifests found beyond this message (one per batch, :func:`load_batch`).
+    """Loads what one SQS message (an S3 event notification) announces in the landing `bucket` (a record naming
+    another bucket is malformed: it is counted and logged, never read); `manifests` (run id -> manifest) caches
+    the manifests found beyond this message (one per batch, :func:`load_batch`).
 
     Raises BadMessage for other bodies, and LoadIncomplete (with the report) when some files failed unexpectedly.
     """
-    notification = parse_notification(body)
+    notification = parse_notification(body, bucket)
     report = LoadReport(malformed_records=len(notification.malformed))
     for problem in notification.malformed:
         logger.error("malformed S3 event record skipped", extra={"error": problem})
-    failed: dict[str, str] = {}
-    refs = notification.objects
-    for bucket in dict.fromkeys(r.bucket for r in refs):
-        keys = [r.key for r in refs if r.bucket == bucket]
-        try:
-            found = None if manifests is None else manifests.setdefault(bucket, {})
-            report.extend(load_keys(keys, s3=s3, bucket=bucket, warehouse=warehouse, manifests=found))
-        except LoadIncomplete as exc:
-            report.extend(exc.report)
-            failed.update(exc.failed)
-    if failed:
-        raise LoadIncomplete(report, failed)
+    keys = [r.key for r in notification.objects]
+    try:
+        report.extend(load_keys(keys, s3=s3, bucket=bucket, warehouse=warehouse, manifests=manifests))
+    except LoadIncomplete as exc:
+        report.extend(exc.report)
+        raise LoadIncomplete(report, exc.failed) from None
     return report
 
 
@@ -83,14 +79,19 @@ class BatchResult:
         return [f["itemIdentifier"] for f in self.response.get("batchItemFailures", [])]
 
 
-def load_batch(event: dict[str, Any], *, s3: Any, warehouse: StagingWarehouse, context: Any = None) -> BatchResult:
-    """Processes an SQS batch event message by message; failed messages are returned to be retried."""
+def load_batch(
+    event: dict[str, Any], *, s3: Any, bucket: str, warehouse: StagingWarehouse, context: Any = None
+) -> BatchResult:
+    """Processes an SQS batch event message by message (the files of the landing `bucket`); failed messages are
+    returned to be retried."""
     result = BatchResult()
-    manifests: dict[str, dict[str, Manifest]] = {}  # found once for the whole batch: a run's files arrive together
+    manifests: dict[str, Manifest] = {}  # found once for the whole batch: a run's files arrive together
 
     def record_handler(record: SQSRecord) -> None:
         try:
-            result.report.extend(process_body(record.body, s3=s3, warehouse=warehouse, manifests=manifests))
+            result.report.extend(
+                process_body(record.body, s3=s3, bucket=bucket, warehouse=warehouse, manifests=manifests)
+            )
         except BadMessage as exc:
             result.report.malformed_records += 1
             logger.error(
@@ -121,10 +122,16 @@ def load_batch(event: dict[str, Any], *, s3: Any, warehouse: StagingWarehouse, c
 
 
 def process_sqs_batch(
-    event: dict[str, Any], *, s3: Any, warehouse: StagingWarehouse, metrics: Metrics | None = None, context: Any = None
+    event: dict[str, Any],
+    *,
+    s3: Any,
+    bucket: str,
+    warehouse: StagingWarehouse,
+    metrics: Metrics | None = None,
+    context: Any = None,
 ) -> dict[str, Any]:
     """The loader Lambda's work: :func:`load_batch`, its metrics and a summary log; returns the batch response."""
-    result = load_batch(event, s3=s3, warehouse=warehouse, context=context)
+    result = load_batch(event, s3=s3, bucket=bucket, warehouse=warehouse, context=context)
     if metrics is not None:
         record_metrics(result.report, metrics)
     logger.info(

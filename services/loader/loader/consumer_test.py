@@ -9,7 +9,9 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from botocore.exceptions import ClientError
 
+import loader.handler
 from f1common.datasets import Dataset, dataset_spec
 from f1common.layout import data_key, new_run_id
 from loader.conftest import BUCKET, Run, emf_metrics, lambda_context, s3_event
@@ -17,6 +19,30 @@ from loader.consumer import load_batch
 from loader.duckdb_warehouse import DuckDBWarehouse
 from loader.handler import handler
 from loader.notifications import BadMessage, S3ObjectRef, s3_objects
+
+
+def failing_for(run_id: str) -> Any:
+    """The handler's client factory, whose S3 client fails (as S3 can, unexpectedly) to get the objects of a run
+    (its files and its manifest)."""
+    make = loader.handler.aws_client
+
+    class FailingS3:
+        def __init__(self, client: Any) -> None:
+            self.client = client
+
+        def get_object(self, **kwargs: Any) -> Any:
+            if run_id in kwargs["Key"]:
+                raise ClientError({"Error": {"Code": "InternalError", "Message": "try again"}}, "GetObject")
+            return self.client.get_object(**kwargs)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.client, name)
+
+    def factory(service: str, settings: Any) -> Any:
+        client = make(service, settings)
+        return FailingS3(client) if service == "s3" else client
+
+    return factory
 
 
 def test_s3_objects_decodes_keys_and_skips_test_events() -> None:
@@ -42,14 +68,21 @@ def test_s3_objects_rejects_other_bodies() -> None:
 
 
 def test_handler_processes_an_sqs_batch_and_reports_failures(
-    s3: Any, lambda_warehouse: Path, ergast_tables: dict[Dataset, pa.Table], capsys: pytest.CaptureFixture[str]
+    s3: Any,
+    lambda_warehouse: Path,
+    ergast_tables: dict[Dataset, pa.Table],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     run = Run.of(ergast_tables)
     run.land(s3)
     records = [{"messageId": f"m{i}", "body": s3_event(k)} for i, k in enumerate([*run.keys, run.manifest_key])]
     records.append({"messageId": "junk", "body": "not json"})  # dropped, not retried
-    unseen = data_key(Dataset.ERGAST_STATUS, new_run_id())
-    records.append({"messageId": "gone", "body": s3_event(unseen, bucket="no-such-bucket")})  # S3 error: retried
+    failing = new_run_id()
+    records.append(
+        {"messageId": "gone", "body": s3_event(data_key(Dataset.ERGAST_STATUS, failing))}
+    )  # S3 error: retried
+    monkeypatch.setattr(loader.handler, "aws_client", failing_for(failing))
 
     result = handler({"Records": records}, lambda_context())
 
@@ -77,7 +110,7 @@ def test_a_batch_reads_each_runs_manifest_once(
 
     records = [{"messageId": f"m{i}", "body": s3_event(k)} for i, k in enumerate([*run.keys, run.manifest_key])]
 
-    result = load_batch({"Records": records}, s3=CountingS3(), warehouse=warehouse)
+    result = load_batch({"Records": records}, s3=CountingS3(), bucket=BUCKET, warehouse=warehouse)
 
     assert result.failed == [] and result.report.counts["loaded"] == len(run.keys) >= 2
     assert manifest_gets == [run.manifest_key]  # one GET for the batch, not one per file's notification

@@ -69,7 +69,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings()
     with open_warehouse(settings) as warehouse:
         s3 = aws_client("s3", settings)
-        return process_sqs_batch(event, s3=s3, warehouse=warehouse, metrics=metrics, context=context)
+        return process_sqs_batch(
+            event, s3=s3, bucket=settings.bucket, warehouse=warehouse, metrics=metrics, context=context
+        )
 
 
 @metrics.log_metrics

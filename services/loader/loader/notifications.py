@@ -4,7 +4,8 @@ Two formats announce a created object: an S3 event notification (``Records``, po
 envelope) and an EventBridge event (``source: aws.s3``, ``detail-type: Object Created``). Each record is
 parsed on its own: a malformed record is counted and described in :attr:`Notification.malformed` while the
 valid records beside it are kept; a body that is neither format, or whose records are all malformed, is a
-:class:`BadMessage`.
+:class:`BadMessage`. Given the landing bucket, a record that names another bucket is malformed too: the loader
+reads no bucket an event names but its own.
 """
 
 from __future__ import annotations
@@ -42,14 +43,16 @@ class Notification:
             self.objects.append(ref)
 
 
-def _ref(bucket: Any, key: Any) -> S3ObjectRef:
+def _ref(bucket: Any, key: Any, landing: str | None) -> S3ObjectRef:
     if not isinstance(bucket, str) or not bucket or not isinstance(key, str) or not key:
         raise ValueError("lacks s3.bucket.name or s3.object.key")
+    if landing is not None and bucket != landing:
+        raise ValueError(f"names bucket {bounded(bucket, 80)}, not the landing bucket")
     # Keys are URL-decoded (`unquote_plus`: moto encodes `/` and `=`, real S3 encodes spaces as `+`).
     return S3ObjectRef(bucket=bucket, key=unquote_plus(key))
 
 
-def _s3_records(message: dict[str, Any], out: Notification) -> None:
+def _s3_records(message: dict[str, Any], out: Notification, landing: str | None) -> None:
     for i, record in enumerate(S3Event(message).records):
         try:
             if not isinstance(record.raw_event, dict):
@@ -59,12 +62,12 @@ def _s3_records(message: dict[str, Any], out: Notification) -> None:
             ):
                 continue
             s3 = record.get("s3") or {}
-            out.add(_ref((s3.get("bucket") or {}).get("name"), (s3.get("object") or {}).get("key")))
+            out.add(_ref((s3.get("bucket") or {}).get("name"), (s3.get("object") or {}).get("key"), landing))
         except (ValueError, TypeError, AttributeError) as exc:
             out.malformed.append(f"S3 event record {i} {exc}: {bounded(record.raw_event)}")
 
 
-def _eventbridge(message: dict[str, Any], out: Notification) -> None:
+def _eventbridge(message: dict[str, Any], out: Notification, landing: str | None) -> None:
     event = S3EventBridgeNotificationEvent(message)
     if event.detail_type != "Object Created":
         return
@@ -73,13 +76,14 @@ def _eventbridge(message: dict[str, Any], out: Notification) -> None:
         out.malformed.append(f"EventBridge S3 event without a detail object: {bounded(message)}")
         return
     try:
-        out.add(_ref((detail.get("bucket") or {}).get("name"), (detail.get("object") or {}).get("key")))
+        out.add(_ref((detail.get("bucket") or {}).get("name"), (detail.get("object") or {}).get("key"), landing))
     except (ValueError, TypeError, AttributeError) as exc:
         out.malformed.append(f"EventBridge S3 event {exc}: {bounded(detail)}")
 
 
-def parse_notification(body: str | bytes | dict[str, Any]) -> Notification:
+def parse_notification(body: str | bytes | dict[str, Any], landing: str | None = None) -> Notification:
     """The created objects of one SQS message body (see the module doc); raises BadMessage for other bodies.
+    With `landing` (the landing bucket's name), objects of other buckets are malformed records.
 
     `s3:TestEvent` messages (sent when a notification is configured) and non-create events give no
     objects; an SNS envelope around the S3 event is unwrapped.
@@ -97,13 +101,13 @@ def parse_notification(body: str | bytes | dict[str, Any]) -> Notification:
     if message.get("Event") == "s3:TestEvent":
         return out
     if message.get("Type") == "Notification" and isinstance(message.get("Message"), str):
-        return parse_notification(message["Message"])
+        return parse_notification(message["Message"], landing)
     if message.get("source") == "aws.s3" and "detail-type" in message:
-        _eventbridge(message, out)
+        _eventbridge(message, out, landing)
         return out
     if not isinstance(message.get("Records"), list):
         raise BadMessage(f"not an S3 event notification: no 'Records' list (keys: {bounded(sorted(message))})")
-    _s3_records(message, out)
+    _s3_records(message, out, landing)
     if out.malformed and not out.objects:
         raise BadMessage(f"{len(out.malformed)} malformed S3 event record(s), none valid: {out.malformed[0]}")
     return out

@@ -96,3 +96,48 @@ def test_the_handler_counts_ignored_keys_and_malformed_records(
     assert emf["NotificationRecordsMalformed"] == [2.0]  # the record without an object, and the junk body
     with DuckDBWarehouse.open(lambda_warehouse) as wh:
         assert wh.file_state("dataset=laps/notes.txt") == "QUARANTINED"
+
+
+def test_given_the_landing_bucket_a_record_of_another_bucket_is_malformed() -> None:
+    body = json.loads(s3_event(KEY))
+    body["Records"].append(json.loads(s3_event(KEY, bucket="gpi-someone-else"))["Records"][0])
+
+    notification = parse_notification(json.dumps(body), BUCKET)
+
+    assert notification.objects == [S3ObjectRef(BUCKET, KEY)]
+    [problem] = notification.malformed
+    assert "names bucket 'gpi-someone-else', not the landing bucket" in problem
+    assert parse_notification(json.dumps(body)).objects == [
+        S3ObjectRef(BUCKET, KEY),
+        S3ObjectRef("gpi-someone-else", KEY),
+    ]
+    with pytest.raises(BadMessage, match="not the landing bucket"):
+        parse_notification(s3_event(KEY, bucket="gpi-someone-else"), BUCKET)
+    bridged = parse_notification(eventbridge(KEY, bucket="gpi-someone-else"), BUCKET)
+    assert bridged.objects == [] and "not the landing bucket" in bridged.malformed[0]
+    with pytest.raises(BadMessage) as long_name:  # inside an SNS envelope, and quoted bounded
+        parse_notification({"Type": "Notification", "Message": s3_event(KEY, bucket="b" * 5000)}, BUCKET)
+    assert "not the landing bucket" in str(long_name.value) and len(str(long_name.value)) < 1000
+
+
+def test_the_handler_reads_no_bucket_but_the_landing_bucket(
+    s3: Any, lambda_warehouse: Path, ergast_tables: dict[Dataset, pa.Table], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A notification naming another bucket (a forged message, a second bucket's notification on the queue) is
+    counted as malformed and dropped: none of that bucket's objects is read, and the message is not retried."""
+    elsewhere = "gpi-test-elsewhere"
+    s3.create_bucket(Bucket=elsewhere, CreateBucketConfiguration={"LocationConstraint": REGION})
+    run = Run.of(ergast_tables, [Dataset.ERGAST_STATUS])
+    for key, payload in run.files.items():
+        s3.put_object(Bucket=elsewhere, Key=key, Body=payload)
+    s3.put_object(Bucket=elsewhere, Key=run.manifest_key, Body=run.manifest.to_json())
+    records = [{"messageId": f"m{i}", "body": s3_event(k, bucket=elsewhere)} for i, k in enumerate(run.files)]
+    records.append({"messageId": "manifest", "body": s3_event(run.manifest_key, bucket=elsewhere)})
+
+    assert handler({"Records": records}, lambda_context()) == {"batchItemFailures": []}
+
+    emf = emf_metrics(capsys)[-1]
+    assert emf["NotificationRecordsMalformed"] == [2.0] and emf["FilesLoaded"] == [0.0]
+    with DuckDBWarehouse.open(lambda_warehouse) as wh:
+        assert wh.con.execute("select count(*) from staging.load_history").fetchone() == (0,)
+        assert all(wh.file_state(key) is None for key in [*run.files, run.manifest_key])
