@@ -250,3 +250,51 @@ def test_a_scheduler_clock_hours_fast_does_not_fail_a_session_without_a_retry(
     # with the retry done, the limit applies: a second NOT_AVAILABLE that late is FAILED
     decision = plan_retry(item.model_copy(update={"status": CalendarStatus.NOT_AVAILABLE}), fast, policy)
     assert decision.action == "fail"
+
+
+@pytest.mark.parametrize("lost", ["the create", "its answer", "its answer and the check"])
+def test_a_failed_schedule_create_leaves_one_schedule_that_the_item_names(
+    round_1: list[ScheduleRow],
+    table: RaceCalendar,
+    clients: Clients,
+    target: ScheduleTarget,
+    policy: SchedulingPolicy,
+    monkeypatch: pytest.MonkeyPatch,
+    lost: str,
+) -> None:
+    """The create fails before EventBridge Scheduler has the schedule, or after (a timeout: the answer is lost),
+    and then perhaps the check whether it exists fails too: the claim is undone only when no schedule may be
+    left, and by the next run the item names the one schedule there is."""
+    only_the_race_left(round_1, table, clients, target)
+    due = RACE_END + policy.delay
+    real_create: Callable[..., bool] = scheduler.planning.create_ingestion_schedule
+
+    def create(*args: Any) -> bool:
+        if lost != "the create":
+            real_create(*args)
+        raise TimeoutError("read timeout")
+
+    def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("unreachable")
+
+    monkeypatch.setattr(scheduler.planning, "create_ingestion_schedule", create)
+    if lost == "its answer and the check":
+        monkeypatch.setattr(clients.scheduler, "get_schedule", unreachable)
+    report = run_scheduling(due - dt.timedelta(minutes=30), table, clients.scheduler, target, policy)
+    monkeypatch.undo()
+
+    item = table.get("2025-01-R")
+    assert item is not None
+    if lost == "its answer":  # the schedule is there: the claim stands
+        assert report.scheduled == ["ingest-2025-01-R-a1"] and report.invalid == []
+        assert (item.status, item.schedule_name) == (CalendarStatus.SCHEDULED, "ingest-2025-01-R-a1")
+    else:  # reported; the claim undone
+        assert report.scheduled == [] and report.invalid == ["2025-01-R: TimeoutError: read timeout"]
+        assert (item.status, item.attempt, item.schedule_name) == (CalendarStatus.PENDING, 0, None)
+    # the next run leaves one schedule, for the due time, named by the SCHEDULED item
+    again = run_scheduling(due - dt.timedelta(minutes=20), table, clients.scheduler, target, policy)
+    assert again.invalid == []
+    assert schedules(clients, target) == {"ingest-2025-01-R-a1": due}
+    assert orphan_schedules(clients, target, table) == set()
+    item = table.get("2025-01-R")
+    assert item is not None and (item.status, item.attempt) == (CalendarStatus.SCHEDULED, 1)

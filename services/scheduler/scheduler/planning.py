@@ -12,7 +12,13 @@ from f1common.names import SERVICE_SCHEDULER
 from f1common.observability import child_logger
 from f1common.race_calendar import ConditionFailed, RaceCalendar
 from f1common.settings import Settings
-from scheduler.schedules import ScheduleTarget, create_ingestion_schedule, delete_schedule, schedule_name
+from scheduler.schedules import (
+    ScheduleTarget,
+    create_ingestion_schedule,
+    delete_schedule,
+    schedule_exists,
+    schedule_name,
+)
 
 logger = child_logger(SERVICE_SCHEDULER)
 
@@ -237,8 +243,11 @@ def claim(
     The conditional write (on the version read, so on every field the decision read: times, status, attempt)
     decides which of two concurrent writers wins; the deterministic name makes the create itself idempotent
     (ConflictException = already there). If the create fails, the claim is undone so the next invocation
-    tries again. If the item changed while the schedule was being created (a sync moved the session and reset
-    it), the schedule is deleted again: no schedule outlives the claim it was made for.
+    tries again, unless the schedule exists after all (the create went through and its answer was lost, a
+    timeout): then the claim stands. If that cannot be checked either, the claim is undone all the same and the
+    next invocation's create of the same name finds the schedule and keeps its claim. If the item changed while
+    the schedule was being created (a sync moved the session and reset it), the schedule is deleted again: no
+    schedule outlives the claim it was made for.
     """
     name = schedule_name(request.session_id, request.attempt)
     try:
@@ -257,19 +266,15 @@ def claim(
         return _lost(item, report)
     try:
         fresh = create_ingestion_schedule(scheduler, target, request, when)
-    except Exception:
-        table.update(
-            item.pk,
-            {
-                "status": item.status,
-                "attempt": item.attempt,
-                "schedule_name": item.schedule_name,
-                "next_attempt_utc": item.next_attempt_utc,
-                "updated_at": now,
-            },
-            expect={"status": CalendarStatus.SCHEDULED, "attempt": request.attempt, "version": claimed},
+    except Exception as exc:
+        if schedule_exists(scheduler, target.group, name) is not True:
+            _undo(item, table, now, request.attempt, claimed)
+            raise
+        fresh = True
+        logger.warning(
+            "schedule created though its create failed; the claim stands",
+            extra={"session": item.pk, "schedule": name, "error": type(exc).__name__},
         )
-        raise
     if fresh and not _still_claimed(table, item.pk, name, claimed):
         delete_schedule(scheduler, target.group, name)
         logger.warning("calendar item changed while scheduling; schedule withdrawn", extra={"session": item.pk})
@@ -288,6 +293,21 @@ def claim(
         },
     )
     return True
+
+
+def _undo(item: CalendarItem, table: RaceCalendar, now: dt.datetime, attempt: int, claimed: int | None) -> None:
+    """The item as it was before our claim (`claimed`: the version the claim wrote), if nobody wrote it since."""
+    table.update(
+        item.pk,
+        {
+            "status": item.status,
+            "attempt": item.attempt,
+            "schedule_name": item.schedule_name,
+            "next_attempt_utc": item.next_attempt_utc,
+            "updated_at": now,
+        },
+        expect={"status": CalendarStatus.SCHEDULED, "attempt": attempt, "version": claimed},
+    )
 
 
 def _lost(item: CalendarItem, report: SchedulingReport | None) -> bool:

@@ -139,6 +139,19 @@ def _create_one_time(
     return True
 
 
+def schedule_exists(scheduler: Any, group: str, name: str) -> bool | None:
+    """Whether the schedule exists; None when the scheduler cannot say (its error is not "not found")."""
+    try:
+        scheduler.get_schedule(Name=name, GroupName=group)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return False
+        return None
+    except Exception:  # a timeout, the endpoint unreachable: unknown
+        return None
+    return True
+
+
 def delete_schedule(scheduler: Any, group: str, name: str) -> bool:
     """Deletes a schedule; False when it no longer exists (it fired, or was deleted before)."""
     try:
