@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -20,9 +21,9 @@ from f1common.events import MAX_ATTEMPT, CalendarStatus
 from f1common.race_calendar import RaceCalendar
 from scheduler.actions import Clients
 from scheduler.conftest import utc
-from scheduler.planning import MAX_BACKOFF, SchedulingPolicy, backoff, plan_retry, run_scheduling
+from scheduler.planning import MAX_BACKOFF, SchedulingPolicy, SchedulingReport, backoff, plan_retry, run_scheduling
 from scheduler.schedules import ScheduleTarget, list_schedule_names, parse_at_expression
-from scheduler.sync import sync_season
+from scheduler.sync import SyncReport, sync_season
 
 NOW = utc(2025, 1, 1)
 RACE_END = utc(2025, 3, 16, 6, 0)  # 2025 Australian GP
@@ -111,45 +112,59 @@ def _moved(rows: list[ScheduleRow], hours: int) -> list[ScheduleRow]:
     ]
 
 
-def only_the_race_left(
-    round_1: list[ScheduleRow], table: RaceCalendar, clients: Clients, target: ScheduleTarget
-) -> None:
-    """Round 1 synced and every session but the race ingested."""
+@dataclass(frozen=True)
+class RaceLeft:
+    """Round 1 of 2025 synced and every session but the race ingested, with what a scheduling run and a sync take."""
+
+    rows: list[ScheduleRow]
+    table: RaceCalendar
+    clients: Clients
+    target: ScheduleTarget
+    policy: SchedulingPolicy
+
+    @property
+    def due(self) -> dt.datetime:
+        """When the race is to be ingested (as synced)."""
+        return RACE_END + self.policy.delay
+
+    def schedule(self, now: dt.datetime) -> SchedulingReport:
+        return run_scheduling(now, self.table, self.clients.scheduler, self.target, self.policy)
+
+    def sync(self, rows: list[ScheduleRow]) -> SyncReport:
+        return sync_season(2025, rows, self.table, self.clients.scheduler, self.target.group, NOW)
+
+    def schedules(self) -> dict[str, dt.datetime]:
+        return schedules(self.clients, self.target)
+
+    def orphan_schedules(self) -> set[str]:
+        """Schedules that no SCHEDULED item names: nothing would ever withdraw them before they fire."""
+        named = {i.schedule_name for i in self.table.scan().items if i.status is CalendarStatus.SCHEDULED}
+        return set(self.schedules()) - named
+
+    def assert_scheduled_once_later(self, due: dt.datetime) -> None:
+        """A scheduling run an hour before `due` schedules the (moved) race once, at `due`."""
+        assert len(self.schedule(due - dt.timedelta(hours=1)).scheduled) == 1
+        assert list(self.schedules().values()) == [due]
+
+
+@pytest.fixture
+def race_left(
+    round_1: list[ScheduleRow], table: RaceCalendar, clients: Clients, target: ScheduleTarget, policy: SchedulingPolicy
+) -> RaceLeft:
     sync_season(2025, round_1, table, clients.scheduler, target.group, NOW)
     for other in ("2025-01-FP1", "2025-01-FP2", "2025-01-FP3", "2025-01-Q"):
         table.update(other, {"status": CalendarStatus.INGESTED})
-
-
-def assert_scheduled_once_later(
-    table: RaceCalendar, clients: Clients, target: ScheduleTarget, policy: SchedulingPolicy, due: dt.datetime
-) -> None:
-    """A scheduling run an hour before `due` schedules the (moved) race once, at `due`."""
-    later = run_scheduling(due - dt.timedelta(hours=1), table, clients.scheduler, target, policy)
-    assert len(later.scheduled) == 1
-    assert list(schedules(clients, target).values()) == [due]
-
-
-def orphan_schedules(clients: Clients, target: ScheduleTarget, table: RaceCalendar) -> set[str]:
-    """Schedules that no SCHEDULED item names: nothing would ever withdraw them before they fire."""
-    named = {i.schedule_name for i in table.scan().items if i.status is CalendarStatus.SCHEDULED}
-    return set(schedules(clients, target)) - named
+    return RaceLeft(round_1, table, clients, target, policy)
 
 
 @pytest.mark.parametrize("change", ["moved", "cancelled"])
 @pytest.mark.parametrize("killed_at", ["the schedule's deletion", "the item's write"])
 def test_a_sync_killed_at_either_write_leaves_no_schedule_that_no_item_names(
-    round_1: list[ScheduleRow],
-    table: RaceCalendar,
-    clients: Clients,
-    target: ScheduleTarget,
-    policy: SchedulingPolicy,
-    monkeypatch: pytest.MonkeyPatch,
-    change: str,
-    killed_at: str,
+    race_left: RaceLeft, monkeypatch: pytest.MonkeyPatch, change: str, killed_at: str
 ) -> None:
-    only_the_race_left(round_1, table, clients, target)
-    old_due = RACE_END + policy.delay
-    assert run_scheduling(old_due - dt.timedelta(minutes=30), table, clients.scheduler, target, policy).scheduled
+    old_due = race_left.due
+    assert race_left.schedule(old_due - dt.timedelta(minutes=30)).scheduled
+    round_1 = race_left.rows
     rows = _moved(round_1, hours=5) if change == "moved" else [r for r in round_1 if r.session != "R"]
 
     def killed(*args: Any, **kwargs: Any) -> Any:
@@ -159,40 +174,33 @@ def test_a_sync_killed_at_either_write_leaves_no_schedule_that_no_item_names(
         monkeypatch.setattr(scheduler.sync, "delete_schedule", killed)
     else:
         monkeypatch.setattr(RaceCalendar, "update", killed)
-    failed = sync_season(2025, rows, table, clients.scheduler, target.group, NOW)
+    failed = race_left.sync(rows)
     monkeypatch.undo()
 
     assert [reason.split(":")[0] for reason in failed.skipped] == ["2025-01-R"]  # reported; the rest synced
-    assert orphan_schedules(clients, target, table) == set()
+    assert race_left.orphan_schedules() == set()
     # the next sync finishes the change: nothing is left for the old time
-    again = sync_season(2025, rows, table, clients.scheduler, target.group, NOW)
+    again = race_left.sync(rows)
     assert (again.updated if change == "moved" else again.cancelled) == ["2025-01-R"]
-    assert schedules(clients, target) == {}
-    item = table.get("2025-01-R")
+    assert race_left.schedules() == {}
+    item = race_left.table.get("2025-01-R")
     assert item is not None
     if change == "cancelled":
         assert item.status is CalendarStatus.CANCELLED
         return
     assert item.status is CalendarStatus.PENDING and item.end_utc == RACE_END + dt.timedelta(hours=5)
-    assert_scheduled_once_later(table, clients, target, policy, old_due + dt.timedelta(hours=5))
+    race_left.assert_scheduled_once_later(old_due + dt.timedelta(hours=5))
 
 
 @pytest.mark.parametrize("race_at", ["after_the_read", "after_the_claim"])
 def test_a_sync_moving_a_session_during_a_scheduling_run_leaves_no_schedule_for_the_old_time(
-    round_1: list[ScheduleRow],
-    table: RaceCalendar,
-    clients: Clients,
-    target: ScheduleTarget,
-    policy: SchedulingPolicy,
-    monkeypatch: pytest.MonkeyPatch,
-    race_at: str,
+    race_left: RaceLeft, monkeypatch: pytest.MonkeyPatch, race_at: str
 ) -> None:
-    only_the_race_left(round_1, table, clients, target)
-    old_due = RACE_END + policy.delay
-    moved = _moved(round_1, hours=5)  # the race is postponed by 5 h while the scheduling run decides
+    old_due = race_left.due
+    moved = _moved(race_left.rows, hours=5)  # the race is postponed by 5 h while the scheduling run decides
 
     def sync_now() -> None:
-        report = sync_season(2025, moved, table, clients.scheduler, target.group, NOW)
+        report = race_left.sync(moved)
         assert report.updated == ["2025-01-R"]
 
     if race_at == "after_the_read":  # the sync writes between the run's scan and its claim
@@ -216,17 +224,17 @@ def test_a_sync_moving_a_session_during_a_scheduling_run_leaves_no_schedule_for_
 
         monkeypatch.setattr(scheduler.planning, "create_ingestion_schedule", create)
 
-    report = run_scheduling(old_due - dt.timedelta(minutes=30), table, clients.scheduler, target, policy)
+    report = race_left.schedule(old_due - dt.timedelta(minutes=30))
     monkeypatch.undo()
 
     assert report.scheduled == [] and report.already == ["2025-01-R"]
-    assert schedules(clients, target) == {}  # nothing left for the old time
-    item = table.get("2025-01-R")
+    assert race_left.schedules() == {}  # nothing left for the old time
+    item = race_left.table.get("2025-01-R")
     assert item is not None and item.status is CalendarStatus.PENDING
     assert item.end_utc == RACE_END + dt.timedelta(hours=5)
     # the next runs schedule the race once, at its new time
-    assert run_scheduling(old_due, table, clients.scheduler, target, policy).scheduled == []
-    assert_scheduled_once_later(table, clients, target, policy, old_due + dt.timedelta(hours=5))
+    assert race_left.schedule(old_due).scheduled == []
+    race_left.assert_scheduled_once_later(old_due + dt.timedelta(hours=5))
 
 
 def test_a_scheduler_clock_hours_fast_does_not_fail_a_session_without_a_retry(
@@ -254,19 +262,12 @@ def test_a_scheduler_clock_hours_fast_does_not_fail_a_session_without_a_retry(
 
 @pytest.mark.parametrize("lost", ["the create", "its answer", "its answer and the check"])
 def test_a_failed_schedule_create_leaves_one_schedule_that_the_item_names(
-    round_1: list[ScheduleRow],
-    table: RaceCalendar,
-    clients: Clients,
-    target: ScheduleTarget,
-    policy: SchedulingPolicy,
-    monkeypatch: pytest.MonkeyPatch,
-    lost: str,
+    race_left: RaceLeft, monkeypatch: pytest.MonkeyPatch, lost: str
 ) -> None:
     """The create fails before EventBridge Scheduler has the schedule, or after (a timeout: the answer is lost),
     and then perhaps the check whether it exists fails too: the claim is undone only when no schedule may be
     left, and by the next run the item names the one schedule there is."""
-    only_the_race_left(round_1, table, clients, target)
-    due = RACE_END + policy.delay
+    due = race_left.due
     real_create: Callable[..., bool] = scheduler.planning.create_ingestion_schedule
 
     def create(*args: Any) -> bool:
@@ -279,11 +280,11 @@ def test_a_failed_schedule_create_leaves_one_schedule_that_the_item_names(
 
     monkeypatch.setattr(scheduler.planning, "create_ingestion_schedule", create)
     if lost == "its answer and the check":
-        monkeypatch.setattr(clients.scheduler, "get_schedule", unreachable)
-    report = run_scheduling(due - dt.timedelta(minutes=30), table, clients.scheduler, target, policy)
+        monkeypatch.setattr(race_left.clients.scheduler, "get_schedule", unreachable)
+    report = race_left.schedule(due - dt.timedelta(minutes=30))
     monkeypatch.undo()
 
-    item = table.get("2025-01-R")
+    item = race_left.table.get("2025-01-R")
     assert item is not None
     if lost == "its answer":  # the schedule is there: the claim stands
         assert report.scheduled == ["ingest-2025-01-R-a1"] and report.invalid == []
@@ -292,9 +293,8 @@ def test_a_failed_schedule_create_leaves_one_schedule_that_the_item_names(
         assert report.scheduled == [] and report.invalid == ["2025-01-R: TimeoutError: read timeout"]
         assert (item.status, item.attempt, item.schedule_name) == (CalendarStatus.PENDING, 0, None)
     # the next run leaves one schedule, for the due time, named by the SCHEDULED item
-    again = run_scheduling(due - dt.timedelta(minutes=20), table, clients.scheduler, target, policy)
-    assert again.invalid == []
-    assert schedules(clients, target) == {"ingest-2025-01-R-a1": due}
-    assert orphan_schedules(clients, target, table) == set()
-    item = table.get("2025-01-R")
+    assert race_left.schedule(due - dt.timedelta(minutes=20)).invalid == []
+    assert race_left.schedules() == {"ingest-2025-01-R-a1": due}
+    assert race_left.orphan_schedules() == set()
+    item = race_left.table.get("2025-01-R")
     assert item is not None and (item.status, item.attempt) == (CalendarStatus.SCHEDULED, 1)
