@@ -1,7 +1,8 @@
 """Issue 14 §1: no session stays unfinished. Faults injected for real on the embedded stack, real FastF1 data:
 
 - an exception raised at each write of a run (upload, fence, re-tag, manifest, claim completion, calendar);
-- a slow run overtaken, after its claim's TTL, by a redelivery: the slow run never publishes;
+- a slow run overtaken, after its claim's TTL, by a redelivery: the slow run never publishes; and a fenced run
+  whose re-tags outlast its publishing lease writes no manifest;
 - an ingestion process killed (SIGKILL) after its claim: the delivery dead-letters, the scheduler re-drives the
   overdue session, the new run takes the expired claim over and reports the dead run's files as orphans;
 - a session whose every delivery fails: FAILED, within the documented bound (docs/RELIABILITY.md).
@@ -179,6 +180,38 @@ def test_a_slow_run_overtaken_after_its_ttl_never_publishes(
     assert assert_one_complete_run(stack) == winner.run_id
     (slow,) = {parse_data_key(k).run_id for k in stack.keys("dataset=")} - {winner.run_id}
     assert len(orphans(stack, slow)) == 5  # its files are reported and expire; none is listed by a manifest
+
+
+def test_a_fenced_run_whose_lease_ends_while_it_publishes_never_writes_its_manifest(
+    stack: EmbeddedStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The re-tags of a fenced run outlast its publishing lease (its clock moves past it): a redelivery after the
+    lease takes the claim over and lands; the slow run then writes no manifest, and its files are orphans."""
+    stack.pipeline.sync_calendar([SessionId.parse(SESSION)])
+    t0 = utc_now()
+    clock = SimulatedClock(t0)
+    real_publish = ingestion.ingest.publish_files
+    overtaken: list[Any] = []
+
+    def slow_publish(*args: Any, **kwargs: Any) -> None:
+        real_publish(*args, **kwargs)
+        if not overtaken:  # the slow run's re-tags, not the redelivery's
+            overtaken.append(None)
+            clock.set(t0 + AFTER_TTL)
+            overtaken[0] = deliver(stack, t0 + AFTER_TTL, attempt=2)
+
+    monkeypatch.setattr(ingestion.ingest, "publish_files", slow_publish)
+    request = IngestionRequest.for_session(SessionId.parse(SESSION), attempt=1)
+    with pytest.raises(ClaimLost, match="publishing lease"):
+        ingest_session(
+            request, s3=stack.s3, dynamodb_table_or_client=stack.dynamodb, settings=stack.settings, clock=clock
+        )
+
+    winner = overtaken[0]
+    assert winner.status is OutcomeStatus.INGESTED
+    assert assert_one_complete_run(stack) == winner.run_id
+    (slow,) = {parse_data_key(k).run_id for k in stack.keys("dataset=")} - {winner.run_id}
+    assert len(orphans(stack, slow)) == 5  # reported by the taker, tagged pending again: they expire
 
 
 KILLED_AFTER_CLAIM = """

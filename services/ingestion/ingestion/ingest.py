@@ -10,6 +10,10 @@ manifest LAST, then mark the claim COMPLETE (conditional on the token again) and
   reported as orphans (a marker and the ``OrphanFiles`` metric) by the run itself when it fails, or by the
   run that takes its expired claim over, and expire by the landing bucket's lifecycle rule.
 - A run that lost its claim (a redelivery took it over after the TTL) fails its fence: it never publishes.
+  Fenced, it writes its manifest only while its publishing lease (the fence's instant + the TTL) has at least
+  ``MANIFEST_MARGIN`` left: after the lease a redelivery may take the claim over, so a run whose re-tags
+  outlast it gives up (:class:`ClaimLost`) and its files become the taker's orphans. In the cloud the
+  Lambda's 15-minute cap ends any run first; the embedded stack's workers have no such cap.
 - A delivery answers DUPLICATE only when a complete run exists (COMPLETE, or PUBLISHING with its manifest
   written); it repairs the calendar item of a run that died after its manifest. While another run holds
   an unexpired claim, the delivery fails (:class:`ClaimHeld`) so that it is retried.
@@ -43,6 +47,9 @@ from ingestion.observability import count, emit_rows, emit_seconds, logger, metr
 from ingestion.records import COMPLETE, DEFAULT_IN_PROGRESS_TTL, PUBLISHING, Claim, ClaimLost, IngestionRecords
 
 SessionLoader = Callable[[SessionId, Settings], Any]
+
+# The least of its publishing lease a run must have left to write its manifest: more than one small PUT takes.
+MANIFEST_MARGIN = dt.timedelta(minutes=1)
 
 
 def fastf1_version() -> str:
@@ -152,9 +159,13 @@ def ingest_session(
             calendar.release(session_id, run_id)
             return _not_available(request, calendar, schedule, str(exc), clock(), started)
         files = upload_session(tables, run_id, s3=s3, bucket=settings.bucket, landed=landed)
-        calendar.fence(session_id, run_id, clock(), in_progress_ttl)  # ClaimLost: never publish
+        fenced_at = clock()
+        calendar.fence(session_id, run_id, fenced_at, in_progress_ttl)  # ClaimLost: never publish
         fenced = True
         publish_files(s3, settings.bucket, [f.key for f in files])
+        lease_ends = fenced_at + in_progress_ttl
+        if clock() + MANIFEST_MARGIN > lease_ends:  # a redelivery may take the claim over from then on
+            raise ClaimLost(f"{session_id.key}: the publishing lease of {run_id} ends at {utc_iso(lease_ends)}")
         manifest = publish_manifest(tables, run_id, files, s3=s3, bucket=settings.bucket, created_at=clock())
         finished = clock()
         calendar.complete(session_id, run_id, finished, manifest.rows)

@@ -50,7 +50,8 @@ def idempotency_key(session: SessionId) -> str:
 
 
 class ClaimLost(RuntimeError):
-    """A run's fenced write failed: another run holds the session's claim now. Nothing more is published."""
+    """A run's fenced write failed (another run holds the session's claim now), or its publishing lease ran out
+    before its manifest (another run may take the claim over). Nothing more is published."""
 
 
 @dataclass(frozen=True)
