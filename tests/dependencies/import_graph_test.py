@@ -32,11 +32,12 @@ def write(tree: Path, files: dict[str, str]) -> Path:
 
 def printed(
     tool: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str], files: dict[str, str]
-) -> pytest.CaptureResult[str]:
-    """What the tool prints for a tree of `files` (beside a loader service), having exited 0."""
+) -> tuple[str, str]:
+    """What the tool prints (out, err) for a tree of `files` (beside a loader service), having exited 0."""
     tree = write(tmp_path, {"services/loader/loader/__init__.py": "", **files})
     assert tool.main(["import-graph", str(tree)]) == 0
-    return capsys.readouterr()
+    captured = capsys.readouterr()
+    return captured.out, captured.err
 
 
 def test_edges_count_files_of_one_part_importing_another_apart_for_tests(tool: ModuleType, tmp_path: Path) -> None:
@@ -67,7 +68,7 @@ def test_a_service_importing_another_and_dashboards_importing_a_service_break_th
         "dashboards/grandprix_dashboards/panels.py": "import loader.ddl\n",
         "dashboards/grandprix_dashboards/panels_test.py": "import loader\n",
     }
-    out = printed(tool, tmp_path, capsys, files).out
+    out, _ = printed(tool, tmp_path, capsys, files)
     assert "code: dashboards -> loader (1 files); code: ingestion -> loader (1 files)" in out
     assert "tests: dashboards" not in out.split("against the dependency rules:")[1]
     assert "services/ingestion/ingestion/handler.py takes _settings from loader" in out
@@ -82,9 +83,9 @@ def test_infra_tests_break_the_rules_too_and_an_unparsable_file_is_passed_over(
         "infra/pulumi/gpi_infra/py2.py": "print 'python 2'\n",
         "infra/pulumi/.venv/lib/site.py": "import loader\n",
     }
-    captured = printed(tool, tmp_path, capsys, files)
-    assert "against the dependency rules: tests: infra -> loader (1 files)" in captured.out
-    assert "not read: infra/pulumi/gpi_infra/py2.py (SyntaxError)" in captured.err
+    out, err = printed(tool, tmp_path, capsys, files)
+    assert "against the dependency rules: tests: infra -> loader (1 files)" in out
+    assert "not read: infra/pulumi/gpi_infra/py2.py (SyntaxError)" in err
 
 
 def test_a_folder_without_init_is_no_module(tool: ModuleType, tmp_path: Path) -> None:

@@ -51,20 +51,22 @@ def test_s3_objects_decodes_keys_and_skips_test_events() -> None:
     body["Records"].append(body["Records"][0])  # moto may send one key twice
     body["Records"].append({**body["Records"][0], "eventName": "ObjectRemoved:Delete"})
     assert "%2F" in body["Records"][0]["s3"]["object"]["key"]
-    assert s3_objects(json.dumps(body)) == [S3ObjectRef(BUCKET, key)]
-    assert s3_objects(json.dumps({"Type": "Notification", "Message": s3_event(key)})) == [S3ObjectRef(BUCKET, key)]
-    assert s3_objects(json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET})) == []
+    assert s3_objects(json.dumps(body), BUCKET) == [S3ObjectRef(BUCKET, key)]
+    assert s3_objects(json.dumps({"Type": "Notification", "Message": s3_event(key)}), BUCKET) == [
+        S3ObjectRef(BUCKET, key)
+    ]
+    assert s3_objects(json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET}), BUCKET) == []
     spaced = "manifests/a b.json"  # real S3 encodes a space as '+'
-    assert s3_objects(s3_event(spaced)) == [S3ObjectRef(BUCKET, spaced)]
+    assert s3_objects(s3_event(spaced), BUCKET) == [S3ObjectRef(BUCKET, spaced)]
 
 
 def test_s3_objects_rejects_other_bodies() -> None:
     with pytest.raises(BadMessage, match="not JSON"):
-        s3_objects("hello")
+        s3_objects("hello", BUCKET)
     with pytest.raises(BadMessage, match="no 'Records' list"):
-        s3_objects('{"season": 2023}')
+        s3_objects('{"season": 2023}', BUCKET)
     with pytest.raises(BadMessage, match="lacks s3.bucket.name"):
-        s3_objects('{"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {}}]}')
+        s3_objects('{"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {}}]}', BUCKET)
 
 
 def test_handler_processes_an_sqs_batch_and_reports_failures(

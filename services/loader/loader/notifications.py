@@ -4,8 +4,8 @@ Two formats announce a created object: an S3 event notification (``Records``, po
 envelope) and an EventBridge event (``source: aws.s3``, ``detail-type: Object Created``). Each record is
 parsed on its own: a malformed record is counted and described in :attr:`Notification.malformed` while the
 valid records beside it are kept; a body that is neither format, or whose records are all malformed, is a
-:class:`BadMessage`. Given the landing bucket, a record that names another bucket is malformed too: the loader
-reads no bucket an event names but its own.
+:class:`BadMessage`. A record that names another bucket than the landing bucket is malformed too: the loader reads
+no bucket an event names but its own.
 """
 
 from __future__ import annotations
@@ -43,16 +43,16 @@ class Notification:
             self.objects.append(ref)
 
 
-def _ref(bucket: Any, key: Any, landing: str | None) -> S3ObjectRef:
+def _ref(bucket: Any, key: Any, landing: str) -> S3ObjectRef:
     if not isinstance(bucket, str) or not bucket or not isinstance(key, str) or not key:
         raise ValueError("lacks s3.bucket.name or s3.object.key")
-    if landing is not None and bucket != landing:
+    if bucket != landing:
         raise ValueError(f"names bucket {bounded(bucket, 80)}, not the landing bucket")
     # Keys are URL-decoded (`unquote_plus`: moto encodes `/` and `=`, real S3 encodes spaces as `+`).
     return S3ObjectRef(bucket=bucket, key=unquote_plus(key))
 
 
-def _s3_records(message: dict[str, Any], out: Notification, landing: str | None) -> None:
+def _s3_records(message: dict[str, Any], out: Notification, landing: str) -> None:
     for i, record in enumerate(S3Event(message).records):
         try:
             if not isinstance(record.raw_event, dict):
@@ -67,7 +67,7 @@ def _s3_records(message: dict[str, Any], out: Notification, landing: str | None)
             out.malformed.append(f"S3 event record {i} {exc}: {bounded(record.raw_event)}")
 
 
-def _eventbridge(message: dict[str, Any], out: Notification, landing: str | None) -> None:
+def _eventbridge(message: dict[str, Any], out: Notification, landing: str) -> None:
     event = S3EventBridgeNotificationEvent(message)
     if event.detail_type != "Object Created":
         return
@@ -81,9 +81,9 @@ def _eventbridge(message: dict[str, Any], out: Notification, landing: str | None
         out.malformed.append(f"EventBridge S3 event {exc}: {bounded(detail)}")
 
 
-def parse_notification(body: str | bytes | dict[str, Any], landing: str | None = None) -> Notification:
-    """The created objects of one SQS message body (see the module doc); raises BadMessage for other bodies.
-    With `landing` (the landing bucket's name), objects of other buckets are malformed records.
+def parse_notification(body: str | bytes | dict[str, Any], landing: str) -> Notification:
+    """The created objects of the `landing` bucket that one SQS message body announces (see the module doc; objects
+    of other buckets are malformed records); raises BadMessage for other bodies.
 
     `s3:TestEvent` messages (sent when a notification is configured) and non-create events give no
     objects; an SNS envelope around the S3 event is unwrapped.
@@ -113,6 +113,6 @@ def parse_notification(body: str | bytes | dict[str, Any], landing: str | None =
     return out
 
 
-def s3_objects(body: str | bytes | dict[str, Any]) -> list[S3ObjectRef]:
+def s3_objects(body: str | bytes | dict[str, Any], landing: str) -> list[S3ObjectRef]:
     """The created objects of one SQS message body (:func:`parse_notification` without the malformed records)."""
-    return parse_notification(body).objects
+    return parse_notification(body, landing).objects

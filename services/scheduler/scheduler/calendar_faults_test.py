@@ -170,12 +170,12 @@ def test_a_sync_killed_at_either_write_leaves_no_schedule_that_no_item_names(
     def killed(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("killed")
 
-    if killed_at == "the schedule's deletion":
-        monkeypatch.setattr(scheduler.sync, "delete_schedule", killed)
-    else:
-        monkeypatch.setattr(RaceCalendar, "update", killed)
-    failed = race_left.sync(rows)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        if killed_at == "the schedule's deletion":
+            patch.setattr(scheduler.sync, "delete_schedule", killed)
+        else:
+            patch.setattr(RaceCalendar, "update", killed)
+        failed = race_left.sync(rows)
 
     assert [reason.split(":")[0] for reason in failed.skipped] == ["2025-01-R"]  # reported; the rest synced
     assert race_left.orphan_schedules() == set()
@@ -203,29 +203,29 @@ def test_a_sync_moving_a_session_during_a_scheduling_run_leaves_no_schedule_for_
         report = race_left.sync(moved)
         assert report.updated == ["2025-01-R"]
 
-    if race_at == "after_the_read":  # the sync writes between the run's scan and its claim
-        real_scan = RaceCalendar.scan
-        raced: list[bool] = []
+    with monkeypatch.context() as patch:
+        if race_at == "after_the_read":  # the sync writes between the run's scan and its claim
+            real_scan = RaceCalendar.scan
+            raced: list[bool] = []
 
-        def scan(self: RaceCalendar, *args: Any, **kwargs: Any) -> Any:
-            found = real_scan(self, *args, **kwargs)
-            if not raced:  # once: the sync's own scan goes through
-                raced.append(True)
+            def scan(self: RaceCalendar, *args: Any, **kwargs: Any) -> Any:
+                found = real_scan(self, *args, **kwargs)
+                if not raced:  # once: the sync's own scan goes through
+                    raced.append(True)
+                    sync_now()
+                return found
+
+            patch.setattr(RaceCalendar, "scan", scan)
+        else:  # the sync writes between the run's claim and its schedule's creation
+            real_create: Callable[..., bool] = scheduler.planning.create_ingestion_schedule
+
+            def create(*args: Any) -> bool:
                 sync_now()
-            return found
+                return real_create(*args)
 
-        monkeypatch.setattr(RaceCalendar, "scan", scan)
-    else:  # the sync writes between the run's claim and its schedule's creation
-        real_create: Callable[..., bool] = scheduler.planning.create_ingestion_schedule
+            patch.setattr(scheduler.planning, "create_ingestion_schedule", create)
 
-        def create(*args: Any) -> bool:
-            sync_now()
-            return real_create(*args)
-
-        monkeypatch.setattr(scheduler.planning, "create_ingestion_schedule", create)
-
-    report = race_left.schedule(old_due - dt.timedelta(minutes=30))
-    monkeypatch.undo()
+        report = race_left.schedule(old_due - dt.timedelta(minutes=30))
 
     assert report.scheduled == [] and report.already == ["2025-01-R"]
     assert race_left.schedules() == {}  # nothing left for the old time
@@ -260,13 +260,15 @@ def test_a_scheduler_clock_hours_fast_does_not_fail_a_session_without_a_retry(
     assert decision.action == "fail"
 
 
-@pytest.mark.parametrize("lost", ["the create", "its answer", "its answer and the check"])
-def test_a_failed_schedule_create_leaves_one_schedule_that_the_item_names(
+@pytest.mark.parametrize(
+    "lost", ["the create", "its answer", "its answer and the check", "its answer, the check, the delete"]
+)
+def test_a_failed_schedule_create_leaves_no_schedule_that_the_item_does_not_name(
     race_left: RaceLeft, monkeypatch: pytest.MonkeyPatch, lost: str
 ) -> None:
-    """The create fails before EventBridge Scheduler has the schedule, or after (a timeout: the answer is lost),
-    and then perhaps the check whether it exists fails too: the claim is undone only when no schedule may be
-    left, and by the next run the item names the one schedule there is."""
+    """The create fails before EventBridge Scheduler has the schedule, or after (a timeout: the answer is lost);
+    then perhaps the check whether it exists fails too, and the delete that would make sure it does not: at no
+    moment is a schedule left that the item does not name, and by the next run the item names the one there is."""
     due = race_left.due
     real_create: Callable[..., bool] = scheduler.planning.create_ingestion_schedule
 
@@ -278,20 +280,27 @@ def test_a_failed_schedule_create_leaves_one_schedule_that_the_item_names(
     def unreachable(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("unreachable")
 
-    monkeypatch.setattr(scheduler.planning, "create_ingestion_schedule", create)
-    if lost == "its answer and the check":
-        monkeypatch.setattr(race_left.clients.scheduler, "get_schedule", unreachable)
-    report = race_left.schedule(due - dt.timedelta(minutes=30))
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr(scheduler.planning, "create_ingestion_schedule", create)
+        if lost.startswith("its answer and") or lost.startswith("its answer,"):
+            patch.setattr(race_left.clients.scheduler, "get_schedule", unreachable)
+        if lost.endswith("the delete"):
+            patch.setattr(race_left.clients.scheduler, "delete_schedule", unreachable)
+        report = race_left.schedule(due - dt.timedelta(minutes=30))
 
+    assert race_left.orphan_schedules() == set()
     item = race_left.table.get("2025-01-R")
     assert item is not None
     if lost == "its answer":  # the schedule is there: the claim stands
         assert report.scheduled == ["ingest-2025-01-R-a1"] and report.invalid == []
-        assert (item.status, item.schedule_name) == (CalendarStatus.SCHEDULED, "ingest-2025-01-R-a1")
-    else:  # reported; the claim undone
+    else:  # reported
         assert report.scheduled == [] and report.invalid == ["2025-01-R: TimeoutError: read timeout"]
+    if lost in ("its answer", "its answer, the check, the delete"):  # the claim names what is (or may be) there
+        assert (item.status, item.schedule_name) == (CalendarStatus.SCHEDULED, "ingest-2025-01-R-a1")
+        assert race_left.schedules() == {"ingest-2025-01-R-a1": due}
+    else:  # no schedule: the claim undone
         assert (item.status, item.attempt, item.schedule_name) == (CalendarStatus.PENDING, 0, None)
+        assert race_left.schedules() == {}
     # the next run leaves one schedule, for the due time, named by the SCHEDULED item
     assert race_left.schedule(due - dt.timedelta(minutes=20)).invalid == []
     assert race_left.schedules() == {"ingest-2025-01-R-a1": due}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from f1common.errors import MESSAGE_LIMIT, shorten
 from f1common.events import MAX_ATTEMPT, CalendarItem, CalendarStatus, IngestionRequest
@@ -242,12 +245,13 @@ def claim(
 
     The conditional write (on the version read, so on every field the decision read: times, status, attempt)
     decides which of two concurrent writers wins; the deterministic name makes the create itself idempotent
-    (ConflictException = already there). If the create fails, the claim is undone so the next invocation
-    tries again, unless the schedule exists after all (the create went through and its answer was lost, a
-    timeout): then the claim stands. If that cannot be checked either, the claim is undone all the same and the
-    next invocation's create of the same name finds the schedule and keeps its claim. If the item changed while
-    the schedule was being created (a sync moved the session and reset it), the schedule is deleted again: no
-    schedule outlives the claim it was made for.
+    (ConflictException = already there). A create that fails may have gone through all the same (a timeout: its
+    answer lost): the claim stands when the schedule exists, and is undone when it does not; when that cannot
+    be checked, the schedule is deleted (absent then: the claim is undone), and if that fails too the claim
+    stands, naming a schedule that may be gone (re-driven once overdue). Each way no schedule is left that the
+    item does not name; the create's error is raised unless the schedule is known to exist. If the item changed
+    while the schedule was being created (a sync moved the session and reset it), the schedule is deleted again:
+    no schedule outlives the claim it was made for.
     """
     name = schedule_name(request.session_id, request.attempt)
     try:
@@ -267,14 +271,19 @@ def claim(
     try:
         fresh = create_ingestion_schedule(scheduler, target, request, when)
     except Exception as exc:
-        if schedule_exists(scheduler, target.group, name) is not True:
-            _undo(item, table, now, request.attempt, claimed)
+        exists = schedule_exists(scheduler, target.group, name)
+        if exists is None and _withdrawn(scheduler, target.group, name):  # cannot tell: absent once deleted
+            exists = False
+        if exists is False:
+            with contextlib.suppress(ConditionFailed):  # written since our claim (a sync): nothing left to undo
+                _undo(item, table, now, request.attempt, claimed)
             raise
+        log = {"session": item.pk, "schedule": name, "error": type(exc).__name__}
+        if exists is None:  # neither checked nor deleted: the claim names what may be there
+            logger.warning("schedule create failed and its schedule may exist; the claim stands", extra=log)
+            raise
+        logger.warning("schedule created though its create failed; the claim stands", extra=log)
         fresh = True
-        logger.warning(
-            "schedule created though its create failed; the claim stands",
-            extra={"session": item.pk, "schedule": name, "error": type(exc).__name__},
-        )
     if fresh and not _still_claimed(table, item.pk, name, claimed):
         delete_schedule(scheduler, target.group, name)
         logger.warning("calendar item changed while scheduling; schedule withdrawn", extra={"session": item.pk})
@@ -292,6 +301,15 @@ def claim(
             "reason": request.reason,
         },
     )
+    return True
+
+
+def _withdrawn(scheduler: Any, group: str, name: str) -> bool:
+    """Deletes the schedule if it exists; whether it is known to be gone."""
+    try:
+        delete_schedule(scheduler, group, name)
+    except (ClientError, BotoCoreError, OSError):  # the scheduler refused or was unreachable: unknown
+        return False
     return True
 
 

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from f1common.clock import utc_iso
 from f1common.events import IngestionRequest
@@ -147,7 +147,7 @@ def schedule_exists(scheduler: Any, group: str, name: str) -> bool | None:
         if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
             return False
         return None
-    except Exception:  # a timeout, the endpoint unreachable: unknown
+    except (BotoCoreError, OSError):  # a timeout, the endpoint unreachable: unknown
         return None
     return True
 
