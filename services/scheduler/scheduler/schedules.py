@@ -133,10 +133,15 @@ def _create_one_time(
             },
         )
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConflictException":
+        if _error_code(exc) == "ConflictException":
             return False
         raise
     return True
+
+
+def _error_code(exc: ClientError) -> str | None:
+    code = exc.response.get("Error", {}).get("Code")
+    return None if code is None else str(code)
 
 
 def schedule_exists(scheduler: Any, group: str, name: str) -> bool | None:
@@ -144,9 +149,7 @@ def schedule_exists(scheduler: Any, group: str, name: str) -> bool | None:
     try:
         scheduler.get_schedule(Name=name, GroupName=group)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            return False
-        return None
+        return False if _error_code(exc) == "ResourceNotFoundException" else None
     except (BotoCoreError, OSError):  # a timeout, the endpoint unreachable: unknown
         return None
     return True
@@ -157,7 +160,7 @@ def delete_schedule(scheduler: Any, group: str, name: str) -> bool:
     try:
         scheduler.delete_schedule(Name=name, GroupName=group)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+        if _error_code(exc) == "ResourceNotFoundException":
             return False
         raise
     return True
