@@ -109,10 +109,14 @@ def _returned(future: Future[Delivery] | None) -> bool:
     return future is not None and future.done() and not future.cancelled() and future.exception() is None
 
 
-def _warm(modules: Sequence[str]) -> None:
-    """A worker process's start: imports what its deliveries need, so that the first one pays no import."""
-    for module in modules:
-        importlib.import_module(module)
+def _warm(preload: Sequence[str]) -> None:
+    """A worker process's start: imports what its deliveries need, so that the first one pays no import. An entry
+    ``module:function`` imports the module, then calls the function (no arguments): the handler's init phase."""
+    for entry in preload:
+        module, _, function = entry.partition(":")
+        imported = importlib.import_module(module)
+        if function:
+            getattr(imported, function)()
 
 
 def _ready() -> int:
@@ -130,7 +134,8 @@ class WorkerPool:
     spent and the schedule dead-lettered. Its session is then recovered as any killed run's is: the scheduler
     re-drives it once overdue and the new attempt takes the expired claim over (tests/reliability).
 
-    Worker processes import `preload` when they start (:func:`_warm`); :meth:`start` starts them all at once."""
+    Worker processes import `preload` (and call its ``module:function`` entries) when they start (:func:`_warm`);
+    :meth:`start` starts them all at once."""
 
     def __init__(self, size: int, kind: WorkerKind, preload: Sequence[str] = ()) -> None:
         self.size, self.kind, self.preload = size, kind, tuple(preload)

@@ -434,6 +434,13 @@ def test_a_schedule_whose_worker_always_dies_is_dead_lettered_and_the_others_lan
 PRELOAD_PROBE = "colorsys"  # a module nothing here imports: in a worker's sys.modules only when preloaded
 
 
+WARMED = "GPI_TEST_WORKER_WARMED"  # set in a worker by its preload's init call (`module:function`)
+
+
+def mark_warmed() -> None:
+    os.environ[WARMED] = str(os.getpid())
+
+
 RENDEZVOUS = "GPI_TEST_WORKER_RENDEZVOUS"  # a directory where deliveries wait until two workers have one each
 
 
@@ -449,7 +456,7 @@ def worker_modules(event: dict[str, Any], context: Any) -> dict[str, Any]:
         deadline = time.monotonic() + 10
         while len(list(Path(directory).iterdir())) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
-    return {"pid": os.getpid(), "preloaded": PRELOAD_PROBE in sys.modules}
+    return {"pid": os.getpid(), "preloaded": PRELOAD_PROBE in sys.modules, "warmed": os.environ.get(WARMED)}
 
 
 def test_a_started_pool_warms_every_worker_before_its_first_delivery(
@@ -460,7 +467,7 @@ def test_a_started_pool_warms_every_worker_before_its_first_delivery(
     monkeypatch.setenv(RENDEZVOUS, str(tmp_path))  # in the workers' environment: they are spawned after this
     when = utc(2025, 3, 16, 7)
     book_race_weekend(clients, target, ("FP1", "FP2", "FP3", "Q"), when)
-    pool = WorkerPool(2, "processes", preload=(PRELOAD_PROBE,)).start()
+    pool = WorkerPool(2, "processes", preload=(PRELOAD_PROBE, f"{__name__}:mark_warmed")).start()
     try:
         dispatcher = two_worker_processes(settings, clients, {target.function_arn: worker_modules}, when, pool=pool)
         firings = dispatcher.run_due()
@@ -468,6 +475,7 @@ def test_a_started_pool_warms_every_worker_before_its_first_delivery(
         pool.close()
     assert all(f.ok for f in firings), [f.error for f in firings]
     assert all(f.result["preloaded"] for f in firings)  # imported at the worker's start, not by the delivery
+    assert all(f.result["warmed"] == str(f.result["pid"]) for f in firings)  # its init call ran in that worker
     assert len({f.result["pid"] for f in firings}) == 2  # both workers started, both delivered
     with pytest.raises(ValueError, match="the pool runs 2 processes, the dispatcher 3 processes"):
         local_dispatcher(settings, clients, {}, concurrency=3, worker_kind="processes", pool=pool)

@@ -27,11 +27,13 @@ from f1common.settings import Settings
 Progress = Callable[[str], None]
 
 # What a worker process started ahead imports: the ingestion handler, and FastF1 (imported by the first load
-# otherwise, and most of a worker's start).
-WORKER_PRELOAD = ("ingestion.handler", "fastf1")
-# The expected cost of an ingestion by session type, relative (a race has the most laps, messages and weather
-# rows): the batch's longest start first. Landings (schedules, the history) and other types cost 1.
-SESSION_COST = {"R": 4.0, "S": 2.0, "Q": 2.5, "SQ": 2.0, "SS": 2.0}
+# otherwise, and most of a worker's start); then the handler's init phase (its settings and AWS clients).
+WORKER_PRELOAD = ("ingestion.handler", "fastf1", "ingestion.handler:warm")
+# The expected cost of an ingestion by session type, relative: the batch's longest start first. From the mean bare
+# FastF1 load by type over the 33 cached sessions (`bench/pipeline_bench.py` prints it): a practice session loads
+# nearly as long as a race (an hour of timing data with every car on track), a qualifying or sprint a little less.
+# Landings (schedules, the history) and unlisted types cost 1.
+SESSION_COST = {"R": 4.0, "FP1": 3.8, "FP2": 3.8, "FP3": 3.8, "SS": 3.5, "Q": 3.2, "S": 2.9, "SQ": 2.7}
 
 # Keep service logs and EMF metrics (JSON on stdout in Lambda) out of the demo's progress output.
 QUIET_SERVICES = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}

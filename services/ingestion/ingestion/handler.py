@@ -45,6 +45,14 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return route(event, settings=settings, s3=aws_client("s3", settings), dynamodb=aws_client("dynamodb", settings))
 
 
+def warm() -> None:
+    """What a Lambda's init phase does before the first event: the settings read and the AWS clients made (cached
+    for every invocation after). A local worker process started ahead calls it (`grandprix_local.dispatcher`), so
+    that its first delivery pays neither."""
+    settings = Settings()
+    aws_client("s3", settings), aws_client("dynamodb", settings)
+
+
 def backfill_ergast(request: BackfillRequest, *, s3: Any, settings: Settings) -> BackfillResult:
     """Lands the Ergast history from the configured source: the dump directory, else the dump URL."""
     progress = logger.info
