@@ -383,11 +383,12 @@ def _bench(args: argparse.Namespace, root: Path) -> int:
         )
         loads = before if before is not None else bare_loads(cache, ingested)
         replays_ok = replays_ok and again.ok and sorted(set(again.replay.ingested)) == ingested
-        ratios.append(replay_seconds(again) / loads.wall)
+        again_s = replay_seconds(again)
+        ratios.append(again_s / loads.wall)
         each.append(loads.each)
         order = "bare loads, then replay" if loads_first else "replay, then bare loads"
         say(
-            f"  pair {pair} ({order}): replay stage {replay_seconds(again):.1f} s vs bare FastF1 loads "
+            f"  pair {pair} ({order}): replay stage {again_s:.1f} s vs bare FastF1 loads "
             f"{loads.wall:.1f} s: {ratios[-1]:.2f}x"
         )
         for directory in (state, cache):

@@ -26,9 +26,9 @@ from f1common.settings import Settings
 
 Progress = Callable[[str], None]
 
-# What a worker process started ahead imports: the ingestion handler, and FastF1 (imported by the first load
-# otherwise, and most of a worker's start); then the handler's init phase (its settings and AWS clients).
-WORKER_PRELOAD = ("ingestion.handler", "fastf1", "ingestion.handler:warm")
+# What a worker process started ahead imports: FastF1 (imported by the first load otherwise, and most of a worker's
+# start), then the ingestion handler, whose init phase it runs (its settings and AWS clients).
+WORKER_PRELOAD = ("fastf1", "ingestion.handler:warm")
 # The expected cost of an ingestion by session type, relative: the batch's longest start first. From the mean bare
 # FastF1 load by type over the 33 cached sessions (`bench/pipeline_bench.py` prints it): a practice session loads
 # nearly as long as a race (an hour of timing data with every car on track), a qualifying or sprint a little less.

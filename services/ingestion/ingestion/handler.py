@@ -42,15 +42,20 @@ logger = service_logger(SERVICE_INGESTION)
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     logger.info("event received", extra={"event": event_summary(event)})
     settings = Settings()
-    return route(event, settings=settings, s3=aws_client("s3", settings), dynamodb=aws_client("dynamodb", settings))
+    s3, dynamodb = clients(settings)
+    return route(event, settings=settings, s3=s3, dynamodb=dynamodb)
+
+
+def clients(settings: Settings) -> tuple[Any, Any]:
+    """The handler's S3 and DynamoDB clients (made once per process, then cached: `f1common.clients`)."""
+    return aws_client("s3", settings), aws_client("dynamodb", settings)
 
 
 def warm() -> None:
     """What a Lambda's init phase does before the first event: the settings read and the AWS clients made (cached
     for every invocation after). A local worker process started ahead calls it (`grandprix_local.dispatcher`), so
     that its first delivery pays neither."""
-    settings = Settings()
-    aws_client("s3", settings), aws_client("dynamodb", settings)
+    clients(Settings())
 
 
 def backfill_ergast(request: BackfillRequest, *, s3: Any, settings: Settings) -> BackfillResult:
